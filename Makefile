@@ -1,0 +1,69 @@
+# ChatStream: `make run` to use it, `make test` to check it. Run from the repository root.
+SHELL := /bin/bash
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+TOOLS := $(ROOT)/.tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+VENV_BIN := $(ROOT)/backend/.venv/bin
+REPORTS := $(ROOT)/reports
+
+.PHONY: help install backend frontend-deps frontend migrate run serve worker test lint \
+	backend-test frontend-test format bench clean
+
+help:
+	@echo "make run    install everything, migrate, serve http://127.0.0.1:8000 with a worker"
+	@echo "make test   lint and run every test suite, then print 'N passed, N failed'"
+	@echo "make lint   ruff, mypy, ESLint, TypeScript, Prettier"
+	@echo "make bench  streaming benchmarks (bench/)"
+
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv
+
+install: backend frontend
+
+# uv keeps built wheels in its cache, so llama-cpp-python compiles once per machine.
+backend: $(UV)
+	cd backend && $(UV) sync --frozen --all-extras
+
+frontend-deps:
+	@if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
+		cd frontend && npm ci --no-audit --no-fund; fi
+
+frontend: frontend-deps
+	cd frontend && npm run build
+
+migrate: backend
+	$(VENV_BIN)/chatstream migrate
+
+run: install migrate
+	ENABLE_STREAMING=$${ENABLE_STREAMING:-true} $(VENV_BIN)/honcho -f Procfile start
+
+serve: backend migrate
+	$(VENV_BIN)/chatstream serve
+
+worker: backend
+	$(VENV_BIN)/chatstream worker
+
+lint: backend frontend-deps
+	cd backend && $(VENV_BIN)/ruff check . && $(VENV_BIN)/ruff format --check . && $(VENV_BIN)/mypy
+	cd frontend && npm run lint
+
+format: backend
+	cd backend && $(VENV_BIN)/ruff format . && $(VENV_BIN)/ruff check --fix .
+	cd frontend && npm run format
+
+backend-test: backend
+	cd backend && $(VENV_BIN)/pytest --junitxml=$(REPORTS)/backend.xml
+
+frontend-test: frontend
+	cd frontend && npm test -- --reporter=default --reporter=junit --outputFile.junit=$(REPORTS)/frontend.xml
+
+# Every suite runs even when an earlier one fails; the last line sums them all up.
+test: backend frontend
+	@bash scripts/run_tests.sh
+
+bench: backend
+	$(VENV_BIN)/python bench/stream_bench.py
+
+clean:
+	rm -rf $(REPORTS) frontend/dist backend/.pytest_cache backend/.mypy_cache

@@ -1,0 +1,79 @@
+"""BaseAgent: turns a turn's context into chat messages and streams the model's answer."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    role: str  # "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    """What an agent needs to answer one user message."""
+
+    message: str
+    display_name: str | None = None
+    history: Sequence[HistoryEntry] = ()
+    profile: Mapping[str, str] = field(default_factory=dict)
+    # Onboarding only: the index of the question this message answers.
+    onboarding_step: int = 0
+
+
+def content_text(content: object) -> str:
+    """The text of a LangChain message chunk (providers send a string or a list of blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+        return "".join(parts)
+    return ""
+
+
+def history_within_budget(history: Sequence[HistoryEntry], char_budget: int) -> list[BaseMessage]:
+    """The latest history that fits the budget, oldest first (small models have short contexts)."""
+    kept: list[BaseMessage] = []
+    used = 0
+    for entry in reversed(history):
+        used += len(entry.content)
+        if used > char_budget:
+            break
+        kept.append(
+            HumanMessage(entry.content) if entry.role == "user" else AIMessage(entry.content)
+        )
+    kept.reverse()
+    return kept
+
+
+class BaseAgent(ABC):
+    name: str = "base"
+
+    def __init__(self, model: BaseChatModel) -> None:
+        self.model = model
+
+    @abstractmethod
+    def build_messages(self, context: TurnContext) -> list[BaseMessage]: ...
+
+    async def stream_response(self, context: TurnContext) -> AsyncIterator[str]:
+        """Yield each piece of text as the model produces it (LangChain `astream`, no buffering)."""
+        async for chunk in self.model.astream(self.build_messages(context)):
+            text = content_text(chunk.content)
+            if text:
+                yield text
+
+    async def respond(self, context: TurnContext) -> str:
+        """The whole answer at once (the same stream, joined)."""
+        return "".join([piece async for piece in self.stream_response(context)])

@@ -1,0 +1,32 @@
+"""Registration and OAuth2 password login."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.api.deps import SessionDep, SettingsDep
+from app.core.security import create_access_token
+from app.schemas.auth import AccessToken, UserCreate, UserRead
+from app.services import accounts
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses={409: {}})
+async def register(data: UserCreate, session: SessionDep, settings: SettingsDep) -> UserRead:
+    user = await accounts.register(session, settings, data)
+    return UserRead.model_validate(user)
+
+
+@router.post("/token", responses={401: {}})
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> AccessToken:
+    user = await accounts.authenticate(session, form.username, form.password)
+    issued = create_access_token(settings, user.id)
+    return AccessToken(access_token=issued.token, expires_in=issued.expires_in)

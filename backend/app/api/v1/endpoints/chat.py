@@ -1,0 +1,167 @@
+"""Chat: streaming (SSE) and non-streaming turns, cancel, conversations and their messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import Response
+
+from app.agents.orchestrator import StreamHandle
+from app.api.deps import CurrentUser, OrchestratorDep, SessionDep, SettingsDep, StreamUser
+from app.core.config import Settings
+from app.core.errors import ConversationNotFound, MessageNotFound, StreamingDisabled
+from app.core.security import create_stream_token
+from app.db.crud import conversations as conversation_crud
+from app.db.crud import messages as message_crud
+from app.db.models import ConversationKind
+from app.rollout import streaming_enabled_for
+from app.schemas.auth import AuthUser, StreamToken
+from app.schemas.chat import (
+    CancelResult,
+    ChatMessageCreate,
+    ChatTurnRead,
+    ConversationList,
+    ConversationRead,
+    MessagePage,
+    MessageRead,
+    OnboardingMessageCreate,
+)
+from app.streaming.response import SSEResponse
+from app.streaming.sse import parse_event_id
+
+router = APIRouter(prefix="/chat", tags=["chat"])
+
+SSE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "An SSE stream (docs/api.md)."},
+    204: {"description": "The client already has this answer's terminal event."},
+}
+MessageQuery = Annotated[str, Query(description="The user's message.")]
+ClientMessageIdQuery = Annotated[
+    str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
+]
+LastEventIdHeader = Annotated[str | None, Header(alias="Last-Event-ID")]
+
+
+def _require_streaming(settings: Settings, user: AuthUser) -> None:
+    if not streaming_enabled_for(settings, user.id):
+        raise StreamingDisabled()
+
+
+def _sse(handle: StreamHandle | None, settings: Settings) -> Response:
+    if handle is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return SSEResponse(
+        handle.buffer,
+        after_seq=handle.after_seq,
+        generation=handle.generation,
+        retry_ms=settings.stream_retry_ms,
+        ping_interval_s=settings.stream_ping_interval_s,
+    )
+
+
+@router.post("/stream-token")
+async def issue_stream_token(user: CurrentUser, settings: SettingsDep) -> StreamToken:
+    """A short-lived token valid only for the stream endpoints, for an EventSource URL."""
+    _require_streaming(settings, user)
+    issued = create_stream_token(settings, user.id)
+    return StreamToken(token=issued.token, expires_in=issued.expires_in)
+
+
+@router.get("/stream", response_class=Response, responses=SSE_RESPONSES)
+async def stream_chat(
+    user: StreamUser,
+    orchestrator: OrchestratorDep,
+    settings: SettingsDep,
+    message: MessageQuery,
+    client_message_id: ClientMessageIdQuery,
+    conversation_id: uuid.UUID | None = None,
+    last_event_id: str | None = None,
+    last_event_id_header: LastEventIdHeader = None,
+) -> Response:
+    _require_streaming(settings, user)
+    handle = await orchestrator.stream_response(
+        user,
+        message,
+        client_message_id,
+        conversation_id,
+        resume=parse_event_id(last_event_id_header or last_event_id),
+    )
+    return _sse(handle, settings)
+
+
+@router.get("/onboarding-stream", response_class=Response, responses=SSE_RESPONSES)
+async def stream_onboarding(
+    user: StreamUser,
+    orchestrator: OrchestratorDep,
+    settings: SettingsDep,
+    message: MessageQuery,
+    client_message_id: ClientMessageIdQuery,
+    last_event_id: str | None = None,
+    last_event_id_header: LastEventIdHeader = None,
+) -> Response:
+    _require_streaming(settings, user)
+    handle = await orchestrator.stream_onboarding_response(
+        user,
+        message,
+        client_message_id,
+        resume=parse_event_id(last_event_id_header or last_event_id),
+    )
+    return _sse(handle, settings)
+
+
+@router.post("/message", responses={404: {}, 413: {}, 422: {}, 502: {}})
+async def send_message(
+    body: ChatMessageCreate, user: CurrentUser, orchestrator: OrchestratorDep
+) -> ChatTurnRead:
+    return await orchestrator.respond(
+        user, body.message, body.client_message_id, body.conversation_id
+    )
+
+
+@router.post("/onboarding-message", responses={409: {}, 413: {}, 422: {}, 502: {}})
+async def send_onboarding_message(
+    body: OnboardingMessageCreate, user: CurrentUser, orchestrator: OrchestratorDep
+) -> ChatTurnRead:
+    return await orchestrator.respond_onboarding(user, body.message, body.client_message_id)
+
+
+@router.post(
+    "/messages/{message_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses={404: {}}
+)
+async def cancel_message(
+    message_id: uuid.UUID, user: CurrentUser, orchestrator: OrchestratorDep
+) -> CancelResult:
+    """Stop a generation in flight; the partial answer is kept with status `cancelled`."""
+    return await orchestrator.cancel(user, message_id)
+
+
+@router.get("/conversations")
+async def list_conversations(
+    user: CurrentUser, session: SessionDep, kind: ConversationKind | None = None
+) -> ConversationList:
+    rows = await conversation_crud.list_conversations(session, user.id, kind)
+    return ConversationList(items=[ConversationRead.model_validate(c) for c in rows])
+
+
+@router.get("/conversations/{conversation_id}/messages", responses={404: {}})
+async def list_messages(
+    conversation_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    before: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MessagePage:
+    conversation = await conversation_crud.get_owned_conversation(session, user.id, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound()
+    cursor = None
+    if before is not None:
+        cursor = await message_crud.get_message(session, before)
+        if cursor is None or cursor.conversation_id != conversation_id:
+            raise MessageNotFound("The `before` message is not in this conversation.")
+    rows, has_more = await message_crud.page_messages(
+        session, conversation_id, before=cursor, limit=limit
+    )
+    return MessagePage(items=[MessageRead.model_validate(m) for m in rows], has_more=has_more)

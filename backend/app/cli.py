@@ -1,0 +1,72 @@
+"""The `chatstream` command: serve, worker, migrate."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from app.core.config import Settings, get_settings
+
+cli = typer.Typer(add_completion=False, help="ChatStream: streaming AI chat you host yourself.")
+
+
+def _load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"Configuration error: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (SQLite or PostgreSQL, from DATABASE_URL)."""
+    from app.migrations import upgrade_to_head
+
+    settings = _load_settings()
+    upgrade_to_head(settings.resolved_database_url)
+    typer.echo("Database is up to date.")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API (and the built front end) with uvicorn."""
+    from app.server import run_server
+
+    _load_settings()
+    run_server(host=host, port=port, workers=workers)
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Tasks run at once.")] = 1,
+) -> None:
+    """Run the Celery worker that retries answers the API could not save."""
+    from app.core.logging import configure_logging
+    from app.worker import configure_celery
+
+    settings = _load_settings()
+    configure_logging(settings)
+    app = configure_celery(settings)
+    pool = "solo" if concurrency == 1 else "threads"
+    app.worker_main(
+        ["worker", f"--pool={pool}", f"--concurrency={concurrency}", "--loglevel=INFO", "-E"]
+    )
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    cli()
+
+
+if __name__ == "__main__":
+    main()

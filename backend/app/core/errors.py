@@ -1,0 +1,158 @@
+"""One exception hierarchy: each error carries its code and HTTP status; one handler renders it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AppError(Exception):
+    status_code = 500
+    code = "internal"
+    message = "Something went wrong on our side."
+
+    def __init__(self, message: str | None = None, *, headers: Mapping[str, str] | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.headers = dict(headers or {})
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+    message = "Missing, invalid or expired token."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    message = "Incorrect email or password."
+
+
+class StreamingDisabled(AppError):
+    status_code = 403
+    code = "streaming_disabled"
+    message = "Streaming is not enabled for this account; use POST /api/v1/chat/message."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class ConversationNotFound(NotFound):
+    message = "Conversation not found."
+
+
+class MessageNotFound(NotFound):
+    message = "Message not found."
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    message = "An account with this email already exists."
+
+
+class OnboardingAlreadyCompleted(Conflict):
+    code = "onboarding_completed"
+    message = "Onboarding is already complete."
+
+
+class MessageTooLong(AppError):
+    status_code = 413
+    code = "message_too_long"
+
+
+class EmptyMessage(AppError):
+    status_code = 422
+    code = "empty_message"
+    message = "The message is empty."
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int):
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
+        self.retry_after_s = max(1, retry_after_s)
+
+
+class LLMError(AppError):
+    status_code = 502
+    code = "llm_error"
+    message = "The language model failed to answer. Please try again."
+
+
+class DatabaseUnavailable(AppError):
+    status_code = 503
+    code = "database_unavailable"
+    message = "The database is unreachable. Please try again shortly."
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        detail = first.get("msg", "Invalid request.")
+        message = f"{where}: {detail}" if where else str(detail)
+        body = error_body("validation_error", message)
+        body["error"]["details"] = [  # type: ignore[assignment]
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in errors
+        ]
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(OSError)
+    async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+        import structlog
+
+        structlog.get_logger("chatstream.errors").error(
+            "database_unavailable", error_type=type(exc).__name__
+        )
+        return JSONResponse(
+            error_body(DatabaseUnavailable.code, DatabaseUnavailable.message), status_code=503
+        )

@@ -1,0 +1,97 @@
+"""structlog set-up (console in development, JSON in production) and redaction of secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import structlog
+
+from app.core.config import Settings
+
+REDACTED = "[REDACTED]"
+_SECRET_KEYS = re.compile(r"(token|password|secret|authorization|api_key|apikey|cookie)", re.I)
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I
+)
+_QUERY_SECRET = re.compile(r"([?&](?:token|access_token|password|api_key)=)[^&\s\"']*", re.I)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
+
+
+def redact_text(text: str) -> str:
+    """Hide credentials in URLs, secret query parameters and anything shaped like a JWT."""
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    return _JWT.sub(REDACTED, text)
+
+
+def redact_query_string(query: str) -> str:
+    """A query string fit for a log: secrets hidden, user message text replaced by its length."""
+    if not query:
+        return ""
+    parts = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if _SECRET_KEYS.search(key):
+            value = REDACTED
+        elif key == "message":
+            value = f"<{len(value)} chars>"
+        parts.append((key, value))
+    return urlencode(parts, safe="[]<> ")
+
+
+def _redact_event(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        if _SECRET_KEYS.search(key) and key not in {"token_scope"}:
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            event_dict[key] = redact_text(value)
+    return event_dict
+
+
+def configure_logging(settings: Settings) -> None:
+    """structlog and the standard library both render through one handler, with redaction."""
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.resolved_log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact_event,
+    ]
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.processors.format_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Our middleware writes the access log, with secrets redacted; uvicorn's would not.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error", "celery", "alembic"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

@@ -1,0 +1,84 @@
+"""Password hashing (argon2, off the event loop) and the two kinds of JWT: access and stream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import jwt
+from pwdlib import PasswordHash
+
+from app.core.config import Settings
+
+TokenScope = Literal["access", "stream"]
+_ALGORITHM = "HS256"
+_password_hash = PasswordHash.recommended()
+# Verifying against this keeps "unknown email" as slow as "wrong password".
+_DUMMY_HASH = _password_hash.hash("chatstream-timing-equaliser")
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_password_hash.hash, password)
+
+
+async def verify_password(password: str, hashed: str | None) -> bool:
+    if hashed is None:
+        await asyncio.to_thread(_password_hash.verify, password, _DUMMY_HASH)
+        return False
+    return await asyncio.to_thread(_password_hash.verify, password, hashed)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    scope: TokenScope
+
+
+def _issue(settings: Settings, user_id: uuid.UUID, scope: TokenScope, ttl_s: int) -> IssuedToken:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "scope": scope,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_s),
+        "jti": uuid.uuid4().hex,
+    }
+    return IssuedToken(jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM), ttl_s)
+
+
+def create_access_token(settings: Settings, user_id: uuid.UUID) -> IssuedToken:
+    return _issue(settings, user_id, "access", settings.access_token_expire_minutes * 60)
+
+
+def create_stream_token(settings: Settings, user_id: uuid.UUID) -> IssuedToken:
+    return _issue(settings, user_id, "stream", settings.stream_token_expire_seconds)
+
+
+class InvalidToken(Exception):
+    """The token is malformed, badly signed, expired, or of a scope not accepted here."""
+
+
+def decode_token(settings: Settings, token: str, accepted: frozenset[TokenScope]) -> TokenClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[_ALGORITHM],
+            options={"require": ["exp", "sub", "scope"]},
+        )
+        scope = claims["scope"]
+        user_id = uuid.UUID(claims["sub"])
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from exc
+    if scope not in accepted:
+        raise InvalidToken(f"token scope {scope!r} not accepted here")
+    return TokenClaims(user_id=user_id, scope=scope)

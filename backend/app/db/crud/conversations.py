@@ -1,0 +1,67 @@
+"""Queries on conversations, always scoped to their owner."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utcnow
+from app.db.models import Conversation, ConversationKind
+
+
+async def get_owned_conversation(
+    session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> Conversation | None:
+    """The conversation if it exists and is the user's; None otherwise (never reveal which)."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or conversation.user_id != user_id:
+        return None
+    return conversation
+
+
+async def get_onboarding_conversation(
+    session: AsyncSession, user_id: uuid.UUID
+) -> Conversation | None:
+    result = await session.execute(
+        select(Conversation)
+        .where(Conversation.user_id == user_id, Conversation.kind == ConversationKind.ONBOARDING)
+        .order_by(Conversation.created_at)
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def add_conversation(
+    session: AsyncSession, user_id: uuid.UUID, kind: ConversationKind, title: str | None
+) -> Conversation:
+    now = utcnow()
+    conversation = Conversation(
+        user_id=user_id, kind=kind, title=title, created_at=now, updated_at=now
+    )
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def list_conversations(
+    session: AsyncSession, user_id: uuid.UUID, kind: ConversationKind | None
+) -> Sequence[Conversation]:
+    query = select(Conversation).where(Conversation.user_id == user_id)
+    if kind is not None:
+        query = query.where(Conversation.kind == kind)
+    result = await session.execute(
+        query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+    )
+    return result.scalars().all()
+
+
+def title_from_message(text: str, limit: int = 60) -> str:
+    """A conversation title from its first message: first line, cut at a word boundary."""
+    line = " ".join(text.strip().split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
+    return cut + "…"

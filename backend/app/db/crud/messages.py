@@ -1,0 +1,114 @@
+"""Queries on messages: history, pages, idempotent look-ups, and the final upsert of an answer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Message, MessageStatus, Role
+
+
+async def get_message(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
+    return await session.get(Message, message_id)
+
+
+async def get_by_client_message_id(
+    session: AsyncSession, user_id: uuid.UUID, client_message_id: str
+) -> Message | None:
+    result = await session.execute(
+        select(Message).where(
+            Message.user_id == user_id, Message.client_message_id == client_message_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_reply(session: AsyncSession, user_message_id: uuid.UUID) -> Message | None:
+    result = await session.execute(
+        select(Message).where(Message.reply_to_id == user_message_id).limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def add_turn(
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    content: str,
+    client_message_id: str,
+    model: str,
+    now: datetime,
+) -> tuple[Message, Message]:
+    """The user message and an empty assistant message that will receive the answer."""
+    user_message = Message(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        role=Role.USER,
+        content=content,
+        status=MessageStatus.COMPLETE,
+        client_message_id=client_message_id,
+        created_at=now,
+        completed_at=now,
+    )
+    session.add(user_message)
+    await session.flush()
+    assistant_message = Message(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        role=Role.ASSISTANT,
+        content="",
+        status=MessageStatus.STREAMING,
+        reply_to_id=user_message.id,
+        model=model,
+        # Strictly after the question, so ordering by time never puts an answer first.
+        created_at=now + timedelta(microseconds=1),
+    )
+    session.add(assistant_message)
+    await session.flush()
+    return user_message, assistant_message
+
+
+async def recent_history(
+    session: AsyncSession, conversation_id: uuid.UUID, *, before: datetime, limit: int = 40
+) -> list[Message]:
+    """The latest messages before a point in time, oldest first, that carry text."""
+    result = await session.execute(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.created_at < before,
+            Message.content != "",
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(result.scalars().all()))
+
+
+async def page_messages(
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    *,
+    before: Message | None,
+    limit: int,
+) -> tuple[Sequence[Message], bool]:
+    """One page of a conversation, oldest first, ending just before `before` (or at the end)."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(
+            or_(
+                Message.created_at < before.created_at,
+                and_(Message.created_at == before.created_at, Message.id < before.id),
+            )
+        )
+    result = await session.execute(
+        query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
+    )
+    rows = list(result.scalars().all())
+    has_more = len(rows) > limit
+    return list(reversed(rows[:limit])), has_more

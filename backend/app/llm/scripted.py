@@ -1,0 +1,100 @@
+"""A deterministic chat model for tests and benchmarks: fixed text, set pace, failures on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+DEFAULT_SCRIPTED_TEXT = (
+    "Hello! I'm the scripted assistant, a stand-in model that answers the same way every time. "
+    "Here is what I can show you:\n\n"
+    "- **Streaming** arrives word by word, at a steady pace.\n"
+    "- `Code` and *emphasis* render as markdown.\n\n"
+    "```python\nprint('hello, stream')\n```\n\n"
+    "Every chunk you see is stored, byte for byte, once the answer is complete. "
+    "Ask me anything else and I will answer just like this again."
+)
+
+_CHUNK_PATTERN = re.compile(r"\S+\s*|\s+")
+
+
+class ScriptedModelFailure(RuntimeError):
+    """Raised on purpose after SCRIPTED_FAIL_AFTER chunks."""
+
+
+def split_into_chunks(text: str) -> list[str]:
+    """Word-sized chunks whose concatenation is exactly `text`."""
+    return _CHUNK_PATTERN.findall(text)
+
+
+class ScriptedChatModel(BaseChatModel):
+    chunks: list[str]
+    delay_s: float = 0.02
+    fail_after: int | None = None
+    stall_after: int | None = None
+
+    @classmethod
+    def from_text(
+        cls, text: str | None = None, *, chunk_count: int | None = None, **kwargs: Any
+    ) -> ScriptedChatModel:
+        pieces = split_into_chunks(text if text is not None else DEFAULT_SCRIPTED_TEXT) or [""]
+        if chunk_count is not None:
+            pieces = [pieces[i % len(pieces)] for i in range(chunk_count)]
+        return cls(chunks=pieces, **kwargs)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _script(self) -> Sequence[str]:
+        return self.chunks
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for index, piece in enumerate(self._script()):
+            if self.fail_after is not None and index >= self.fail_after:
+                raise ScriptedModelFailure(f"scripted failure after {index} chunks")
+            if self.stall_after is not None and index >= self.stall_after:
+                await asyncio.Event().wait()  # silent until cancelled
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        if self.fail_after is not None and self.fail_after >= len(self._script()):
+            raise ScriptedModelFailure("scripted failure at the end")
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for index, piece in enumerate(self._script()):
+            if self.fail_after is not None and index >= self.fail_after:
+                raise ScriptedModelFailure(f"scripted failure after {index} chunks")
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = "".join(chunk.text for chunk in self._stream(messages, stop, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

@@ -1,0 +1,115 @@
+"""create_app(): settings, database, model, stream manager, routes, middleware, front end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from langchain_core.language_models import BaseChatModel
+from sqlalchemy import update
+
+from app.agents.orchestrator import AgentOrchestrator
+from app.api.v1.endpoints import health
+from app.api.v1.router import api_router
+from app.core.config import Settings, get_settings
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware
+from app.db.base import utcnow
+from app.db.models import Message, MessageStatus
+from app.db.session import Database
+from app.frontend import SinglePageApp, default_dist_dir
+from app.llm.factory import ChatModelProvider
+from app.server import add_shutdown_hook, remove_shutdown_hook
+from app.streaming.manager import StreamManager
+from app.worker import configure_celery
+
+log = structlog.get_logger("chatstream.app")
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Stable ids (`chat-stream_chat`) so generated clients keep their names.
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+async def _recover_orphaned_answers(db: Database) -> None:
+    """Answers left `streaming` by a process that died cannot resume: mark them interrupted."""
+    async with db.sessionmaker() as session:
+        result = await session.execute(
+            update(Message)
+            .where(Message.status == MessageStatus.STREAMING)
+            .values(
+                status=MessageStatus.INTERRUPTED, error_code="interrupted", completed_at=utcnow()
+            )
+        )
+        await session.commit()
+    recovered = getattr(result, "rowcount", 0)
+    if recovered:
+        log.warning("orphaned_answers_interrupted", count=recovered)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    chat_model: BaseChatModel | None = None,
+    database: Database | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database.from_url(settings.resolved_database_url)
+        streams = StreamManager(
+            idle_timeout_s=settings.stream_idle_timeout_s,
+            disconnect_grace_s=settings.stream_disconnect_grace_s,
+            buffer_ttl_s=settings.stream_buffer_ttl_s,
+        )
+        models = ChatModelProvider(settings, chat_model)
+        app.state.db = db
+        app.state.streams = streams
+        app.state.models = models
+        app.state.orchestrator = AgentOrchestrator(
+            sessionmaker=db.sessionmaker, models=models, streams=streams, settings=settings
+        )
+        if not settings.redis_url:
+            try:
+                await _recover_orphaned_answers(db)
+            except Exception as exc:  # the database may be down at start; readyz reports it
+                log.warning("orphan_recovery_skipped", error_type=type(exc).__name__)
+        configure_celery(settings)
+
+        def end_streams() -> None:
+            asyncio.ensure_future(streams.shutdown())
+
+        add_shutdown_hook(end_streams)
+        log.info("app_started", env=settings.chatstream_env, model=settings.llm_model)
+        try:
+            yield
+        finally:
+            remove_shutdown_hook(end_streams)
+            await streams.shutdown()
+            if database is None:
+                await db.dispose()
+            log.info("app_stopped")
+
+    app = FastAPI(
+        title="ChatStream",
+        version="0.1.0",
+        description="Self-hostable AI chat whose answers stream over Server-Sent Events.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(api_router)
+    app.include_router(health.router)
+    dist = settings.frontend_dist_dir or default_dist_dir()
+    if (dist / "index.html").is_file():
+        app.mount("/", SinglePageApp(dist), name="frontend")
+    app.add_middleware(RequestContextMiddleware)
+    return app

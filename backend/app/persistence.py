@@ -1,0 +1,112 @@
+"""Saving a finished answer: an idempotent upsert by message id, handed to Celery if it fails."""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.crud import onboarding as onboarding_crud
+from app.db.models import Conversation, Message, Role
+from app.schemas.records import AnswerRecord
+
+log = structlog.get_logger("chatstream.persistence")
+
+
+class SaveOutcome(StrEnum):
+    SAVED = "saved"
+    QUEUED = "queued"
+    FAILED = "failed"
+
+
+async def upsert_answer(session: AsyncSession, record: AnswerRecord) -> None:
+    """Write the answer (and any onboarding advance) in the caller's transaction."""
+    values = {
+        "content": record.content,
+        "status": record.status,
+        "error_code": record.error_code,
+        "model": record.model,
+        "chunk_count": record.chunk_count,
+        "ttft_ms": record.ttft_ms,
+        "duration_ms": record.duration_ms,
+        "completed_at": record.completed_at,
+    }
+    result = await session.execute(
+        update(Message)
+        .where(Message.id == record.message_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        session.add(
+            Message(
+                id=record.message_id,
+                conversation_id=record.conversation_id,
+                user_id=record.user_id,
+                role=Role.ASSISTANT,
+                reply_to_id=record.reply_to_id,
+                created_at=record.created_at,
+                **values,
+            )
+        )
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == record.conversation_id)
+        .values(updated_at=record.completed_at)
+        .execution_options(synchronize_session=False)
+    )
+    if record.onboarding is not None:
+        advance = record.onboarding
+        await onboarding_crud.advance(
+            session,
+            user_id=advance.user_id,
+            from_step=advance.from_step,
+            step_key=advance.step_key,
+            answer=advance.answer,
+            total_steps=advance.total_steps,
+            now=record.completed_at,
+        )
+
+
+async def persist_answer(
+    sessionmaker: async_sessionmaker[AsyncSession], record: AnswerRecord
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await upsert_answer(session, record)
+
+
+def _enqueue(record: AnswerRecord) -> None:
+    from app.worker import persist_answer_task
+
+    persist_answer_task.apply_async(args=(record.model_dump(mode="json"),))
+
+
+async def save_answer(
+    sessionmaker: async_sessionmaker[AsyncSession], record: AnswerRecord, timeout_s: float
+) -> SaveOutcome:
+    """Save now if the database answers within `timeout_s`; otherwise queue a retrying task."""
+    try:
+        await asyncio.wait_for(persist_answer(sessionmaker, record), timeout_s)
+        return SaveOutcome.SAVED
+    except Exception as exc:  # any failure to save is handed on, never lost
+        log.warning(
+            "answer_save_failed",
+            message_id=str(record.message_id),
+            error_type=type(exc).__name__,
+            error=str(exc)[:300],
+        )
+    try:
+        await asyncio.to_thread(_enqueue, record)
+        log.info("answer_save_queued", message_id=str(record.message_id))
+        return SaveOutcome.QUEUED
+    except Exception as exc:
+        log.error(
+            "answer_save_lost",
+            message_id=str(record.message_id),
+            error_type=type(exc).__name__,
+            error=str(exc)[:300],
+        )
+        return SaveOutcome.FAILED

@@ -1,0 +1,74 @@
+"""Request and response bodies for chat turns, conversations and messages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.streaming.events import OnboardingProgress
+
+CLIENT_MESSAGE_ID = Field(
+    min_length=1,
+    max_length=100,
+    pattern=r"^[A-Za-z0-9._:-]+$",
+    description="Chosen by the client; the same id never starts a second generation.",
+)
+
+
+class MessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    role: Literal["user", "assistant"]
+    content: str
+    status: Literal["streaming", "complete", "interrupted", "cancelled", "error"]
+    error_code: str | None = None
+    client_message_id: str | None = None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class ConversationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: Literal["chat", "onboarding"]
+    title: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationList(BaseModel):
+    items: list[ConversationRead]
+
+
+class MessagePage(BaseModel):
+    items: list[MessageRead]
+    has_more: bool
+
+
+class ChatMessageCreate(BaseModel):
+    message: str
+    conversation_id: uuid.UUID | None = None
+    client_message_id: str = CLIENT_MESSAGE_ID
+
+
+class OnboardingMessageCreate(BaseModel):
+    message: str
+    client_message_id: str = CLIENT_MESSAGE_ID
+
+
+class ChatTurnRead(BaseModel):
+    conversation_id: uuid.UUID
+    user_message: MessageRead
+    assistant_message: MessageRead
+    onboarding: OnboardingProgress | None = None
+
+
+class CancelResult(BaseModel):
+    message_id: uuid.UUID
+    status: str

@@ -1,0 +1,57 @@
+"""uvicorn, run so that open streams end cleanly on shutdown instead of blocking it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import FrameType
+
+import uvicorn
+from uvicorn.supervisors import multiprocess
+
+# Set by the app's lifespan: ends every stream with an event clients understand.
+_shutdown_hooks: set[Callable[[], None]] = set()
+
+
+def add_shutdown_hook(hook: Callable[[], None]) -> None:
+    _shutdown_hooks.add(hook)
+
+
+def remove_shutdown_hook(hook: Callable[[], None]) -> None:
+    _shutdown_hooks.discard(hook)
+
+
+class ChatStreamServer(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn waits for open connections before the lifespan shutdown runs, and an SSE
+        # connection never closes by itself: end the streams first.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        for hook in list(_shutdown_hooks):
+            if loop is not None:
+                loop.call_soon_threadsafe(hook)
+            else:
+                hook()
+        super().handle_exit(sig, frame)
+
+
+def run_server(*, host: str, port: int, workers: int) -> None:
+    config = uvicorn.Config(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # our middleware logs requests with tokens redacted
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=15,
+    )
+    if workers > 1:
+        # Each worker process builds its server from this module attribute.
+        multiprocess.Server = ChatStreamServer  # type: ignore[attr-defined]
+        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        ChatStreamServer(config).run()

@@ -1,0 +1,66 @@
+"""Accounts: registration (with the onboarding conversation it opens) and login."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agents.onboarding import greeting
+from app.core.config import Settings
+from app.core.errors import EmailTaken, InvalidCredentials
+from app.core.security import hash_password, verify_password
+from app.db.base import utcnow
+from app.db.crud import conversations as conversation_crud
+from app.db.crud import onboarding as onboarding_crud
+from app.db.crud import users as user_crud
+from app.db.models import ConversationKind, Message, MessageStatus, Role, User
+from app.schemas.auth import UserCreate
+
+
+async def register(session: AsyncSession, settings: Settings, data: UserCreate) -> User:
+    if await user_crud.get_user_by_email(session, data.email) is not None:
+        raise EmailTaken()
+    hashed = await hash_password(data.password)
+    try:
+        async with session.begin_nested():
+            user = await user_crud.add_user(
+                session, email=data.email, hashed_password=hashed, display_name=data.display_name
+            )
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise EmailTaken() from exc
+    now = utcnow()
+    await onboarding_crud.add_state(session, user.id, now)
+    await open_onboarding_conversation(session, settings, user)
+    return user
+
+
+async def open_onboarding_conversation(
+    session: AsyncSession, settings: Settings, user: User
+) -> None:
+    """The onboarding conversation starts with the assistant asking the first question."""
+    conversation = await conversation_crud.add_conversation(
+        session, user.id, ConversationKind.ONBOARDING, "Getting to know you"
+    )
+    now = utcnow()
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            user_id=user.id,
+            role=Role.ASSISTANT,
+            content=greeting(settings.onboarding_steps, user.display_name),
+            status=MessageStatus.COMPLETE,
+            model="onboarding-script",
+            chunk_count=1,
+            created_at=now,
+            completed_at=now,
+        )
+    )
+    await session.flush()
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+    user = await user_crud.get_user_by_email(session, email)
+    # Same work and same answer whether the email is unknown or the password wrong.
+    if not await verify_password(password, user.hashed_password if user else None) or user is None:
+        raise InvalidCredentials()
+    return user

@@ -1,0 +1,162 @@
+"""The database side of a chat turn: validate, find a repeated send, or store a new one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.agents.base import HistoryEntry, TurnContext
+from app.core.config import Settings
+from app.core.errors import (
+    Conflict,
+    ConversationNotFound,
+    EmptyMessage,
+    MessageTooLong,
+    OnboardingAlreadyCompleted,
+)
+from app.db.base import utcnow
+from app.db.crud import conversations as conversation_crud
+from app.db.crud import messages as message_crud
+from app.db.crud import onboarding as onboarding_crud
+from app.db.models import ConversationKind, Message, MessageStatus
+from app.schemas.auth import AuthUser
+from app.services.onboarding import ensure_state, is_completed
+
+
+def validate_message_text(text: str, settings: Settings) -> str:
+    if not text or not text.strip():
+        raise EmptyMessage()
+    if len(text) > settings.max_message_chars:
+        raise MessageTooLong(
+            f"The message is {len(text)} characters long; the limit is "
+            f"{settings.max_message_chars}."
+        )
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """A turn as stored: the user message, its answer, and whether this request created them."""
+
+    user_message: Message
+    assistant_message: Message
+    created: bool
+    context: TurnContext
+    onboarding_step: int | None = None
+
+
+async def _existing_turn(
+    session: AsyncSession, user: AuthUser, text: str, client_message_id: str
+) -> TurnRecord | None:
+    existing = await message_crud.get_by_client_message_id(session, user.id, client_message_id)
+    if existing is None:
+        return None
+    if existing.content != text:
+        raise Conflict("client_message_id was already used for a different message.")
+    reply = await message_crud.get_reply(session, existing.id)
+    if reply is None:  # cannot happen: both are written in one transaction
+        raise Conflict("This message has no answer record.")
+    return TurnRecord(existing, reply, created=False, context=TurnContext(message=text))
+
+
+async def _profile(session: AsyncSession, user_id: uuid.UUID) -> Mapping[str, str]:
+    state = await onboarding_crud.get_state(session, user_id)
+    return {str(k): str(v) for k, v in (state.answers or {}).items()} if state else {}
+
+
+async def begin_turn(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    user: AuthUser,
+    kind: ConversationKind,
+    text: str,
+    client_message_id: str,
+    conversation_id: uuid.UUID | None,
+    model_name: str,
+) -> TurnRecord:
+    """Store the user message (before any model call) and an empty answer, or find them again."""
+    validate_message_text(text, settings)
+    for _attempt in range(2):
+        async with sessionmaker() as session:
+            existing = await _existing_turn(session, user, text, client_message_id)
+            if existing is not None:
+                return existing
+            now = utcnow()
+            onboarding_step: int | None = None
+            if kind is ConversationKind.ONBOARDING:
+                state = await ensure_state(session, settings, user.id)
+                if is_completed(state, len(settings.onboarding_steps)):
+                    raise OnboardingAlreadyCompleted()
+                conversation = await conversation_crud.get_onboarding_conversation(session, user.id)
+                assert conversation is not None
+                onboarding_step = state.current_step
+                profile: Mapping[str, str] = {
+                    str(k): str(v) for k, v in (state.answers or {}).items()
+                }
+            elif conversation_id is not None:
+                found = await conversation_crud.get_owned_conversation(
+                    session, user.id, conversation_id
+                )
+                if found is None or found.kind != ConversationKind.CHAT:
+                    raise ConversationNotFound()
+                conversation = found
+                profile = await _profile(session, user.id)
+            else:
+                conversation = await conversation_crud.add_conversation(
+                    session, user.id, kind, conversation_crud.title_from_message(text)
+                )
+                profile = await _profile(session, user.id)
+            history = await message_crud.recent_history(session, conversation.id, before=now)
+            conversation.updated_at = now
+            user_message, assistant_message = await message_crud.add_turn(
+                session,
+                conversation_id=conversation.id,
+                user_id=user.id,
+                content=text,
+                client_message_id=client_message_id,
+                model=model_name,
+                now=now,
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                # The same client_message_id raced in from another request: use its turn.
+                await session.rollback()
+                continue
+            context = TurnContext(
+                message=text,
+                display_name=user.display_name,
+                history=[HistoryEntry(m.role, m.content) for m in history],
+                profile=profile,
+                onboarding_step=onboarding_step or 0,
+            )
+            return TurnRecord(
+                user_message, assistant_message, True, context, onboarding_step=onboarding_step
+            )
+    raise Conflict("This message is being sent by another request.")
+
+
+async def mark_orphan_interrupted(
+    sessionmaker: async_sessionmaker[AsyncSession], message_id: uuid.UUID
+) -> Message | None:
+    """An answer left `streaming` with no generation behind it (the process restarted)."""
+    async with sessionmaker() as session:
+        message = await message_crud.get_message(session, message_id)
+        if message is not None and message.status == MessageStatus.STREAMING:
+            message.status = MessageStatus.INTERRUPTED
+            message.error_code = "interrupted"
+            message.completed_at = utcnow()
+            await session.commit()
+        return message
+
+
+async def load_message(
+    sessionmaker: async_sessionmaker[AsyncSession], message_id: uuid.UUID
+) -> Message | None:
+    async with sessionmaker() as session:
+        return await message_crud.get_message(session, message_id)

@@ -1,0 +1,63 @@
+"""The SSE protocol's event payloads (DESIGN.md §3), defined once.
+
+Events, in order, on one stream:
+- ``start``: the answer's message id, its conversation and the user message it answers;
+- ``chunk``: a piece of the answer, ``index`` counting from 0;
+- exactly one terminal event: ``complete`` (with onboarding progress on onboarding streams)
+  or ``error`` (``code`` one of ErrorCode, ``retryable`` telling the client whether to offer Retry).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class ErrorCode(StrEnum):
+    LLM_ERROR = "llm_error"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    UNAUTHORIZED = "unauthorized"
+    INTERNAL = "internal"
+    CANCELLED = "cancelled"
+
+
+class OnboardingProgress(BaseModel):
+    progress: float
+    completed: bool
+
+
+class StartEvent(BaseModel):
+    type: Literal["start"] = "start"
+    message_id: str
+    conversation_id: str
+    user_message_id: str
+
+
+class ChunkEvent(BaseModel):
+    type: Literal["chunk"] = "chunk"
+    content: str
+    index: int
+
+
+class CompleteEvent(BaseModel):
+    type: Literal["complete"] = "complete"
+    message_id: str
+    conversation_id: str
+    chunks: int
+    finish_reason: str
+    onboarding: OnboardingProgress | None = None
+
+
+class ErrorEvent(BaseModel):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    retryable: bool
+    message_id: str | None = None
+
+
+StreamEvent = StartEvent | ChunkEvent | CompleteEvent | ErrorEvent
+TerminalEvent = CompleteEvent | ErrorEvent

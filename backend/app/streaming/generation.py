@@ -1,0 +1,258 @@
+"""A generation: one answer being written by the model, as a task of its own.
+
+It writes events into a StreamBuffer; SSE responses and non-streaming requests are readers.
+A generation ends exactly once, with an outcome (complete, cancelled, interrupted, error) that
+its finaliser saves before the terminal event is written, so a client that sees `complete`
+can read the answer back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+
+from app.db.models import MessageStatus
+from app.streaming.buffer import StreamBuffer
+from app.streaming.events import (
+    ChunkEvent,
+    CompleteEvent,
+    ErrorCode,
+    ErrorEvent,
+    OnboardingProgress,
+    StartEvent,
+    StreamEvent,
+)
+from app.streaming.sse import encode_event
+
+log = structlog.get_logger("chatstream.streaming")
+
+
+class StopReason(StrEnum):
+    CANCELLED = "cancelled"
+    DISCONNECTED = "disconnected"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOutcome:
+    status: MessageStatus
+    content: str
+    chunk_count: int
+    ttft_ms: int | None
+    duration_ms: int
+    error_code: ErrorCode | None
+    error_message: str | None
+    finish_reason: str
+    retryable: bool
+
+
+Finaliser = Callable[[GenerationOutcome], Awaitable[OnboardingProgress | None]]
+
+_STOP_OUTCOMES: dict[StopReason, tuple[MessageStatus, ErrorCode, str, bool]] = {
+    StopReason.CANCELLED: (
+        MessageStatus.CANCELLED,
+        ErrorCode.CANCELLED,
+        "The answer was stopped.",
+        False,
+    ),
+    StopReason.DISCONNECTED: (
+        MessageStatus.INTERRUPTED,
+        ErrorCode.INTERNAL,
+        "The answer was interrupted because the connection was lost.",
+        True,
+    ),
+    StopReason.SHUTDOWN: (
+        MessageStatus.INTERRUPTED,
+        ErrorCode.INTERNAL,
+        "The server is restarting; please try again in a moment.",
+        True,
+    ),
+}
+
+
+class Generation:
+    def __init__(
+        self,
+        *,
+        message_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        user_message_id: uuid.UUID,
+        chunks: AsyncIterator[str],
+        finalise: Finaliser,
+        buffer: StreamBuffer,
+        idle_timeout_s: float,
+        disconnect_grace_s: float,
+    ) -> None:
+        self.message_id = message_id
+        self.conversation_id = conversation_id
+        self.buffer = buffer
+        self.outcome: GenerationOutcome | None = None
+        self.done = asyncio.Event()
+        self._chunks = chunks
+        self._finalise = finalise
+        self._idle_timeout_s = idle_timeout_s
+        self._grace_s = disconnect_grace_s
+        self._readers = 0
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self._stop_reason: StopReason | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._parts: list[str] = []
+        self._ttft_ms: int | None = None
+        self._append(
+            StartEvent(
+                message_id=str(message_id),
+                conversation_id=str(conversation_id),
+                user_message_id=str(user_message_id),
+            )
+        )
+
+    def _append(self, event: StreamEvent) -> None:
+        self.buffer.append(encode_event(self.message_id, self.buffer.next_seq, event))
+
+    # Lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"generation-{self.message_id}")
+        self._arm_grace_timer()
+
+    async def wait(self) -> GenerationOutcome:
+        await self.done.wait()
+        assert self.outcome is not None
+        return self.outcome
+
+    def stop(self, reason: StopReason) -> bool:
+        """Stop the model now; the partial answer is kept. False if it had already ended."""
+        if self.done.is_set() or self._stop_reason is not None:
+            return False
+        self._stop_reason = reason
+        if self._consumer is not None:
+            self._consumer.cancel()
+        return True
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    # Readers -------------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        self._readers += 1
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+
+    def detach(self) -> None:
+        self._readers -= 1
+        if self._readers <= 0:
+            self._readers = 0
+            self._arm_grace_timer()
+
+    def _arm_grace_timer(self) -> None:
+        if self.done.is_set() or self._readers > 0 or self._grace_timer is not None:
+            return
+        self._grace_timer = asyncio.get_running_loop().call_later(
+            self._grace_s, self._grace_expired
+        )
+
+    def _grace_expired(self) -> None:
+        self._grace_timer = None
+        if self._readers == 0 and self.stop(StopReason.DISCONNECTED):
+            log.info("stream_abandoned", message_id=str(self.message_id))
+
+    # The run -------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        index = 0
+        async with asyncio.timeout(self._idle_timeout_s) as idle:
+            async for text in self._chunks:
+                if not text:
+                    continue
+                now = loop.time()
+                idle.reschedule(now + self._idle_timeout_s)
+                if self._ttft_ms is None:
+                    self._ttft_ms = int((now - started) * 1000)
+                self._parts.append(text)
+                self._append(ChunkEvent(content=text, index=index))
+                index += 1
+
+    async def _run(self) -> None:
+        started = time.perf_counter()
+        error_code: ErrorCode | None = None
+        error_message: str | None = None
+        retryable = False
+        status = MessageStatus.COMPLETE
+        self._consumer = asyncio.create_task(self._consume())
+        try:
+            await self._consumer
+        except asyncio.CancelledError:
+            reason = self._stop_reason or StopReason.SHUTDOWN
+            status, error_code, error_message, retryable = _STOP_OUTCOMES[reason]
+            if self._stop_reason is None:  # cancelled from outside: let that cancellation finish
+                self._consumer.cancel()
+        except TimeoutError:
+            status, error_code, retryable = MessageStatus.ERROR, ErrorCode.TIMEOUT, True
+            error_message = "The model stopped responding."
+            log.warning("stream_idle_timeout", message_id=str(self.message_id))
+        except Exception as exc:
+            status, error_code, retryable = MessageStatus.ERROR, ErrorCode.LLM_ERROR, True
+            error_message = "The language model failed while answering. Please try again."
+            log.error(
+                "llm_error",
+                message_id=str(self.message_id),
+                error_type=type(exc).__name__,
+                error=str(exc)[:500],
+            )
+        finally:
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
+                self._grace_timer = None
+        self.outcome = GenerationOutcome(
+            status=status,
+            content="".join(self._parts),
+            chunk_count=len(self._parts),
+            ttft_ms=self._ttft_ms,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            error_code=error_code,
+            error_message=error_message,
+            finish_reason="stop" if status is MessageStatus.COMPLETE else str(status),
+            retryable=retryable,
+        )
+        # Shielded: a shutdown that cancels this task must not lose the save.
+        finalise = asyncio.ensure_future(self._finalise(self.outcome))
+        try:
+            progress = await asyncio.shield(finalise)
+        except asyncio.CancelledError:
+            progress = await finalise
+        except Exception as exc:
+            log.error("finalise_failed", message_id=str(self.message_id), error=str(exc)[:300])
+            progress = None
+        if error_code is None:
+            self._append(
+                CompleteEvent(
+                    message_id=str(self.message_id),
+                    conversation_id=str(self.conversation_id),
+                    chunks=self.outcome.chunk_count,
+                    finish_reason=self.outcome.finish_reason,
+                    onboarding=progress,
+                )
+            )
+        else:
+            self._append(
+                ErrorEvent(
+                    code=error_code,
+                    message=error_message or "",
+                    retryable=retryable,
+                    message_id=str(self.message_id),
+                )
+            )
+        self.buffer.close()
+        self.done.set()

@@ -1,0 +1,84 @@
+"""The generations of this process: start, find by answer id, stop, keep finished ones a while."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+from app.streaming.buffer import InMemoryStreamBuffer, StreamBuffer
+from app.streaming.generation import Finaliser, Generation, StopReason
+
+
+class StreamManager:
+    def __init__(
+        self,
+        *,
+        idle_timeout_s: float,
+        disconnect_grace_s: float,
+        buffer_ttl_s: float,
+        buffer_factory: Callable[[uuid.UUID], StreamBuffer] = lambda _: InMemoryStreamBuffer(),
+    ) -> None:
+        self._idle_timeout_s = idle_timeout_s
+        self._grace_s = disconnect_grace_s
+        self._ttl_s = buffer_ttl_s
+        self._buffer_factory = buffer_factory
+        self._generations: dict[uuid.UUID, Generation] = {}
+        self.shutting_down = False
+
+    def get(self, message_id: uuid.UUID) -> Generation | None:
+        return self._generations.get(message_id)
+
+    @property
+    def active_count(self) -> int:
+        return sum(1 for g in self._generations.values() if not g.done.is_set())
+
+    @property
+    def retained_count(self) -> int:
+        return len(self._generations)
+
+    def start(
+        self,
+        *,
+        message_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        user_message_id: uuid.UUID,
+        chunks: AsyncIterator[str],
+        finalise: Finaliser,
+    ) -> Generation:
+        generation = Generation(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            user_message_id=user_message_id,
+            chunks=chunks,
+            finalise=finalise,
+            buffer=self._buffer_factory(message_id),
+            idle_timeout_s=self._idle_timeout_s,
+            disconnect_grace_s=self._grace_s,
+        )
+        self._generations[message_id] = generation
+        generation.start()
+        task = generation.task
+        assert task is not None
+        task.add_done_callback(lambda _: self._retain_then_forget(message_id))
+        return generation
+
+    def _retain_then_forget(self, message_id: uuid.UUID) -> None:
+        # Finished buffers stay a while so a late reconnect resumes exactly, then go.
+        asyncio.get_running_loop().call_later(self._ttl_s, self._generations.pop, message_id, None)
+
+    def stop(self, message_id: uuid.UUID, reason: StopReason) -> bool:
+        generation = self._generations.get(message_id)
+        return generation.stop(reason) if generation is not None else False
+
+    async def shutdown(self, timeout_s: float = 10.0) -> None:
+        """End every stream with an event clients understand, saving each partial answer."""
+        self.shutting_down = True
+        running = [g for g in self._generations.values() if not g.done.is_set()]
+        for generation in running:
+            generation.stop(StopReason.SHUTDOWN)
+        if running:
+            await asyncio.wait(
+                [asyncio.ensure_future(g.done.wait()) for g in running], timeout=timeout_s
+            )
+        self._generations.clear()

@@ -1,0 +1,57 @@
+"""SSE framing: the only place that turns events into bytes on the wire."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from app.streaming.events import ChunkEvent, StreamEvent
+
+PING_FRAME = b": ping\n\n"
+SSE_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def retry_frame(retry_ms: int) -> bytes:
+    return f"retry: {retry_ms}\n\n".encode()
+
+
+def encode_event(message_id: uuid.UUID | str, seq: int, event: StreamEvent) -> bytes:
+    """One event: `id: <message_id>:<seq>` and one line of JSON data.
+
+    JSON escapes CR and LF inside strings, so `data` is always a single line whatever the model
+    wrote; chunk events (the hot path) skip pydantic's serialiser for the stdlib one.
+    """
+    if isinstance(event, ChunkEvent):
+        data = json.dumps(
+            {"type": "chunk", "content": event.content, "index": event.index},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+    else:
+        data = event.model_dump_json(exclude_none=event.type != "complete")
+    return f"id: {message_id}:{seq}\ndata: {data}\n\n".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class EventId:
+    message_id: uuid.UUID
+    seq: int
+
+
+def parse_event_id(raw: str | None) -> EventId | None:
+    """Parse `<message_id>:<seq>`; None if absent or malformed (the stream then starts over)."""
+    if not raw:
+        return None
+    message_part, _, seq_part = raw.strip().rpartition(":")
+    try:
+        seq = int(seq_part)
+        message_id = uuid.UUID(message_part)
+    except ValueError:
+        return None
+    return EventId(message_id, seq) if seq >= 0 else None

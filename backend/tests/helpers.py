@@ -1,0 +1,54 @@
+"""Small helpers the tests share: accounts and tokens."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+
+async def register(
+    client: httpx.AsyncClient,
+    email: str | None = None,
+    password: str = "correct horse battery",
+    display_name: str | None = "Tester",
+) -> dict[str, str]:
+    email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": password, "display_name": display_name},
+    )
+    assert response.status_code == 201, response.text
+    return {"email": email, "password": password, "id": response.json()["id"]}
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> str:
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": email, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+async def new_user_token(client: httpx.AsyncClient, **kwargs: str) -> str:
+    account = await register(client, **kwargs)
+    return await login(client, account["email"], account["password"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_client_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def finish_onboarding(client: httpx.AsyncClient, token: str, steps: int = 4) -> None:
+    for step in range(steps):
+        response = await client.post(
+            "/api/v1/chat/onboarding-message",
+            json={"message": f"answer {step}", "client_message_id": new_client_id()},
+            headers=bearer(token),
+        )
+        assert response.status_code == 200, response.text
