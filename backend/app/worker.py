@@ -34,7 +34,6 @@ def configure_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"polling_interval": 0.5},
         worker_hijack_root_logger=False,
         chatstream_database_url=settings.resolved_database_url,
     )
