@@ -40,10 +40,24 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the API (and the built front end) with uvicorn."""
+    settings = _load_settings()
+    _prepare_metrics_dir(settings)
     from app.server import run_server
 
-    _load_settings()
-    run_server(host=host, port=port, workers=workers)
+    run_server(host=host, port=port, workers=workers, metrics_port=settings.metrics_port)
+
+
+def _prepare_metrics_dir(settings: Settings) -> None:
+    """Prometheus multiprocess mode: every worker writes samples here; /metrics sums them.
+
+    Set before any worker imports prometheus_client, and emptied so old samples don't count.
+    """
+    import shutil
+
+    directory = (settings.data_dir / "prometheus").resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 @cli.command()

@@ -24,6 +24,7 @@ from app.db.models import Message, MessageStatus
 from app.db.session import Database
 from app.frontend import SinglePageApp, default_dist_dir
 from app.llm.factory import ChatModelProvider
+from app.ratelimit import RateLimiter
 from app.server import add_shutdown_hook, remove_shutdown_hook
 from app.streaming.manager import StreamManager
 from app.worker import configure_celery
@@ -73,8 +74,14 @@ def create_app(
         app.state.db = db
         app.state.streams = streams
         app.state.models = models
+        limiter = RateLimiter(settings)
+        app.state.limiter = limiter
         app.state.orchestrator = AgentOrchestrator(
-            sessionmaker=db.sessionmaker, models=models, streams=streams, settings=settings
+            sessionmaker=db.sessionmaker,
+            models=models,
+            streams=streams,
+            settings=settings,
+            limiter=limiter,
         )
         if not settings.redis_url:
             try:
@@ -93,6 +100,7 @@ def create_app(
         finally:
             remove_shutdown_hook(end_streams)
             await streams.shutdown()
+            await limiter.close()
             if database is None:
                 await db.dispose()
             log.info("app_stopped")

@@ -37,7 +37,16 @@ class ChatStreamServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def run_server(*, host: str, port: int, workers: int) -> None:
+def serve_metrics(port: int, host: str) -> None:
+    """/metrics on its own port, aggregated over every worker, from the supervising process."""
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=host, registry=registry)
+
+
+def run_server(*, host: str, port: int, workers: int, metrics_port: int | None = None) -> None:
     config = uvicorn.Config(
         "app.main:create_app",
         factory=True,
@@ -49,6 +58,8 @@ def run_server(*, host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=15,
     )
+    if metrics_port is not None:
+        serve_metrics(metrics_port, host)
     if workers > 1:
         # Each worker process builds its server from this module attribute.
         multiprocess.Server = ChatStreamServer  # type: ignore[attr-defined]

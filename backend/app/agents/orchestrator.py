@@ -12,8 +12,10 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import telemetry
 from app.agents.base import BaseAgent, TurnContext
 from app.agents.conversational import ConversationalAgent
 from app.agents.onboarding import OnboardingAgent, clean_answer, progress
@@ -23,6 +25,7 @@ from app.db.base import utcnow
 from app.db.models import ConversationKind, Message, MessageStatus, Role
 from app.llm.factory import ChatModelProvider
 from app.persistence import save_answer
+from app.ratelimit import RateLimiter
 from app.schemas.auth import AuthUser
 from app.schemas.chat import CancelResult, ChatTurnRead, MessageRead
 from app.schemas.records import AnswerRecord, OnboardingAdvance
@@ -64,6 +67,10 @@ _REPLAY_ERRORS: dict[str, tuple[ErrorCode, str, bool]] = {
 }
 
 
+def _agent_name(kind: ConversationKind) -> str:
+    return OnboardingAgent.name if kind is ConversationKind.ONBOARDING else ConversationalAgent.name
+
+
 class AgentOrchestrator:
     def __init__(
         self,
@@ -72,7 +79,9 @@ class AgentOrchestrator:
         models: ChatModelProvider,
         streams: StreamManager,
         settings: Settings,
+        limiter: RateLimiter,
     ) -> None:
+        self.limiter = limiter
         self.sessionmaker = sessionmaker
         self.models = models
         self.streams = streams
@@ -143,29 +152,57 @@ class AgentOrchestrator:
         client_message_id: str,
         conversation_id: uuid.UUID | None,
     ) -> turns.TurnRecord:
-        turn = await turns.begin_turn(
-            self.sessionmaker,
-            self.settings,
-            user=user,
-            kind=kind,
-            text=text,
-            client_message_id=client_message_id,
-            conversation_id=conversation_id,
-            model_name=self.models.name,
-        )
+        lease_id = uuid.uuid4()  # the new answer's id, and its stream slot
+        admitted = False
+
+        async def admit() -> None:
+            nonlocal admitted
+            if not admitted:
+                await self.limiter.admit(user.id, lease_id)
+                admitted = True
+
+        try:
+            turn = await turns.begin_turn(
+                self.sessionmaker,
+                self.settings,
+                user=user,
+                kind=kind,
+                text=text,
+                client_message_id=client_message_id,
+                conversation_id=conversation_id,
+                model_name=self.models.name,
+                assistant_id=lease_id,
+                admit=admit,
+            )
+        except BaseException:
+            if admitted:
+                await self.limiter.release(user.id, lease_id)
+            raise
         if turn.created:
             self._launch(user, kind, turn)
+        elif admitted:
+            await self.limiter.release(user.id, lease_id)
         return turn
 
     def _launch(self, user: AuthUser, kind: ConversationKind, turn: turns.TurnRecord) -> Generation:
         assistant = turn.assistant_message
-        return self.streams.start(
-            message_id=assistant.id,
-            conversation_id=assistant.conversation_id,
-            user_message_id=turn.user_message.id,
-            chunks=self._answer_chunks(kind, turn.context),
-            finalise=lambda outcome: self._finalise(user, kind, turn, outcome),
-        )
+        agent = _agent_name(kind)
+        # Bound here, copied into the generation task: every line it logs carries this context.
+        with structlog.contextvars.bound_contextvars(
+            user_id=str(user.id),
+            message_id=str(assistant.id),
+            conversation_id=str(assistant.conversation_id),
+            agent=agent,
+            model=self.models.name,
+        ):
+            telemetry.stream_started(agent=agent)
+            return self.streams.start(
+                message_id=assistant.id,
+                conversation_id=assistant.conversation_id,
+                user_message_id=turn.user_message.id,
+                chunks=self._answer_chunks(kind, turn.context),
+                finalise=lambda outcome: self._finalise(user, kind, turn, outcome),
+            )
 
     async def _answer_chunks(
         self, kind: ConversationKind, context: TurnContext
@@ -223,7 +260,9 @@ class AgentOrchestrator:
             completed_at=utcnow(),
             onboarding=advance,
         )
-        await save_answer(self.sessionmaker, record, self.settings.persist_timeout_s)
+        save = await save_answer(self.sessionmaker, record, self.settings.persist_timeout_s)
+        await self.limiter.release(user.id, assistant.id)
+        telemetry.stream_ended(agent=_agent_name(kind), outcome=outcome, save=save)
         return onboarding
 
     # Readers ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from app.core.config import Settings
 from app.core.errors import Unauthorized
 from app.core.security import InvalidToken, TokenScope, decode_token
 from app.db.crud.users import get_user
+from app.ratelimit import RateLimiter
 from app.schemas.auth import AuthUser
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -48,9 +49,15 @@ def get_orchestrator(request: Request) -> AgentOrchestrator:
     return orchestrator
 
 
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_db)]
 OrchestratorDep = Annotated[AgentOrchestrator, Depends(get_orchestrator)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 
 async def _user_for_token(

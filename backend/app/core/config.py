@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     rate_limit_concurrent_streams: int = Field(default=10, ge=1)
     rate_limit_messages_per_hour: int = Field(default=100, ge=1)
 
+    # Metrics: a port of their own keeps /metrics off the public one.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     # Logging
     log_format: Literal["console", "json"] | None = None
     log_level: str = "info"

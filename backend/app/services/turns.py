@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -78,6 +78,8 @@ async def begin_turn(
     client_message_id: str,
     conversation_id: uuid.UUID | None,
     model_name: str,
+    assistant_id: uuid.UUID,
+    admit: Callable[[], Awaitable[None]],
 ) -> TurnRecord:
     """Store the user message (before any model call) and an empty answer, or find them again."""
     validate_message_text(text, settings)
@@ -86,6 +88,7 @@ async def begin_turn(
             existing = await _existing_turn(session, user, text, client_message_id)
             if existing is not None:
                 return existing
+            await admit()  # rate limits count new messages only, never a repeat
             now = utcnow()
             onboarding_step: int | None = None
             if kind is ConversationKind.ONBOARDING:
@@ -121,6 +124,7 @@ async def begin_turn(
                 client_message_id=client_message_id,
                 model=model_name,
                 now=now,
+                assistant_id=assistant_id,
             )
             try:
                 await session.commit()

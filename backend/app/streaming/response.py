@@ -13,6 +13,7 @@ import asyncio
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from app.core.metrics import OPEN_CONNECTIONS
 from app.streaming.buffer import StreamBuffer
 from app.streaming.generation import Generation
 from app.streaming.sse import PING_FRAME, SSE_HEADERS, retry_frame
@@ -52,6 +53,7 @@ class SSEResponse(Response):
                     return
 
         watcher = asyncio.create_task(watch_disconnect())
+        OPEN_CONNECTIONS.inc()
         if self.generation is not None:
             self.generation.attach()
         try:
@@ -79,5 +81,6 @@ class SSEResponse(Response):
             pass
         finally:
             watcher.cancel()
+            OPEN_CONNECTIONS.dec()
             if self.generation is not None:
                 self.generation.detach()

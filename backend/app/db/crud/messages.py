@@ -43,6 +43,7 @@ async def add_turn(
     client_message_id: str,
     model: str,
     now: datetime,
+    assistant_id: uuid.UUID | None = None,
 ) -> tuple[Message, Message]:
     """The user message and an empty assistant message that will receive the answer."""
     user_message = Message(
@@ -58,6 +59,7 @@ async def add_turn(
     session.add(user_message)
     await session.flush()
     assistant_message = Message(
+        id=assistant_id or uuid.uuid4(),
         conversation_id=conversation_id,
         user_id=user_id,
         role=Role.ASSISTANT,

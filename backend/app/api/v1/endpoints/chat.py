@@ -9,7 +9,14 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import Response
 
 from app.agents.orchestrator import StreamHandle
-from app.api.deps import CurrentUser, OrchestratorDep, SessionDep, SettingsDep, StreamUser
+from app.api.deps import (
+    CurrentUser,
+    OrchestratorDep,
+    RateLimiterDep,
+    SessionDep,
+    SettingsDep,
+    StreamUser,
+)
 from app.core.config import Settings
 from app.core.errors import ConversationNotFound, MessageNotFound, StreamingDisabled
 from app.core.security import create_stream_token
@@ -61,10 +68,16 @@ def _sse(handle: StreamHandle | None, settings: Settings) -> Response:
     )
 
 
-@router.post("/stream-token")
-async def issue_stream_token(user: CurrentUser, settings: SettingsDep) -> StreamToken:
-    """A short-lived token valid only for the stream endpoints, for an EventSource URL."""
+@router.post("/stream-token", responses={403: {}, 429: {}})
+async def issue_stream_token(
+    user: CurrentUser, settings: SettingsDep, limiter: RateLimiterDep
+) -> StreamToken:
+    """A short-lived token valid only for the stream endpoints, for an EventSource URL.
+
+    Refused with 429 (and Retry-After) when the next message would be refused anyway.
+    """
     _require_streaming(settings, user)
+    await limiter.check(user.id)
     issued = create_stream_token(settings, user.id)
     return StreamToken(token=issued.token, expires_in=issued.expires_in)
 

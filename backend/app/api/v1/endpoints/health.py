@@ -5,10 +5,24 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
+from app.core.metrics import render_latest
+
 router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition; with METRICS_PORT set it is served there instead, not here."""
+    if request.app.state.settings.metrics_port is not None:
+        return JSONResponse(
+            {"error": {"code": "not_found", "message": "Metrics are on METRICS_PORT."}},
+            status_code=404,
+        )
+    body, content_type = render_latest()
+    return Response(body, media_type=content_type)
 
 
 @router.get("/healthz")

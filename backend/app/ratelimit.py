@@ -1,0 +1,197 @@
+"""Per-user limits: messages per hour, and streams in flight at once.
+
+In process by default. With REDIS_URL both are enforced across processes: the hourly window
+with the `limits` library on Redis, concurrent streams with Redis leases (a sorted set per user,
+scored by expiry) that are renewed while a stream runs and lapse by themselves if a process dies,
+so a crash never locks a user out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+import uuid
+from abc import ABC, abstractmethod
+
+from limits import RateLimitItemPerHour
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from app.core.config import Settings
+from app.core.errors import RateLimited
+from app.core.metrics import RATE_LIMIT_REJECTIONS
+
+LEASE_TTL_S = 30.0
+CONCURRENCY_RETRY_AFTER_S = 5
+
+
+class StreamSlots(ABC):
+    """Leases on a user's concurrent streams."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    @abstractmethod
+    async def acquire(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> bool: ...
+
+    @abstractmethod
+    async def release(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None: ...
+
+    @abstractmethod
+    async def in_use(self, user_id: uuid.UUID) -> int: ...
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryStreamSlots(StreamSlots):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self._leases: dict[uuid.UUID, set[uuid.UUID]] = {}
+
+    async def acquire(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> bool:
+        leases = self._leases.setdefault(user_id, set())
+        if lease_id in leases:
+            return True
+        if len(leases) >= self.limit:
+            return False
+        leases.add(lease_id)
+        return True
+
+    async def release(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        leases = self._leases.get(user_id)
+        if leases is not None:
+            leases.discard(lease_id)
+            if not leases:
+                del self._leases[user_id]
+
+    async def in_use(self, user_id: uuid.UUID) -> int:
+        return len(self._leases.get(user_id, ()))
+
+
+# Atomic: drop lapsed leases, then add this one only if the user is under the limit.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+  return 1
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+class RedisStreamSlots(StreamSlots):
+    def __init__(self, limit: int, redis_url: str, lease_ttl_s: float = LEASE_TTL_S) -> None:
+        from redis.asyncio import Redis
+
+        super().__init__(limit)
+        self._redis = Redis.from_url(redis_url)
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._ttl_s = lease_ttl_s
+        self._held: dict[uuid.UUID, uuid.UUID] = {}  # lease -> user
+        self._renewer: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _key(user_id: uuid.UUID) -> str:
+        return f"chatstream:streams:{user_id}"
+
+    async def acquire(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> bool:
+        now = time.time()
+        admitted = await self._acquire(
+            keys=[self._key(user_id)],
+            args=[now, now + self._ttl_s, str(lease_id), self.limit, int(self._ttl_s * 2000)],
+        )
+        if admitted:
+            self._held[lease_id] = user_id
+            if self._renewer is None or self._renewer.done():
+                self._renewer = asyncio.create_task(self._renew_forever())
+        return bool(admitted)
+
+    async def release(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        self._held.pop(lease_id, None)
+        await self._redis.zrem(self._key(user_id), str(lease_id))
+
+    async def in_use(self, user_id: uuid.UUID) -> int:
+        key = self._key(user_id)
+        await self._redis.zremrangebyscore(key, "-inf", time.time())
+        count: int = await self._redis.zcard(key)
+        return count
+
+    async def _renew_forever(self) -> None:
+        while self._held:
+            await asyncio.sleep(self._ttl_s / 3)
+            expiry = time.time() + self._ttl_s
+            with contextlib.suppress(Exception):  # a missed renewal only shortens a lease
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for lease_id, user_id in list(self._held.items()):
+                        pipe.zadd(self._key(user_id), {str(lease_id): expiry}, xx=True)
+                    await pipe.execute()
+
+    async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+        await self._redis.aclose()
+
+
+class RateLimiter:
+    """Both per-user limits, checked before a new message is stored."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.hourly = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
+        if settings.redis_url:
+            storage: MemoryStorage | RedisStorage = RedisStorage("async+" + settings.redis_url)
+            self.slots: StreamSlots = RedisStreamSlots(
+                settings.rate_limit_concurrent_streams, settings.redis_url
+            )
+        else:
+            storage = MemoryStorage()
+            self.slots = MemoryStreamSlots(settings.rate_limit_concurrent_streams)
+        self._window = MovingWindowRateLimiter(storage)
+
+    async def _hourly_retry_after(self, user_id: uuid.UUID) -> int:
+        stats = await self._window.get_window_stats(self.hourly, str(user_id))
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def check(self, user_id: uuid.UUID) -> None:
+        """Refuse early (e.g. when a stream token is requested) if a send would be refused."""
+        if not await self._window.test(self.hourly, str(user_id)):
+            RATE_LIMIT_REJECTIONS.labels(limit="messages_per_hour").inc()
+            raise RateLimited(
+                f"You have sent {self.hourly.amount} messages in the last hour, the limit.",
+                retry_after_s=await self._hourly_retry_after(user_id),
+            )
+        if await self.slots.in_use(user_id) >= self.slots.limit:
+            RATE_LIMIT_REJECTIONS.labels(limit="concurrent_streams").inc()
+            raise RateLimited(
+                f"You already have {self.slots.limit} answers in progress; wait for one to finish.",
+                retry_after_s=CONCURRENCY_RETRY_AFTER_S,
+            )
+
+    async def admit(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        """Take a stream slot and count one message, or raise RateLimited and take nothing."""
+        if not await self.slots.acquire(user_id, lease_id):
+            RATE_LIMIT_REJECTIONS.labels(limit="concurrent_streams").inc()
+            raise RateLimited(
+                f"You already have {self.slots.limit} answers in progress; wait for one to finish.",
+                retry_after_s=CONCURRENCY_RETRY_AFTER_S,
+            )
+        if not await self._window.hit(self.hourly, str(user_id)):
+            await self.slots.release(user_id, lease_id)
+            RATE_LIMIT_REJECTIONS.labels(limit="messages_per_hour").inc()
+            raise RateLimited(
+                f"You have sent {self.hourly.amount} messages in the last hour, the limit.",
+                retry_after_s=await self._hourly_retry_after(user_id),
+            )
+
+    async def release(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        await self.slots.release(user_id, lease_id)
+
+    async def close(self) -> None:
+        await self.slots.close()
