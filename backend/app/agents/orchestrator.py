@@ -136,10 +136,8 @@ class AgentOrchestrator:
             generation.stop(StopReason.CANCELLED)
             outcome = await generation.wait()
             return CancelResult(message_id=message_id, status=outcome.status)
-        if message.status == MessageStatus.STREAMING:
-            orphan = await turns.mark_orphan_interrupted(self.sessionmaker, message_id)
-            status = orphan.status if orphan else MessageStatus.INTERRUPTED
-            return CancelResult(message_id=message_id, status=status)
+        # Still `streaming` with no generation here: another process is writing it (stream
+        # buffers are per process); answers orphaned by a crash are recovered at start-up.
         return CancelResult(message_id=message_id, status=message.status)
 
     # Turns --------------------------------------------------------------------------------------
@@ -281,11 +279,25 @@ class AgentOrchestrator:
             return StreamHandle(generation.buffer, after_seq, generation)
         stored = await turns.load_message(self.sessionmaker, assistant.id) or assistant
         if stored.status == MessageStatus.STREAMING:
-            stored = await turns.mark_orphan_interrupted(self.sessionmaker, assistant.id) or stored
+            return StreamHandle(self._elsewhere_buffer(stored, after_seq + 1), -1, None)
         terminal_seq = (stored.chunk_count or 0) + 1
         if after_seq >= terminal_seq:
             return None
         return StreamHandle(self._replay_buffer(turn, stored, resumed=after_seq >= 0), -1, None)
+
+    @staticmethod
+    def _elsewhere_buffer(stored: Message, seq: int) -> StreamBuffer:
+        """The answer is being written by another API process, whose buffer is not here."""
+        buffer = InMemoryStreamBuffer()
+        event = ErrorEvent(
+            code=ErrorCode.INTERNAL,
+            message="This answer is still being written elsewhere; reload the conversation soon.",
+            retryable=True,
+            message_id=str(stored.id),
+        )
+        buffer.append(encode_event(stored.id, seq, event))
+        buffer.close()
+        return buffer
 
     def _replay_buffer(
         self, turn: turns.TurnRecord, stored: Message, *, resumed: bool
@@ -365,10 +377,6 @@ class AgentOrchestrator:
         assistant = await turns.load_message(self.sessionmaker, turn.assistant_message.id)
         if assistant is None:
             raise MessageNotFound()
-        if assistant.status == MessageStatus.STREAMING and generation is None:
-            assistant = (
-                await turns.mark_orphan_interrupted(self.sessionmaker, assistant.id) or assistant
-            )
         onboarding: OnboardingProgress | None = None
         if kind is ConversationKind.ONBOARDING:
             async with self.sessionmaker() as session:

@@ -22,7 +22,7 @@ from app.db.base import utcnow
 from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
-from app.db.models import ConversationKind, Message, MessageStatus
+from app.db.models import ConversationKind, Message
 from app.schemas.auth import AuthUser
 from app.services.onboarding import ensure_state, is_completed
 
@@ -143,20 +143,6 @@ async def begin_turn(
                 user_message, assistant_message, True, context, onboarding_step=onboarding_step
             )
     raise Conflict("This message is being sent by another request.")
-
-
-async def mark_orphan_interrupted(
-    sessionmaker: async_sessionmaker[AsyncSession], message_id: uuid.UUID
-) -> Message | None:
-    """An answer left `streaming` with no generation behind it (the process restarted)."""
-    async with sessionmaker() as session:
-        message = await message_crud.get_message(session, message_id)
-        if message is not None and message.status == MessageStatus.STREAMING:
-            message.status = MessageStatus.INTERRUPTED
-            message.error_code = "interrupted"
-            message.completed_at = utcnow()
-            await session.commit()
-        return message
 
 
 async def load_message(
