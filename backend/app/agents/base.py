@@ -60,6 +60,8 @@ def history_within_budget(history: Sequence[HistoryEntry], char_budget: int) -> 
 
 class BaseAgent(ABC):
     name: str = "base"
+    # A cap on this agent's answers below the model's own, or None for the model's.
+    max_tokens: int | None = None
 
     def __init__(self, model: BaseChatModel) -> None:
         self.model = model
@@ -69,7 +71,13 @@ class BaseAgent(ABC):
 
     async def stream_response(self, context: TurnContext) -> AsyncIterator[str]:
         """Yield each piece of text as the model produces it (LangChain `astream`, no buffering)."""
-        async for chunk in self.model.astream(self.build_messages(context)):
+        messages = self.build_messages(context)
+        chunks = (
+            self.model.astream(messages)
+            if self.max_tokens is None
+            else self.model.astream(messages, max_tokens=self.max_tokens)
+        )
+        async for chunk in chunks:
             text = content_text(chunk.content)
             if text:
                 yield text

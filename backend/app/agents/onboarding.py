@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
@@ -46,7 +46,11 @@ def clean_answer(text: str) -> str:
 
 
 class OnboardingAgent(BaseAgent):
+    """The model acknowledges each answer in its own words; the next question is then asked
+    exactly as configured, so the conversation moves on even when a small model wanders."""
+
     name = "onboarding"
+    max_tokens = 80
 
     def __init__(self, model: BaseChatModel, steps: Sequence[OnboardingStep]) -> None:
         super().__init__(model)
@@ -67,17 +71,26 @@ class OnboardingAgent(BaseAgent):
             lines.extend(f"- {question} {answer}" for question, answer in known)
         lines.append(f'You asked: "{step.question}" The user\'s next message is their answer.')
         if current_step + 1 < len(self.steps):
-            upcoming = self.steps[current_step + 1].question
             lines.append(
-                "Thank them briefly for the answer, then ask exactly this next question: "
-                f'"{upcoming}"'
+                "Reply with one short, friendly sentence acknowledging their answer. "
+                "Do not ask any question: the next one follows your reply."
             )
         else:
-            lines.append(
-                "That was the last question. Thank them, say that setup is complete, and invite "
-                "them to start chatting."
-            )
+            lines.append("That was the last question. Thank them in one short, friendly sentence.")
         return "\n".join(lines)
+
+    def follow_up(self, current_step: int) -> str:
+        """What always follows the model's reply: the next question, or the closing line."""
+        if current_step + 1 < len(self.steps):
+            return self.steps[current_step + 1].question
+        return "You're all set! Your assistant now knows a little about you. Let's start chatting."
+
+    async def stream_response(self, context: TurnContext) -> AsyncIterator[str]:
+        wrote = False
+        async for piece in super().stream_response(context):
+            wrote = True
+            yield piece
+        yield ("\n\n" if wrote else "") + self.follow_up(context.onboarding_step)
 
     def build_messages(self, context: TurnContext) -> list[BaseMessage]:
         return [

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     llm_model: str = "local"
     local_model_path: Path | None = None
     llm_max_tokens: int = Field(default=512, ge=1, le=32768)
-    llm_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    llm_temperature: float = Field(default=0.3, ge=0.0, le=2.0)
     llm_context_tokens: int = Field(default=2048, ge=256)
     openai_base_url: str | None = None
     openai_api_key: str | None = None

@@ -15,10 +15,14 @@ from app.core.config import Settings
 
 REDACTED = "[REDACTED]"
 _SECRET_KEYS = re.compile(r"(token|password|secret|authorization|api_key|apikey|cookie)", re.I)
+# The password runs to the last `@` before the host: passwords may hold a raw `@`.
 _URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^/\s]+)@", re.I
 )
-_QUERY_SECRET = re.compile(r"([?&](?:token|access_token|password|api_key)=)[^&\s\"']*", re.I)
+# `token=…`, `client_secret=…`, `password=…` in a URL, a bare query string or running text.
+_QUERY_SECRET = re.compile(
+    r"((?:^|(?<=[?&\s;,]))[a-z_]*(?:token|password|passwd|secret|api_?key)=)[^&\s\"']*", re.I
+)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
 
 
