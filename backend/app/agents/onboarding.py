@@ -71,9 +71,10 @@ class OnboardingAgent(BaseAgent):
             lines.extend(f"- {question} {answer}" for question, answer in known)
         lines.append(f'You asked: "{step.question}" The user\'s next message is their answer.')
         if current_step + 1 < len(self.steps):
+            upcoming = self.steps[current_step + 1].question
             lines.append(
-                "Reply with one short, friendly sentence acknowledging their answer. "
-                "Do not ask any question: the next one follows your reply."
+                "Reply with one short, friendly sentence acknowledging their answer. Do not ask "
+                f'any question: the next one, "{upcoming}", is asked right after your reply.'
             )
         else:
             lines.append("That was the last question. Thank them in one short, friendly sentence.")
