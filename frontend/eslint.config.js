@@ -1,0 +1,92 @@
+// ESLint flat config: typescript-eslint (type-aware), react-hooks, and one-way imports
+// (pages → hooks/components → services → api) enforced with import-x.
+import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
+import prettier from 'eslint-config-prettier';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { importX } from 'eslint-plugin-import-x';
+import reactHooks from 'eslint-plugin-react-hooks';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const layers = {
+  api: './src/api',
+  lib: './src/lib',
+  services: './src/services',
+  hooks: './src/hooks',
+  components: './src/components',
+  pages: './src/pages',
+};
+
+/** Each layer lists the layers it must not import from. */
+const forbidden = {
+  api: ['lib', 'services', 'hooks', 'components', 'pages'],
+  lib: ['services', 'hooks', 'components', 'pages'],
+  services: ['hooks', 'components', 'pages'],
+  hooks: ['components', 'pages'],
+  components: ['services', 'pages'],
+};
+
+const zones = Object.entries(forbidden).flatMap(([target, froms]) =>
+  froms.map((from) => ({
+    target: layers[target],
+    from: layers[from],
+    message: `${target}/ must not import from ${from}/ (imports flow pages → hooks/components → services → api).`,
+  })),
+);
+
+export default defineConfig(
+  { ignores: ['dist', 'coverage', 'node_modules'] },
+  js.configs.recommended,
+  tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      globals: { ...globals.browser },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
+  reactHooks.configs['recommended-latest'],
+  importX.flatConfigs.recommended,
+  importX.flatConfigs.typescript,
+  {
+    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver()] },
+    rules: {
+      'import-x/no-cycle': 'error',
+      'import-x/no-restricted-paths': ['error', { zones }],
+      'import-x/order': [
+        'warn',
+        { 'newlines-between': 'always', alphabetize: { order: 'asc', caseInsensitive: true } },
+      ],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      // fast-check and others are used as namespaces (fc.string()) on purpose.
+      'import-x/no-named-as-default-member': 'off',
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+    },
+  },
+  {
+    files: ['src/**/*.test.{ts,tsx}', 'src/test/**'],
+    rules: {
+      // Tests may reach into any layer to arrange a scenario.
+      'import-x/no-restricted-paths': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['*.config.{js,ts}'],
+    languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    // This file is plain JS that the type-aware rules cannot see into.
+    files: ['**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    rules: { 'import-x/default': 'off', 'import-x/no-named-as-default-member': 'off' },
+  },
+  prettier,
+);

@@ -1,0 +1,56 @@
+// Server-Sent Event payloads of /chat/stream and /chat/onboarding-stream (DESIGN.md §3).
+// Every event is unnamed (so EventSource.onmessage receives it) and its data is one of these.
+
+import type { OnboardingProgress } from './types';
+
+export interface StartEvent {
+  type: 'start';
+  message_id: string;
+  conversation_id: string;
+  user_message_id: string;
+}
+
+export interface ChunkEvent {
+  type: 'chunk';
+  content: string;
+  index: number;
+}
+
+export interface CompleteEvent {
+  type: 'complete';
+  message_id: string;
+  conversation_id: string;
+  chunks: number;
+  finish_reason: string;
+  onboarding: OnboardingProgress | null;
+}
+
+export type StreamErrorCode =
+  'llm_error' | 'timeout' | 'rate_limited' | 'unauthorized' | 'internal' | 'cancelled';
+
+export interface ErrorEvent {
+  type: 'error';
+  code: StreamErrorCode;
+  message: string;
+  retryable: boolean;
+  message_id?: string;
+}
+
+export type StreamEvent = StartEvent | ChunkEvent | CompleteEvent | ErrorEvent;
+
+const EVENT_TYPES: ReadonlySet<string> = new Set(['start', 'chunk', 'complete', 'error']);
+
+/** Parses one event's `data`; returns null for JSON that is not a known event. */
+export function parseStreamEvent(data: string): StreamEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== 'string' || !EVENT_TYPES.has(type)) return null;
+  if (type === 'chunk' && typeof (value as { content?: unknown }).content !== 'string') return null;
+  return value as StreamEvent;
+}

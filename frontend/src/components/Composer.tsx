@@ -1,0 +1,148 @@
+// The message box: Enter sends, Shift+Enter adds a line, Esc stops the answer. While an answer
+// is coming the box stays enabled and focused (a disabled element loses focus); only sending
+// is blocked, and the Send button becomes Stop.
+
+import { useEffect, useId, useRef, useState } from 'react';
+import type { SyntheticEvent, KeyboardEvent } from 'react';
+
+import styles from './Composer.module.css';
+import { SendIcon } from './Icons';
+
+export interface ComposerProps {
+  /** Returns false when the message was refused (it then stays in the box). */
+  onSend: (text: string) => boolean;
+  onStop: () => void;
+  /** An answer is in flight: sending is blocked and the button stops it instead. */
+  isBusy: boolean;
+  maxLength?: number;
+  placeholder?: string;
+  busyPlaceholder?: string;
+  label?: string;
+  autoFocus?: boolean;
+}
+
+const COUNTER_FROM = 0.8;
+
+/** Focus the box on load only where that does not pop up an on-screen keyboard. */
+function hasFinePointer(): boolean {
+  if (typeof window.matchMedia !== 'function') return true;
+  return window.matchMedia('(pointer: fine)').matches;
+}
+
+export function Composer({
+  onSend,
+  onStop,
+  isBusy,
+  maxLength,
+  placeholder = 'Message ChatStream…',
+  busyPlaceholder = 'The assistant is answering… (Esc to stop)',
+  label = 'Message',
+  autoFocus = hasFinePointer(),
+}: ComposerProps) {
+  const [text, setText] = useState('');
+  const inputRef = useRef<HTMLTextAreaElement>(null);
+  const hintId = useId();
+  const tooLong = maxLength !== undefined && text.length > maxLength;
+  const isEmpty = text.trim() === '';
+  const canSend = !isBusy && !isEmpty && !tooLong;
+
+  const send = () => {
+    if (!canSend) return;
+    if (onSend(text)) setText('');
+    inputRef.current?.focus();
+  };
+
+  const stop = () => {
+    onStop();
+    inputRef.current?.focus();
+  };
+
+  const onSubmit = (event: SyntheticEvent) => {
+    event.preventDefault();
+    if (isBusy) stop();
+    else send();
+  };
+
+  // Esc stops the answer wherever focus is, not only in the box.
+  const stopRef = useRef(stop);
+  stopRef.current = stop;
+  useEffect(() => {
+    if (!isBusy) return;
+    const onKey = (event: globalThis.KeyboardEvent) => {
+      if (event.key === 'Escape' && !event.isComposing) stopRef.current();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => {
+      window.removeEventListener('keydown', onKey);
+    };
+  }, [isBusy]);
+
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    // IME composition uses Enter to pick a candidate: that is not a send.
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  };
+
+  const showCounter = maxLength !== undefined && text.length >= maxLength * COUNTER_FROM;
+
+  return (
+    <form className={styles.composer} onSubmit={onSubmit} aria-label="Send a message">
+      <div className={styles.field} data-busy={isBusy ? 'true' : 'false'}>
+        <textarea
+          ref={inputRef}
+          className={styles.input}
+          value={text}
+          onChange={(event) => {
+            setText(event.target.value);
+          }}
+          onKeyDown={onKeyDown}
+          placeholder={isBusy ? busyPlaceholder : placeholder}
+          aria-label={label}
+          aria-describedby={hintId}
+          aria-invalid={tooLong}
+          rows={1}
+          autoFocus={autoFocus}
+        />
+        {isBusy ? (
+          <button type="submit" className={`${styles.button} ${styles.stop}`}>
+            <span className={styles.stopIcon} aria-hidden="true" />
+            <span className={styles.label}>Stop</span>
+          </button>
+        ) : (
+          <button
+            type="submit"
+            className={styles.button}
+            aria-disabled={!canSend}
+            data-ready={canSend ? 'true' : 'false'}
+          >
+            <span className={styles.label}>Send</span>
+            <SendIcon />
+          </button>
+        )}
+      </div>
+      <p id={hintId} className={styles.hint}>
+        {tooLong ? (
+          <span className={styles.tooLong}>
+            Too long: {text.length.toLocaleString()} of {maxLength.toLocaleString()} characters.
+          </span>
+        ) : showCounter ? (
+          <span>
+            {text.length.toLocaleString()} / {maxLength.toLocaleString()}
+          </span>
+        ) : (
+          <span>
+            <kbd>Enter</kbd> to send · <kbd>Shift</kbd>+<kbd>Enter</kbd> for a new line
+            {isBusy ? (
+              <>
+                {' '}
+                · <kbd>Esc</kbd> to stop
+              </>
+            ) : null}
+          </span>
+        )}
+      </p>
+    </form>
+  );
+}

@@ -1,0 +1,221 @@
+// The conversation: messages as a log, the answer being written with a typing cursor, errors
+// with Retry, "Load earlier" for history kept on the server, and scroll that follows the
+// newest text without ever dragging back a reader who scrolled up.
+
+import { memo, useEffect, useRef, useState } from 'react';
+import type { ReactNode } from 'react';
+
+import type { ChatMessage } from '../hooks/chatMessages';
+import { useStickToBottom } from '../hooks/useStickToBottom';
+
+import { SparkleIcon } from './Icons';
+import { Markdown } from './Markdown';
+import styles from './MessageList.module.css';
+
+export interface MessageListProps {
+  messages: ChatMessage[];
+  /** Wired to useChat's retryLastMessage; the Retry button shows on the last failed answer. */
+  onRetry?: () => void;
+  hasEarlier?: boolean;
+  isLoadingEarlier?: boolean;
+  onLoadEarlier?: () => void;
+  isLoading?: boolean;
+  loadError?: string | null;
+  emptyState?: ReactNode;
+  label?: string;
+}
+
+const STATUS_NOTES: Partial<Record<ChatMessage['status'], string>> = {
+  cancelled: 'Stopped',
+  interrupted: 'Interrupted before it finished',
+  streaming: 'Still being written',
+};
+
+const ANNOUNCE_MAX_CHARS = 600;
+
+function truncate(text: string): string {
+  return text.length <= ANNOUNCE_MAX_CHARS ? text : `${text.slice(0, ANNOUNCE_MAX_CHARS)}…`;
+}
+
+/**
+ * What the polite status region says. It speaks when an answer starts and when it ends, never
+ * per token: the log itself is aria-busy while text streams in.
+ */
+function useAnnouncement(messages: ChatMessage[]): string {
+  const [announcement, setAnnouncement] = useState('');
+  const previous = useRef(new Map<string, ChatMessage['status']>());
+  useEffect(() => {
+    let next: string | null = null;
+    for (const message of messages) {
+      if (message.role !== 'assistant') continue;
+      const before = previous.current.get(message.id);
+      if (before === undefined) {
+        if (message.isStreaming) next = 'Assistant is typing…';
+        else if (message.status === 'pending') next = 'Assistant is thinking…';
+      } else if ((before === 'streaming' || before === 'pending') && message.status !== before) {
+        if (message.status === 'complete') next = `Assistant replied: ${truncate(message.content)}`;
+        else if (message.status === 'cancelled') next = 'Answer stopped.';
+      }
+    }
+    previous.current = new Map(messages.map((m) => [m.id, m.status]));
+    if (next !== null) setAnnouncement(next);
+  }, [messages]);
+  return announcement;
+}
+
+interface MessageItemProps {
+  message: ChatMessage;
+  onRetry: (() => void) | undefined;
+}
+
+const MessageItem = memo(function MessageItem({ message, onRetry }: MessageItemProps) {
+  const { role, isStreaming, status, error } = message;
+  const isPending = status === 'pending';
+  const note = isStreaming || error ? undefined : STATUS_NOTES[status];
+  const className = [
+    styles.message,
+    role === 'user' ? styles.user : styles.assistant,
+    isStreaming ? styles.streaming : styles.final,
+    error ? styles.failed : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+
+  return (
+    <article
+      className={className}
+      data-role={role}
+      data-status={status}
+      data-streaming={isStreaming ? 'true' : 'false'}
+      data-testid="message"
+    >
+      <span className="sr-only">{role === 'user' ? 'You said:' : 'Assistant said:'}</span>
+      {role === 'assistant' && (
+        <span className={styles.avatar}>
+          <SparkleIcon size={14} />
+        </span>
+      )}
+      <div className={styles.bubble}>
+        {role === 'user' ? (
+          <p className={styles.userText}>{message.content}</p>
+        ) : (
+          message.content !== '' && <Markdown text={message.content} isStreaming={isStreaming} />
+        )}
+        {isStreaming && (
+          <span
+            role="img"
+            aria-label="Assistant is typing"
+            className={message.content === '' ? styles.dots : styles.cursor}
+            data-testid="typing-indicator"
+          />
+        )}
+        {isPending && (
+          <span
+            role="img"
+            aria-label="Assistant is thinking"
+            className={styles.dots}
+            data-testid="loading-indicator"
+          />
+        )}
+        {note !== undefined && <p className={styles.note}>{note}</p>}
+        {error && (
+          <div className={styles.error} role="alert">
+            <p>{error.message}</p>
+            {onRetry && error.retryable && (
+              <button type="button" className={styles.retry} onClick={onRetry}>
+                Retry
+              </button>
+            )}
+          </div>
+        )}
+      </div>
+    </article>
+  );
+});
+
+export function MessageList({
+  messages,
+  onRetry,
+  hasEarlier = false,
+  isLoadingEarlier = false,
+  onLoadEarlier,
+  isLoading = false,
+  loadError = null,
+  emptyState,
+  label = 'Conversation',
+}: MessageListProps) {
+  const last = messages.at(-1);
+  const isBusy = messages.some((m) => m.isStreaming || m.status === 'pending');
+  const lastUserId = messages.findLast((m) => m.role === 'user')?.id ?? null;
+  const contentKey = `${messages.length}:${last?.id ?? ''}:${last?.content.length ?? 0}:${last?.status ?? ''}`;
+  const { ref, isAtBottom, onScroll, jumpToLatest } = useStickToBottom<HTMLDivElement>(
+    contentKey,
+    lastUserId,
+  );
+  const announcement = useAnnouncement(messages);
+  const lastFailedId = last?.role === 'assistant' && last.error ? last.id : null;
+
+  return (
+    <div className={styles.container}>
+      <div
+        ref={ref}
+        className={styles.scroller}
+        onScroll={onScroll}
+        tabIndex={0}
+        aria-label="Messages"
+        role="region"
+      >
+        <div className={styles.inner}>
+          {hasEarlier && onLoadEarlier && (
+            <button
+              type="button"
+              className={styles.loadEarlier}
+              onClick={() => {
+                if (!isLoadingEarlier) onLoadEarlier();
+              }}
+              aria-disabled={isLoadingEarlier}
+            >
+              {isLoadingEarlier ? 'Loading…' : 'Load earlier messages'}
+            </button>
+          )}
+          {isLoading && (
+            <p className={styles.placeholder} role="status">
+              Loading conversation…
+            </p>
+          )}
+          {loadError !== null && (
+            <p className={styles.loadError} role="alert">
+              {loadError}
+            </p>
+          )}
+          {!isLoading && messages.length === 0 && emptyState}
+          <div
+            role="log"
+            aria-label={label}
+            aria-live="polite"
+            aria-relevant="additions"
+            aria-busy={isBusy}
+            className={styles.log}
+          >
+            {messages.map((message) => (
+              <MessageItem
+                key={message.id}
+                message={message}
+                onRetry={message.id === lastFailedId ? onRetry : undefined}
+              />
+            ))}
+          </div>
+        </div>
+      </div>
+      {!isAtBottom && (
+        <button type="button" className={styles.jump} onClick={jumpToLatest}>
+          Jump to latest
+          <span aria-hidden="true"> ↓</span>
+        </button>
+      )}
+      <div role="status" aria-live="polite" aria-atomic="true" className="sr-only">
+        {announcement}
+      </div>
+    </div>
+  );
+}

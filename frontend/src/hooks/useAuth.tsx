@@ -1,0 +1,114 @@
+// Who is signed in, and the server's config for them. One provider at the top of the app;
+// any 401 from the API ends the session here, and the route guards send the user to /login.
+
+import { createContext, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import type { ReactNode } from 'react';
+
+import type { RegisterRequest, ServerConfig, User } from '../api/types';
+import * as authService from '../services/authService';
+import { getConfig } from '../services/configService';
+import { ApiError } from '../services/http';
+import { getAccessToken, onSessionExpired } from '../services/session';
+
+export type AuthStatus = 'loading' | 'anonymous' | 'authenticated';
+
+export interface AuthState {
+  status: AuthStatus;
+  user: User | null;
+  config: ServerConfig | null;
+  /** Signs in and loads the profile; resolves with the user (to choose /chat or /onboarding). */
+  login: (email: string, password: string) => Promise<User>;
+  register: (request: RegisterRequest) => Promise<User>;
+  logout: () => void;
+  markOnboardingComplete: () => void;
+}
+
+const AuthContext = createContext<AuthState | null>(null);
+
+interface Session {
+  status: AuthStatus;
+  user: User | null;
+  config: ServerConfig | null;
+}
+
+const ANONYMOUS: Session = { status: 'anonymous', user: null, config: null };
+
+/** The config is not worth failing sign-in over: without it, answers come whole (no streaming). */
+async function loadConfig(signal?: AbortSignal): Promise<ServerConfig | null> {
+  try {
+    return await getConfig(signal);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) throw error;
+    return null;
+  }
+}
+
+async function loadSession(signal?: AbortSignal): Promise<Session> {
+  const [user, config] = await Promise.all([
+    authService.getCurrentUser(signal),
+    loadConfig(signal),
+  ]);
+  return { status: 'authenticated', user, config };
+}
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [session, setSession] = useState<Session>(() =>
+    getAccessToken() === null ? ANONYMOUS : { status: 'loading', user: null, config: null },
+  );
+
+  useEffect(
+    () =>
+      onSessionExpired(() => {
+        setSession(ANONYMOUS);
+      }),
+    [],
+  );
+
+  // A token survived a reload: check it and load the profile.
+  useEffect(() => {
+    if (getAccessToken() === null) return;
+    const abort = new AbortController();
+    loadSession(abort.signal).then(setSession, () => {
+      if (!abort.signal.aborted) setSession(ANONYMOUS);
+    });
+    return () => {
+      abort.abort();
+    };
+  }, []);
+
+  const login = useCallback(async (email: string, password: string) => {
+    await authService.login(email, password);
+    const next = await loadSession();
+    setSession(next);
+    return next.user as User;
+  }, []);
+
+  const register = useCallback(
+    async (request: RegisterRequest) => {
+      await authService.register(request);
+      return login(request.email, request.password);
+    },
+    [login],
+  );
+
+  const logout = useCallback(() => {
+    authService.logout();
+    setSession(ANONYMOUS);
+  }, []);
+
+  const markOnboardingComplete = useCallback(() => {
+    setSession((s) => (s.user ? { ...s, user: { ...s.user, onboarding_completed: true } } : s));
+  }, []);
+
+  const value = useMemo<AuthState>(
+    () => ({ ...session, login, register, logout, markOnboardingComplete }),
+    [session, login, register, logout, markOnboardingComplete],
+  );
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthState {
+  const value = useContext(AuthContext);
+  if (value === null) throw new Error('useAuth must be used inside <AuthProvider>');
+  return value;
+}

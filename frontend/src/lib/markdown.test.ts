@@ -1,0 +1,120 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import {
+  finishedBlockParseCount,
+  openFence,
+  renderFinishedBlock,
+  renderMarkdown,
+  renderStreamingBlock,
+  sanitizeHtml,
+  splitMarkdownBlocks,
+} from './markdown';
+
+function fragment(html: string): HTMLElement {
+  const div = document.createElement('div');
+  div.innerHTML = html;
+  return div;
+}
+
+describe('renderMarkdown', () => {
+  it('renders code blocks, lists and links', () => {
+    const html = fragment(
+      renderMarkdown('1. a\n2. b\n\n```py\nprint(1)\n```\n\n[x](https://x.dev)'),
+    );
+    expect(html.querySelectorAll('ol li')).toHaveLength(2);
+    expect(html.querySelector('pre code')?.textContent).toBe('print(1)\n');
+    expect(html.querySelector('a')?.getAttribute('href')).toBe('https://x.dev');
+  });
+
+  it('removes javascript:, data: and vbscript: links but keeps their text', () => {
+    for (const url of [
+      'javascript:alert(1)',
+      'JAVASCRIPT:alert(1)',
+      'data:text/html,x',
+      'vbscript:x',
+    ]) {
+      const html = fragment(renderMarkdown(`[click](${url})`));
+      expect(html.querySelector('a')?.hasAttribute('href') ?? false).toBe(false);
+      expect(html.textContent).toContain('click');
+    }
+  });
+
+  it('opens links in a new tab with rel="noopener noreferrer"', () => {
+    const a = fragment(renderMarkdown('<https://example.com>')).querySelector('a');
+    expect(a?.getAttribute('rel')).toBe('noopener noreferrer');
+    expect(a?.getAttribute('target')).toBe('_blank');
+  });
+
+  it('shows raw HTML in model output as text', () => {
+    const html = fragment(renderMarkdown('Use the <script>alert(1)</script> tag and <b>this</b>'));
+    expect(html.querySelector('script')).toBeNull();
+    expect(html.querySelector('b')).toBeNull();
+    expect(html.textContent).toContain('<script>alert(1)</script>');
+  });
+
+  it('drops images, event handlers and inline styles even if they reach the sanitiser', () => {
+    const html = fragment(
+      sanitizeHtml('<img src="https://t.example/x.png"><p onclick="x()" style="color:red">hi</p>'),
+    );
+    expect(html.querySelector('img')).toBeNull();
+    expect(html.querySelector('[onclick]')).toBeNull();
+    expect(html.querySelector('[style]')).toBeNull();
+  });
+});
+
+describe('streaming markdown', () => {
+  it('closes an open code fence so half-written code renders as code', () => {
+    expect(openFence('text\n```js\nconst a')).toBe('```');
+    expect(openFence('```js\nx\n```\n')).toBeNull();
+    const html = fragment(renderStreamingBlock('```js\nconst a = 1'));
+    expect(html.querySelector('pre code')?.textContent).toContain('const a = 1');
+    expect(html.querySelectorAll('pre')).toHaveLength(1);
+  });
+
+  it('splits at blank lines outside code fences only', () => {
+    const text = 'Para one\n\n```\ncode\n\nmore code\n```\n\nPara two';
+    expect(splitMarkdownBlocks(text)).toEqual([
+      'Para one\n',
+      '```\ncode\n\nmore code\n```\n',
+      'Para two',
+    ]);
+  });
+
+  it('keeps indented continuations (list items, nested code) in the same block', () => {
+    expect(splitMarkdownBlocks('- item\n\n  continued\n\nnext')).toEqual([
+      '- item\n\n  continued\n',
+      'next',
+    ]);
+  });
+
+  it('parses a finished block once, however often it is rendered', () => {
+    const block = `A block rendered many times ${Math.random()}`;
+    const before = finishedBlockParseCount();
+    for (let i = 0; i < 10; i += 1) renderFinishedBlock(block);
+    expect(finishedBlockParseCount() - before).toBe(1);
+  });
+
+  it('property: blocks never change once a later block has begun (so they can be cached)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('word ', '\n', '\n\n', '```', '  ', '- ', '# ', 'x'), {
+          maxLength: 60,
+        }),
+        (pieces) => {
+          let text = '';
+          let previous: string[] = [];
+          for (const piece of pieces) {
+            text += piece;
+            const blocks = splitMarkdownBlocks(text);
+            expect(blocks.join('\n')).toBe(text);
+            // Every block that was finished before stays exactly the same.
+            for (let i = 0; i < previous.length - 1; i += 1) expect(blocks[i]).toBe(previous[i]);
+            previous = blocks;
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});

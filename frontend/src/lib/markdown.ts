@@ -1,0 +1,171 @@
+// Assistant text → safe HTML. Model output is untrusted: marked renders markdown with raw HTML
+// shown as text, then DOMPurify keeps only harmless tags and http(s)/mailto links.
+//
+// Long answers are split into top-level blocks so a finished block is parsed once and cached;
+// while streaming only the last (growing) block is parsed again.
+
+import DOMPurify from 'dompurify';
+import { Marked } from 'marked';
+
+function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+const marked = new Marked({
+  gfm: true,
+  breaks: true,
+  renderer: {
+    // "Use the <br> tag" should read as text, not become markup.
+    html({ text }) {
+      return escapeHtml(text);
+    },
+  },
+});
+
+const SAFE_URL = /^(?:https?:|mailto:)/i;
+
+// A private DOMPurify instance, so its hooks do not leak into other users of the library.
+const purifier = DOMPurify(window);
+purifier.addHook('afterSanitizeAttributes', (node) => {
+  if (node.tagName !== 'A') return;
+  const href = node.getAttribute('href') ?? '';
+  if (!SAFE_URL.test(href.trim())) {
+    node.removeAttribute('href');
+    return;
+  }
+  node.setAttribute('target', '_blank');
+  node.setAttribute('rel', 'noopener noreferrer');
+});
+
+const PURIFY_CONFIG = {
+  USE_PROFILES: { html: true },
+  // No images or media: an image URL in model output is a way to leak the conversation.
+  FORBID_TAGS: [
+    'img',
+    'picture',
+    'source',
+    'video',
+    'audio',
+    'iframe',
+    'style',
+    'form',
+    'input',
+    'button',
+    'textarea',
+    'select',
+    'svg',
+    'math',
+  ],
+  FORBID_ATTR: ['style', 'srcset'],
+  ALLOW_DATA_ATTR: false,
+  ADD_ATTR: ['target'],
+};
+
+export function sanitizeHtml(html: string): string {
+  return purifier.sanitize(html, PURIFY_CONFIG);
+}
+
+/** Markdown → sanitised HTML, not cached. */
+export function renderMarkdown(text: string): string {
+  return sanitizeHtml(marked.parse(text, { async: false }));
+}
+
+const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})/;
+
+/** Returns the fence that is still open at the end of `text`, or null. */
+export function openFence(text: string): string | null {
+  let fence: string | null = null;
+  for (const line of text.split('\n')) {
+    const match = FENCE_OPEN.exec(line);
+    if (fence === null) {
+      if (match) fence = match[1] ?? null;
+    } else if (match) {
+      const marker = match[1] ?? '';
+      const closes =
+        marker[0] === fence[0] &&
+        marker.length >= fence.length &&
+        line.trim().length === marker.length;
+      if (closes) fence = null;
+    }
+  }
+  return fence;
+}
+
+/**
+ * Splits markdown into top-level blocks at blank lines outside code fences, where the next
+ * line starts at the left margin (indented lines continue a list item or code block).
+ * Earlier blocks never change as text is appended, which is what makes them cacheable.
+ */
+export function splitMarkdownBlocks(text: string): string[] {
+  const lines = text.split('\n');
+  const blocks: string[] = [];
+  let current: string[] = [];
+  let fence: string | null = null;
+  let sawBlank = false;
+  for (const line of lines) {
+    const match = FENCE_OPEN.exec(line);
+    if (fence === null) {
+      const isBlank = line.trim() === '';
+      if (!isBlank && sawBlank && !/^\s/.test(line) && current.some((l) => l.trim() !== '')) {
+        blocks.push(current.join('\n'));
+        current = [];
+      }
+      sawBlank = isBlank;
+      if (match) fence = match[1] ?? null;
+    } else if (match) {
+      const marker = match[1] ?? '';
+      if (
+        marker[0] === fence[0] &&
+        marker.length >= fence.length &&
+        line.trim().length === marker.length
+      ) {
+        fence = null;
+      }
+    }
+    current.push(line);
+  }
+  blocks.push(current.join('\n'));
+  return blocks;
+}
+
+/**
+ * Renders the block still being written. An unclosed code fence is closed, so the half-written
+ * code shows as code from its first line rather than flickering between paragraph and code.
+ */
+export function renderStreamingBlock(text: string): string {
+  const fence = openFence(text);
+  return renderMarkdown(fence === null ? text : `${text}\n${fence}`);
+}
+
+const CACHE_LIMIT = 500;
+const blockCache = new Map<string, string>();
+let parseCount = 0;
+
+/** Renders a finished block, from the cache when it has been rendered before. */
+export function renderFinishedBlock(text: string): string {
+  const cached = blockCache.get(text);
+  if (cached !== undefined) {
+    // Refresh its place in the least-recently-used order.
+    blockCache.delete(text);
+    blockCache.set(text, cached);
+    return cached;
+  }
+  parseCount += 1;
+  const html = renderMarkdown(text);
+  blockCache.set(text, html);
+  if (blockCache.size > CACHE_LIMIT) {
+    const oldest = blockCache.keys().next().value;
+    if (oldest !== undefined) blockCache.delete(oldest);
+  }
+  return html;
+}
+
+/** How many finished blocks were parsed (not served from the cache): for tests. */
+export function finishedBlockParseCount(): number {
+  return parseCount;
+}

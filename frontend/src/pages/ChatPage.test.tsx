@@ -1,0 +1,333 @@
+// The chat page end to end in jsdom: real hooks and services, REST mocked with MSW, the
+// browser's EventSource replaced by a scriptable double.
+
+import { act, screen, waitFor, within } from '@testing-library/react';
+import { http, HttpResponse } from 'msw';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+import type { Conversation, MessagePage, SendMessageResponse } from '../api/types';
+import { FakeEventSource } from '../test/FakeEventSource';
+import { chunk, complete, emit, signIn, start, waitForEventSource } from '../test/helpers';
+import { currentPath, renderApp } from '../test/renderApp';
+import { API, makeConfig, makeMessage, makeUser, server } from '../test/server';
+
+function conversation(id: string, title: string): Conversation {
+  return { id, kind: 'chat', title, created_at: '2024-01-01', updated_at: '2024-01-01' };
+}
+
+async function openChat(path = '/chat') {
+  const view = renderApp(path);
+  const input = await screen.findByRole('textbox', { name: 'Message' });
+  return { ...view, input };
+}
+
+beforeEach(() => {
+  signIn();
+});
+
+describe('ChatPage streaming', () => {
+  it('streams an answer word by word into a new conversation', async () => {
+    let conversations: Conversation[] = [];
+    server.use(
+      http.get(`${API}/chat/conversations`, () => HttpResponse.json({ items: conversations })),
+    );
+    const { user, input } = await openChat();
+    expect(screen.getByRole('heading', { name: /how can i help/i })).toBeInTheDocument();
+
+    await user.type(input, 'Explain SSE{Enter}');
+    const log = screen.getByRole('log');
+    expect(within(log).getByText('Explain SSE')).toBeInTheDocument();
+    expect(within(log).getByRole('img', { name: /assistant is typing/i })).toBeInTheDocument();
+    expect(log).toHaveAttribute('aria-busy', 'true');
+
+    const es = await waitForEventSource();
+    expect(es.params.get('message')).toBe('Explain SSE');
+    expect(es.params.has('conversation_id')).toBe(false);
+
+    conversations = [conversation('conv-1', 'About SSE')];
+    emit(es, start('a-1', 'conv-1'), chunk('Server-Sent ', 0));
+    expect(await within(log).findByText(/Server-Sent/)).toBeInTheDocument();
+    emit(es, chunk('Events push **text**.', 1));
+    expect(await within(log).findByText('text')).toBeInTheDocument();
+    emit(es, complete(2, 'a-1', 'conv-1'));
+
+    await waitFor(() => {
+      expect(within(log).queryByRole('img', { name: /typing/i })).not.toBeInTheDocument();
+    });
+    expect(log).toHaveAttribute('aria-busy', 'false');
+    expect(es.closed).toBe(true);
+    expect(currentPath()).toBe('/chat/conv-1');
+    expect(await screen.findByRole('link', { name: 'About SSE' })).toHaveAttribute(
+      'aria-current',
+      'page',
+    );
+    // Still the same conversation: the next message goes to it.
+    await user.type(input, 'More{Enter}');
+    const second = await waitForEventSource(2);
+    expect(second.params.get('conversation_id')).toBe('conv-1');
+  });
+
+  it('Esc stops the answer, keeps the text, cancels on the server and keeps focus', async () => {
+    const cancelled: string[] = [];
+    server.use(
+      http.post(`${API}/chat/messages/:id/cancel`, ({ params }) => {
+        cancelled.push(String(params.id));
+        return HttpResponse.json({ message_id: params.id, status: 'cancelled' }, { status: 202 });
+      }),
+    );
+    const { user, input } = await openChat();
+    await user.type(input, 'Long story{Enter}');
+    const es = await waitForEventSource();
+    emit(es, start('a-9'), chunk('Once upon a time', 0));
+    await screen.findByText(/Once upon a time/);
+
+    expect(input).toHaveFocus();
+    await user.keyboard('{Escape}');
+
+    await waitFor(() => {
+      expect(cancelled).toEqual(['a-9']);
+    });
+    expect(es.closed).toBe(true);
+    expect(screen.getByText(/Once upon a time/)).toBeInTheDocument();
+    expect(screen.getByText('Stopped')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument();
+    expect(input).toHaveFocus();
+  });
+
+  it('the Stop button stops the answer too', async () => {
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    const es = await waitForEventSource();
+    emit(es, start('a-2'), chunk('Partial', 0));
+    await user.click(screen.getByRole('button', { name: 'Stop' }));
+    expect(es.closed).toBe(true);
+    expect(await screen.findByText('Stopped')).toBeInTheDocument();
+  });
+
+  it('shows a failed answer with Retry, which removes it and asks again', async () => {
+    const { user, input } = await openChat();
+    await user.type(input, 'Question{Enter}');
+    const es = await waitForEventSource();
+    emit(es, start('a-1'), {
+      type: 'error',
+      code: 'llm_error',
+      message: 'The model is unavailable.',
+      retryable: true,
+    });
+    expect(await screen.findByRole('alert')).toHaveTextContent('The model is unavailable.');
+
+    await user.click(screen.getByRole('button', { name: 'Retry' }));
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    const retry = await waitForEventSource(2);
+    expect(retry.params.get('message')).toBe('Question');
+    expect(retry.params.get('client_message_id')).not.toBe(es.params.get('client_message_id'));
+    emit(retry, start('a-2'), chunk('Answer', 0), complete(1, 'a-2'));
+    expect(await screen.findByText('Answer')).toBeInTheDocument();
+    expect(screen.getAllByText('Question')).toHaveLength(1);
+  });
+
+  it('a refused stream start shows a readable, retryable error', async () => {
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    const es = await waitForEventSource();
+    act(() => {
+      es.refuse();
+    });
+    expect(await screen.findByRole('alert')).toHaveTextContent(/couldn't start/i);
+    expect(screen.getByRole('button', { name: 'Retry' })).toBeInTheDocument();
+  });
+
+  it('a rate limit says when to try again', async () => {
+    server.use(
+      http.post(`${API}/chat/stream-token`, () =>
+        HttpResponse.json(
+          { error: { code: 'rate_limited', message: 'Slow down' } },
+          { status: 429, headers: { 'Retry-After': '30' } },
+        ),
+      ),
+    );
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      "You're sending messages too quickly. Try again in 30 seconds.",
+    );
+    expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it('refuses a second message while one is streaming', async () => {
+    const { user, input } = await openChat();
+    await user.type(input, 'One{Enter}');
+    await waitForEventSource();
+    await user.type(input, 'Two{Enter}');
+    expect(within(screen.getByRole('log')).queryByText('Two')).not.toBeInTheDocument();
+    expect(input).toHaveValue('Two');
+    expect(FakeEventSource.instances).toHaveLength(1);
+  });
+
+  it('arriving chunks never take focus away from the box or the sidebar', async () => {
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    const es = await waitForEventSource();
+    emit(es, start('a-1'), chunk('Hello', 0));
+    await screen.findByText(/Hello/);
+    expect(input).toHaveFocus();
+
+    const newChat = screen.getByRole('button', { name: /new chat/i });
+    newChat.focus();
+    emit(es, chunk(' world', 1));
+    await screen.findByText(/Hello world/);
+    expect(newChat).toHaveFocus();
+  });
+
+  it('loads an existing conversation and its earlier messages on demand', async () => {
+    const requests: (string | null)[] = [];
+    server.use(
+      http.get(`${API}/chat/conversations/:id/messages`, ({ request }) => {
+        const before = new URL(request.url).searchParams.get('before');
+        requests.push(before);
+        const page: MessagePage = before
+          ? {
+              items: [makeMessage({ id: 'old-1', role: 'user', content: 'Earliest question' })],
+              has_more: false,
+            }
+          : {
+              items: [
+                makeMessage({ id: 'm-1', role: 'user', content: 'Recent question' }),
+                makeMessage({ id: 'm-2', content: 'Recent answer' }),
+              ],
+              has_more: true,
+            };
+        return HttpResponse.json(page);
+      }),
+      http.get(`${API}/chat/conversations`, () =>
+        HttpResponse.json({ items: [conversation('conv-1', 'Old chat')] }),
+      ),
+    );
+    const { user } = await openChat('/chat/conv-1');
+    expect(await screen.findByText('Recent answer')).toBeInTheDocument();
+    expect(screen.getByRole('heading', { name: 'Old chat' })).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: /load earlier/i }));
+    expect(await screen.findByText('Earliest question')).toBeInTheDocument();
+    // (StrictMode mounts twice, so the first page may be asked for twice.)
+    expect(requests[0]).toBeNull();
+    expect(requests.filter((before) => before !== null)).toEqual(['m-1']);
+    expect(screen.queryByRole('button', { name: /load earlier/i })).not.toBeInTheDocument();
+  });
+
+  it('signs the user out to /login when the API answers 401', async () => {
+    server.use(
+      http.get(`${API}/chat/conversations`, () =>
+        HttpResponse.json({ error: { code: 'unauthorized', message: 'Expired' } }, { status: 401 }),
+      ),
+    );
+    renderApp('/chat');
+    expect(await screen.findByRole('heading', { name: 'Welcome back' })).toBeInTheDocument();
+    expect(currentPath()).toBe('/login');
+  });
+
+  it('sends a user who has not finished onboarding to it', async () => {
+    server.use(
+      http.get(`${API}/users/me`, () =>
+        HttpResponse.json(makeUser({ onboarding_completed: false })),
+      ),
+    );
+    renderApp('/chat');
+    await waitFor(() => {
+      expect(currentPath()).toBe('/onboarding');
+    });
+  });
+});
+
+describe('ChatPage without streaming (plan 13)', () => {
+  function answerWhole(content: string) {
+    const bodies: unknown[] = [];
+    server.use(
+      http.post(`${API}/chat/message`, async ({ request }) => {
+        bodies.push(await request.json());
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return HttpResponse.json<SendMessageResponse>({
+          conversation_id: 'conv-5',
+          user_message: makeMessage({
+            id: 'u-5',
+            role: 'user',
+            content: 'Hi',
+            conversation_id: 'conv-5',
+          }),
+          assistant_message: makeMessage({ id: 'a-5', content, conversation_id: 'conv-5' }),
+          onboarding: null,
+        });
+      }),
+    );
+    return bodies;
+  }
+
+  it('uses the non-streaming endpoint with a loading indicator when the flag is off', async () => {
+    server.use(
+      http.get(`${API}/config`, () => HttpResponse.json(makeConfig({ streaming_enabled: false }))),
+    );
+    const bodies = answerWhole('A whole answer.');
+    const { user, input } = await openChat();
+    expect(screen.getByText('Streaming off')).toBeInTheDocument();
+
+    await user.type(input, 'Hi{Enter}');
+    expect(await screen.findByRole('img', { name: /assistant is thinking/i })).toBeInTheDocument();
+    expect(await screen.findByText('A whole answer.')).toBeInTheDocument();
+    expect(screen.queryByRole('img', { name: /thinking/i })).not.toBeInTheDocument();
+    expect(FakeEventSource.instances).toHaveLength(0);
+    expect(bodies[0]).toMatchObject({ message: 'Hi', conversation_id: null });
+    await waitFor(() => {
+      expect(currentPath()).toBe('/chat/conv-5');
+    });
+  });
+
+  it('falls back to the non-streaming endpoint when EventSource is missing', async () => {
+    vi.stubGlobal('EventSource', undefined);
+    answerWhole('Fallback answer.');
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    expect(await screen.findByText('Fallback answer.')).toBeInTheDocument();
+  });
+
+  it('streams when the flag is on', async () => {
+    const { user, input } = await openChat();
+    expect(screen.queryByText('Streaming off')).not.toBeInTheDocument();
+    await user.type(input, 'Hi{Enter}');
+    await waitForEventSource();
+  });
+
+  it('answers whole when the server refuses streaming (403 streaming_disabled) despite the config', async () => {
+    server.use(
+      http.post(`${API}/chat/stream-token`, () =>
+        HttpResponse.json(
+          { error: { code: 'streaming_disabled', message: 'Streaming is off' } },
+          { status: 403 },
+        ),
+      ),
+    );
+    const bodies = answerWhole('Answered whole.');
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    expect(await screen.findByText('Answered whole.')).toBeInTheDocument();
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    expect(screen.getByText('Streaming off')).toBeInTheDocument();
+    expect(bodies).toHaveLength(1);
+    expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it('a model failure (502) shows the error and Retry', async () => {
+    server.use(
+      http.get(`${API}/config`, () => HttpResponse.json(makeConfig({ streaming_enabled: false }))),
+      http.post(`${API}/chat/message`, () =>
+        HttpResponse.json(
+          { error: { code: 'llm_error', message: 'The model failed.' } },
+          { status: 502 },
+        ),
+      ),
+    );
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    expect(await screen.findByRole('alert')).toHaveTextContent('The model failed.');
+    expect(screen.getByRole('button', { name: 'Retry' })).toBeInTheDocument();
+  });
+});

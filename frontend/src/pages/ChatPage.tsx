@@ -1,0 +1,100 @@
+// The chat: the user's conversations on the side, the selected one (or a new one) in the middle.
+
+import { useCallback } from 'react';
+import { Navigate, useNavigate, useParams } from 'react-router';
+
+import { ChatLayout } from '../components/ChatLayout';
+import { Composer } from '../components/Composer';
+import { ConversationSidebar } from '../components/ConversationSidebar';
+import { SparkleIcon } from '../components/Icons';
+import { MessageList } from '../components/MessageList';
+import { useAuth } from '../hooks/useAuth';
+import { useChat } from '../hooks/useChat';
+import { useConversations } from '../hooks/useConversations';
+
+import styles from './ChatPage.module.css';
+
+export function ChatPage() {
+  const { conversationId = null } = useParams();
+  const navigate = useNavigate();
+  const { user, config, logout } = useAuth();
+  const { conversations, isLoading, error, refresh } = useConversations();
+
+  const onConversationStarted = useCallback(
+    (id: string) => {
+      void navigate(`/chat/${id}`, { replace: true });
+      refresh();
+    },
+    [navigate, refresh],
+  );
+
+  const chat = useChat({
+    isOnboarding: false,
+    conversationId,
+    streamingEnabled: config?.streaming_enabled ?? false,
+    onConversationStarted,
+    onTurnComplete: refresh,
+  });
+
+  if (user && !user.onboarding_completed) return <Navigate to="/onboarding" replace />;
+
+  const current = conversations.find((c) => c.id === chat.conversationId);
+  const title =
+    chat.conversationId === null ? 'New chat' : current?.title?.trim() || 'Conversation';
+
+  return (
+    <ChatLayout
+      viewKey={conversationId ?? 'new'}
+      sidebar={(close) => (
+        <ConversationSidebar
+          conversations={conversations}
+          isLoading={isLoading}
+          error={error}
+          activeId={chat.conversationId}
+          userLabel={user?.display_name ?? user?.email ?? ''}
+          onNewChat={() => {
+            close();
+            void navigate('/chat');
+          }}
+          onNavigate={close}
+          onLogout={logout}
+        />
+      )}
+      header={
+        <div className={styles.header}>
+          <h1 className={styles.title}>{title}</h1>
+          {!chat.isStreamingMode && (
+            <span className={styles.badge} title="Answers arrive whole instead of word by word">
+              Streaming off
+            </span>
+          )}
+        </div>
+      }
+    >
+      <MessageList
+        messages={chat.messages}
+        onRetry={chat.retryLastMessage}
+        hasEarlier={chat.history.hasEarlier}
+        isLoadingEarlier={chat.history.isLoadingEarlier}
+        onLoadEarlier={() => void chat.loadEarlier()}
+        isLoading={chat.history.isLoading}
+        loadError={chat.history.error}
+        emptyState={
+          <div className={styles.empty}>
+            <span className={styles.emptyLogo}>
+              <SparkleIcon size={24} />
+            </span>
+            <h2>How can I help you today?</h2>
+            <p>Ask anything. Answers appear as they are written; press Esc to stop one.</p>
+          </div>
+        }
+      />
+      <Composer
+        onSend={chat.sendMessage}
+        onStop={chat.stop}
+        isBusy={chat.isBusy}
+        maxLength={config?.max_message_chars}
+      />
+    </ChatLayout>
+  );
+}

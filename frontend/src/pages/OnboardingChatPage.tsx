@@ -1,0 +1,114 @@
+// Onboarding: the assistant asks a few questions in a chat; a progress bar shows how far along
+// the user is, and when it is complete they go on to the chat page.
+
+import { useCallback, useEffect, useState } from 'react';
+import { Navigate, useNavigate } from 'react-router';
+
+import { ChatLayout } from '../components/ChatLayout';
+import { Composer } from '../components/Composer';
+import { FullPageStatus } from '../components/FullPageStatus';
+import { MessageList } from '../components/MessageList';
+import { OnboardingProgress } from '../components/OnboardingProgress';
+import { useAuth } from '../hooks/useAuth';
+import { useChat } from '../hooks/useChat';
+import type { TurnResult } from '../hooks/useChat';
+import { useOnboarding } from '../hooks/useOnboarding';
+
+import styles from './OnboardingChatPage.module.css';
+
+/** How long the "all set" message shows before moving on to the chat. */
+export const ONBOARDING_REDIRECT_MS = 2500;
+
+export function OnboardingChatPage() {
+  const navigate = useNavigate();
+  const { user, config, markOnboardingComplete } = useAuth();
+  const { onboarding, error, applyProgress } = useOnboarding();
+  const [finished, setFinished] = useState(false);
+
+  const onTurnComplete = useCallback(
+    (result: TurnResult) => {
+      if (result.onboarding === null) return;
+      applyProgress(result.onboarding);
+      if (result.onboarding.completed) {
+        setFinished(true);
+        markOnboardingComplete();
+      }
+    },
+    [applyProgress, markOnboardingComplete],
+  );
+
+  const chat = useChat({
+    isOnboarding: true,
+    conversationId: onboarding?.conversation_id ?? null,
+    streamingEnabled: config?.streaming_enabled ?? false,
+    onTurnComplete,
+  });
+
+  useEffect(() => {
+    if (!finished) return;
+    const timer = setTimeout(
+      () => void navigate('/chat', { replace: true }),
+      ONBOARDING_REDIRECT_MS,
+    );
+    return () => {
+      clearTimeout(timer);
+    };
+  }, [finished, navigate]);
+
+  if (!finished && (user?.onboarding_completed || onboarding?.completed)) {
+    return <Navigate to="/chat" replace />;
+  }
+  if (error !== null) return <FullPageStatus isError>{error}</FullPageStatus>;
+  if (onboarding === null) return <FullPageStatus>Preparing your onboarding…</FullPageStatus>;
+
+  return (
+    <ChatLayout
+      header={
+        <div className={styles.header}>
+          <h1 className={styles.title}>
+            Welcome{user?.display_name ? `, ${user.display_name}` : ''}
+          </h1>
+          <OnboardingProgress
+            progress={onboarding.progress}
+            step={onboarding.current_step}
+            steps={onboarding.steps.length}
+          />
+        </div>
+      }
+    >
+      <MessageList
+        label="Onboarding conversation"
+        messages={chat.messages}
+        onRetry={chat.retryLastMessage}
+        hasEarlier={chat.history.hasEarlier}
+        isLoadingEarlier={chat.history.isLoadingEarlier}
+        onLoadEarlier={() => void chat.loadEarlier()}
+        isLoading={chat.history.isLoading}
+        loadError={chat.history.error}
+      />
+      {finished ? (
+        <div className={styles.done} role="status">
+          <p>
+            <strong>You&apos;re all set.</strong> Taking you to your chats…
+          </p>
+          <button
+            type="button"
+            className={styles.continue}
+            onClick={() => void navigate('/chat', { replace: true })}
+          >
+            Continue to chat
+          </button>
+        </div>
+      ) : (
+        <Composer
+          onSend={chat.sendMessage}
+          onStop={chat.stop}
+          isBusy={chat.isBusy}
+          maxLength={config?.max_message_chars}
+          placeholder="Type your answer…"
+          label="Your answer"
+        />
+      )}
+    </ChatLayout>
+  );
+}

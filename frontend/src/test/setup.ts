@@ -1,0 +1,28 @@
+// Vitest set-up: jest-dom matchers, MSW for REST, the EventSource double, a clean slate per test.
+
+import '@testing-library/jest-dom/vitest';
+import { cleanup } from '@testing-library/react';
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
+
+import { FakeEventSource } from './FakeEventSource';
+import { server } from './server';
+
+beforeAll(() => {
+  server.listen({ onUnhandledRequest: 'error' });
+});
+
+beforeEach(() => {
+  FakeEventSource.reset();
+  vi.stubGlobal('EventSource', FakeEventSource);
+  window.localStorage.clear();
+});
+
+afterEach(() => {
+  cleanup();
+  server.resetHandlers();
+  vi.unstubAllGlobals();
+});
+
+afterAll(() => {
+  server.close();
+});
