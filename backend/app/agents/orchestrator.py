@@ -95,16 +95,19 @@ class AgentOrchestrator:
         text: str,
         client_message_id: str,
         conversation_id: uuid.UUID | None = None,
+        regenerate: bool = False,
     ) -> ChatTurnRead:
         turn = await self._begin(
-            user, ConversationKind.CHAT, text, client_message_id, conversation_id
+            user, ConversationKind.CHAT, text, client_message_id, conversation_id, regenerate
         )
         return await self._wait_for_answer(turn, ConversationKind.CHAT)
 
     async def respond_onboarding(
-        self, user: AuthUser, text: str, client_message_id: str
+        self, user: AuthUser, text: str, client_message_id: str, regenerate: bool = False
     ) -> ChatTurnRead:
-        turn = await self._begin(user, ConversationKind.ONBOARDING, text, client_message_id, None)
+        turn = await self._begin(
+            user, ConversationKind.ONBOARDING, text, client_message_id, None, regenerate
+        )
         return await self._wait_for_answer(turn, ConversationKind.ONBOARDING)
 
     async def stream_response(
@@ -114,17 +117,25 @@ class AgentOrchestrator:
         client_message_id: str,
         conversation_id: uuid.UUID | None = None,
         resume: EventId | None = None,
+        regenerate: bool = False,
     ) -> StreamHandle | None:
         turn = await self._begin(
-            user, ConversationKind.CHAT, text, client_message_id, conversation_id
+            user, ConversationKind.CHAT, text, client_message_id, conversation_id, regenerate
         )
         return await self._stream_handle(turn, resume)
 
     async def stream_onboarding_response(
-        self, user: AuthUser, text: str, client_message_id: str, resume: EventId | None = None
+        self,
+        user: AuthUser,
+        text: str,
+        client_message_id: str,
+        resume: EventId | None = None,
+        regenerate: bool = False,
     ) -> StreamHandle | None:
         """Load the onboarding state, prompt with its context, stream, then advance progress."""
-        turn = await self._begin(user, ConversationKind.ONBOARDING, text, client_message_id, None)
+        turn = await self._begin(
+            user, ConversationKind.ONBOARDING, text, client_message_id, None, regenerate
+        )
         return await self._stream_handle(turn, resume)
 
     async def cancel(self, user: AuthUser, message_id: uuid.UUID) -> CancelResult:
@@ -149,6 +160,7 @@ class AgentOrchestrator:
         text: str,
         client_message_id: str,
         conversation_id: uuid.UUID | None,
+        regenerate: bool = False,
     ) -> turns.TurnRecord:
         lease_id = uuid.uuid4()  # the new answer's id, and its stream slot
         admitted = False
@@ -171,6 +183,7 @@ class AgentOrchestrator:
                 model_name=self.models.name,
                 assistant_id=lease_id,
                 admit=admit,
+                regenerate=regenerate,
             )
         except BaseException:
             if admitted:

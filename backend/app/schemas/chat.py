@@ -51,15 +51,23 @@ class MessagePage(BaseModel):
     has_more: bool
 
 
+REGENERATE = Field(
+    default=False,
+    description="Repeat a send whose answer failed: a new answer replaces the failed one.",
+)
+
+
 class ChatMessageCreate(BaseModel):
     message: str
     conversation_id: uuid.UUID | None = None
     client_message_id: str = CLIENT_MESSAGE_ID
+    regenerate: bool = REGENERATE
 
 
 class OnboardingMessageCreate(BaseModel):
     message: str
     client_message_id: str = CLIENT_MESSAGE_ID
+    regenerate: bool = REGENERATE
 
 
 class ChatTurnRead(BaseModel):

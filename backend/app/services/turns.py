@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,12 +18,13 @@ from app.core.errors import (
     EmptyMessage,
     MessageTooLong,
     OnboardingAlreadyCompleted,
+    UnstorableMessage,
 )
 from app.db.base import utcnow
 from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
-from app.db.models import ConversationKind, Message
+from app.db.models import ConversationKind, Message, MessageStatus, Role
 from app.schemas.auth import AuthUser
 from app.services.onboarding import ensure_state, is_completed
 
@@ -30,6 +32,8 @@ from app.services.onboarding import ensure_state, is_completed
 def validate_message_text(text: str, settings: Settings) -> str:
     if not text or not text.strip():
         raise EmptyMessage()
+    if "\x00" in text:  # PostgreSQL text cannot hold it: refuse rather than fail the insert
+        raise UnstorableMessage()
     if len(text) > settings.max_message_chars:
         raise MessageTooLong(
             f"The message is {len(text)} characters long; the limit is "
@@ -80,13 +84,23 @@ async def begin_turn(
     model_name: str,
     assistant_id: uuid.UUID,
     admit: Callable[[], Awaitable[None]],
+    regenerate: bool = False,
 ) -> TurnRecord:
-    """Store the user message (before any model call) and an empty answer, or find them again."""
+    """Store the user message (before any model call) and an empty answer, or find them again.
+
+    With `regenerate`, a repeated send whose answer failed (error, interrupted, cancelled) gets
+    a new answer to the same user message, replacing the failed one; anything else is a repeat.
+    """
     validate_message_text(text, settings)
     for _attempt in range(2):
         async with sessionmaker() as session:
             existing = await _existing_turn(session, user, text, client_message_id)
             if existing is not None:
+                if regenerate and existing.assistant_message.status in REGENERABLE:
+                    await admit()
+                    return await _regenerate(
+                        session, settings, user, existing, assistant_id, model_name
+                    )
                 return existing
             await admit()  # rate limits count new messages only, never a repeat
             now = utcnow()
@@ -116,17 +130,19 @@ async def begin_turn(
                 profile = await _profile(session, user.id)
             history = await message_crud.recent_history(session, conversation.id, before=now)
             conversation.updated_at = now
-            user_message, assistant_message = await message_crud.add_turn(
-                session,
-                conversation_id=conversation.id,
-                user_id=user.id,
-                content=text,
-                client_message_id=client_message_id,
-                model=model_name,
-                now=now,
-                assistant_id=assistant_id,
-            )
             try:
+                # The unique (user, client_message_id) check fires at the INSERT (the flush in
+                # add_turn) or at commit, depending on the database and on timing.
+                user_message, assistant_message = await message_crud.add_turn(
+                    session,
+                    conversation_id=conversation.id,
+                    user_id=user.id,
+                    content=text,
+                    client_message_id=client_message_id,
+                    model=model_name,
+                    now=now,
+                    assistant_id=assistant_id,
+                )
                 await session.commit()
             except IntegrityError:
                 # The same client_message_id raced in from another request: use its turn.
@@ -143,6 +159,64 @@ async def begin_turn(
                 user_message, assistant_message, True, context, onboarding_step=onboarding_step
             )
     raise Conflict("This message is being sent by another request.")
+
+
+REGENERABLE = frozenset({MessageStatus.ERROR, MessageStatus.INTERRUPTED, MessageStatus.CANCELLED})
+
+
+async def _regenerate(
+    session: AsyncSession,
+    settings: Settings,
+    user: AuthUser,
+    existing: TurnRecord,
+    assistant_id: uuid.UUID,
+    model_name: str,
+) -> TurnRecord:
+    """A new answer to an existing user message; the failed answer it replaces is removed."""
+    question = existing.user_message
+    conversation = await conversation_crud.get_owned_conversation(
+        session, user.id, question.conversation_id
+    )
+    if conversation is None:
+        raise ConversationNotFound()
+    onboarding_step: int | None = None
+    if conversation.kind == ConversationKind.ONBOARDING:
+        state = await ensure_state(session, settings, user.id)
+        if is_completed(state, len(settings.onboarding_steps)):
+            raise OnboardingAlreadyCompleted()
+        onboarding_step = state.current_step
+        profile: Mapping[str, str] = {str(k): str(v) for k, v in (state.answers or {}).items()}
+    else:
+        profile = await _profile(session, user.id)
+    history = await message_crud.recent_history(
+        session, conversation.id, before=question.created_at
+    )
+    failed = await message_crud.get_message(session, existing.assistant_message.id)
+    if failed is not None:
+        await session.delete(failed)
+        await session.flush()
+    answer = Message(
+        id=assistant_id,
+        conversation_id=conversation.id,
+        user_id=user.id,
+        role=Role.ASSISTANT,
+        content="",
+        status=MessageStatus.STREAMING,
+        reply_to_id=question.id,
+        model=model_name,
+        created_at=question.created_at + timedelta(microseconds=1),
+    )
+    session.add(answer)
+    conversation.updated_at = utcnow()
+    await session.commit()
+    context = TurnContext(
+        message=question.content,
+        display_name=user.display_name,
+        history=[HistoryEntry(m.role, m.content) for m in history],
+        profile=profile,
+        onboarding_step=onboarding_step or 0,
+    )
+    return TurnRecord(question, answer, True, context, onboarding_step=onboarding_step)
 
 
 async def load_message(

@@ -49,6 +49,10 @@ ClientMessageIdQuery = Annotated[
     str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
 ]
 LastEventIdHeader = Annotated[str | None, Header(alias="Last-Event-ID")]
+RegenerateQuery = Annotated[
+    bool,
+    Query(description="Repeat a send whose answer failed: a new answer replaces the failed one."),
+]
 
 
 def _require_streaming(settings: Settings, user: AuthUser) -> None:
@@ -92,6 +96,7 @@ async def stream_chat(
     conversation_id: uuid.UUID | None = None,
     last_event_id: str | None = None,
     last_event_id_header: LastEventIdHeader = None,
+    regenerate: RegenerateQuery = False,
 ) -> Response:
     _require_streaming(settings, user)
     handle = await orchestrator.stream_response(
@@ -100,6 +105,7 @@ async def stream_chat(
         client_message_id,
         conversation_id,
         resume=parse_event_id(last_event_id_header or last_event_id),
+        regenerate=regenerate,
     )
     return _sse(handle, settings)
 
@@ -113,6 +119,7 @@ async def stream_onboarding(
     client_message_id: ClientMessageIdQuery,
     last_event_id: str | None = None,
     last_event_id_header: LastEventIdHeader = None,
+    regenerate: RegenerateQuery = False,
 ) -> Response:
     _require_streaming(settings, user)
     handle = await orchestrator.stream_onboarding_response(
@@ -120,6 +127,7 @@ async def stream_onboarding(
         message,
         client_message_id,
         resume=parse_event_id(last_event_id_header or last_event_id),
+        regenerate=regenerate,
     )
     return _sse(handle, settings)
 
@@ -129,7 +137,7 @@ async def send_message(
     body: ChatMessageCreate, user: CurrentUser, orchestrator: OrchestratorDep
 ) -> ChatTurnRead:
     return await orchestrator.respond(
-        user, body.message, body.client_message_id, body.conversation_id
+        user, body.message, body.client_message_id, body.conversation_id, body.regenerate
     )
 
 
@@ -137,7 +145,9 @@ async def send_message(
 async def send_onboarding_message(
     body: OnboardingMessageCreate, user: CurrentUser, orchestrator: OrchestratorDep
 ) -> ChatTurnRead:
-    return await orchestrator.respond_onboarding(user, body.message, body.client_message_id)
+    return await orchestrator.respond_onboarding(
+        user, body.message, body.client_message_id, body.regenerate
+    )
 
 
 @router.post(
