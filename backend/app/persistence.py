@@ -78,6 +78,12 @@ async def persist_answer(
         await upsert_answer(session, record)
 
 
+def _consume_outcome(save: asyncio.Future[None]) -> None:
+    # A save abandoned after its timeout may still fail later: nobody awaits it, so retrieve it.
+    if not save.cancelled():
+        save.exception()
+
+
 def _enqueue(record: AnswerRecord) -> None:
     from app.worker import persist_answer_task
 
@@ -88,16 +94,25 @@ async def save_answer(
     sessionmaker: async_sessionmaker[AsyncSession], record: AnswerRecord, timeout_s: float
 ) -> SaveOutcome:
     """Save now if the database answers within `timeout_s`; otherwise queue a retrying task."""
+    save = asyncio.ensure_future(persist_answer(sessionmaker, record))
+    save.add_done_callback(_consume_outcome)
     try:
-        await asyncio.wait_for(persist_answer(sessionmaker, record), timeout_s)
+        done, _ = await asyncio.wait({save}, timeout=timeout_s)
+    except asyncio.CancelledError:
+        save.cancel()
+        raise
+    if save in done and save.exception() is None:
         return SaveOutcome.SAVED
-    except Exception as exc:  # any failure to save is handed on, never lost
-        log.warning(
-            "answer_save_failed",
-            message_id=str(record.message_id),
-            error_type=type(exc).__name__,
-            error=str(exc)[:300],
-        )
+    # Not wait_for: a cancelled save's clean-up can itself wait on the database (SQLite's
+    # busy timeout, a stuck connection), and the client must not wait for it.
+    save.cancel()
+    failure = save.exception() if save.done() else TimeoutError(f"no answer in {timeout_s} s")
+    log.warning(  # any failure to save is handed on, never lost
+        "answer_save_failed",
+        message_id=str(record.message_id),
+        error_type=type(failure).__name__,
+        error=str(failure)[:300],
+    )
     try:
         await asyncio.to_thread(_enqueue, record)
         log.info("answer_save_queued", message_id=str(record.message_id))

@@ -132,6 +132,8 @@ class RedisStreamSlots(StreamSlots):
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for lease_id, user_id in list(self._held.items()):
                         pipe.zadd(self._key(user_id), {str(lease_id): expiry}, xx=True)
+                        # The set itself must outlive its renewed leases too.
+                        pipe.pexpire(self._key(user_id), int(self._ttl_s * 2000))
                     await pipe.execute()
 
     async def close(self) -> None:
@@ -146,7 +148,10 @@ class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.hourly = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
         if settings.redis_url:
-            storage: MemoryStorage | RedisStorage = RedisStorage("async+" + settings.redis_url)
+            # redis-py, already a dependency (limits' default async driver is coredis).
+            storage: MemoryStorage | RedisStorage = RedisStorage(
+                "async+" + settings.redis_url, implementation="redispy"
+            )
             self.slots: StreamSlots = RedisStreamSlots(
                 settings.rate_limit_concurrent_streams, settings.redis_url
             )

@@ -78,7 +78,8 @@ class BaseAgent(ABC):
             else self.model.astream(messages, max_tokens=self.max_tokens)
         )
         async for chunk in chunks:
-            text = content_text(chunk.content)
+            # PostgreSQL text cannot hold NUL: drop it here, so what streams is what is saved.
+            text = content_text(chunk.content).replace("\x00", "")
             if text:
                 yield text
 

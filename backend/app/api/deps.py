@@ -55,7 +55,9 @@ def get_rate_limiter(request: Request) -> RateLimiter:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-SessionDep = Annotated[AsyncSession, Depends(get_db)]
+# scope="function": commit before the response is sent (FastAPI's default, "request", commits
+# after it), so a client that got 201 can read what it created in its very next request.
+SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 OrchestratorDep = Annotated[AgentOrchestrator, Depends(get_orchestrator)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 

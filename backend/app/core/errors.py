@@ -86,6 +86,12 @@ class EmptyMessage(AppError):
     message = "The message is empty."
 
 
+class UnstorableMessage(AppError):
+    status_code = 422
+    code = "invalid_message"
+    message = "The message contains a NUL character, which cannot be stored."
+
+
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"
@@ -112,7 +118,17 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import (
+        DataError,
+        DBAPIError,
+        IntegrityError,
+        NotSupportedError,
+        OperationalError,
+        ProgrammingError,
+    )
+
+    # Errors in a statement or its data are bugs, not an outage: a 500, never "unavailable".
+    statement_errors = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
 
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -150,9 +166,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_error(_: Request, exc: Exception) -> JSONResponse:
         import structlog
 
-        structlog.get_logger("chatstream.errors").error(
-            "database_unavailable", error_type=type(exc).__name__
-        )
+        log = structlog.get_logger("chatstream.errors")
+        if isinstance(exc, statement_errors):
+            log.error("database_error", error_type=type(exc).__name__, exc_info=exc)
+            return JSONResponse(error_body(AppError.code, AppError.message), status_code=500)
+        log.error("database_unavailable", error_type=type(exc).__name__)
         return JSONResponse(
             error_body(DatabaseUnavailable.code, DatabaseUnavailable.message), status_code=503
         )

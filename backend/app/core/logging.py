@@ -71,13 +71,15 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks become text before redaction (a secret in an exception message is hidden
+        # too), for structlog's events and the standard library's (uvicorn, libraries) alike.
+        structlog.processors.format_exc_info,
         _redact_event,
     ]
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
             *shared,
-            structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         wrapper_class=structlog.stdlib.BoundLogger,

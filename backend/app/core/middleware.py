@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.errors import AppError, error_body
 from app.core.logging import redact_query_string
 
 access_log = structlog.get_logger("chatstream.access")
+error_log = structlog.get_logger("chatstream.errors")
 
 _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -33,11 +36,13 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(_SECURITY_HEADERS)
@@ -46,6 +51,25 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            # Logged here, once, with the request's context; answered (or ended) here too, so
+            # the server does not log it again without that context.
+            error_log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+            if response_started:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                body = json.dumps(error_body(AppError.code, AppError.message)).encode()
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body, "more_body": False})
         finally:
             query = redact_query_string(scope.get("query_string", b"").decode("latin-1"))
             path = scope.get("path", "") + (f"?{query}" if query else "")

@@ -33,7 +33,10 @@ def create_engine(url: str, **overrides: Any) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # e.g. a file in the way: connecting fails, and /readyz reports it
         kwargs.update(pool_size=8, max_overflow=16)
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_timeout=10)

@@ -9,6 +9,7 @@ can read the answer back.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -105,6 +106,8 @@ class Generation:
         self._task: asyncio.Task[None] | None = None
         self._parts: list[str] = []
         self._ttft_ms: int | None = None
+        # The log context (user, message, request...) of whoever started it, for callbacks.
+        self._context = contextvars.copy_context()
         self._append(
             StartEvent(
                 message_id=str(message_id),
@@ -157,8 +160,9 @@ class Generation:
     def _arm_grace_timer(self) -> None:
         if self.done.is_set() or self._readers > 0 or self._grace_timer is not None:
             return
+        # In the generation's context, not the last reader's: its log lines name the user.
         self._grace_timer = asyncio.get_running_loop().call_later(
-            self._grace_s, self._grace_expired
+            self._grace_s, self._grace_expired, context=self._context
         )
 
     def _grace_expired(self) -> None:
@@ -201,7 +205,12 @@ class Generation:
         except TimeoutError:
             status, error_code, retryable = MessageStatus.ERROR, ErrorCode.TIMEOUT, True
             error_message = "The model stopped responding."
-            log.warning("stream_idle_timeout", message_id=str(self.message_id))
+            log.warning(
+                "stream_idle_timeout",
+                message_id=str(self.message_id),
+                error_type="TimeoutError",
+                idle_timeout_s=self._idle_timeout_s,
+            )
         except Exception as exc:
             status, error_code, retryable = MessageStatus.ERROR, ErrorCode.LLM_ERROR, True
             error_message = "The language model failed while answering. Please try again."
@@ -233,7 +242,12 @@ class Generation:
         except asyncio.CancelledError:
             progress = await finalise
         except Exception as exc:
-            log.error("finalise_failed", message_id=str(self.message_id), error=str(exc)[:300])
+            log.error(
+                "finalise_failed",
+                message_id=str(self.message_id),
+                error_type=type(exc).__name__,
+                error=str(exc)[:300],
+            )
             progress = None
         if error_code is None:
             self._append(

@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.core.metrics import render_latest
 
@@ -32,16 +33,29 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {}})
 async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers within 3 s and holds the migrated schema."""
     try:
         async with asyncio.timeout(3):
             async with request.app.state.db.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
+                try:
+                    migrated = await connection.scalar(text("SELECT count(*) FROM alembic_version"))
+                except DBAPIError:
+                    migrated = 0
     except Exception as exc:
-        return JSONResponse(
-            {
-                "status": "unavailable",
-                "error": {"code": "database_unavailable", "message": type(exc).__name__},
-            },
-            status_code=503,
+        return _unavailable(
+            "database_unavailable", f"The database is unreachable ({type(exc).__name__})."
+        )
+    if not migrated:
+        # Every API call would fail: an empty database (e.g. a new SQLite file) is not ready.
+        return _unavailable(
+            "database_not_migrated",
+            "The database has no ChatStream schema; run `chatstream migrate`.",
         )
     return JSONResponse({"status": "ready", "database": "ok"})
+
+
+def _unavailable(code: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"status": "unavailable", "error": {"code": code, "message": message}}, status_code=503
+    )
