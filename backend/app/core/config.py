@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     scripted_text: str | None = None
     scripted_chunk_delay_s: float = Field(default=0.02, ge=0.0)
     scripted_fail_after: int | None = Field(default=None, ge=0)
+    scripted_fail_times: int | None = Field(default=None, ge=0)
     scripted_stall_after: int | None = Field(default=None, ge=0)
     scripted_chunks: int | None = Field(default=None, ge=1)
 

@@ -31,6 +31,7 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
             chunk_count=settings.scripted_chunks,
             delay_s=settings.scripted_chunk_delay_s,
             fail_after=settings.scripted_fail_after,
+            fail_times=settings.scripted_fail_times,
             stall_after=settings.scripted_stall_after,
         )
     if spec == "local":

@@ -39,6 +39,9 @@ class ScriptedChatModel(BaseChatModel):
     chunks: list[str]
     delay_s: float = 0.02
     fail_after: int | None = None
+    # Only the first this-many generations fail (then answers succeed); None: every one fails.
+    fail_times: int | None = None
+    generations: int = 0
     stall_after: int | None = None
 
     @classmethod
@@ -57,6 +60,13 @@ class ScriptedChatModel(BaseChatModel):
     def _script(self) -> Sequence[str]:
         return self.chunks
 
+    def _fails_now(self) -> int | None:
+        """The chunk count this generation fails after, or None; counts the generation."""
+        self.generations += 1
+        if self.fail_times is not None and self.generations > self.fail_times:
+            return None
+        return self.fail_after
+
     async def _astream(
         self,
         messages: list[BaseMessage],
@@ -64,15 +74,16 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        fail_after = self._fails_now()
         for index, piece in enumerate(self._script()):
-            if self.fail_after is not None and index >= self.fail_after:
+            if fail_after is not None and index >= fail_after:
                 raise ScriptedModelFailure(f"scripted failure after {index} chunks")
             if self.stall_after is not None and index >= self.stall_after:
                 await asyncio.Event().wait()  # silent until cancelled
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        if self.fail_after is not None and self.fail_after >= len(self._script()):
+        if fail_after is not None and fail_after >= len(self._script()):
             raise ScriptedModelFailure("scripted failure at the end")
 
     def _stream(
@@ -82,8 +93,9 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        fail_after = self._fails_now()
         for index, piece in enumerate(self._script()):
-            if self.fail_after is not None and index >= self.fail_after:
+            if fail_after is not None and index >= fail_after:
                 raise ScriptedModelFailure(f"scripted failure after {index} chunks")
             if self.delay_s:
                 time.sleep(self.delay_s)
