@@ -67,6 +67,15 @@ _REPLAY_ERRORS: dict[str, tuple[ErrorCode, str, bool]] = {
 }
 
 
+def _regenerates(regenerate: bool, resume: EventId | None) -> bool:
+    """A request with a last event id is a reconnect, never a new retry.
+
+    EventSource reconnects to the same URL, `regenerate=true` included: if the regenerated answer
+    failed while the client was away, the reconnect must replay that failure, not regenerate again.
+    """
+    return regenerate and resume is None
+
+
 def _agent_name(kind: ConversationKind) -> str:
     return OnboardingAgent.name if kind is ConversationKind.ONBOARDING else ConversationalAgent.name
 
@@ -120,7 +129,12 @@ class AgentOrchestrator:
         regenerate: bool = False,
     ) -> StreamHandle | None:
         turn = await self._begin(
-            user, ConversationKind.CHAT, text, client_message_id, conversation_id, regenerate
+            user,
+            ConversationKind.CHAT,
+            text,
+            client_message_id,
+            conversation_id,
+            _regenerates(regenerate, resume),
         )
         return await self._stream_handle(turn, resume)
 
@@ -134,7 +148,12 @@ class AgentOrchestrator:
     ) -> StreamHandle | None:
         """Load the onboarding state, prompt with its context, stream, then advance progress."""
         turn = await self._begin(
-            user, ConversationKind.ONBOARDING, text, client_message_id, None, regenerate
+            user,
+            ConversationKind.ONBOARDING,
+            text,
+            client_message_id,
+            None,
+            _regenerates(regenerate, resume),
         )
         return await self._stream_handle(turn, resume)
 

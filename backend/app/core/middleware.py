@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -55,21 +56,8 @@ class RequestContextMiddleware:
             # Logged here, once, with the request's context; answered (or ended) here too, so
             # the server does not log it again without that context.
             error_log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
-            if response_started:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            else:
-                body = json.dumps(error_body(AppError.code, AppError.message)).encode()
-                await send_with_headers(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body, "more_body": False})
+            with contextlib.suppress(Exception):  # the connection itself may be what failed
+                await _end_with_error(send_with_headers, started=response_started)
         finally:
             query = redact_query_string(scope.get("query_string", b"").decode("latin-1"))
             path = scope.get("path", "") + (f"?{query}" if query else "")
@@ -83,6 +71,17 @@ class RequestContextMiddleware:
                 client=f"{client[0]}:{client[1]}" if client else None,
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+async def _end_with_error(send: Send, *, started: bool) -> None:
+    """A JSON 500, or, if the response had begun, its end."""
+    if started:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    body = json.dumps(error_body(AppError.code, AppError.message)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -69,6 +69,8 @@ export interface SendMessageRequest {
   message: string;
   conversation_id?: string | null;
   client_message_id: string;
+  /** Repeat of a send whose answer failed: the server answers the same question anew. */
+  regenerate?: boolean;
 }
 
 export interface SendMessageResponse {

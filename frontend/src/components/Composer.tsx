@@ -35,7 +35,7 @@ export function Composer({
   isBusy,
   maxLength,
   placeholder = 'Message ChatStream…',
-  busyPlaceholder = 'The assistant is answering… (Esc to stop)',
+  busyPlaceholder = 'The assistant is answering…',
   label = 'Message',
   autoFocus = hasFinePointer(),
 }: ComposerProps) {

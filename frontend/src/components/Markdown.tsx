@@ -33,7 +33,7 @@ export const Markdown = memo(function Markdown({
   const blocks = useMemo(() => splitMarkdownBlocks(text), [text]);
   const last = blocks.length - 1;
   return (
-    <div className={styles.markdown}>
+    <div className={styles.markdown} data-streaming={isStreaming ? '' : undefined}>
       {blocks.map((block, index) =>
         isStreaming && index === last ? (
           <StreamingBlock key={index} text={block} />

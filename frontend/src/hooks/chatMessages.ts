@@ -16,6 +16,11 @@ export interface ChatMessage {
   id: string;
   /** The server's id, once the server has acknowledged the message. */
   serverId: string | null;
+  /**
+   * A user message's idempotency key (client_message_id). Retry sends it again with
+   * `regenerate`, so the server answers the stored question anew instead of storing it twice.
+   */
+  clientMessageId: string | null;
   role: MessageRole;
   content: string;
   /** 'pending': sent on the non-streaming path, waiting for the whole answer. */
@@ -46,6 +51,7 @@ export function fromServerMessage(message: Message): ChatMessage {
   return {
     id: message.id,
     serverId: message.id,
+    clientMessageId: message.client_message_id,
     role: message.role,
     content: message.content,
     status: message.status,
@@ -67,10 +73,12 @@ export function localMessage(
   content: string,
   status: ChatMessage['status'],
   isStreaming = false,
+  clientMessageId: string | null = null,
 ): ChatMessage {
   return {
     id,
     serverId: null,
+    clientMessageId,
     role,
     content,
     status,

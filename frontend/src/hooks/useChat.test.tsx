@@ -137,13 +137,15 @@ describe('useChat streaming', () => {
     });
   });
 
-  it('retryLastMessage() removes the failed answer and resends the last user message', () => {
+  it('retryLastMessage() replaces the failed answer: same client_message_id, regenerate', () => {
     const { result, client } = setup();
     act(() => {
       result.current.sendMessage('What is SSE?');
     });
+    const first = client.latest();
+    expect(first.options.regenerate).toBeFalsy();
     act(() => {
-      client.latest().fail();
+      first.fail();
     });
     act(() => {
       expect(result.current.retryLastMessage()).toBe(true);
@@ -151,6 +153,8 @@ describe('useChat streaming', () => {
 
     expect(client.streams).toHaveLength(2);
     expect(client.latest().message).toBe('What is SSE?');
+    expect(client.latest().options.clientMessageId).toBe(first.options.clientMessageId);
+    expect(client.latest().options.regenerate).toBe(true);
     const roles = result.current.messages.map((m) => [m.role, m.content, m.error]);
     expect(roles).toEqual([
       ['user', 'What is SSE?', null],
@@ -161,6 +165,24 @@ describe('useChat streaming', () => {
       client.latest().complete();
     });
     expect(result.current.messages[1]?.content).toBe('Server-Sent Events');
+  });
+
+  it('a second retry still regenerates the same question', () => {
+    const { result, client } = setup();
+    act(() => {
+      result.current.sendMessage('Q');
+    });
+    const id = client.latest().options.clientMessageId;
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      act(() => {
+        client.latest().fail();
+      });
+      act(() => {
+        result.current.retryLastMessage();
+      });
+      expect(client.latest().options).toMatchObject({ clientMessageId: id, regenerate: true });
+    }
+    expect(result.current.messages.filter((m) => m.role === 'user')).toHaveLength(1);
   });
 
   it('cancels the stream when the component unmounts', () => {
@@ -295,6 +317,36 @@ describe('useChat history', () => {
     expect(result.current.history.hasEarlier).toBe(false);
   });
 
+  it('retries a failed answer loaded from history with its stored client_message_id', async () => {
+    const client = new ScriptedChatClient();
+    client.listMessages.mockResolvedValueOnce({
+      items: [
+        makeMessage({ id: 'u', role: 'user', content: 'q', client_message_id: 'stored-cmid' }),
+        makeMessage({ id: 'a', status: 'error', error_code: 'llm_error', content: 'Par' }),
+      ],
+      has_more: false,
+    });
+    const { result } = renderHook(() =>
+      useChat({ isOnboarding: false, conversationId: 'conv-1', client }),
+    );
+    await waitFor(() => {
+      expect(result.current.messages[1]?.error?.code).toBe('llm_error');
+    });
+    act(() => {
+      expect(result.current.retryLastMessage()).toBe(true);
+    });
+    expect(client.latest().message).toBe('q');
+    expect(client.latest().options).toMatchObject({
+      clientMessageId: 'stored-cmid',
+      regenerate: true,
+      conversationId: 'conv-1',
+    });
+    expect(result.current.messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'q'],
+      ['assistant', ''],
+    ]);
+  });
+
   it('shows a failed answer from the server with its error', async () => {
     const client = new ScriptedChatClient();
     client.listMessages.mockResolvedValueOnce({
@@ -349,6 +401,30 @@ describe('useChat without streaming (feature flag off or no EventSource)', () =>
       serverId: 'a-1',
     });
     expect(result.current.status).toBe('idle');
+  });
+
+  it('a retry without streaming posts the same client_message_id with regenerate', async () => {
+    const { result, client } = setup({ streamingEnabled: false });
+    client.sendMessage.mockRejectedValueOnce(new ApiError(502, 'llm_error', 'The model failed.'));
+    await act(async () => {
+      result.current.sendMessage('q');
+      await Promise.resolve();
+    });
+    const firstOptions = client.sendMessage.mock.calls[0]?.[1];
+    expect(firstOptions?.regenerate).toBe(false);
+    client.sendMessage.mockResolvedValueOnce(response('Second time.'));
+    await act(async () => {
+      result.current.retryLastMessage();
+      await Promise.resolve();
+    });
+    expect(client.sendMessage).toHaveBeenLastCalledWith(
+      'q',
+      expect.objectContaining({ clientMessageId: firstOptions?.clientMessageId, regenerate: true }),
+    );
+    expect(result.current.messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'q'],
+      ['assistant', 'Second time.'],
+    ]);
   });
 
   it('falls back to sendMessage when EventSource is unavailable', () => {

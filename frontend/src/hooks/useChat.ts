@@ -69,9 +69,19 @@ export interface UseChat {
   sendMessage: (text: string) => boolean;
   /** Stops the answer in progress, keeping what was written. */
   stop: () => void;
-  /** Removes the failed answer and sends the last user message again. */
+  /**
+   * Removes the failed answer and asks the server to answer the last user message again (the
+   * same client_message_id with `regenerate`: the question is not stored twice).
+   */
   retryLastMessage: () => boolean;
   loadEarlier: () => Promise<void>;
+}
+
+/** What a retry reuses: the failed turn's user message and its idempotency key. */
+interface Retry {
+  userKey: string;
+  /** Null only for a message stored without one: it is then sent as a new message. */
+  clientMessageId: string | null;
 }
 
 interface Turn {
@@ -190,7 +200,7 @@ export function useChat(options: UseChatOptions): UseChat {
 
   /** The non-streaming path: one request, the whole answer at once, a loading indicator meanwhile. */
   const sendWhole = useCallback(
-    (turn: Turn, text: string, clientMessageId: string) => {
+    (turn: Turn, text: string, clientMessageId: string, regenerate: boolean) => {
       const abort = new AbortController();
       turn.abort = abort;
       client
@@ -198,6 +208,7 @@ export function useChat(options: UseChatOptions): UseChat {
           isOnboarding,
           conversationId: conversationRef.current,
           clientMessageId,
+          regenerate,
           signal: abort.signal,
         })
         .then(
@@ -230,12 +241,16 @@ export function useChat(options: UseChatOptions): UseChat {
   );
 
   const startTurn = useCallback(
-    (text: string, reuseUserKey: string | null): boolean => {
+    (text: string, retry: Retry | null): boolean => {
       if (turnRef.current !== null) return false; // one answer at a time
       const streaming = isStreamingMode && client.fitsInStreamUrl(text, { isOnboarding });
+      // A retry repeats the same send (same client_message_id) with `regenerate`, so the
+      // server answers the question it already stored instead of storing it again.
+      const clientMessageId = retry?.clientMessageId ?? newId();
+      const regenerate = retry !== null && retry.clientMessageId !== null;
       const turn: Turn = {
         assistantKey: newId(),
-        userKey: reuseUserKey ?? newId(),
+        userKey: retry?.userKey ?? newId(),
         cancel: null,
         abort: null,
       };
@@ -248,19 +263,27 @@ export function useChat(options: UseChatOptions): UseChat {
         streaming ? 'streaming' : 'pending',
         streaming,
       );
-      if (reuseUserKey === null) {
-        appendMessages(localMessage(turn.userKey, 'user', text, 'complete'), placeholder);
+      if (retry === null) {
+        appendMessages(
+          localMessage(turn.userKey, 'user', text, 'complete', false, clientMessageId),
+          placeholder,
+        );
       } else {
+        if (retry.clientMessageId === null) {
+          // Keep the id this retry uses, so a second retry regenerates instead.
+          setMessages((current) =>
+            updateMessage(current, turn.userKey, (m) => ({ ...m, clientMessageId })),
+          );
+        }
         appendMessages(placeholder);
       }
       setStatus(streaming ? 'streaming' : 'submitted');
       setError(null);
 
-      const clientMessageId = newId();
       if (streaming) {
         const cancel = client.streamMessage(
           text,
-          { isOnboarding, conversationId: conversationRef.current, clientMessageId },
+          { isOnboarding, conversationId: conversationRef.current, clientMessageId, regenerate },
           {
             onStart: (event) => {
               if (turnRef.current !== turn) return;
@@ -309,7 +332,7 @@ export function useChat(options: UseChatOptions): UseChat {
                   })),
                 );
                 setStatus('submitted');
-                sendWhole(turn, text, clientMessageId);
+                sendWhole(turn, text, clientMessageId, regenerate);
                 return;
               }
               failTurn(turn, failureToChatError(failure));
@@ -320,7 +343,7 @@ export function useChat(options: UseChatOptions): UseChat {
         return true;
       }
 
-      sendWhole(turn, text, clientMessageId);
+      sendWhole(turn, text, clientMessageId, regenerate);
       return true;
     },
     [
@@ -381,7 +404,7 @@ export function useChat(options: UseChatOptions): UseChat {
       current.slice(userIndex + 1).flatMap((m) => (m.role === 'assistant' ? [m.id] : [])),
     );
     setMessages((list) => list.filter((m) => !failedKeys.has(m.id)));
-    return startTurn(user.content, user.id);
+    return startTurn(user.content, { userKey: user.id, clientMessageId: user.clientMessageId });
   }, [setMessages, startTurn]);
 
   // Load the conversation when it changes, unless it is the one this hook just started.

@@ -104,7 +104,7 @@ describe('ChatPage streaming', () => {
     expect(await screen.findByText('Stopped')).toBeInTheDocument();
   });
 
-  it('shows a failed answer with Retry, which removes it and asks again', async () => {
+  it('shows a failed answer with Retry, which asks the server to answer the same message again', async () => {
     const { user, input } = await openChat();
     await user.type(input, 'Question{Enter}');
     const es = await waitForEventSource();
@@ -120,7 +120,10 @@ describe('ChatPage streaming', () => {
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();
     const retry = await waitForEventSource(2);
     expect(retry.params.get('message')).toBe('Question');
-    expect(retry.params.get('client_message_id')).not.toBe(es.params.get('client_message_id'));
+    // The same send again, marked as a retry: the server does not store the question twice.
+    expect(retry.params.get('client_message_id')).toBe(es.params.get('client_message_id'));
+    expect(retry.params.get('regenerate')).toBe('true');
+    expect(es.params.has('regenerate')).toBe(false);
     emit(retry, start('a-2'), chunk('Answer', 0), complete(1, 'a-2'));
     expect(await screen.findByText('Answer')).toBeInTheDocument();
     expect(screen.getAllByText('Question')).toHaveLength(1);

@@ -47,10 +47,22 @@ describe('ChatService.streamMessage', () => {
     expect(es.params.get('conversation_id')).toBe('conv-9');
     expect(es.params.get('client_message_id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(es.params.has('last_event_id')).toBe(false);
+    expect(es.params.has('regenerate')).toBe(false);
 
     service.streamMessage('again', {}, spyCallbacks());
     const second = await waitForEventSource(2);
     expect(second.params.get('client_message_id')).not.toBe(es.params.get('client_message_id'));
+  });
+
+  it('a retry repeats the client_message_id with regenerate=true', async () => {
+    new ChatService().streamMessage(
+      'Again?',
+      { clientMessageId: 'cmid-1', regenerate: true },
+      spyCallbacks(),
+    );
+    const es = await waitForEventSource();
+    expect(es.params.get('client_message_id')).toBe('cmid-1');
+    expect(es.params.get('regenerate')).toBe('true');
   });
 
   it('never puts the access token in the stream URL', async () => {
@@ -328,6 +340,39 @@ describe('ChatService non-streaming and support checks', () => {
     expect(response.assistant_message.content).toBe('Hello!');
     expect(body).toMatchObject({ message: 'hi', conversation_id: 'conv-1' });
     expect((body as { client_message_id: string }).client_message_id).toMatch(/-/);
+    expect(body).not.toHaveProperty('regenerate');
+  });
+
+  it('sendMessage sends regenerate with the same client_message_id on a retry', async () => {
+    const bodies: unknown[] = [];
+    const answer = () =>
+      HttpResponse.json({
+        conversation_id: 'conv-1',
+        user_message: makeMessage({ role: 'user' }),
+        assistant_message: makeMessage(),
+        onboarding: null,
+      });
+    server.use(
+      http.post(`${API}/chat/message`, async ({ request }) => {
+        bodies.push(await request.json());
+        return answer();
+      }),
+      http.post(`${API}/chat/onboarding-message`, async ({ request }) => {
+        bodies.push(await request.json());
+        return answer();
+      }),
+    );
+    const service = new ChatService();
+    await service.sendMessage('q', { clientMessageId: 'cmid-2', regenerate: true });
+    await service.sendMessage('a', {
+      isOnboarding: true,
+      clientMessageId: 'cmid-3',
+      regenerate: true,
+    });
+    expect(bodies).toEqual([
+      { message: 'q', conversation_id: null, client_message_id: 'cmid-2', regenerate: true },
+      { message: 'a', client_message_id: 'cmid-3', regenerate: true },
+    ]);
   });
 
   it('sendMessage uses the onboarding endpoint for onboarding', async () => {

@@ -2,7 +2,7 @@
 // non-streaming fallback, server-side cancel, and the conversation/message listings.
 //
 // One stream's life: trade the access token for a short-lived stream token, open an
-// EventSource on /chat/stream (or /chat/onboarding-stream) with a fresh client_message_id,
+// EventSource on /chat/stream (or /chat/onboarding-stream) with the message's client_message_id,
 // route each event to its callback, and close the EventSource ourselves on `complete` or
 // `error`, since EventSource would otherwise reconnect and the browser would ask again.
 
@@ -10,6 +10,7 @@ import type {
   CancelResponse,
   ConversationList,
   MessagePage,
+  SendMessageRequest,
   SendMessageResponse,
   StreamTokenResponse,
 } from '../api/types';
@@ -32,6 +33,8 @@ export interface SendOptions {
   isOnboarding?: boolean;
   conversationId?: string | null;
   clientMessageId?: string;
+  /** Retry of a failed answer with the same clientMessageId (see StreamOptions.regenerate). */
+  regenerate?: boolean;
   signal?: AbortSignal;
 }
 
@@ -99,10 +102,11 @@ export class ChatService {
   /** The non-streaming path: one request, the whole answer at once. */
   sendMessage(message: string, options: SendOptions = {}): Promise<SendMessageResponse> {
     const clientMessageId = options.clientMessageId ?? newId();
+    const regenerate = options.regenerate ? { regenerate: true } : {};
     if (options.isOnboarding) {
       return apiRequest<SendMessageResponse>('/chat/onboarding-message', {
         method: 'POST',
-        json: { message, client_message_id: clientMessageId },
+        json: { message, client_message_id: clientMessageId, ...regenerate },
         signal: options.signal,
       });
     }
@@ -112,7 +116,8 @@ export class ChatService {
         message,
         conversation_id: options.conversationId ?? null,
         client_message_id: clientMessageId,
-      },
+        ...regenerate,
+      } satisfies SendMessageRequest,
       signal: options.signal,
     });
   }

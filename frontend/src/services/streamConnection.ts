@@ -37,6 +37,11 @@ export interface StreamOptions {
   conversationId?: string | null;
   /** Idempotency key; a fresh one is made when absent. */
   clientMessageId?: string;
+  /**
+   * Retry of a send whose answer failed (same clientMessageId): the server replaces the failed
+   * answer with a new one to the same stored question (docs/api.md, "Idempotent sends").
+   */
+  regenerate?: boolean;
   /** How many reconnects in a row may fail before the stream is reported lost. */
   maxReconnects?: number;
 }
@@ -86,6 +91,7 @@ export function buildStreamUrl(params: {
   isOnboarding?: boolean;
   conversationId?: string | null;
   lastEventId?: string | null;
+  regenerate?: boolean;
 }): string {
   return apiUrl(streamPath(params.isOnboarding ?? false), {
     message: params.message,
@@ -93,6 +99,7 @@ export function buildStreamUrl(params: {
     client_message_id: params.clientMessageId,
     conversation_id: params.isOnboarding ? null : params.conversationId,
     last_event_id: params.lastEventId,
+    regenerate: params.regenerate ? 'true' : null,
   });
 }
 
@@ -108,7 +115,6 @@ function toFailure(error: unknown): StreamFailure {
   return { code: 'network_error', message: MESSAGES.startFailed, retryable: true };
 }
 
-/** One stream from token to terminal event. Callbacks stop the moment it is finished. */
 /** One stream from token to terminal event. Callbacks stop the moment it is finished. */
 export class ActiveStream {
   private finished = false;
@@ -155,6 +161,8 @@ export class ActiveStream {
         isOnboarding: this.options.isOnboarding,
         conversationId: this.options.conversationId,
         lastEventId: this.lastEventId,
+        // A reconnect (it carries a last event id) is never taken as a new retry by the server.
+        regenerate: this.options.regenerate,
       }),
     );
     this.es = es;

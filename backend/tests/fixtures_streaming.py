@@ -1,0 +1,341 @@
+"""Fixtures and helpers for the streaming tests: a recording model, a stream reader, DB probes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.pool import NullPool
+
+from app.db.models import Message
+from app.db.session import Database
+from app.llm.scripted import ScriptedChatModel, split_into_chunks
+from tests.helpers import bearer, new_client_id, register
+from tests.sse_client import SSEEvent, SSEParser
+
+STREAM_PATH = "/api/v1/chat/stream"
+ONBOARDING_STREAM_PATH = "/api/v1/chat/onboarding-stream"
+
+T = TypeVar("T")
+
+
+# The model ------------------------------------------------------------------------------------
+
+
+class RecordingModel(ScriptedChatModel):
+    """The scripted model, counting its calls and recording every chunk it hands out, and when.
+
+    `on_call` (an async callable) runs when the model is called, before its first chunk.
+    `stopped_early` is set when its stream ended before the script did (cancelled or failed).
+    """
+
+    calls: int = 0
+    emitted: list[tuple[float, str]] = Field(default_factory=list)
+    stopped_early: bool = False
+    on_call: Any = None
+
+    @classmethod
+    def paced(
+        cls, text: str | None = None, *, delay_s: float = 0.0, **kwargs: Any
+    ) -> RecordingModel:
+        model = cls.from_text(text, delay_s=delay_s, **kwargs)
+        assert isinstance(model, RecordingModel)
+        return model
+
+    @property
+    def full_text(self) -> str:
+        return "".join(self.chunks)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self.calls += 1
+        if self.on_call is not None:
+            await self.on_call()
+        finished = False
+        try:
+            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                self.emitted.append((time.perf_counter(), chunk.text))
+                yield chunk
+            finished = True
+        finally:
+            if not finished:
+                self.stopped_early = True
+
+
+def words(count: int, word: str = "word") -> str:
+    """A text of `count` scripted chunks (one per word)."""
+    text = " ".join(f"{word}{i}" for i in range(count))
+    assert len(split_into_chunks(text)) == count
+    return text
+
+
+# Reading a stream -----------------------------------------------------------------------------
+
+
+@dataclass
+class StreamReader:
+    """Reads one SSE response as it arrives; `events` grows live, so another task can watch it.
+
+    With `stop_after`, the client closes the connection after that many events (a cut).
+    """
+
+    client: httpx.AsyncClient
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+    stop_after: int | None = None
+    status_code: int | None = None
+    response_headers: httpx.Headers | None = None
+    body: str = ""
+    raw: list[str] = field(default_factory=list)
+    events: list[SSEEvent] = field(default_factory=list)
+    parser: SSEParser = field(default_factory=SSEParser)
+    ended_by_server: bool = False
+
+    async def run(self) -> StreamReader:
+        async with self.client.stream(
+            "GET", self.path, params=self.params, headers=self.headers
+        ) as response:
+            self.status_code = response.status_code
+            self.response_headers = response.headers
+            if response.status_code != 200:
+                await response.aread()
+                self.body = response.text
+                return self
+            async for text in response.aiter_text():
+                self.raw.append(text)
+                for event in self.parser.feed(text):
+                    self.events.append(event)
+                    if self.stop_after is not None and len(self.events) >= self.stop_after:
+                        return self  # leaving the block closes the connection mid-stream
+            self.ended_by_server = True
+        return self
+
+    @property
+    def text(self) -> str:
+        return "".join(self.raw)
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        return [event.json for event in self.events]
+
+    @property
+    def types(self) -> list[str]:
+        return [payload["type"] for payload in self.payloads]
+
+    @property
+    def chunk_text(self) -> str:
+        return "".join(p["content"] for p in self.payloads if p["type"] == "chunk")
+
+    @property
+    def terminal(self) -> dict[str, Any]:
+        payload = self.payloads[-1]
+        assert payload["type"] in {"complete", "error"}, self.types
+        return payload
+
+    @property
+    def message_id(self) -> str:
+        start = self.payloads[0]
+        assert start["type"] == "start", self.types
+        value: str = start["message_id"]
+        return value
+
+    @property
+    def seqs(self) -> list[int]:
+        return [event_seq(event) for event in self.events]
+
+    def wait_for_events(self, count: int, timeout_s: float = 10.0) -> Awaitable[None]:
+        return poll_until(lambda: len(self.events) >= count, timeout_s)
+
+
+def event_seq(event: SSEEvent) -> int:
+    assert event.id is not None
+    _, _, seq = event.id.rpartition(":")
+    return int(seq)
+
+
+async def read_stream(
+    client: httpx.AsyncClient,
+    params: dict[str, str],
+    *,
+    path: str = STREAM_PATH,
+    headers: dict[str, str] | None = None,
+    stop_after: int | None = None,
+) -> StreamReader:
+    return await StreamReader(client, path, params, headers or {}, stop_after).run()
+
+
+def stream_params(token: str, message: str = "Hello", **extra: str) -> dict[str, str]:
+    return {"message": message, "token": token, "client_message_id": new_client_id(), **extra}
+
+
+def assert_well_formed(reader: StreamReader) -> None:
+    """One stream per DESIGN.md §3: start, chunks, one terminal, ids `<message_id>:<seq>` 0..n."""
+    types = reader.types
+    assert types[0] == "start", types
+    assert types[-1] in {"complete", "error"}, types
+    assert set(types[1:-1]) <= {"chunk"}, types
+    message_id = reader.message_id
+    assert [event.id for event in reader.events] == [
+        f"{message_id}:{seq}" for seq in range(len(reader.events))
+    ]
+    chunks = [p for p in reader.payloads if p["type"] == "chunk"]
+    assert [c["index"] for c in chunks] == list(range(len(chunks)))
+    assert all(event.event == "message" for event in reader.events)
+
+
+# Accounts -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    id: str
+    access_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+
+async def new_account(client: httpx.AsyncClient) -> Account:
+    details = await register(client)
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={"username": details["email"], "password": details["password"]},
+    )
+    assert response.status_code == 200, response.text
+    return Account(
+        details["email"], details["password"], details["id"], response.json()["access_token"]
+    )
+
+
+async def stream_token(client: httpx.AsyncClient, account: Account) -> str:
+    response = await client.post("/api/v1/chat/stream-token", headers=account.auth)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+# Waiting --------------------------------------------------------------------------------------
+
+
+async def poll_until(
+    condition: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.01
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(interval_s)
+
+
+async def poll_value(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    timeout_s: float = 10.0,
+    interval_s: float = 0.05,
+) -> T:
+    """Call `probe` until `accept(value)`; the last value in the failure message otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not accepted within {timeout_s} s; last value: {value!r}")
+        await asyncio.sleep(interval_s)
+
+
+# The database, read from outside the app --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: uuid.UUID
+    role: str
+    content: str
+    status: str
+    error_code: str | None
+    chunk_count: int | None
+    ttft_ms: int | None
+    duration_ms: int | None
+    client_message_id: str | None
+
+
+class DbProbe:
+    """Reads messages over a connection of its own, so a test sees what is really committed."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database = Database.from_url(database_url, poolclass=NullPool)
+
+    async def message(self, message_id: str | uuid.UUID) -> StoredMessage | None:
+        async with self.database.sessionmaker() as session:
+            row = await session.get(Message, uuid.UUID(str(message_id)))
+            return _stored(row) if row is not None else None
+
+    async def messages_of_user(self, user_id: str | uuid.UUID) -> list[StoredMessage]:
+        async with self.database.sessionmaker() as session:
+            rows = await session.scalars(
+                select(Message)
+                .where(Message.user_id == uuid.UUID(str(user_id)))
+                .order_by(Message.created_at)
+            )
+            return [_stored(row) for row in rows]
+
+    async def wait_for_message(
+        self,
+        message_id: str | uuid.UUID,
+        accept: Callable[[StoredMessage], bool],
+        timeout_s: float = 10.0,
+    ) -> StoredMessage:
+        found = await poll_value(
+            lambda: self.message(message_id),
+            lambda m: m is not None and accept(m),
+            timeout_s,
+        )
+        assert found is not None
+        return found
+
+    async def dispose(self) -> None:
+        await self.database.dispose()
+
+    async def __aenter__(self) -> DbProbe:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.dispose()
+
+
+def _stored(row: Message) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        role=row.role,
+        content=row.content,
+        status=row.status,
+        error_code=row.error_code,
+        chunk_count=row.chunk_count,
+        ttft_ms=row.ttft_ms,
+        duration_ms=row.duration_ms,
+        client_message_id=row.client_message_id,
+    )
+
+
+def finished(message: StoredMessage) -> bool:
+    return message.status != "streaming"

@@ -1,0 +1,39 @@
+"""app/db/crud/conversations.title_from_message: a short title from a first message."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.db.crud.conversations import title_from_message
+
+
+def test_short_message_is_its_own_title() -> None:
+    assert title_from_message("How do I sort a list?") == "How do I sort a list?"
+
+
+def test_whitespace_and_line_breaks_collapse_to_single_spaces() -> None:
+    assert title_from_message("  Hello\n\n  there\tfriend  ") == "Hello there friend"
+
+
+def test_long_message_is_cut_at_a_word_boundary_with_an_ellipsis() -> None:
+    text = "Please explain how the garbage collector in CPython decides when to run a collection"
+    title = title_from_message(text)
+    assert title == "Please explain how the garbage collector in CPython decides…"
+    assert len(title) <= 61
+    assert text.startswith(title.removesuffix("…"))
+
+
+def test_message_of_exactly_the_limit_is_kept_whole() -> None:
+    text = "x" * 30 + " " + "y" * 29
+    assert len(text) == 60
+    assert title_from_message(text) == text
+
+
+def test_one_long_word_is_cut_hard() -> None:
+    assert title_from_message("a" * 100, limit=10) == "a" * 10 + "…"
+
+
+@pytest.mark.parametrize("limit", [5, 20, 60])
+def test_title_never_exceeds_the_limit_plus_ellipsis(limit: int) -> None:
+    text = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor"
+    assert len(title_from_message(text, limit=limit)) <= limit + 1

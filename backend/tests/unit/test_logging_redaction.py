@@ -1,0 +1,120 @@
+"""app/core/logging: no token, password or key survives into a log line."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+import structlog
+
+from app.core.logging import REDACTED, configure_logging, redact_query_string, redact_text
+from app.core.security import create_access_token, create_stream_token
+from tests.conftest import make_settings
+
+SETTINGS = make_settings(Path("."))
+ACCESS_JWT = create_access_token(SETTINGS, uuid.uuid4()).token
+STREAM_JWT = create_stream_token(SETTINGS, uuid.uuid4()).token
+
+
+def test_query_string_hides_tokens_and_keeps_the_rest() -> None:
+    query = urlencode(
+        {
+            "token": STREAM_JWT,
+            "client_message_id": "abc-123",
+            "conversation_id": "c1",
+            "last_event_id": "m:4",
+        }
+    )
+    redacted = redact_query_string(query)
+    assert STREAM_JWT not in redacted
+    assert dict(parse_qsl(redacted)) == {
+        "token": REDACTED,
+        "client_message_id": "abc-123",
+        "conversation_id": "c1",
+        "last_event_id": "m:4",
+    }
+
+
+@pytest.mark.parametrize(
+    "key", ["token", "access_token", "password", "api_key", "apikey", "client_secret", "TOKEN"]
+)
+def test_query_string_hides_every_secret_looking_parameter(key: str) -> None:
+    redacted = redact_query_string(urlencode({key: "s3cr3t-value", "page": "2"}))
+    assert "s3cr3t-value" not in redacted
+    assert dict(parse_qsl(redacted)) == {key: REDACTED, "page": "2"}
+
+
+def test_query_string_replaces_the_message_text_by_its_length() -> None:
+    redacted = redact_query_string(urlencode({"message": "my private question"}))
+    assert "private" not in redacted
+    assert dict(parse_qsl(redacted)) == {"message": "<19 chars>"}
+
+
+def test_query_string_with_repeated_and_blank_tokens_hides_them_all() -> None:
+    redacted = redact_query_string(f"token={ACCESS_JWT}&token=&token={STREAM_JWT}")
+    assert ACCESS_JWT not in redacted and STREAM_JWT not in redacted
+    assert parse_qsl(redacted, keep_blank_values=True) == [("token", REDACTED)] * 3
+
+
+def test_empty_query_string_stays_empty() -> None:
+    assert redact_query_string("") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("connecting to postgresql+asyncpg://chat:hunter2@db:5432/app", "hunter2"),
+        ("redis://:p4ssw0rd@cache:6379/0 is down", "p4ssw0rd"),
+        ("GET /api/v1/chat/stream?message=x&token=abc.def.ghi&x=1", "abc.def.ghi"),
+        ("/login?password=letmein123", "letmein123"),
+        ("/x?access_token=tok123&y=2", "tok123"),
+        ("/x?api_key=key-987 then", "key-987"),
+        ("postgresql://chat:p@ss@w0rd@db/app", "ss@w0rd"),  # a raw `@` in the password
+        ("token=abc123&message=hi", "abc123"),  # a bare query string
+        ("retrying with password=letmein123", "letmein123"),
+        ("oauth form client_secret=zz9&grant_type=x", "zz9"),
+        (f"Authorization: Bearer {ACCESS_JWT}", ACCESS_JWT),
+        (f"token in prose {STREAM_JWT}.", STREAM_JWT),
+    ],
+)
+def test_redact_text_removes_credentials(text: str, secret: str) -> None:
+    redacted = redact_text(text)
+    assert secret not in redacted
+    assert REDACTED in redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "user 42 opened conversation c1 at http://example.com/path?page=2",
+        "mail ada@example.com about https://example.com:8443/a?tokens=2&x=a@b",
+        "2 tokens used, password reset requested",
+    ],
+)
+def test_redact_text_leaves_ordinary_text_alone(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_log_lines_carry_no_secret(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    configure_logging(make_settings(tmp_path, log_level="info", log_format="json"))
+    try:
+        structlog.get_logger("chatstream.test").info(
+            "request_seen",
+            token=STREAM_JWT,
+            password="letmein123",
+            path=f"/api/v1/chat/stream?token={ACCESS_JWT}",
+            database="postgresql://chat:hunter2@db/app",
+            token_scope="stream",
+        )
+        logging.getLogger("some.library").warning("retrying with password=%s", "letmein123")
+    finally:
+        logging.getLogger().handlers[:] = []
+    output = capsys.readouterr().err
+    assert "request_seen" in output and "retrying" in output
+    for secret in (STREAM_JWT, ACCESS_JWT, "hunter2", "letmein123"):
+        assert secret not in output
+    assert '"password": "[REDACTED]"' in output
+    assert '"token_scope": "stream"' in output

@@ -1,0 +1,87 @@
+// Flow 5: the model fails mid-answer. The error shows with Retry; Retry asks the server for a
+// new answer to the same stored question (regenerate), so the question is never stored twice.
+
+import { expect, test } from '../support/fixtures';
+import { snap } from '../support/screenshots';
+import { PROSE, SERVERS } from '../support/servers';
+import {
+  lastAssistant,
+  messages,
+  normalise,
+  send,
+  shownText,
+  signIn,
+  userTexts,
+  waitForAnswer,
+} from '../support/ui';
+
+// The first two answers on this server fail after 8 chunks; later ones succeed.
+test.use(SERVERS.failing);
+
+test('a failed answer shows its error with Retry; Retry brings a full answer and no duplicate question', async ({
+  page,
+  account,
+  api,
+  pageErrors,
+}, testInfo) => {
+  const question = 'Why is the sky blue?';
+  await signIn(page, account);
+  const streamUrls: string[] = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/api/v1/chat/stream?')) streamUrls.push(request.url());
+  });
+
+  await send(page, question);
+  const answer = lastAssistant(page);
+  const alert = answer.getByRole('alert');
+  await expect(alert).toContainText('failed while answering');
+  await expect(answer).toHaveAttribute('data-status', 'error');
+  // What was written before the failure stays visible above the error.
+  expect(normalise(await shownText(answer))).toBe(
+    normalise(
+      PROSE.split(/(?<=\s)/)
+        .slice(0, 8)
+        .join(''),
+    ),
+  );
+  const retry = answer.getByRole('button', { name: 'Retry' });
+  await expect(retry).toBeVisible();
+  await snap(page, testInfo, 'chat-error-retry');
+
+  // After a reload the failed answer comes back from the history, still with Retry.
+  await page.reload();
+  await expect(lastAssistant(page).getByRole('alert')).toContainText('ran into a problem');
+  await lastAssistant(page).getByRole('button', { name: 'Retry' }).click();
+  // That retry fails too (the server fails twice): the error is back, with Retry.
+  await expect(lastAssistant(page).getByRole('alert')).toContainText('failed while answering');
+  await expect(messages(page)).toHaveCount(2);
+  await lastAssistant(page).getByRole('button', { name: 'Retry' }).click();
+
+  await waitForAnswer(page);
+  await expect(lastAssistant(page).getByRole('alert')).toHaveCount(0);
+  expect(normalise(await shownText(lastAssistant(page)))).toBe(normalise(PROSE));
+  await expect(userTexts(page)).toHaveText([question]);
+  await expect(messages(page)).toHaveCount(2);
+
+  // Every attempt repeated the same send, marked as a retry after the first.
+  const ids = streamUrls.map((url) => new URL(url).searchParams.get('client_message_id'));
+  expect(ids).toHaveLength(3);
+  expect(new Set(ids).size).toBe(1);
+  expect(streamUrls.map((url) => new URL(url).searchParams.get('regenerate'))).toEqual([
+    null,
+    'true',
+    'true',
+  ]);
+
+  // The server holds one question and one (complete) answer; a reload shows the same.
+  const stored = await api.latestChatMessages();
+  expect(stored.map((m) => [m.role, m.status, m.role === 'user' ? m.content : ''])).toEqual([
+    ['user', 'complete', question],
+    ['assistant', 'complete', ''],
+  ]);
+  expect(stored[1]?.content).toBe(PROSE);
+  await page.reload();
+  await expect(messages(page)).toHaveCount(2);
+  await expect(userTexts(page)).toHaveText([question]);
+  expect(pageErrors).toEqual([]);
+});

@@ -1,0 +1,103 @@
+// A small HTTP proxy in front of a server that the test controls: it forwards everything
+// unbuffered and, on demand, cuts the open answer streams as a flaky network would.
+
+import { createServer, request as httpRequest } from 'node:http';
+import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
+
+const STREAM_PATH = /^\/api\/v1\/chat\/(onboarding-)?stream(\?|$)/;
+
+export interface SeenStreamRequest {
+  path: string;
+  lastEventId: string | null;
+  status: number | null;
+}
+
+interface OpenStream {
+  browser: IncomingMessage;
+  upstream: ClientRequest;
+}
+
+export class CuttableProxy {
+  readonly streamRequests: SeenStreamRequest[] = [];
+  private readonly open = new Set<OpenStream>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(target: string): Promise<CuttableProxy> {
+    const upstreamUrl = new URL(target);
+    let proxy: CuttableProxy | null = null;
+    const server = createServer((req, res) => {
+      proxy?.forward(upstreamUrl, req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+    proxy = new CuttableProxy(server, address.port);
+    return proxy;
+  }
+
+  private forward(target: URL, req: IncomingMessage, res: ServerResponse): void {
+    const isStream = STREAM_PATH.test(req.url ?? '');
+    const seen: SeenStreamRequest | null = isStream
+      ? {
+          path: req.url ?? '',
+          lastEventId: (req.headers['last-event-id'] as string | undefined) ?? null,
+          status: null,
+        }
+      : null;
+    if (seen !== null) this.streamRequests.push(seen);
+    const upstream = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (upstreamRes) => {
+        if (seen !== null) seen.status = upstreamRes.statusCode ?? null;
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        res.flushHeaders();
+        upstreamRes.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    });
+    req.pipe(upstream);
+    if (isStream) {
+      const entry: OpenStream = { browser: req, upstream };
+      this.open.add(entry);
+      res.on('close', () => this.open.delete(entry));
+    }
+  }
+
+  /** Drops every open answer stream mid-flight (both sides). Returns how many were cut. */
+  cutStreams(): number {
+    const cut = this.open.size;
+    for (const { browser, upstream } of this.open) {
+      browser.socket.destroy();
+      upstream.destroy();
+    }
+    this.open.clear();
+    return cut;
+  }
+
+  get openStreams(): number {
+    return this.open.size;
+  }
+
+  async stop(): Promise<void> {
+    this.cutStreams();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,56 @@
+// The server configurations the specs run against. A spec picks one with
+// `test.use(SERVERS.x)`; specs with the same configuration can share a worker and its server.
+
+import type { ServerEnv } from './server';
+
+/** Plain prose (no markdown), so what the page shows can be compared with what was stored. */
+export const PROSE =
+  'Server-Sent Events keep one HTTP response open and send each piece of the answer the ' +
+  "moment the model writes it. Your browser's EventSource reads the pieces in order; if the " +
+  'connection drops, it reconnects with the id of the last event it saw, and the server ' +
+  'carries on from exactly there.\n\n' +
+  'That is why this reply appears word by word, and why nothing is lost or repeated when the ' +
+  'network hiccups.';
+
+export const PROSE_WORDS = PROSE.split(/\s+/).length;
+
+function config(serverName: string, serverEnv: ServerEnv) {
+  return { serverName, serverEnv };
+}
+
+export const SERVERS = {
+  /** Paced so streaming is visible: ~70 chunks, ~3 s an answer. */
+  default: config('default', { SCRIPTED_TEXT: PROSE, SCRIPTED_CHUNK_DELAY_S: '0.04' }),
+  /** Onboarding replies that read like one, paced so each turn visibly streams (~2 s). */
+  onboarding: config('onboarding', {
+    SCRIPTED_TEXT: 'Thank you, that is really helpful to know.',
+    SCRIPTED_CHUNK_DELAY_S: '0.2',
+  }),
+  /** Long answers (~12 s), for checks that must run while an answer is still streaming. */
+  slow: config('slow', {
+    SCRIPTED_TEXT: PROSE,
+    SCRIPTED_CHUNKS: '240',
+    SCRIPTED_CHUNK_DELAY_S: '0.05',
+  }),
+  /** The first two answers fail after 8 chunks; later ones succeed. */
+  failing: config('failing', {
+    SCRIPTED_TEXT: PROSE,
+    SCRIPTED_CHUNK_DELAY_S: '0.03',
+    SCRIPTED_FAIL_AFTER: '8',
+    SCRIPTED_FAIL_TIMES: '2',
+  }),
+  /** Streaming switched off: answers come whole from POST /chat/message. */
+  noStreaming: config('no-streaming', {
+    SCRIPTED_TEXT: PROSE,
+    SCRIPTED_CHUNK_DELAY_S: '0.03',
+    ENABLE_STREAMING: 'false',
+  }),
+  /** The real local model (SmolLM2-135M on llama.cpp), kept short. */
+  localModel: config('local-model', { LLM_MODEL: 'local', LLM_MAX_TOKENS: '24' }),
+  /** One message an hour per user. */
+  rateLimited: config('rate-limited', {
+    SCRIPTED_TEXT: 'Noted. That was your one message for this hour.',
+    SCRIPTED_CHUNK_DELAY_S: '0.02',
+    RATE_LIMIT_MESSAGES_PER_HOUR: '1',
+  }),
+} as const;
