@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     # Language model
     llm_model: str = "local"
     local_model_path: Path | None = None
+    local_model_threads: int | None = Field(default=None, ge=1, le=256)
     llm_max_tokens: int = Field(default=512, ge=1, le=32768)
     llm_temperature: float = Field(default=0.3, ge=0.0, le=2.0)
     llm_context_tokens: int = Field(default=2048, ge=256)

@@ -42,6 +42,7 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
             context_tokens=settings.llm_context_tokens,
+            threads=settings.local_model_threads,
         )
     provider, sep, model_name = spec.partition(":")
     if not sep or provider not in PROVIDERS or not model_name:

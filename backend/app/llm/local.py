@@ -21,7 +21,10 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from app.core.keepalive import keep_alive
+
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+TURN_KEEPALIVE_S = 5.0
 
 
 class LocalModelMissing(RuntimeError):
@@ -56,7 +59,8 @@ class LocalLlamaChatModel(ChatLlamaCpp):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         loop = asyncio.get_running_loop()
-        async with self._turn:
+        await self._wait_for_turn()
+        try:
             stream = self._stream(messages, stop=stop, **kwargs)
             assert isinstance(stream, Generator)  # ChatLlamaCpp._stream is a generator function
             iterator: Generator[ChatGenerationChunk, None, None] = stream
@@ -72,6 +76,23 @@ class LocalLlamaChatModel(ChatLlamaCpp):
                 # Runs after any token still being computed (one thread), so a cancelled answer
                 # stops the model at once and the next turn starts on a clean context.
                 await asyncio.shield(loop.run_in_executor(self._executor, iterator.close))
+        finally:
+            self._turn.release()
+
+    async def _wait_for_turn(self) -> None:
+        """Queue for the model; while queued, tell the stream it is waiting, not stalled."""
+        # One acquire, waited on in slices, so the place in the queue is never lost.
+        acquiring = asyncio.ensure_future(self._turn.acquire())
+        try:
+            while not (await asyncio.wait({acquiring}, timeout=TURN_KEEPALIVE_S))[0]:
+                keep_alive()
+            acquiring.result()
+        except BaseException:
+            if acquiring.done() and not acquiring.cancelled() and acquiring.exception() is None:
+                self._turn.release()  # acquired just as we were cancelled: give it back
+            else:
+                acquiring.cancel()
+            raise
 
     async def _agenerate(
         self,
@@ -88,7 +109,12 @@ class LocalLlamaChatModel(ChatLlamaCpp):
 
 
 def load_local_model(
-    path: Path | None, *, max_tokens: int, temperature: float, context_tokens: int
+    path: Path | None,
+    *,
+    max_tokens: int,
+    temperature: float,
+    context_tokens: int,
+    threads: int | None = None,
 ) -> LocalLlamaChatModel:
     """Load the GGUF (blocking: call it from a thread)."""
     model_path = path or bundled_model_path()
@@ -97,7 +123,7 @@ def load_local_model(
     return LocalLlamaChatModel(
         model_path=str(model_path),
         n_ctx=context_tokens,
-        n_threads=max(1, os.cpu_count() or 1),
+        n_threads=threads or max(1, os.cpu_count() or 1),
         max_tokens=max_tokens,
         temperature=temperature,
         streaming=True,

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 import structlog
 
+from app.core.keepalive import keepalive_callback
 from app.db.models import MessageStatus
 from app.streaming.buffer import StreamBuffer
 from app.streaming.events import (
@@ -175,18 +176,23 @@ class Generation:
     async def _consume(self) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        index = 0
         async with asyncio.timeout(self._idle_timeout_s) as idle:
-            async for text in self._chunks:
-                if not text:
-                    continue
-                now = loop.time()
-                idle.reschedule(now + self._idle_timeout_s)
-                if self._ttft_ms is None:
-                    self._ttft_ms = int((now - started) * 1000)
-                self._parts.append(text)
-                self._append(ChunkEvent(content=text, index=index))
-                index += 1
+
+            def still_alive() -> None:  # e.g. the model is waiting for its turn, not stalled
+                idle.reschedule(loop.time() + self._idle_timeout_s)
+
+            with keepalive_callback(still_alive):
+                index = 0
+                async for text in self._chunks:
+                    if not text:
+                        continue
+                    now = loop.time()
+                    idle.reschedule(now + self._idle_timeout_s)
+                    if self._ttft_ms is None:
+                        self._ttft_ms = int((now - started) * 1000)
+                    self._parts.append(text)
+                    self._append(ChunkEvent(content=text, index=index))
+                    index += 1
 
     async def _run(self) -> None:
         started = time.perf_counter()

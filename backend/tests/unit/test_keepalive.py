@@ -1,0 +1,89 @@
+"""Waiting is not stalling: work that reports keep-alives is not cut by the idle timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.core.keepalive import keep_alive, keepalive_callback
+from app.db.models import MessageStatus
+from app.llm import local
+from app.streaming.buffer import InMemoryStreamBuffer
+from app.streaming.events import OnboardingProgress
+from app.streaming.generation import Generation, GenerationOutcome
+
+
+async def _no_progress(_: GenerationOutcome) -> OnboardingProgress | None:
+    return None
+
+
+def _generation(chunks: AsyncIterator[str], idle_timeout_s: float) -> Generation:
+    return Generation(
+        message_id=uuid.uuid4(),
+        conversation_id=uuid.uuid4(),
+        user_message_id=uuid.uuid4(),
+        chunks=chunks,
+        finalise=_no_progress,
+        buffer=InMemoryStreamBuffer(),
+        idle_timeout_s=idle_timeout_s,
+        disconnect_grace_s=60,
+    )
+
+
+async def test_keep_alives_hold_off_the_idle_timeout() -> None:
+    async def queued_then_answers() -> AsyncIterator[str]:
+        for _ in range(8):  # 0.4 s in all, far past the 0.15 s idle timeout
+            await asyncio.sleep(0.05)
+            keep_alive()
+        yield "finally"
+
+    generation = _generation(queued_then_answers(), idle_timeout_s=0.15)
+    generation.start()
+    outcome = await asyncio.wait_for(generation.wait(), 5)
+    assert outcome.status is MessageStatus.COMPLETE
+    assert outcome.content == "finally"
+
+
+async def test_without_keep_alives_silence_times_out() -> None:
+    async def silent() -> AsyncIterator[str]:
+        await asyncio.sleep(0.4)
+        yield "too late"
+
+    generation = _generation(silent(), idle_timeout_s=0.15)
+    generation.start()
+    outcome = await asyncio.wait_for(generation.wait(), 5)
+    assert outcome.status is MessageStatus.ERROR
+    assert outcome.error_code == "timeout"
+
+
+def test_keep_alive_outside_a_generation_does_nothing() -> None:
+    keep_alive()  # no callback bound: no error
+
+
+@pytest.mark.slow
+async def test_local_model_reports_keep_alives_while_queued_and_keeps_its_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(local, "TURN_KEEPALIVE_S", 0.05)
+    model = await asyncio.to_thread(
+        local.load_local_model, None, max_tokens=4, temperature=0.0, context_tokens=256, threads=1
+    )
+    pings = 0
+
+    def count() -> None:
+        nonlocal pings
+        pings += 1
+
+    await model._turn.acquire()  # another generation holds the model
+    with keepalive_callback(count):
+        waiter = asyncio.ensure_future(model._wait_for_turn())
+        await asyncio.sleep(0.3)
+        assert not waiter.done()
+        assert pings >= 3
+        model._turn.release()
+        await asyncio.wait_for(waiter, 5)
+    assert model._turn.locked()  # the waiter got the turn
+    model._turn.release()
