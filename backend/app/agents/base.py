@@ -78,8 +78,11 @@ class BaseAgent(ABC):
             else self.model.astream(messages, max_tokens=self.max_tokens)
         )
         async for chunk in chunks:
-            # PostgreSQL text cannot hold NUL: drop it here, so what streams is what is saved.
+            # PostgreSQL text cannot hold NUL, and nothing can encode a lone surrogate: clean
+            # them here, so what streams is exactly what is saved.
             text = content_text(chunk.content).replace("\x00", "")
+            if not text.isascii():
+                text = text.encode("utf-8", "replace").decode("utf-8")
             if text:
                 yield text
 

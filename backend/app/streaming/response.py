@@ -39,7 +39,9 @@ class SSEResponse(Response):
         self.ping_interval_s = ping_interval_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        # A reader from the first moment, so no disconnect grace can run out in between.
+        if self.generation is not None:
+            self.generation.attach()
         sender = asyncio.current_task()
         assert sender is not None
         disconnected = asyncio.Event()
@@ -54,9 +56,8 @@ class SSEResponse(Response):
 
         watcher = asyncio.create_task(watch_disconnect())
         OPEN_CONNECTIONS.inc()
-        if self.generation is not None:
-            self.generation.attach()
         try:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send(
                 {
                     "type": "http.response.body",

@@ -67,9 +67,8 @@ async def test_stream_token_opens_the_stream_endpoints_only(
     assert refused[0].json()["error"]["code"] == "unauthorized"
 
 
-@pytest.mark.parametrize("path", [STREAM_PATH, ONBOARDING_STREAM_PATH])
-async def test_stream_refuses_missing_bad_expired_or_wrong_scope_token_with_401(
-    live_server_factory: AppFactory, database_url: str, path: str
+async def test_stream_endpoints_refuse_missing_bad_expired_or_wrong_scope_token_with_401(
+    live_server_factory: AppFactory, database_url: str
 ) -> None:
     model = RecordingModel.paced("never said")
     async with live_server_factory(model=model) as server:
@@ -83,11 +82,13 @@ async def test_stream_refuses_missing_bad_expired_or_wrong_scope_token_with_401(
                 "wrong_scope": _token(server.settings, account.id, "refresh", 60),
                 "unknown_user": _token(server.settings, str(uuid.uuid4()), "stream", 60),
             }
-            missing = stream_params("")
-            del missing["token"]
-            readers = {"missing": await read_stream(client, missing, path=path)}
-            for kind, token in tokens.items():
-                readers[kind] = await read_stream(client, stream_params(token), path=path)
+            readers = {}
+            for path in [STREAM_PATH, ONBOARDING_STREAM_PATH]:
+                missing = stream_params("")
+                del missing["token"]
+                readers[path, "missing"] = await read_stream(client, missing, path=path)
+                for kind, token in tokens.items():
+                    readers[path, kind] = await read_stream(client, stream_params(token), path=path)
     refused = {kind: r.status_code for kind, r in readers.items()}
     assert refused == dict.fromkeys(refused, 401)
     assert all('"code":"unauthorized"' in r.body for r in readers.values())

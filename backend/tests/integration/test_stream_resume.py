@@ -49,6 +49,7 @@ async def test_same_client_message_id_attaches_to_generation_in_flight_without_n
             first = StreamReader(client, "/api/v1/chat/stream", params)
             reading = asyncio.create_task(first.run())
             await first.wait_for_events(5)
+            assert not _generation_done(server, first.message_id)
             second = await read_stream(second_client, params)
             await asyncio.wait_for(reading, 10)
             emitted_while_attached = len(model.emitted)

@@ -197,3 +197,11 @@ async def test_agent_streams_the_model_pieces_in_order() -> None:
     pieces = [p async for p in agent.stream_response(TurnContext(message="count"))]
     assert pieces == ["One ", "two ", "three."]
     assert await agent.respond(TurnContext(message="count")) == "One two three."
+
+
+async def test_agent_replaces_lone_surrogates_so_every_chunk_can_be_encoded() -> None:
+    agent = ConversationalAgent(scripted_model("ok \ud800 fine 🙂"), history_char_budget=100)
+    pieces = [p async for p in agent.stream_response(TurnContext(message="x"))]
+    text = "".join(pieces)
+    assert text.encode("utf-8")  # no UnicodeEncodeError
+    assert "\ud800" not in text and "🙂" in text
