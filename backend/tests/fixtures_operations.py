@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,33 +54,6 @@ T = TypeVar("T")
 
 
 # Waiting ----------------------------------------------------------------------------------------
-
-
-async def poll_until(
-    condition: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.01
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(interval_s)
-
-
-async def poll_value(
-    probe: Callable[[], Awaitable[T]],
-    accept: Callable[[T], bool],
-    timeout_s: float = 10.0,
-    interval_s: float = 0.02,
-) -> T:
-    """Call `probe` until `accept(value)`; fail with the last value after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not accepted within {timeout_s} s; last value: {value!r}")
-        await asyncio.sleep(interval_s)
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes] | None, timeout_s: float) -> None:

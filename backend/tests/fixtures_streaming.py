@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +19,7 @@ from sqlalchemy.pool import NullPool
 from app.db.models import Message
 from app.db.session import Database
 from app.llm.scripted import ScriptedChatModel, split_into_chunks
-from tests.helpers import bearer, new_client_id, register
+from tests.helpers import bearer, new_client_id, poll_until, poll_value, register
 from tests.sse_client import SSEEvent, SSEParser
 
 STREAM_PATH = "/api/v1/chat/stream"
@@ -234,33 +233,6 @@ async def stream_token(client: httpx.AsyncClient, account: Account) -> str:
 
 
 # Waiting --------------------------------------------------------------------------------------
-
-
-async def poll_until(
-    condition: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.01
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(interval_s)
-
-
-async def poll_value(
-    probe: Callable[[], Awaitable[T]],
-    accept: Callable[[T], bool],
-    timeout_s: float = 10.0,
-    interval_s: float = 0.05,
-) -> T:
-    """Call `probe` until `accept(value)`; the last value in the failure message otherwise."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not accepted within {timeout_s} s; last value: {value!r}")
-        await asyncio.sleep(interval_s)
 
 
 # The database, read from outside the app --------------------------------------------------------

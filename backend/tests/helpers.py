@@ -1,10 +1,16 @@
-"""Small helpers the tests share: accounts and tokens."""
+"""Small helpers the tests share: accounts, tokens, and waiting with a deadline."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 
 async def register(
@@ -52,3 +58,31 @@ async def finish_onboarding(client: httpx.AsyncClient, token: str, steps: int = 
             headers=bearer(token),
         )
         assert response.status_code == 200, response.text
+
+
+async def poll_until(
+    condition: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.01
+) -> None:
+    """Wait until `condition()` holds; fail after `timeout_s` (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(interval_s)
+
+
+async def poll_value(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    timeout_s: float = 10.0,
+    interval_s: float = 0.02,
+) -> T:
+    """Call `probe` until `accept(value)`; fail with the last value after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not accepted within {timeout_s} s; last value: {value!r}")
+        await asyncio.sleep(interval_s)

@@ -25,14 +25,13 @@ from tests.fixtures_operations import (
     directed_model,
     get_stream_token,
     new_account,
-    poll_until,
     read_stream,
     sqlite_app_factory,
     sqlite_server_factory,
     start_stream,
     stream_params,
 )
-from tests.helpers import new_client_id
+from tests.helpers import new_client_id, poll_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -33,8 +33,6 @@ from tests.fixtures_operations import (
     clean_env,
     directed_model,
     new_account,
-    poll_until,
-    poll_value,
     read_metrics,
     read_stream,
     sqlite_server_factory,
@@ -43,7 +41,7 @@ from tests.fixtures_operations import (
     stream_params,
     wait_for_port,
 )
-from tests.helpers import new_client_id
+from tests.helpers import new_client_id, poll_until, poll_value
 
 pytestmark = pytest.mark.timeout(120)
 

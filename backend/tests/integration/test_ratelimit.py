@@ -26,8 +26,6 @@ from tests.fixtures_operations import (
     directed_model,
     get_stream_token,
     new_account,
-    poll_until,
-    poll_value,
     process_holding_a_lease,
     read_stream,
     redis_target,
@@ -35,7 +33,7 @@ from tests.fixtures_operations import (
     start_stream,
     stream_params,
 )
-from tests.helpers import new_client_id
+from tests.helpers import new_client_id, poll_until, poll_value
 
 pytestmark = pytest.mark.timeout(90)
 

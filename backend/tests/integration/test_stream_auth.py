@@ -18,13 +18,12 @@ from tests.fixtures_streaming import (
     DbProbe,
     RecordingModel,
     new_account,
-    poll_until,
     read_stream,
     stream_params,
     stream_token,
     words,
 )
-from tests.helpers import bearer, new_client_id
+from tests.helpers import bearer, new_client_id, poll_until
 
 pytestmark = pytest.mark.timeout(60)
 

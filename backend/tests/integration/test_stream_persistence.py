@@ -13,10 +13,10 @@ from tests.fixtures_streaming import (
     StoredMessage,
     StreamReader,
     new_account,
-    poll_until,
     read_stream,
     stream_params,
 )
+from tests.helpers import poll_until
 
 pytestmark = pytest.mark.timeout(60)
 
