@@ -11,7 +11,8 @@ ramp_s (streams: spread the opens over this long), interval_s (paced: the chunk 
 delivery delays), record_arrivals, expected_chunks, stream_timeout_s, deadline_s, pause_s
 (sequential: idle time between requests), announce_started (print a line once every stream has
 its start event or has failed).
-Output: progress lines then one final JSON line {"event": "result", ...} on stdout.
+Output: the result JSON goes to the job's `result_path` (a file: megabytes of arrival times do
+not belong in a pipe); stdout carries only short progress lines.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import sys
 import time
@@ -382,9 +384,14 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio otherwise
-        emit(asyncio.run(main_async(job)))
+        result = asyncio.run(main_async(job))
     else:
-        emit(uvloop.run(main_async(job)))
+        result = uvloop.run(main_async(job))
+    tmp = f"{job['result_path']}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, separators=(",", ":"))
+    os.replace(tmp, job["result_path"])
+    emit({"event": "result_written"})
 
 
 if __name__ == "__main__":

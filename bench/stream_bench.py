@@ -376,10 +376,21 @@ def run_clients(
             outputs[index].append(line)
 
     readers = []
+    result_paths: list[Path] = []
     for index in range(processes):
         job_path = workdir / f"job-{uuid.uuid4().hex[:8]}.json"
+        result_path = job_path.with_suffix(".result.json")
+        result_paths.append(result_path)
         job_path.write_text(
-            json.dumps({**job, "host": HOST, "port": port, "paths": paths[index::processes]})
+            json.dumps(
+                {
+                    **job,
+                    "host": HOST,
+                    "port": port,
+                    "paths": paths[index::processes],
+                    "result_path": str(result_path),
+                }
+            )
         )
         proc = subprocess.Popen(  # noqa: S603
             [PY, str(BENCH / "sse_client.py"), str(job_path)],
@@ -409,10 +420,10 @@ def run_clients(
             proc.wait(timeout=10)
         readers[index].join(timeout=10)
         stderr = proc.stderr.read() if proc.stderr else ""
-        result = next(
-            (json.loads(line) for line in reversed(outputs[index]) if '"event":"result"' in line),
-            None,
-        )
+        result = None
+        if proc.returncode == 0 and result_paths[index].exists():
+            result = json.loads(result_paths[index].read_text())
+            result_paths[index].unlink()
         if result is None:
             raise RuntimeError(
                 f"client {index} gave no result (exit {proc.returncode}):\n{stderr[-3000:]}"
