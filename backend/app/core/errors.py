@@ -126,6 +126,7 @@ def install_error_handlers(app: FastAPI) -> None:
         OperationalError,
         ProgrammingError,
     )
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     # Errors in a statement or its data are bugs, not an outage: a 500, never "unavailable".
     statement_errors = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
@@ -158,6 +159,17 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _database_busy(_: Request, exc: PoolTimeout) -> JSONResponse:
+        import structlog
+
+        structlog.get_logger("chatstream.errors").warning("database_busy")
+        return JSONResponse(
+            error_body("database_busy", "The server is busy. Please try again in a moment."),
+            status_code=503,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(OperationalError)

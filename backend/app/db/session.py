@@ -37,7 +37,10 @@ def create_engine(url: str, **overrides: Any) -> AsyncEngine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             except OSError:
                 pass  # e.g. a file in the way: connecting fails, and /readyz reports it
-        kwargs.update(pool_size=8, max_overflow=16)
+        # One connection: SQLite has one writer at a time anyway, and queueing for the connection
+        # in the event loop is fair and cheap, where several connections would fight over the
+        # file lock (SQLITE_BUSY, "database is locked") under load.
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=10)
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_timeout=10)
         kwargs["connect_args"] = {"timeout": 5, "command_timeout": 30}

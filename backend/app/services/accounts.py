@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,9 +20,10 @@ from app.schemas.auth import UserCreate
 
 
 async def register(session: AsyncSession, settings: Settings, data: UserCreate) -> User:
+    # Hashing (tens of milliseconds) first, while holding no database connection.
+    hashed = await hash_password(data.password)
     if await user_crud.get_user_by_email(session, data.email) is not None:
         raise EmailTaken()
-    hashed = await hash_password(data.password)
     try:
         async with session.begin_nested():
             user = await user_crud.add_user(
@@ -58,9 +61,12 @@ async def open_onboarding_conversation(
     await session.flush()
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+async def authenticate(session: AsyncSession, email: str, password: str) -> uuid.UUID:
+    """The id of the account these credentials open, or InvalidCredentials."""
     user = await user_crud.get_user_by_email(session, email)
+    user_id, hashed = (user.id, user.hashed_password) if user else (None, None)
+    await session.rollback()  # read-only: give the connection back before the slow hash check
     # Same work and same answer whether the email is unknown or the password wrong.
-    if not await verify_password(password, user.hashed_password if user else None) or user is None:
+    if not await verify_password(password, hashed) or user_id is None:
         raise InvalidCredentials()
-    return user
+    return user_id

@@ -128,7 +128,12 @@ async def begin_turn(
                     session, user.id, kind, conversation_crud.title_from_message(text)
                 )
                 profile = await _profile(session, user.id)
-            history = await message_crud.recent_history(session, conversation.id, before=now)
+            is_new = kind is ConversationKind.CHAT and conversation_id is None
+            history = (
+                []
+                if is_new  # nothing to read back from a conversation this request opened
+                else await message_crud.recent_history(session, conversation.id, before=now)
+            )
             conversation.updated_at = now
             try:
                 # The unique (user, client_message_id) check fires at the INSERT (the flush in

@@ -36,18 +36,20 @@ class StreamBuffer(ABC):
 
 
 class InMemoryStreamBuffer(StreamBuffer):
-    __slots__ = ("_frames", "_changed", "_closed")
+    __slots__ = ("_frames", "_waiters", "_closed")
 
     def __init__(self) -> None:
         self._frames: list[bytes] = []
-        self._changed = asyncio.Event()
+        # Futures of readers that caught up and wait for more: nothing is allocated per frame.
+        self._waiters: list[asyncio.Future[None]] = []
         self._closed = False
 
     def append(self, frame: bytes) -> int:
         if self._closed:
             raise RuntimeError("append to a closed stream buffer")
         self._frames.append(frame)
-        self._wake()
+        if self._waiters:
+            self._wake()
         return len(self._frames) - 1
 
     def close(self) -> None:
@@ -55,9 +57,10 @@ class InMemoryStreamBuffer(StreamBuffer):
         self._wake()
 
     def _wake(self) -> None:
-        # Replace the event so each reader waits on the one current when it last caught up.
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     @property
     def closed(self) -> bool:
@@ -69,8 +72,8 @@ class InMemoryStreamBuffer(StreamBuffer):
 
     async def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
         position = max(after_seq + 1, 0)
+        loop = asyncio.get_running_loop()
         while True:
-            changed = self._changed
             if position < len(self._frames):
                 end = len(self._frames)
                 yield (
@@ -82,8 +85,10 @@ class InMemoryStreamBuffer(StreamBuffer):
                 continue
             if self._closed:
                 return
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
             try:
                 async with asyncio.timeout(idle_s):
-                    await changed.wait()
+                    await waiter
             except TimeoutError:
                 yield None

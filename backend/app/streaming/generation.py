@@ -22,7 +22,6 @@ from app.core.keepalive import keepalive_callback
 from app.db.models import MessageStatus
 from app.streaming.buffer import StreamBuffer
 from app.streaming.events import (
-    ChunkEvent,
     CompleteEvent,
     ErrorCode,
     ErrorEvent,
@@ -30,9 +29,11 @@ from app.streaming.events import (
     StartEvent,
     StreamEvent,
 )
-from app.streaming.sse import encode_event
+from app.streaming.sse import encode_chunk, encode_event
 
 log = structlog.get_logger("chatstream.streaming")
+
+YIELD_EVERY_CHUNKS = 16
 
 
 class StopReason(StrEnum):
@@ -181,18 +182,30 @@ class Generation:
             def still_alive() -> None:  # e.g. the model is waiting for its turn, not stalled
                 idle.reschedule(loop.time() + self._idle_timeout_s)
 
+            # Rescheduling a timer costs more than encoding a chunk: move the deadline only
+            # when it has drifted by a tenth of the timeout (it then fires 90-100% of the way).
+            slack = self._idle_timeout_s / 10
+            deadline_base = started
+            id_prefix = f"id: {self.message_id}:"
+            buffer = self.buffer
             with keepalive_callback(still_alive):
                 index = 0
                 async for text in self._chunks:
                     if not text:
                         continue
                     now = loop.time()
-                    idle.reschedule(now + self._idle_timeout_s)
+                    if now - deadline_base > slack:
+                        idle.reschedule(now + self._idle_timeout_s)
+                        deadline_base = now
                     if self._ttft_ms is None:
                         self._ttft_ms = int((now - started) * 1000)
                     self._parts.append(text)
-                    self._append(ChunkEvent(content=text, index=index))
+                    buffer.append(encode_chunk(id_prefix, buffer.next_seq, text, index))
                     index += 1
+                    if index % YIELD_EVERY_CHUNKS == 0:
+                        # A model that never waits (a fast provider, the scripted model at full
+                        # speed) must not starve the other streams of the event loop.
+                        await asyncio.sleep(0)
 
     async def _run(self) -> None:
         started = time.perf_counter()

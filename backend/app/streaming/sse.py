@@ -21,21 +21,26 @@ def retry_frame(retry_ms: int) -> bytes:
     return f"retry: {retry_ms}\n\n".encode()
 
 
+# Built once: json.dumps with non-default options makes a new encoder on every call.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def encode_event(message_id: uuid.UUID | str, seq: int, event: StreamEvent) -> bytes:
     """One event: `id: <message_id>:<seq>` and one line of JSON data.
 
     JSON escapes CR and LF inside strings, so `data` is always a single line whatever the model
-    wrote; chunk events (the hot path) skip pydantic's serialiser for the stdlib one.
+    wrote.
     """
     if isinstance(event, ChunkEvent):
-        data = json.dumps(
-            {"type": "chunk", "content": event.content, "index": event.index},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-    else:
-        data = event.model_dump_json(exclude_none=event.type != "complete")
+        return encode_chunk(f"id: {message_id}:", seq, event.content, event.index)
+    data = event.model_dump_json(exclude_none=event.type != "complete")
     return f"id: {message_id}:{seq}\ndata: {data}\n\n".encode()
+
+
+def encode_chunk(id_prefix: str, seq: int, content: str, index: int) -> bytes:
+    """The hot path: a chunk event without building a model (`id_prefix` is `id: <id>:`)."""
+    data = _encode_json({"type": "chunk", "content": content, "index": index})
+    return f"{id_prefix}{seq}\ndata: {data}\n\n".encode()
 
 
 @dataclass(frozen=True, slots=True)

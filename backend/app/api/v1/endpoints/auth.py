@@ -27,6 +27,6 @@ async def login(
     session: SessionDep,
     settings: SettingsDep,
 ) -> AccessToken:
-    user = await accounts.authenticate(session, form.username, form.password)
-    issued = create_access_token(settings, user.id)
+    user_id = await accounts.authenticate(session, form.username, form.password)
+    issued = create_access_token(settings, user_id)
     return AccessToken(access_token=issued.token, expires_in=issued.expires_in)
