@@ -7,12 +7,13 @@ VENV_BIN := $(ROOT)/backend/.venv/bin
 REPORTS := $(ROOT)/reports
 
 .PHONY: help install backend frontend-deps frontend migrate run serve worker test lint \
-	backend-test frontend-test format bench clean
+	backend-test frontend-test e2e format bench clean
 
 help:
 	@echo "make run    install everything, migrate, serve http://127.0.0.1:8000 with a worker"
 	@echo "make test   lint and run every test suite, then print 'N passed, N failed'"
 	@echo "make lint   ruff, mypy, ESLint, TypeScript, Prettier"
+	@echo "make e2e    browser tests only (Chromium against real servers; frontend/e2e/)"
 	@echo "make bench  streaming benchmarks (bench/)"
 
 $(TOOLS)/bin/uv:
@@ -27,7 +28,7 @@ backend: $(UV)
 
 frontend-deps:
 	@if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
-		cd frontend && npm ci --no-audit --no-fund; fi
+		cd frontend && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi
 
 frontend: frontend-deps
 	cd frontend && npm run build
@@ -58,6 +59,10 @@ backend-test: backend
 frontend-test: frontend
 	cd frontend && npm test -- --reporter=default --reporter=junit --outputFile.junit=$(REPORTS)/frontend.xml
 
+# The browser tests drive the system's Chromium (/usr/bin/chromium; never a downloaded one).
+e2e: backend frontend
+	cd frontend && npm run e2e
+
 # Every suite runs even when an earlier one fails; the last line sums them all up.
 test: backend frontend
 	@bash scripts/run_tests.sh
@@ -66,4 +71,4 @@ bench: backend
 	$(VENV_BIN)/python bench/stream_bench.py
 
 clean:
-	rm -rf $(REPORTS) frontend/dist backend/.pytest_cache backend/.mypy_cache
+	rm -rf $(REPORTS) frontend/dist frontend/e2e/artifacts backend/.pytest_cache backend/.mypy_cache

@@ -36,7 +36,7 @@ const zones = Object.entries(forbidden).flatMap(([target, froms]) =>
 );
 
 export default defineConfig(
-  { ignores: ['dist', 'coverage', 'node_modules'] },
+  { ignores: ['dist', 'coverage', 'node_modules', 'e2e/artifacts'] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {
@@ -81,6 +81,15 @@ export default defineConfig(
   {
     files: ['*.config.{js,ts}'],
     languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    // Browser tests (Playwright) run in Node; their fixtures' `use` is not a React hook.
+    files: ['e2e/**/*.ts'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      'react-hooks/rules-of-hooks': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
   },
   {
     // This file is plain JS that the type-aware rules cannot see into.

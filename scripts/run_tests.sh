@@ -14,10 +14,13 @@ step() {  # step NAME COMMAND...: run it, record pass or fail as one check
 
 step "backend lint (ruff, mypy)" bash -c "cd '$root/backend' && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy"
 step "frontend lint (eslint, tsc, prettier)" bash -c "cd '$root/frontend' && npm run --silent lint"
-suite() {  # suite NAME REPORT COMMAND...: its JUnit report counts; a crash with no report fails
+suite() {  # suite NAME REPORT COMMAND...: its JUnit report counts; a failed run whose report
+  # shows no failed test (no report, an empty one, a set-up or teardown error) counts as one failure
   local name=$1 report=$2; shift 2
   echo "=== $name"
-  if ! "$@" && [ ! -s "$reports/$report" ]; then echo "fail $name (no report)" >>"$reports/checks.txt"; fi
+  if ! "$@" && ! grep -qE "<(failure|error)[ >]" "$reports/$report" 2>/dev/null; then
+    echo "fail $name (the run failed, and its report shows no failed test)" >>"$reports/checks.txt"
+  fi
 }
 
 suite "backend tests" backend.xml make_quiet backend-test

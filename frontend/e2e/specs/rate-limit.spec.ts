@@ -2,8 +2,8 @@
 // to try again.
 
 import { expect, test } from '../support/fixtures';
-import { composer, lastAssistant, send, signIn, userTexts, waitForAnswer } from '../support/ui';
 import { SERVERS } from '../support/servers';
+import { composer, lastAssistant, send, signIn, userTexts, waitForAnswer } from '../support/ui';
 
 test.use(SERVERS.rateLimited);
 
@@ -23,7 +23,7 @@ test('over the rate limit, the user reads what happened and when to try again', 
   await expect(lastAssistant(page)).toHaveAttribute('data-status', 'error');
   await expect(userTexts(page)).toHaveText(['My one message this hour.', 'And one more?']);
   await testInfo.attach('rate-limit-message', {
-    body: (await alert.innerText()) ?? '',
+    body: await alert.innerText(),
     contentType: 'text/plain',
   });
   // The page stays usable: the box is enabled and focused, ready for later.

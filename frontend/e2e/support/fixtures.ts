@@ -37,9 +37,13 @@ interface TestFixtures {
   account: Account;
   /** The REST API, signed in as `account`. */
   api: ApiClient;
-  /** Uncaught exceptions in the page during the test. */
-  pageErrors: Error[];
 }
+
+const NO_SERVER = new Proxy({} as TestServer, {
+  get() {
+    throw new Error('no server: Chromium is missing');
+  },
+});
 
 export const test = base.extend<TestFixtures, WorkerFixtures>({
   serverEnv: [{}, { scope: 'worker', option: true }],
@@ -47,6 +51,11 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 
   testServer: [
     async ({ serverEnv, serverName }, use) => {
+      if (chromiumMissingReason() !== null) {
+        // Every test is skipped (or, in CI, failed) by requireChromium: start nothing.
+        await use(NO_SERVER);
+        return;
+      }
       const server = await ChatStreamServer.start({ name: serverName, env: serverEnv });
       const users = JSON.parse(readFileSync(USERS_FILE, 'utf8')) as Account[];
       let next = 0;
@@ -78,7 +87,8 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     { auto: true },
   ],
 
-  baseURL: async ({ testServer }, use) => {
+  // Depends on requireChromium so that a missing browser is reported before anything else.
+  baseURL: async ({ testServer, requireChromium: _ }, use) => {
     await use(testServer.url);
   },
 
@@ -92,13 +102,10 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     await use(api);
   },
 
-  pageErrors: async ({ page }, use) => {
-    const errors: Error[] = [];
-    page.on('pageerror', (error) => errors.push(error));
-    await use(errors);
-  },
-
+  // Every test fails on an uncaught exception in the page, whatever else it checks.
   page: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.stack ?? error.message));
     // Tokens the browser receives, for the log audit (log-audit.spec.ts).
     page.on('response', (response) => {
       const url = response.url();
@@ -112,6 +119,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
         .catch(() => undefined);
     });
     await use(page);
+    expect(errors, 'uncaught exceptions in the page').toEqual([]);
   },
 });
 

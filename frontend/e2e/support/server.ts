@@ -21,14 +21,19 @@ import { CHATSTREAM_BIN, DIST_DIR, SERVER_LOGS_DIR, TEMPLATE_DB } from './paths'
 
 /** Settings the server reads (README's configuration table): never inherited from the shell. */
 const SETTING_NAME =
-  /^(CHATSTREAM_ENV|DATA_DIR|DATABASE_URL|REDIS_URL|CELERY_BROKER_URL|LLM_.*|LOCAL_MODEL_PATH|OPENAI_.*|ANTHROPIC_.*|OLLAMA_.*|CHAT_HISTORY_CHAR_BUDGET|SCRIPTED_.*|SECRET_KEY|ACCESS_TOKEN_.*|STREAM_.*|ENABLE_STREAMING|STREAMING_ROLLOUT_PERCENT|MAX_MESSAGE_CHARS|PERSIST_TIMEOUT_S|RATE_LIMIT_.*|METRICS_PORT|LOG_FORMAT|LOG_LEVEL|FRONTEND_DIST_DIR|ONBOARDING_STEPS|PROMETHEUS_MULTIPROC_DIR)$/i;
+  /^(CHATSTREAM_ENV|DATA_DIR|DATABASE_URL|REDIS_URL|CELERY_BROKER_URL|LLM_.*|LOCAL_MODEL_.*|OPENAI_.*|ANTHROPIC_.*|OLLAMA_.*|CHAT_HISTORY_CHAR_BUDGET|SCRIPTED_.*|SECRET_KEY|ACCESS_TOKEN_.*|STREAM_.*|ENABLE_STREAMING|STREAMING_ROLLOUT_PERCENT|MAX_MESSAGE_CHARS|PERSIST_TIMEOUT_S|RATE_LIMIT_.*|METRICS_PORT|LOG_FORMAT|LOG_LEVEL|FRONTEND_DIST_DIR|ONBOARDING_STEPS|PROMETHEUS_MULTIPROC_DIR)$/i;
 
-/** One secret for the whole run (tests in different workers may share a seeded database). */
-const RUN_SECRET = process.env.E2E_SECRET_KEY ?? `e2e-${randomBytes(24).toString('hex')}`;
-process.env.E2E_SECRET_KEY = RUN_SECRET;
+/** A random signing secret per process: never the development one. */
+const RUN_SECRET = `e2e-${randomBytes(24).toString('hex')}`;
 
 const READY_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
+
+/** Servers still running: killed if this process exits without stopping them (Ctrl-C). */
+const RUNNING = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of RUNNING) child.kill('SIGKILL');
+});
 
 export type ServerEnv = Record<string, string>;
 
@@ -123,22 +128,41 @@ export class ChatStreamServer {
     } else {
       await runChatstream(['migrate'], settings, dataDir);
     }
+    // The port is free when chosen but could be taken before uvicorn binds it: try again then.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await ChatStreamServer.spawn(options.name, settings, dataDir, ownsDataDir);
+      } catch (error) {
+        const inUse = error instanceof Error && error.message.includes('address already in use');
+        if (!inUse || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  private static async spawn(
+    name: string,
+    settings: ServerEnv,
+    dataDir: string,
+    ownsDataDir: boolean,
+  ): Promise<ChatStreamServer> {
     const port = await freePort();
     mkdirSync(SERVER_LOGS_DIR, { recursive: true });
-    const logPath = path.join(SERVER_LOGS_DIR, `${options.name}-${port}.log`);
+    const logPath = path.join(SERVER_LOGS_DIR, `${name}-${port}.log`);
     const log = createWriteStream(logPath);
     const child = spawn(CHATSTREAM_BIN, ['serve', '--host', '127.0.0.1', '--port', String(port)], {
       cwd: dataDir, // no stray .env file is read
       env: childEnv(settings),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    RUNNING.add(child);
     child.once('exit', () => {
+      RUNNING.delete(child);
       // Let the pipes drain into the file first.
       setTimeout(() => log.end(), 100);
     });
-    const server = new ChatStreamServer(options.name, port, dataDir, logPath, child, ownsDataDir);
+    const server = new ChatStreamServer(name, port, dataDir, logPath, child, ownsDataDir);
     await server.waitUntilReady();
     return server;
   }
@@ -147,6 +171,7 @@ export class ChatStreamServer {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (this.exitCode !== undefined) {
+        await sleep(300); // the log's last lines
         throw new Error(
           `chatstream serve exited (${this.exitCode}) before it was ready:\n${this.logTail()}`,
         );

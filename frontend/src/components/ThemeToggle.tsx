@@ -22,17 +22,18 @@ const ICONS: Record<ThemePreference, ReactNode> = {
 
 export function ThemeToggle() {
   const [theme, setTheme] = useState<ThemePreference>(getThemePreference);
+  const next = nextTheme(theme);
+  // The name says what a press does; the title (on hover) what is in use now.
   return (
     <button
       type="button"
       className={styles.toggle}
       onClick={() => {
-        const next = nextTheme(theme);
         setThemePreference(next);
         setTheme(next);
       }}
-      aria-label={`${LABELS[theme]} (change theme)`}
-      title={LABELS[theme]}
+      aria-label={`Switch to ${LABELS[next].toLowerCase()}`}
+      title={`${LABELS[theme]} (click for ${LABELS[next].toLowerCase()})`}
     >
       {ICONS[theme]}
     </button>
