@@ -53,6 +53,12 @@ async def _recover_orphaned_answers(db: Database) -> None:
         log.warning("orphaned_answers_interrupted", count=recovered)
 
 
+def _report_warm_up(task: asyncio.Task[BaseChatModel]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # The first request retries the load and reports the error to its user.
+        log.error("model_load_failed", error=str(task.exception())[:300])
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -89,6 +95,10 @@ def create_app(
             except Exception as exc:  # the database may be down at start; readyz reports it
                 log.warning("orphan_recovery_skipped", error_type=type(exc).__name__)
         configure_celery(settings)
+        if settings.llm_model == "local":
+            # Load the GGUF now, in a thread, so the first answer does not wait for it.
+            warm_up = asyncio.create_task(models.get())
+            warm_up.add_done_callback(_report_warm_up)
 
         def end_streams() -> None:
             asyncio.ensure_future(streams.shutdown())

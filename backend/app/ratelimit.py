@@ -169,7 +169,7 @@ class RateLimiter:
         if not await self._window.test(self.hourly, str(user_id)):
             RATE_LIMIT_REJECTIONS.labels(limit="messages_per_hour").inc()
             raise RateLimited(
-                f"You have sent {self.hourly.amount} messages in the last hour, the limit.",
+                f"You have reached the limit of {self.hourly.amount} messages per hour.",
                 retry_after_s=await self._hourly_retry_after(user_id),
             )
         if await self.slots.in_use(user_id) >= self.slots.limit:
@@ -191,7 +191,7 @@ class RateLimiter:
             await self.slots.release(user_id, lease_id)
             RATE_LIMIT_REJECTIONS.labels(limit="messages_per_hour").inc()
             raise RateLimited(
-                f"You have sent {self.hourly.amount} messages in the last hour, the limit.",
+                f"You have reached the limit of {self.hourly.amount} messages per hour.",
                 retry_after_s=await self._hourly_retry_after(user_id),
             )
 

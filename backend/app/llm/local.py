@@ -25,6 +25,8 @@ from app.core.keepalive import keep_alive
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TURN_KEEPALIVE_S = 5.0
+# A working model is never a stalled one, but a token this late means something is wrong.
+LOCAL_TOKEN_TIMEOUT_S = 300.0
 
 
 class LocalModelMissing(RuntimeError):
@@ -66,7 +68,7 @@ class LocalLlamaChatModel(ChatLlamaCpp):
             iterator: Generator[ChatGenerationChunk, None, None] = stream
             try:
                 while True:
-                    chunk = await loop.run_in_executor(self._executor, next, iterator, None)
+                    chunk = await self._next_chunk(iterator)
                     if chunk is None:
                         return
                     if run_manager is not None:
@@ -78,6 +80,21 @@ class LocalLlamaChatModel(ChatLlamaCpp):
                 await asyncio.shield(loop.run_in_executor(self._executor, iterator.close))
         finally:
             self._turn.release()
+
+    async def _next_chunk(
+        self, iterator: Generator[ChatGenerationChunk, None, None]
+    ) -> ChatGenerationChunk | None:
+        """The next chunk from llama.cpp's thread. While it computes (reading a long prompt on a
+        busy CPU can take a while), the stream hears that the model is working, up to a bound."""
+        loop = asyncio.get_running_loop()
+        pending = loop.run_in_executor(self._executor, next, iterator, None)
+        waited_s = 0.0
+        while not (await asyncio.wait({pending}, timeout=TURN_KEEPALIVE_S))[0]:
+            waited_s += TURN_KEEPALIVE_S
+            if waited_s >= LOCAL_TOKEN_TIMEOUT_S:
+                raise TimeoutError(f"llama.cpp produced nothing for {waited_s:.0f} s")
+            keep_alive()
+        return pending.result()
 
     async def _wait_for_turn(self) -> None:
         """Queue for the model; while queued, tell the stream it is waiting, not stalled."""

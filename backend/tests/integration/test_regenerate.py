@@ -99,3 +99,31 @@ async def test_streamed_regenerate_answers_the_same_question_once(
         replay = await stream(regenerate="true")  # e.g. EventSource reconnecting the same URL
         assert replay[0]["message_id"] == second[0]["message_id"]
         assert model.calls == 2
+
+
+async def test_reconnect_of_a_regenerate_stream_never_regenerates_again(
+    live_server_factory: AppFactory,
+) -> None:
+    from tests.sse_client import iter_events
+
+    model = FailsFirstModel.from_text("Never reached.", fail_after=1)  # every call fails
+    async with live_server_factory(model=model) as server, server.client() as client:
+        token = await new_user_token(client)
+        params = {"message": "Again", "client_message_id": new_client_id(), "token": token}
+
+        async def stream(headers: dict[str, str] | None = None, **extra: str) -> list[Any]:
+            async with client.stream(
+                "GET", "/api/v1/chat/stream", params={**params, **extra}, headers=headers
+            ) as response:
+                if response.status_code == 204:
+                    return []
+                return [event async for event in iter_events(response)]
+
+        await stream()
+        retried = await stream(regenerate="true")
+        assert retried[-1].json["type"] == "error"
+        assert model.calls == 2
+        # EventSource reconnects to the same URL (regenerate=true included) with Last-Event-ID.
+        resumed = await stream(headers={"Last-Event-ID": retried[0].id}, regenerate="true")
+        assert [e.json["type"] for e in resumed] == [e.json["type"] for e in retried[1:]]
+        assert model.calls == 2

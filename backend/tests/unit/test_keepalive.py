@@ -87,3 +87,38 @@ async def test_local_model_reports_keep_alives_while_queued_and_keeps_its_place(
         await asyncio.wait_for(waiter, 5)
     assert model._turn.locked()  # the waiter got the turn
     model._turn.release()
+
+
+@pytest.mark.slow
+async def test_local_model_reports_keep_alives_while_computing_and_gives_up_eventually(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time as time_module
+    from collections.abc import Generator
+
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+
+    monkeypatch.setattr(local, "TURN_KEEPALIVE_S", 0.05)
+    model = await asyncio.to_thread(
+        local.load_local_model, None, max_tokens=4, temperature=0.0, context_tokens=256, threads=1
+    )
+
+    def slow_tokens(delay_s: float) -> Generator[ChatGenerationChunk, None, None]:
+        time_module.sleep(delay_s)  # like llama.cpp reading a long prompt
+        yield ChatGenerationChunk(message=AIMessageChunk(content="late"))
+
+    pings = 0
+
+    def count() -> None:
+        nonlocal pings
+        pings += 1
+
+    with keepalive_callback(count):
+        chunk = await model._next_chunk(slow_tokens(0.4))
+    assert chunk is not None and chunk.text == "late"
+    assert pings >= 3
+
+    monkeypatch.setattr(local, "LOCAL_TOKEN_TIMEOUT_S", 0.2)
+    with pytest.raises(TimeoutError):
+        await model._next_chunk(slow_tokens(1.0))
