@@ -22,7 +22,7 @@ from app.agents.onboarding import OnboardingAgent, clean_answer, progress
 from app.core.config import Settings
 from app.core.errors import AppError, LLMError, MessageNotFound
 from app.db.base import utcnow
-from app.db.models import ConversationKind, Message, MessageStatus, Role
+from app.db.models import ConversationKind, MessageStatus, Role
 from app.llm.factory import ChatModelProvider
 from app.persistence import save_answer
 from app.ratelimit import RateLimiter
@@ -31,19 +31,15 @@ from app.schemas.chat import CancelResult, ChatTurnRead, MessageRead
 from app.schemas.records import AnswerRecord, OnboardingAdvance
 from app.services import turns
 from app.services.onboarding import read_onboarding
-from app.streaming.buffer import InMemoryStreamBuffer, StreamBuffer
+from app.streaming import replay
+from app.streaming.buffer import StreamBuffer
 from app.streaming.events import (
-    ChunkEvent,
-    CompleteEvent,
     ErrorCode,
-    ErrorEvent,
     OnboardingProgress,
-    StartEvent,
-    StreamEvent,
 )
 from app.streaming.generation import Generation, GenerationOutcome, StopReason
 from app.streaming.manager import StreamManager
-from app.streaming.sse import EventId, encode_event
+from app.streaming.sse import EventId
 
 
 class GenerationTimedOut(AppError):
@@ -59,12 +55,6 @@ class StreamHandle:
     buffer: StreamBuffer
     after_seq: int
     generation: Generation | None
-
-
-_REPLAY_ERRORS: dict[str, tuple[ErrorCode, str, bool]] = {
-    MessageStatus.CANCELLED: (ErrorCode.CANCELLED, "The answer was stopped.", False),
-    MessageStatus.INTERRUPTED: (ErrorCode.INTERNAL, "The answer was interrupted.", True),
-}
 
 
 def _regenerates(regenerate: bool, resume: EventId | None) -> bool:
@@ -311,86 +301,15 @@ class AgentOrchestrator:
             return StreamHandle(generation.buffer, after_seq, generation)
         stored = await turns.load_message(self.sessionmaker, assistant.id) or assistant
         if stored.status == MessageStatus.STREAMING:
-            return StreamHandle(self._elsewhere_buffer(stored, after_seq + 1), -1, None)
+            return StreamHandle(replay.elsewhere_buffer(stored, after_seq + 1), -1, None)
         terminal_seq = (stored.chunk_count or 0) + 1
         if after_seq >= terminal_seq:
             return None
-        return StreamHandle(self._replay_buffer(turn, stored, resumed=after_seq >= 0), -1, None)
-
-    @staticmethod
-    def _elsewhere_buffer(stored: Message, seq: int) -> StreamBuffer:
-        """The answer is being written by another API process, whose buffer is not here."""
-        buffer = InMemoryStreamBuffer()
-        event = ErrorEvent(
-            code=ErrorCode.INTERNAL,
-            message="This answer is still being written elsewhere; reload the conversation soon.",
-            retryable=True,
-            message_id=str(stored.id),
+        return StreamHandle(
+            replay.stored_answer_buffer(stored, turn.user_message.id, resumed=after_seq >= 0),
+            -1,
+            None,
         )
-        buffer.append(encode_event(stored.id, seq, event))
-        buffer.close()
-        return buffer
-
-    def _replay_buffer(
-        self, turn: turns.TurnRecord, stored: Message, *, resumed: bool
-    ) -> StreamBuffer:
-        """A finished answer told again from the database: its whole text as one chunk."""
-        buffer = InMemoryStreamBuffer()
-        message_id = stored.id
-        chunk_count = stored.chunk_count or 0
-        events: list[tuple[int, StreamEvent]] = []
-        if resumed:
-            # The original chunk boundaries are gone, so an exact resume is impossible.
-            events.append(
-                (
-                    chunk_count + 1,
-                    ErrorEvent(
-                        code=ErrorCode.INTERNAL,
-                        message="This answer can no longer be resumed; reload the conversation.",
-                        retryable=False,
-                        message_id=str(message_id),
-                    ),
-                )
-            )
-        else:
-            events.append(
-                (
-                    0,
-                    StartEvent(
-                        message_id=str(message_id),
-                        conversation_id=str(stored.conversation_id),
-                        user_message_id=str(turn.user_message.id),
-                    ),
-                )
-            )
-            if stored.content:
-                events.append((1, ChunkEvent(content=stored.content, index=0)))
-            events.append((chunk_count + 1, self._replay_terminal(stored)))
-        for seq, event in events:
-            buffer.append(encode_event(message_id, seq, event))
-        buffer.close()
-        return buffer
-
-    @staticmethod
-    def _replay_terminal(stored: Message) -> StreamEvent:
-        if stored.status == MessageStatus.COMPLETE:
-            return CompleteEvent(
-                message_id=str(stored.id),
-                conversation_id=str(stored.conversation_id),
-                chunks=1 if stored.content else 0,
-                finish_reason="stop",
-            )
-        code, text, retryable = _REPLAY_ERRORS.get(
-            stored.status,
-            (
-                ErrorCode(stored.error_code)
-                if stored.error_code in set(ErrorCode)
-                else ErrorCode.LLM_ERROR,
-                "The answer failed. Please try again.",
-                True,
-            ),
-        )
-        return ErrorEvent(code=code, message=text, retryable=retryable, message_id=str(stored.id))
 
     async def _wait_for_answer(
         self, turn: turns.TurnRecord, kind: ConversationKind
