@@ -39,10 +39,9 @@ async def add_conversation(
 ) -> Conversation:
     now = utcnow()
     conversation = Conversation(
-        user_id=user_id, kind=kind, title=title, created_at=now, updated_at=now
+        id=uuid.uuid4(), user_id=user_id, kind=kind, title=title, created_at=now, updated_at=now
     )
-    session.add(conversation)
-    await session.flush()
+    session.add(conversation)  # written with the caller's next flush or commit
     return conversation
 
 

@@ -45,8 +45,12 @@ async def add_turn(
     now: datetime,
     assistant_id: uuid.UUID | None = None,
 ) -> tuple[Message, Message]:
-    """The user message and an empty assistant message that will receive the answer."""
+    """The user message and an empty assistant message that will receive the answer.
+
+    Ids are made here, so both rows go to the database in the caller's one flush or commit.
+    """
     user_message = Message(
+        id=uuid.uuid4(),
         conversation_id=conversation_id,
         user_id=user_id,
         role=Role.USER,
@@ -57,7 +61,6 @@ async def add_turn(
         completed_at=now,
     )
     session.add(user_message)
-    await session.flush()
     assistant_message = Message(
         id=assistant_id or uuid.uuid4(),
         conversation_id=conversation_id,
@@ -71,7 +74,6 @@ async def add_turn(
         created_at=now + timedelta(microseconds=1),
     )
     session.add(assistant_message)
-    await session.flush()
     return user_message, assistant_message
 
 
