@@ -41,7 +41,7 @@ from tests.conftest import (
     running_app,
     scripted_model,
 )
-from tests.helpers import bearer, new_client_id, register
+from tests.helpers import new_client_id
 from tests.sse_client import SSEEvent, SSEParser
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
@@ -135,38 +135,9 @@ def sqlite_app_factory(tmp_path: Path, sqlite_url: str) -> ServerFactory:
 # Accounts and streams ---------------------------------------------------------------------------
 
 
-@dataclass
-class Account:
-    email: str
-    password: str
-    id: str
-    access_token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return bearer(self.access_token)
-
-    @property
-    def uuid(self) -> uuid.UUID:
-        return uuid.UUID(self.id)
-
-
-async def new_account(
-    client: httpx.AsyncClient, password: str = "correct horse battery"
-) -> Account:
-    details = await register(client, password=password)
-    response = await client.post(
-        "/api/v1/auth/token", data={"username": details["email"], "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return Account(details["email"], password, details["id"], response.json()["access_token"])
-
-
-async def get_stream_token(client: httpx.AsyncClient, account: Account) -> str:
-    response = await client.post("/api/v1/chat/stream-token", headers=account.auth)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["token"]
-    return token
+# One home for these (tests/helpers.py); re-exported for the tests that import them here.
+from tests.helpers import Account as Account  # noqa: E402
+from tests.helpers import new_account as new_account  # noqa: E402
 
 
 def stream_params(token: str, message: str = "Hello", **extra: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 from app.db.models import Message
 from app.db.session import Database
 from app.llm.scripted import ScriptedChatModel, split_into_chunks
-from tests.helpers import bearer, new_client_id, poll_until, poll_value, register
+from tests.helpers import new_client_id, poll_until, poll_value
 from tests.sse_client import SSEEvent, SSEParser
 
 STREAM_PATH = "/api/v1/chat/stream"
@@ -201,36 +201,10 @@ def assert_well_formed(reader: StreamReader) -> None:
 # Accounts -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Account:
-    email: str
-    password: str
-    id: str
-    access_token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return bearer(self.access_token)
-
-
-async def new_account(client: httpx.AsyncClient) -> Account:
-    details = await register(client)
-    response = await client.post(
-        "/api/v1/auth/token",
-        data={"username": details["email"], "password": details["password"]},
-    )
-    assert response.status_code == 200, response.text
-    return Account(
-        details["email"], details["password"], details["id"], response.json()["access_token"]
-    )
-
-
-async def stream_token(client: httpx.AsyncClient, account: Account) -> str:
-    response = await client.post("/api/v1/chat/stream-token", headers=account.auth)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["token"]
-    return token
-
+# One home for these (tests/helpers.py); re-exported for the tests that import them here.
+from tests.helpers import Account as Account  # noqa: E402
+from tests.helpers import new_account as new_account  # noqa: E402
+from tests.helpers import stream_token as stream_token  # noqa: E402
 
 # Waiting --------------------------------------------------------------------------------------
 

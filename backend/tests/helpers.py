@@ -6,11 +6,45 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
 
 T = TypeVar("T")
+
+
+@dataclass
+class Account:
+    """A registered, signed-in user."""
+
+    email: str
+    password: str
+    id: str
+    access_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        return uuid.UUID(self.id)
+
+
+async def new_account(
+    client: httpx.AsyncClient, password: str = "correct horse battery"
+) -> Account:
+    details = await register(client, password=password)
+    token = await login(client, details["email"], password)
+    return Account(details["email"], password, details["id"], token)
+
+
+async def stream_token(client: httpx.AsyncClient, account: Account) -> str:
+    response = await client.post("/api/v1/chat/stream-token", headers=account.auth)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
 
 
 async def register(

@@ -21,12 +21,12 @@ from tests.fixtures_operations import (
     REPO_DIR,
     ServerFactory,
     directed_model,
-    get_stream_token,
     new_account,
     read_stream,
     sqlite_server_factory,
     stream_params,
 )
+from tests.helpers import stream_token
 from tests.sse_client import SSEEvent, SSEParser
 
 pytestmark = pytest.mark.timeout(60)
@@ -101,7 +101,7 @@ async def test_the_sse_examples_match_what_the_server_sends(ops_server: ServerFa
     async with ops_server(model=directed_model("Hello there, friend.")) as server:
         async with server.client() as client:
             account = await new_account(client)
-            token = await get_stream_token(client, account)
+            token = await stream_token(client, account)
             chat = await read_stream(client, stream_params(token))
             onboarding = await read_stream(
                 client, stream_params(token, "Call me Ada"), path=ONBOARDING_STREAM_PATH

@@ -23,7 +23,6 @@ from tests.fixtures_operations import (
     ServerFactory,
     capture_logs,
     directed_model,
-    get_stream_token,
     new_account,
     read_stream,
     sqlite_app_factory,
@@ -31,7 +30,7 @@ from tests.fixtures_operations import (
     start_stream,
     stream_params,
 )
-from tests.helpers import new_client_id, poll_until
+from tests.helpers import new_client_id, poll_until, stream_token
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -62,7 +61,7 @@ async def test_json_logs_are_one_object_per_line_and_a_request_id_ties_each_requ
         with capture_logs() as logs:
             async with server.client() as client:
                 account = await new_account(client)
-                token = await get_stream_token(client, account)
+                token = await stream_token(client, account)
                 params = stream_params(token)
                 async with client.stream("GET", "/api/v1/chat/stream", params=params) as response:
                     assert response.status_code == 200
@@ -282,15 +281,17 @@ async def test_no_secret_reaches_the_logs_during_a_whole_streaming_session(
                 assert refused.status_code == 401
                 assert (await client.get("/api/v1/users/me", headers=account.auth)).is_success
                 assert (await client.get("/api/v1/config", headers=account.auth)).is_success
-                stream_token = await get_stream_token(client, account)
+                issued_stream_token = await stream_token(client, account)
                 with_stream_token = await read_stream(
-                    client, stream_params(stream_token, private_text)
+                    client, stream_params(issued_stream_token, private_text)
                 )
                 with_access_token = await read_stream(
                     client, stream_params(account.access_token, private_text + " again")
                 )
                 onboarding = await read_stream(
-                    client, stream_params(stream_token, "Call me Ada"), path=ONBOARDING_STREAM_PATH
+                    client,
+                    stream_params(issued_stream_token, "Call me Ada"),
+                    path=ONBOARDING_STREAM_PATH,
                 )
                 unauthorised = await client.get(
                     "/api/v1/chat/stream", params=stream_params(bogus_token)
@@ -317,7 +318,7 @@ async def test_no_secret_reaches_the_logs_during_a_whole_streaming_session(
         password,
         wrong_password,
         account.access_token,
-        stream_token,
+        issued_stream_token,
         bogus_token,
         private_text,
     ):

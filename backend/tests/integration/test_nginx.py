@@ -16,13 +16,13 @@ import pytest
 from tests.fixtures_operations import (
     ServerFactory,
     assert_error_response,
-    get_stream_token,
     new_account,
     nginx_in_front,
     read_stream,
     sqlite_server_factory,
     stream_params,
 )
+from tests.helpers import stream_token
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -56,7 +56,7 @@ async def test_chunks_pass_through_nginx_at_the_models_pace_with_sse_headers_int
 ) -> None:
     async with behind_nginx(ops_server, tmp_path) as client:
         account = await new_account(client)
-        token = await get_stream_token(client, account)
+        token = await stream_token(client, account)
         stream = await read_stream(
             client, stream_params(token), headers={"Accept-Encoding": "gzip, deflate"}
         )
@@ -96,7 +96,7 @@ async def test_a_message_of_max_length_in_multibyte_characters_streams_through_n
 ) -> None:
     async with behind_nginx(ops_server, tmp_path, scripted_chunk_delay_s=0.0) as client:
         account = await new_account(client)
-        token = await get_stream_token(client, account)
+        token = await stream_token(client, account)
         config = await client.get("/api/v1/config", headers=account.auth)
         limit = config.json()["max_message_chars"]
         assert limit == 8000  # the default the nginx config is sized for

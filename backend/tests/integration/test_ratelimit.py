@@ -24,7 +24,6 @@ from tests.fixtures_operations import (
     Stream,
     assert_error_response,
     directed_model,
-    get_stream_token,
     new_account,
     process_holding_a_lease,
     read_stream,
@@ -33,7 +32,7 @@ from tests.fixtures_operations import (
     start_stream,
     stream_params,
 )
-from tests.helpers import new_client_id, poll_until, poll_value
+from tests.helpers import new_client_id, poll_until, poll_value, stream_token
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -86,7 +85,7 @@ async def test_streams_past_the_concurrency_limit_are_refused_until_one_ends(
         async with server.client() as client:
             account = await new_account(client)
             other = await new_account(client)
-            token = await get_stream_token(client, account)
+            token = await stream_token(client, account)
             first_params = stream_params(token, "[stall@1]")
             first, first_task = start_stream(client, first_params)
             second, second_task = start_stream(client, stream_params(token, "[stall@1]"))
