@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
 from uvicorn.supervisors import multiprocess
+
+from app.core.gc_tuning import tune_for_serving
 
 # Set by the app's lifespan: ends every stream with an event clients understand.
 _shutdown_hooks: set[Callable[[], None]] = set()
@@ -22,6 +25,10 @@ def remove_shutdown_hook(hook: Callable[[], None]) -> None:
 
 
 class ChatStreamServer(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        tune_for_serving()  # the app is built and its lifespan has run: freeze what it made
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # uvicorn waits for open connections before the lifespan shutdown runs, and an SSE
         # connection never closes by itself: end the streams first.

@@ -25,6 +25,16 @@ DEFAULT_SCRIPTED_TEXT = (
 
 _CHUNK_PATTERN = re.compile(r"\S+\s*|\s+")
 
+# Validated once; each chunk is a shallow copy with its own text. Constructing a message chunk
+# runs LangChain's validators, which cost more than everything else a chunk does on its way to
+# the client, and a stand-in model should cost as little as a real provider's network read.
+_EMPTY_CHUNK = ChatGenerationChunk(message=AIMessageChunk(content=""))
+
+
+def _chunk(piece: str) -> ChatGenerationChunk:
+    message = _EMPTY_CHUNK.message.model_copy(update={"content": piece})
+    return _EMPTY_CHUNK.model_copy(update={"message": message, "text": piece})
+
 
 class ScriptedModelFailure(RuntimeError):
     """Raised on purpose after SCRIPTED_FAIL_AFTER chunks."""
@@ -82,7 +92,7 @@ class ScriptedChatModel(BaseChatModel):
                 await asyncio.Event().wait()  # silent until cancelled
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
-            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            yield _chunk(piece)
         if fail_after is not None and fail_after >= len(self._script()):
             raise ScriptedModelFailure("scripted failure at the end")
 
@@ -99,7 +109,7 @@ class ScriptedChatModel(BaseChatModel):
                 raise ScriptedModelFailure(f"scripted failure after {index} chunks")
             if self.delay_s:
                 time.sleep(self.delay_s)
-            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            yield _chunk(piece)
 
     def _generate(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 from app.streaming.events import ChunkEvent, StreamEvent
 
@@ -38,9 +39,15 @@ def encode_event(message_id: uuid.UUID | str, seq: int, event: StreamEvent) -> b
 
 
 def encode_chunk(id_prefix: str, seq: int, content: str, index: int) -> bytes:
-    """The hot path: a chunk event without building a model (`id_prefix` is `id: <id>:`)."""
-    data = _encode_json({"type": "chunk", "content": content, "index": index})
-    return f"{id_prefix}{seq}\ndata: {data}\n\n".encode()
+    """The hot path: a chunk event without building a model (`id_prefix` is `id: <id>:`).
+
+    Byte for byte what `_encode_json` makes of the same dict, with only the string escaped by
+    json's C encoder (a dict goes through the slower general encoder).
+    """
+    return (
+        f'{id_prefix}{seq}\ndata: {{"type":"chunk","content":{encode_basestring(content)},'
+        f'"index":{index}}}\n\n'
+    ).encode()
 
 
 @dataclass(frozen=True, slots=True)
