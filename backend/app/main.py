@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from app.agents.orchestrator import AgentOrchestrator
 from app.api.v1.endpoints import health
@@ -37,18 +38,18 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
+def _interrupt_orphans(session: Session) -> int:
+    result = session.execute(
+        update(Message)
+        .where(Message.status == MessageStatus.STREAMING)
+        .values(status=MessageStatus.INTERRUPTED, error_code="interrupted", completed_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
 async def _recover_orphaned_answers(db: Database) -> None:
     """Answers left `streaming` by a process that died cannot resume: mark them interrupted."""
-    async with db.sessionmaker() as session:
-        result = await session.execute(
-            update(Message)
-            .where(Message.status == MessageStatus.STREAMING)
-            .values(
-                status=MessageStatus.INTERRUPTED, error_code="interrupted", completed_at=utcnow()
-            )
-        )
-        await session.commit()
-    recovered = getattr(result, "rowcount", 0)
+    recovered = await db.run(_interrupt_orphans)
     if recovered:
         log.warning("orphaned_answers_interrupted", count=recovered)
 
@@ -83,7 +84,7 @@ def create_app(
         limiter = RateLimiter(settings)
         app.state.limiter = limiter
         app.state.orchestrator = AgentOrchestrator(
-            sessionmaker=db.sessionmaker,
+            db=db,
             models=models,
             streams=streams,
             settings=settings,

@@ -7,10 +7,11 @@ from enum import StrEnum
 
 import structlog
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from app.db.crud import onboarding as onboarding_crud
 from app.db.models import Conversation, Message, Role
+from app.db.session import Database
 from app.schemas.records import AnswerRecord
 
 log = structlog.get_logger("chatstream.persistence")
@@ -22,7 +23,7 @@ class SaveOutcome(StrEnum):
     FAILED = "failed"
 
 
-async def upsert_answer(session: AsyncSession, record: AnswerRecord) -> None:
+def upsert_answer(session: Session, record: AnswerRecord) -> None:
     """Write the answer (and any onboarding advance) in the caller's transaction."""
     values = {
         "content": record.content,
@@ -34,7 +35,7 @@ async def upsert_answer(session: AsyncSession, record: AnswerRecord) -> None:
         "duration_ms": record.duration_ms,
         "completed_at": record.completed_at,
     }
-    result = await session.execute(
+    result = session.execute(
         update(Message)
         .where(Message.id == record.message_id)
         .values(**values)
@@ -52,7 +53,7 @@ async def upsert_answer(session: AsyncSession, record: AnswerRecord) -> None:
                 **values,
             )
         )
-    await session.execute(
+    session.execute(
         update(Conversation)
         .where(Conversation.id == record.conversation_id)
         .values(updated_at=record.completed_at)
@@ -60,7 +61,7 @@ async def upsert_answer(session: AsyncSession, record: AnswerRecord) -> None:
     )
     if record.onboarding is not None:
         advance = record.onboarding
-        await onboarding_crud.advance(
+        onboarding_crud.advance(
             session,
             user_id=advance.user_id,
             from_step=advance.from_step,
@@ -71,11 +72,8 @@ async def upsert_answer(session: AsyncSession, record: AnswerRecord) -> None:
         )
 
 
-async def persist_answer(
-    sessionmaker: async_sessionmaker[AsyncSession], record: AnswerRecord
-) -> None:
-    async with sessionmaker() as session, session.begin():
-        await upsert_answer(session, record)
+async def persist_answer(db: Database, record: AnswerRecord) -> None:
+    await db.run(lambda session: upsert_answer(session, record))
 
 
 def _consume_outcome(save: asyncio.Future[None]) -> None:
@@ -90,11 +88,9 @@ def _enqueue(record: AnswerRecord) -> None:
     persist_answer_task.apply_async(args=(record.model_dump(mode="json"),))
 
 
-async def save_answer(
-    sessionmaker: async_sessionmaker[AsyncSession], record: AnswerRecord, timeout_s: float
-) -> SaveOutcome:
+async def save_answer(db: Database, record: AnswerRecord, timeout_s: float) -> SaveOutcome:
     """Save now if the database answers within `timeout_s`; otherwise queue a retrying task."""
-    save = asyncio.ensure_future(persist_answer(sessionmaker, record))
+    save = asyncio.ensure_future(persist_answer(db, record))
     save.add_done_callback(_consume_outcome)
     try:
         done, _ = await asyncio.wait({save}, timeout=timeout_s)

@@ -43,7 +43,7 @@ def configure_celery(settings: Settings) -> Celery:
 async def _persist(database_url: str, record: AnswerRecord) -> None:
     database = Database.from_url(database_url, poolclass=NullPool)
     try:
-        await persist_answer(database.sessionmaker, record)
+        await persist_answer(database, record)
     finally:
         await database.dispose()
 

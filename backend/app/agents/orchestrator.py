@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import telemetry
 from app.agents.base import BaseAgent, TurnContext
@@ -23,6 +22,7 @@ from app.core.config import Settings
 from app.core.errors import AppError, LLMError, MessageNotFound
 from app.db.base import utcnow
 from app.db.models import ConversationKind, MessageStatus, Role
+from app.db.session import Database
 from app.llm.factory import ChatModelProvider
 from app.persistence import save_answer
 from app.ratelimit import RateLimiter
@@ -74,14 +74,14 @@ class AgentOrchestrator:
     def __init__(
         self,
         *,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        db: Database,
         models: ChatModelProvider,
         streams: StreamManager,
         settings: Settings,
         limiter: RateLimiter,
     ) -> None:
         self.limiter = limiter
-        self.sessionmaker = sessionmaker
+        self.db = db
         self.models = models
         self.streams = streams
         self.settings = settings
@@ -148,7 +148,7 @@ class AgentOrchestrator:
         return await self._stream_handle(turn, resume)
 
     async def cancel(self, user: AuthUser, message_id: uuid.UUID) -> CancelResult:
-        message = await turns.load_message(self.sessionmaker, message_id)
+        message = await turns.load_message(self.db, message_id)
         if message is None or message.user_id != user.id or message.role != Role.ASSISTANT:
             raise MessageNotFound()
         generation = self.streams.get(message_id)
@@ -182,15 +182,17 @@ class AgentOrchestrator:
 
         try:
             turn = await turns.begin_turn(
-                self.sessionmaker,
+                self.db,
                 self.settings,
-                user=user,
-                kind=kind,
-                text=text,
-                client_message_id=client_message_id,
-                conversation_id=conversation_id,
-                model_name=self.models.name,
-                assistant_id=lease_id,
+                turns.NewTurn(
+                    user=user,
+                    kind=kind,
+                    text=text,
+                    client_message_id=client_message_id,
+                    conversation_id=conversation_id,
+                    model_name=self.models.name,
+                    assistant_id=lease_id,
+                ),
                 admit=admit,
                 regenerate=regenerate,
             )
@@ -280,7 +282,7 @@ class AgentOrchestrator:
             completed_at=utcnow(),
             onboarding=advance,
         )
-        save = await save_answer(self.sessionmaker, record, self.settings.persist_timeout_s)
+        save = await save_answer(self.db, record, self.settings.persist_timeout_s)
         await self.limiter.release(user.id, assistant.id)
         telemetry.stream_ended(agent=_agent_name(kind), outcome=outcome, save=save)
         return onboarding
@@ -299,7 +301,7 @@ class AgentOrchestrator:
             if generation.buffer.closed and after_seq >= generation.buffer.next_seq - 1:
                 return None  # the client already has the terminal event
             return StreamHandle(generation.buffer, after_seq, generation)
-        stored = await turns.load_message(self.sessionmaker, assistant.id) or assistant
+        stored = await turns.load_message(self.db, assistant.id) or assistant
         if stored.status == MessageStatus.STREAMING:
             return StreamHandle(replay.elsewhere_buffer(stored, after_seq + 1), -1, None)
         terminal_seq = (stored.chunk_count or 0) + 1
@@ -325,14 +327,15 @@ class AgentOrchestrator:
                 raise LLMError()
             if outcome.error_code is ErrorCode.TIMEOUT:
                 raise GenerationTimedOut()
-        assistant = await turns.load_message(self.sessionmaker, turn.assistant_message.id)
+        assistant = await turns.load_message(self.db, turn.assistant_message.id)
         if assistant is None:
             raise MessageNotFound()
         onboarding: OnboardingProgress | None = None
         if kind is ConversationKind.ONBOARDING:
-            async with self.sessionmaker() as session:
-                state = await read_onboarding(session, self.settings, turn.user_message.user_id)
-                await session.commit()
+            user_id = turn.user_message.user_id
+            state = await self.db.run(
+                lambda session: read_onboarding(session, self.settings, user_id)
+            )
             onboarding = OnboardingProgress(progress=state.progress, completed=state.completed)
         return ChatTurnRead(
             conversation_id=assistant.conversation_id,

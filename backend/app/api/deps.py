@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.agents.orchestrator import AgentOrchestrator
 from app.core.config import Settings
 from app.core.errors import Unauthorized
 from app.core.security import InvalidToken, TokenScope, decode_token
 from app.db.crud.users import get_user
+from app.db.session import Database
 from app.ratelimit import RateLimiter
 from app.schemas.auth import AuthUser
 
@@ -23,41 +22,41 @@ ACCESS_ONLY: frozenset[TokenScope] = frozenset({"access"})
 ACCESS_OR_STREAM: frozenset[TokenScope] = frozenset({"access", "stream"})
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def`
+# dependency in its thread pool, a thread hop per dependency per request.
+
+
+def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = request.app.state.db.sessionmaker
-    return maker
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.db
+    return database
 
 
-async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session whose transaction commits when the handler succeeds and rolls back otherwise."""
-    async with get_sessionmaker(request)() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+async def get_settings_dep(request: Request) -> Settings:
+    return _settings(request)
 
 
-def get_orchestrator(request: Request) -> AgentOrchestrator:
+async def get_database(request: Request) -> Database:
+    """Routes run units of work with `await db.run(...)`: one transaction each."""
+    return _database(request)
+
+
+async def get_orchestrator(request: Request) -> AgentOrchestrator:
     orchestrator: AgentOrchestrator = request.app.state.orchestrator
     return orchestrator
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-# scope="function": commit before the response is sent (FastAPI's default, "request", commits
-# after it), so a client that got 201 can read what it created in its very next request.
-SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 OrchestratorDep = Annotated[AgentOrchestrator, Depends(get_orchestrator)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
@@ -67,17 +66,16 @@ async def _user_for_token(
 ) -> AuthUser:
     if not token:
         raise Unauthorized("Not authenticated: a token is required.")
-    settings = get_settings_dep(request)
+    settings = _settings(request)
     try:
         claims = decode_token(settings, token, accepted)
     except InvalidToken as exc:
         raise Unauthorized() from exc
-    # Its own short session: a stream must not hold a database connection while it runs.
-    async with get_sessionmaker(request)() as session:
-        user = await get_user(session, claims.user_id)
-        if user is None:
-            raise Unauthorized("The account of this token no longer exists.")
-        return AuthUser.model_validate(user)
+    # Its own short transaction: a stream must not hold a database connection while it runs.
+    user = await _database(request).run(lambda session: get_user(session, claims.user_id))
+    if user is None:
+        raise Unauthorized("The account of this token no longer exists.")
+    return AuthUser.model_validate(user)
 
 
 async def get_current_user(

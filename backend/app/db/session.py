@@ -1,18 +1,34 @@
-"""The async engine and session factory for the configured database (SQLite or PostgreSQL)."""
+"""The database: an async engine, and `run()` for units of work (SQLite or PostgreSQL).
+
+A unit of work is a sync function over a Session, run in one transaction: committed when it
+returns, rolled back when it raises. On PostgreSQL it runs through the async engine
+(`AsyncSession.run_sync`, each statement awaited on asyncpg); on a SQLite file it runs whole in
+SQLite's own thread (app/db/sqlite_thread.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+from app.db.sqlite_thread import SQLiteWorkThread
+
+T = TypeVar("T")
+UnitOfWork = Callable[[Session], T]
+
+DEFAULT_POOL_TIMEOUT_S = 10.0
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -28,7 +44,7 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 def create_engine(url: str, **overrides: Any) -> AsyncEngine:
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
@@ -40,9 +56,13 @@ def create_engine(url: str, **overrides: Any) -> AsyncEngine:
         # One connection: SQLite has one writer at a time anyway, and queueing for the connection
         # in the event loop is fair and cheap, where several connections would fight over the
         # file lock (SQLITE_BUSY, "database is locked") under load.
-        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=10)
+        # No pre-ping: a local file does not drop connections, and each ping would be one more
+        # round trip through the driver's thread on every checkout.
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=DEFAULT_POOL_TIMEOUT_S)
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_timeout=10)
+        kwargs.update(
+            pool_size=10, max_overflow=20, pool_timeout=DEFAULT_POOL_TIMEOUT_S, pool_pre_ping=True
+        )
         kwargs["connect_args"] = {"timeout": 5, "command_timeout": 30}
     kwargs.update(overrides)
     if "poolclass" in overrides:  # e.g. NullPool for a short-lived worker task
@@ -54,15 +74,48 @@ def create_engine(url: str, **overrides: Any) -> AsyncEngine:
     return engine
 
 
+def _sqlite_file_url(url: str) -> URL | None:
+    """The sync-driver URL of a SQLite file database, or None (another database, or memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.set(drivername="sqlite+pysqlite")
+
+
+def _run_in_transaction(session: Session, work: UnitOfWork[T]) -> T:
+    with session.begin():
+        return work(session)
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    sqlite_thread: SQLiteWorkThread | None = None
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> Database:
         engine = create_engine(url, **overrides)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+        sync_url = _sqlite_file_url(url)
+        thread = (
+            SQLiteWorkThread(
+                sync_url.render_as_string(hide_password=False),
+                pragmas=_set_sqlite_pragmas,
+                queue_timeout_s=DEFAULT_POOL_TIMEOUT_S,
+            )
+            if sync_url is not None
+            else None
+        )
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False), thread)
+
+    async def run(self, work: UnitOfWork[T]) -> T:
+        """`work` in one transaction: committed if it returns, rolled back if it raises."""
+        if self.sqlite_thread is not None:
+            return await self.sqlite_thread.run(work)
+        async with self.sessionmaker() as session:
+            return await session.run_sync(_run_in_transaction, work)
 
     async def dispose(self) -> None:
+        if self.sqlite_thread is not None:
+            await asyncio.to_thread(self.sqlite_thread.dispose)
         await self.engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.agents.onboarding import greeting
 from app.core.config import Settings
@@ -16,32 +16,35 @@ from app.db.crud import conversations as conversation_crud
 from app.db.crud import onboarding as onboarding_crud
 from app.db.crud import users as user_crud
 from app.db.models import ConversationKind, Message, MessageStatus, Role, User
+from app.db.session import Database
 from app.schemas.auth import UserCreate
 
 
-async def register(session: AsyncSession, settings: Settings, data: UserCreate) -> User:
-    # Hashing (tens of milliseconds) first, while holding no database connection.
-    hashed = await hash_password(data.password)
-    if await user_crud.get_user_by_email(session, data.email) is not None:
+def _create_account(
+    session: Session, settings: Settings, data: UserCreate, hashed_password: str
+) -> User:
+    if user_crud.get_user_by_email(session, data.email) is not None:
         raise EmailTaken()
-    try:
-        async with session.begin_nested():
-            user = await user_crud.add_user(
-                session, email=data.email, hashed_password=hashed, display_name=data.display_name
-            )
-    except IntegrityError as exc:  # a concurrent registration won the race
-        raise EmailTaken() from exc
-    now = utcnow()
-    await onboarding_crud.add_state(session, user.id, now)
-    await open_onboarding_conversation(session, settings, user)
+    user = user_crud.add_user(
+        session, email=data.email, hashed_password=hashed_password, display_name=data.display_name
+    )
+    onboarding_crud.add_state(session, user.id, utcnow())
+    open_onboarding_conversation(session, settings, user)
     return user
 
 
-async def open_onboarding_conversation(
-    session: AsyncSession, settings: Settings, user: User
-) -> None:
+async def register(db: Database, settings: Settings, data: UserCreate) -> User:
+    # Hashing (tens of milliseconds) first, while holding no database connection.
+    hashed = await hash_password(data.password)
+    try:
+        return await db.run(lambda session: _create_account(session, settings, data, hashed))
+    except IntegrityError as exc:  # a concurrent registration of the same email won the race
+        raise EmailTaken() from exc
+
+
+def open_onboarding_conversation(session: Session, settings: Settings, user: User) -> None:
     """The onboarding conversation starts with the assistant asking the first question."""
-    conversation = await conversation_crud.add_conversation(
+    conversation = conversation_crud.add_conversation(
         session, user.id, ConversationKind.ONBOARDING, "Getting to know you"
     )
     now = utcnow()
@@ -58,14 +61,18 @@ async def open_onboarding_conversation(
             completed_at=now,
         )
     )
-    await session.flush()
+    session.flush()
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> uuid.UUID:
+def _credentials(session: Session, email: str) -> tuple[uuid.UUID | None, str | None]:
+    user = user_crud.get_user_by_email(session, email)
+    return (user.id, user.hashed_password) if user else (None, None)
+
+
+async def authenticate(db: Database, email: str, password: str) -> uuid.UUID:
     """The id of the account these credentials open, or InvalidCredentials."""
-    user = await user_crud.get_user_by_email(session, email)
-    user_id, hashed = (user.id, user.hashed_password) if user else (None, None)
-    await session.rollback()  # read-only: give the connection back before the slow hash check
+    # Read-only, and over before the slow hash check starts.
+    user_id, hashed = await db.run(lambda session: _credentials(session, email))
     # Same work and same answer whether the email is unknown or the password wrong.
     if not await verify_password(password, hashed) or user_id is None:
         raise InvalidCredentials()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.agents.onboarding import progress
 from app.core.config import Settings
@@ -17,16 +17,14 @@ from app.schemas.onboarding import OnboardingRead, OnboardingStepRead
 from app.services.accounts import open_onboarding_conversation
 
 
-async def ensure_state(
-    session: AsyncSession, settings: Settings, user_id: uuid.UUID
-) -> OnboardingState:
-    state = await onboarding_crud.get_state(session, user_id)
+def ensure_state(session: Session, settings: Settings, user_id: uuid.UUID) -> OnboardingState:
+    state = onboarding_crud.get_state(session, user_id)
     if state is None:
-        state = await onboarding_crud.add_state(session, user_id, utcnow())
-    if await conversation_crud.get_onboarding_conversation(session, user_id) is None:
-        user = await user_crud.get_user(session, user_id)
+        state = onboarding_crud.add_state(session, user_id, utcnow())
+    if conversation_crud.get_onboarding_conversation(session, user_id) is None:
+        user = user_crud.get_user(session, user_id)
         assert user is not None
-        await open_onboarding_conversation(session, settings, user)
+        open_onboarding_conversation(session, settings, user)
     return state
 
 
@@ -36,11 +34,9 @@ def is_completed(state: OnboardingState | None, total_steps: int) -> bool:
     )
 
 
-async def read_onboarding(
-    session: AsyncSession, settings: Settings, user_id: uuid.UUID
-) -> OnboardingRead:
-    state = await ensure_state(session, settings, user_id)
-    conversation = await conversation_crud.get_onboarding_conversation(session, user_id)
+def read_onboarding(session: Session, settings: Settings, user_id: uuid.UUID) -> OnboardingRead:
+    state = ensure_state(session, settings, user_id)
+    conversation = conversation_crud.get_onboarding_conversation(session, user_id)
     total = len(settings.onboarding_steps)
     return OnboardingRead(
         steps=[

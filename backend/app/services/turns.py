@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from app.agents.base import HistoryEntry, TurnContext
 from app.core.config import Settings
@@ -25,6 +26,7 @@ from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
 from app.db.models import ConversationKind, Message, MessageStatus, Role
+from app.db.session import Database
 from app.schemas.auth import AuthUser
 from app.services.onboarding import ensure_state, is_completed
 
@@ -53,36 +55,101 @@ class TurnRecord:
     onboarding_step: int | None = None
 
 
-async def _existing_turn(
-    session: AsyncSession, user: AuthUser, text: str, client_message_id: str
+def find_turn(
+    session: Session, user_id: uuid.UUID, text: str, client_message_id: str
 ) -> TurnRecord | None:
-    existing = await message_crud.get_by_client_message_id(session, user.id, client_message_id)
+    """The turn a client_message_id already stored, or None; 409 if it carried other text."""
+    existing = message_crud.get_by_client_message_id(session, user_id, client_message_id)
     if existing is None:
         return None
     if existing.content != text:
         raise Conflict("client_message_id was already used for a different message.")
-    reply = await message_crud.get_reply(session, existing.id)
+    reply = message_crud.get_reply(session, existing.id)
     if reply is None:  # cannot happen: both are written in one transaction
         raise Conflict("This message has no answer record.")
     return TurnRecord(existing, reply, created=False, context=TurnContext(message=text))
 
 
-async def _profile(session: AsyncSession, user_id: uuid.UUID) -> Mapping[str, str]:
-    state = await onboarding_crud.get_state(session, user_id)
+def _profile(session: Session, user_id: uuid.UUID) -> Mapping[str, str]:
+    state = onboarding_crud.get_state(session, user_id)
     return {str(k): str(v) for k, v in (state.answers or {}).items()} if state else {}
 
 
+@dataclass(frozen=True, slots=True)
+class NewTurn:
+    user: AuthUser
+    kind: ConversationKind
+    text: str
+    client_message_id: str
+    conversation_id: uuid.UUID | None
+    model_name: str
+    assistant_id: uuid.UUID
+
+
+def store_turn(session: Session, settings: Settings, turn: NewTurn) -> TurnRecord:
+    """The user message and an empty answer, with what the agent needs to write that answer.
+
+    Raises IntegrityError when the same client_message_id was stored meanwhile.
+    """
+    user = turn.user
+    now = utcnow()
+    onboarding_step: int | None = None
+    if turn.kind is ConversationKind.ONBOARDING:
+        state = ensure_state(session, settings, user.id)
+        if is_completed(state, len(settings.onboarding_steps)):
+            raise OnboardingAlreadyCompleted()
+        conversation = conversation_crud.get_onboarding_conversation(session, user.id)
+        assert conversation is not None
+        onboarding_step = state.current_step
+        profile: Mapping[str, str] = {str(k): str(v) for k, v in (state.answers or {}).items()}
+    elif turn.conversation_id is not None:
+        found = conversation_crud.get_owned_conversation(session, user.id, turn.conversation_id)
+        if found is None or found.kind != ConversationKind.CHAT:
+            raise ConversationNotFound()
+        conversation = found
+        profile = _profile(session, user.id)
+    else:
+        conversation = conversation_crud.add_conversation(
+            session, user.id, turn.kind, conversation_crud.title_from_message(turn.text)
+        )
+        profile = _profile(session, user.id)
+    is_new = turn.kind is ConversationKind.CHAT and turn.conversation_id is None
+    history = (
+        []
+        if is_new  # nothing to read back from a conversation this request opened
+        else message_crud.recent_history(session, conversation.id, before=now)
+    )
+    conversation.updated_at = now
+    # The unique (user, client_message_id) check fires at the INSERT or at commit, depending
+    # on the database and on timing: either way the whole unit of work is rolled back.
+    user_message, assistant_message = message_crud.add_turn(
+        session,
+        conversation_id=conversation.id,
+        user_id=user.id,
+        content=turn.text,
+        client_message_id=turn.client_message_id,
+        model=turn.model_name,
+        now=now,
+        assistant_id=turn.assistant_id,
+    )
+    session.flush()
+    context = TurnContext(
+        message=turn.text,
+        display_name=user.display_name,
+        history=[HistoryEntry(m.role, m.content) for m in history],
+        profile=profile,
+        onboarding_step=onboarding_step or 0,
+    )
+    return TurnRecord(
+        user_message, assistant_message, True, context, onboarding_step=onboarding_step
+    )
+
+
 async def begin_turn(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db: Database,
     settings: Settings,
+    turn: NewTurn,
     *,
-    user: AuthUser,
-    kind: ConversationKind,
-    text: str,
-    client_message_id: str,
-    conversation_id: uuid.UUID | None,
-    model_name: str,
-    assistant_id: uuid.UUID,
     admit: Callable[[], Awaitable[None]],
     regenerate: bool = False,
 ) -> TurnRecord:
@@ -90,87 +157,42 @@ async def begin_turn(
 
     With `regenerate`, a repeated send whose answer failed (error, interrupted, cancelled) gets
     a new answer to the same user message, replacing the failed one; anything else is a repeat.
+    Rate limits count new messages only, never a repeat: `admit` runs between the look-up and
+    the write.
     """
-    validate_message_text(text, settings)
+    validate_message_text(turn.text, settings)
+    user = turn.user
     for _attempt in range(2):
-        async with sessionmaker() as session:
-            existing = await _existing_turn(session, user, text, client_message_id)
-            if existing is not None:
-                if regenerate and existing.assistant_message.status in REGENERABLE:
-                    await admit()
-                    return await _regenerate(
-                        session, settings, user, existing, assistant_id, model_name
-                    )
+        existing = await db.run(
+            lambda session: find_turn(session, user.id, turn.text, turn.client_message_id)
+        )
+        if existing is not None:
+            if not (regenerate and existing.assistant_message.status in REGENERABLE):
                 return existing
-            await admit()  # rate limits count new messages only, never a repeat
-            now = utcnow()
-            onboarding_step: int | None = None
-            if kind is ConversationKind.ONBOARDING:
-                state = await ensure_state(session, settings, user.id)
-                if is_completed(state, len(settings.onboarding_steps)):
-                    raise OnboardingAlreadyCompleted()
-                conversation = await conversation_crud.get_onboarding_conversation(session, user.id)
-                assert conversation is not None
-                onboarding_step = state.current_step
-                profile: Mapping[str, str] = {
-                    str(k): str(v) for k, v in (state.answers or {}).items()
-                }
-            elif conversation_id is not None:
-                found = await conversation_crud.get_owned_conversation(
-                    session, user.id, conversation_id
+            await admit()
+            return await db.run(
+                partial(
+                    regenerate_turn,
+                    settings=settings,
+                    user=user,
+                    existing=existing,
+                    assistant_id=turn.assistant_id,
+                    model_name=turn.model_name,
                 )
-                if found is None or found.kind != ConversationKind.CHAT:
-                    raise ConversationNotFound()
-                conversation = found
-                profile = await _profile(session, user.id)
-            else:
-                conversation = await conversation_crud.add_conversation(
-                    session, user.id, kind, conversation_crud.title_from_message(text)
-                )
-                profile = await _profile(session, user.id)
-            is_new = kind is ConversationKind.CHAT and conversation_id is None
-            history = (
-                []
-                if is_new  # nothing to read back from a conversation this request opened
-                else await message_crud.recent_history(session, conversation.id, before=now)
             )
-            conversation.updated_at = now
-            try:
-                # The unique (user, client_message_id) check fires at the INSERT (the flush in
-                # add_turn) or at commit, depending on the database and on timing.
-                user_message, assistant_message = await message_crud.add_turn(
-                    session,
-                    conversation_id=conversation.id,
-                    user_id=user.id,
-                    content=text,
-                    client_message_id=client_message_id,
-                    model=model_name,
-                    now=now,
-                    assistant_id=assistant_id,
-                )
-                await session.commit()
-            except IntegrityError:
-                # The same client_message_id raced in from another request: use its turn.
-                await session.rollback()
-                continue
-            context = TurnContext(
-                message=text,
-                display_name=user.display_name,
-                history=[HistoryEntry(m.role, m.content) for m in history],
-                profile=profile,
-                onboarding_step=onboarding_step or 0,
-            )
-            return TurnRecord(
-                user_message, assistant_message, True, context, onboarding_step=onboarding_step
-            )
+        await admit()
+        try:
+            return await db.run(lambda session: store_turn(session, settings, turn))
+        except IntegrityError:
+            continue  # the same client_message_id raced in from another request: use its turn
     raise Conflict("This message is being sent by another request.")
 
 
 REGENERABLE = frozenset({MessageStatus.ERROR, MessageStatus.INTERRUPTED, MessageStatus.CANCELLED})
 
 
-async def _regenerate(
-    session: AsyncSession,
+def regenerate_turn(
+    session: Session,
     settings: Settings,
     user: AuthUser,
     existing: TurnRecord,
@@ -179,27 +201,25 @@ async def _regenerate(
 ) -> TurnRecord:
     """A new answer to an existing user message; the failed answer it replaces is removed."""
     question = existing.user_message
-    conversation = await conversation_crud.get_owned_conversation(
+    conversation = conversation_crud.get_owned_conversation(
         session, user.id, question.conversation_id
     )
     if conversation is None:
         raise ConversationNotFound()
     onboarding_step: int | None = None
     if conversation.kind == ConversationKind.ONBOARDING:
-        state = await ensure_state(session, settings, user.id)
+        state = ensure_state(session, settings, user.id)
         if is_completed(state, len(settings.onboarding_steps)):
             raise OnboardingAlreadyCompleted()
         onboarding_step = state.current_step
         profile: Mapping[str, str] = {str(k): str(v) for k, v in (state.answers or {}).items()}
     else:
-        profile = await _profile(session, user.id)
-    history = await message_crud.recent_history(
-        session, conversation.id, before=question.created_at
-    )
-    failed = await message_crud.get_message(session, existing.assistant_message.id)
+        profile = _profile(session, user.id)
+    history = message_crud.recent_history(session, conversation.id, before=question.created_at)
+    failed = message_crud.get_message(session, existing.assistant_message.id)
     if failed is not None:
-        await session.delete(failed)
-        await session.flush()
+        session.delete(failed)
+        session.flush()
     answer = Message(
         id=assistant_id,
         conversation_id=conversation.id,
@@ -213,7 +233,7 @@ async def _regenerate(
     )
     session.add(answer)
     conversation.updated_at = utcnow()
-    await session.commit()
+    session.flush()
     context = TurnContext(
         message=question.content,
         display_name=user.display_name,
@@ -224,8 +244,5 @@ async def _regenerate(
     return TurnRecord(question, answer, True, context, onboarding_step=onboarding_step)
 
 
-async def load_message(
-    sessionmaker: async_sessionmaker[AsyncSession], message_id: uuid.UUID
-) -> Message | None:
-    async with sessionmaker() as session:
-        return await message_crud.get_message(session, message_id)
+async def load_message(db: Database, message_id: uuid.UUID) -> Message | None:
+    return await db.run(lambda session: message_crud.get_message(session, message_id))

@@ -196,9 +196,17 @@ async def _stream_until(reader: StreamReader, events: int) -> asyncio.Task[Strea
     return task
 
 
-def _assert_saved_by_worker(worker: WorkerProcess, message_id: str) -> None:
-    lines = [line for line in worker.log.splitlines() if message_id in line]
-    assert any("answer_saved_by_worker" in line for line in lines), worker.log[-3000:]
+async def _assert_saved_by_worker(worker: WorkerProcess, message_id: str) -> None:
+    # The API's own save, abandoned after persist_timeout_s, may still land first once the
+    # database is back (an idempotent upsert, like the worker's): wait for the worker's too.
+    def saved() -> bool:
+        lines = [line for line in worker.log.splitlines() if message_id in line]
+        return any("answer_saved_by_worker" in line for line in lines)
+
+    deadline = time.monotonic() + SAVE_DEADLINE_S
+    while not saved() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert saved(), worker.log[-3000:]
 
 
 async def test_sqlite_locked_during_final_save_answer_lands_through_celery_worker(
@@ -232,7 +240,7 @@ async def test_sqlite_locked_during_final_save_answer_lands_through_celery_worke
                 stored = await db.wait_for_message(
                     reader.message_id, lambda m: m.status == "complete", SAVE_DEADLINE_S
                 )
-            _assert_saved_by_worker(worker, reader.message_id)
+            await _assert_saved_by_worker(worker, reader.message_id)
     assert reader.types[-1] == "complete"
     assert while_locked is not None and while_locked.status == "streaming"  # the save failed
     # The save gave up after persist_timeout_s (0.5 s) plus the hand-off to the broker, well
@@ -271,7 +279,7 @@ async def test_postgres_down_during_final_save_answer_lands_through_celery_worke
                     stored = await db.wait_for_message(
                         reader.message_id, lambda m: m.status == "complete", SAVE_DEADLINE_S
                     )
-                _assert_saved_by_worker(worker, reader.message_id)
+                await _assert_saved_by_worker(worker, reader.message_id)
     finally:
         postgres.remove()
     assert reader.types[-1] == "complete"

@@ -88,10 +88,10 @@ def harness(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> 
     save_fails = [False]
     real_persist = app.persistence.persist_answer
 
-    async def persist_or_fail(sessionmaker: Any, record: Any) -> None:
+    async def persist_or_fail(db: Any, record: Any) -> None:
         if save_fails[0]:
             raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
-        await real_persist(sessionmaker, record)
+        await real_persist(db, record)
 
     runner = asyncio.Runner()
     stack = AsyncExitStack()
@@ -108,9 +108,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> 
 
 async def _new_user(client: httpx.AsyncClient, db: Database) -> AuthUser:
     account = await register(client)
-    async with db.sessionmaker() as session:
-        user = await get_user(session, uuid.UUID(account["id"]))
-        return AuthUser.model_validate(user)
+    user = await db.run(lambda session: get_user(session, uuid.UUID(account["id"])))
+    return AuthUser.model_validate(user)
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ async def _play(h: Harness, case: Case, request_id: str) -> uuid.UUID:
         buffer_ttl_s=0,
     )
     orchestrator = AgentOrchestrator(
-        sessionmaker=h.db.sessionmaker,
+        db=h.db,
         models=ChatModelProvider(config, _model(case)),
         streams=streams,
         settings=config,

@@ -6,26 +6,24 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
 from app.db.models import Conversation, ConversationKind
 
 
-async def get_owned_conversation(
-    session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID
+def get_owned_conversation(
+    session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> Conversation | None:
     """The conversation if it exists and is the user's; None otherwise (never reveal which)."""
-    conversation = await session.get(Conversation, conversation_id)
+    conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.user_id != user_id:
         return None
     return conversation
 
 
-async def get_onboarding_conversation(
-    session: AsyncSession, user_id: uuid.UUID
-) -> Conversation | None:
-    result = await session.execute(
+def get_onboarding_conversation(session: Session, user_id: uuid.UUID) -> Conversation | None:
+    result = session.execute(
         select(Conversation)
         .where(Conversation.user_id == user_id, Conversation.kind == ConversationKind.ONBOARDING)
         .order_by(Conversation.created_at)
@@ -34,8 +32,8 @@ async def get_onboarding_conversation(
     return result.scalar_one_or_none()
 
 
-async def add_conversation(
-    session: AsyncSession, user_id: uuid.UUID, kind: ConversationKind, title: str | None
+def add_conversation(
+    session: Session, user_id: uuid.UUID, kind: ConversationKind, title: str | None
 ) -> Conversation:
     now = utcnow()
     conversation = Conversation(
@@ -45,15 +43,13 @@ async def add_conversation(
     return conversation
 
 
-async def list_conversations(
-    session: AsyncSession, user_id: uuid.UUID, kind: ConversationKind | None
+def list_conversations(
+    session: Session, user_id: uuid.UUID, kind: ConversationKind | None
 ) -> Sequence[Conversation]:
     query = select(Conversation).where(Conversation.user_id == user_id)
     if kind is not None:
         query = query.where(Conversation.kind == kind)
-    result = await session.execute(
-        query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-    )
+    result = session.execute(query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()))
     return result.scalars().all()
 
 

@@ -7,19 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.models import Message, MessageStatus, Role
 
 
-async def get_message(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
-    return await session.get(Message, message_id)
+def get_message(session: Session, message_id: uuid.UUID) -> Message | None:
+    return session.get(Message, message_id)
 
 
-async def get_by_client_message_id(
-    session: AsyncSession, user_id: uuid.UUID, client_message_id: str
+def get_by_client_message_id(
+    session: Session, user_id: uuid.UUID, client_message_id: str
 ) -> Message | None:
-    result = await session.execute(
+    result = session.execute(
         select(Message).where(
             Message.user_id == user_id, Message.client_message_id == client_message_id
         )
@@ -27,15 +27,13 @@ async def get_by_client_message_id(
     return result.scalar_one_or_none()
 
 
-async def get_reply(session: AsyncSession, user_message_id: uuid.UUID) -> Message | None:
-    result = await session.execute(
-        select(Message).where(Message.reply_to_id == user_message_id).limit(1)
-    )
+def get_reply(session: Session, user_message_id: uuid.UUID) -> Message | None:
+    result = session.execute(select(Message).where(Message.reply_to_id == user_message_id).limit(1))
     return result.scalar_one_or_none()
 
 
-async def add_turn(
-    session: AsyncSession,
+def add_turn(
+    session: Session,
     *,
     conversation_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -77,11 +75,11 @@ async def add_turn(
     return user_message, assistant_message
 
 
-async def recent_history(
-    session: AsyncSession, conversation_id: uuid.UUID, *, before: datetime, limit: int = 40
+def recent_history(
+    session: Session, conversation_id: uuid.UUID, *, before: datetime, limit: int = 40
 ) -> list[Message]:
     """The latest messages before a point in time, oldest first, that carry text."""
-    result = await session.execute(
+    result = session.execute(
         select(Message)
         .where(
             Message.conversation_id == conversation_id,
@@ -94,8 +92,8 @@ async def recent_history(
     return list(reversed(result.scalars().all()))
 
 
-async def page_messages(
-    session: AsyncSession,
+def page_messages(
+    session: Session,
     conversation_id: uuid.UUID,
     *,
     before: Message | None,
@@ -110,7 +108,7 @@ async def page_messages(
                 and_(Message.created_at == before.created_at, Message.id < before.id),
             )
         )
-    result = await session.execute(
+    result = session.execute(
         query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
     )
     rows = list(result.scalars().all())

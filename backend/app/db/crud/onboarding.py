@@ -6,24 +6,24 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.models import OnboardingState
 
 
-async def get_state(session: AsyncSession, user_id: uuid.UUID) -> OnboardingState | None:
-    return await session.get(OnboardingState, user_id)
+def get_state(session: Session, user_id: uuid.UUID) -> OnboardingState | None:
+    return session.get(OnboardingState, user_id)
 
 
-async def add_state(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> OnboardingState:
+def add_state(session: Session, user_id: uuid.UUID, now: datetime) -> OnboardingState:
     state = OnboardingState(user_id=user_id, current_step=0, answers={}, updated_at=now)
     session.add(state)
-    await session.flush()
+    session.flush()
     return state
 
 
-async def advance(
-    session: AsyncSession,
+def advance(
+    session: Session,
     *,
     user_id: uuid.UUID,
     from_step: int,
@@ -37,13 +37,13 @@ async def advance(
     The `current_step == from_step` condition makes a retried save (a Celery retry, a replay)
     idempotent and lets two racing turns advance the step only once.
     """
-    state = await session.get(OnboardingState, user_id, populate_existing=True)
+    state = session.get(OnboardingState, user_id, populate_existing=True)
     if state is None or state.current_step != from_step:
         return False
     answers = dict(state.answers or {})
     answers[step_key] = answer
     next_step = from_step + 1
-    result = await session.execute(
+    result = session.execute(
         update(OnboardingState)
         .where(OnboardingState.user_id == user_id, OnboardingState.current_step == from_step)
         .values(

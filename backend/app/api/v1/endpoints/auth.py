@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import DatabaseDep, SettingsDep
 from app.core.security import create_access_token
 from app.schemas.auth import AccessToken, UserCreate, UserRead
 from app.services import accounts
@@ -16,17 +16,17 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, responses={409: {}})
-async def register(data: UserCreate, session: SessionDep, settings: SettingsDep) -> UserRead:
-    user = await accounts.register(session, settings, data)
+async def register(data: UserCreate, db: DatabaseDep, settings: SettingsDep) -> UserRead:
+    user = await accounts.register(db, settings, data)
     return UserRead.model_validate(user)
 
 
 @router.post("/token", responses={401: {}})
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
+    db: DatabaseDep,
     settings: SettingsDep,
 ) -> AccessToken:
-    user_id = await accounts.authenticate(session, form.username, form.password)
+    user_id = await accounts.authenticate(db, form.username, form.password)
     issued = create_access_token(settings, user_id)
     return AccessToken(access_token=issued.token, expires_in=issued.expires_in)

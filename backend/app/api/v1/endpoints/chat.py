@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from app.agents.orchestrator import StreamHandle
 from app.api.deps import (
     CurrentUser,
+    DatabaseDep,
     OrchestratorDep,
     RateLimiterDep,
-    SessionDep,
     SettingsDep,
     StreamUser,
 )
@@ -162,29 +163,43 @@ async def cancel_message(
 
 @router.get("/conversations")
 async def list_conversations(
-    user: CurrentUser, session: SessionDep, kind: ConversationKind | None = None
+    user: CurrentUser, db: DatabaseDep, kind: ConversationKind | None = None
 ) -> ConversationList:
-    rows = await conversation_crud.list_conversations(session, user.id, kind)
+    rows = await db.run(
+        lambda session: conversation_crud.list_conversations(session, user.id, kind)
+    )
     return ConversationList(items=[ConversationRead.model_validate(c) for c in rows])
+
+
+def _message_page(
+    session: Session,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    before: uuid.UUID | None,
+    limit: int,
+) -> MessagePage:
+    conversation = conversation_crud.get_owned_conversation(session, user_id, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound()
+    cursor = None
+    if before is not None:
+        cursor = message_crud.get_message(session, before)
+        if cursor is None or cursor.conversation_id != conversation_id:
+            raise MessageNotFound("The `before` message is not in this conversation.")
+    rows, has_more = message_crud.page_messages(
+        session, conversation_id, before=cursor, limit=limit
+    )
+    return MessagePage(items=[MessageRead.model_validate(m) for m in rows], has_more=has_more)
 
 
 @router.get("/conversations/{conversation_id}/messages", responses={404: {}})
 async def list_messages(
     conversation_id: uuid.UUID,
     user: CurrentUser,
-    session: SessionDep,
+    db: DatabaseDep,
     before: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:
-    conversation = await conversation_crud.get_owned_conversation(session, user.id, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound()
-    cursor = None
-    if before is not None:
-        cursor = await message_crud.get_message(session, before)
-        if cursor is None or cursor.conversation_id != conversation_id:
-            raise MessageNotFound("The `before` message is not in this conversation.")
-    rows, has_more = await message_crud.page_messages(
-        session, conversation_id, before=cursor, limit=limit
+    return await db.run(
+        lambda session: _message_page(session, user.id, conversation_id, before, limit)
     )
-    return MessagePage(items=[MessageRead.model_validate(m) for m in rows], has_more=has_more)

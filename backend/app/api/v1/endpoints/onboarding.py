@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from app.schemas.onboarding import OnboardingRead
 from app.services.onboarding import read_onboarding
 
@@ -13,6 +13,6 @@ router = APIRouter(prefix="/onboarding", tags=["onboarding"])
 
 @router.get("")
 async def read_onboarding_state(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep
+    user: CurrentUser, db: DatabaseDep, settings: SettingsDep
 ) -> OnboardingRead:
-    return await read_onboarding(session, settings, user.id)
+    return await db.run(lambda session: read_onboarding(session, settings, user.id))

@@ -1,0 +1,87 @@
+"""SQLite's units of work, each run whole in one thread of its own: one hop per transaction.
+
+Through an async driver every statement, fetch, cursor and commit is a round trip to the
+driver's thread that resumes only when the event loop comes round again; with thousands of
+streams on the loop a turn's dozen round trips made opening a stream slow. Here a unit of work
+(a sync function over a Session) runs start to finish in this thread and the loop is woken once,
+with the result.
+
+Transactions begin IMMEDIATE: they take SQLite's write lock at the start instead of upgrading a
+read lock later, which another connection (the Celery worker, a second API process) could
+refuse at once with "database is locked"; competing writers wait under busy_timeout instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.exc import TimeoutError as DatabaseBusyError
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+
+
+class _Abandoned(Exception):
+    """A unit of work whose caller stopped waiting before it started."""
+
+
+def _autocommit_driver(dbapi_connection: Any, _: Any) -> None:
+    # The driver must not open transactions itself: we begin them, IMMEDIATE.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SQLiteWorkThread:
+    def __init__(
+        self,
+        sync_url: str,
+        *,
+        pragmas: Callable[[Any, Any], None],
+        queue_timeout_s: float,
+    ) -> None:
+        self.engine: Engine = create_sync_engine(sync_url, pool_size=1, max_overflow=0)
+        event.listen(self.engine, "connect", pragmas)
+        event.listen(self.engine, "connect", _autocommit_driver)
+        event.listen(self.engine, "begin", _begin_immediate)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-work")
+        self._queue_timeout_s = queue_timeout_s
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        queued_at = time.monotonic()
+        abandoned = False
+
+        def in_thread() -> T:
+            if abandoned:  # its caller was cancelled while it waited its turn: skip it
+                raise _Abandoned()
+            # Like a pool timeout: a unit queued this long meets an overloaded server, and the
+            # client is better told so (503, Retry-After) than kept waiting.
+            if time.monotonic() - queued_at > self._queue_timeout_s:
+                raise DatabaseBusyError(f"queued for over {self._queue_timeout_s} s")
+            with self._sessions.begin() as session:
+                return work(session)
+
+        future = asyncio.get_running_loop().run_in_executor(self._executor, in_thread)
+        # A cancelled caller skips its unit if it has not started; one already running cannot
+        # be stopped midway, and the caller waits for its end before it sees the cancellation.
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            abandoned = True
+            await asyncio.wait({future})
+            if not future.cancelled():
+                future.exception()  # retrieved: an abandoned unit's failure is its caller's
+            raise
+
+    def dispose(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
