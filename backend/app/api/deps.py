@@ -11,7 +11,7 @@ from app.agents.orchestrator import AgentOrchestrator
 from app.core.config import Settings
 from app.core.errors import Unauthorized
 from app.core.security import InvalidToken, TokenScope, decode_token
-from app.db.crud.users import get_user
+from app.db.crud.users import get_auth_user
 from app.db.session import Database
 from app.ratelimit import RateLimiter
 from app.schemas.auth import AuthUser
@@ -72,10 +72,10 @@ async def _user_for_token(
     except InvalidToken as exc:
         raise Unauthorized() from exc
     # Its own short transaction: a stream must not hold a database connection while it runs.
-    user = await _database(request).run(lambda session: get_user(session, claims.user_id))
+    user = await _database(request).run(lambda session: get_auth_user(session, claims.user_id))
     if user is None:
         raise Unauthorized("The account of this token no longer exists.")
-    return AuthUser.model_validate(user)
+    return user
 
 
 async def get_current_user(

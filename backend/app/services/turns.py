@@ -71,8 +71,8 @@ def find_turn(
 
 
 def _profile(session: Session, user_id: uuid.UUID) -> Mapping[str, str]:
-    state = onboarding_crud.get_state(session, user_id)
-    return {str(k): str(v) for k, v in (state.answers or {}).items()} if state else {}
+    answers = onboarding_crud.get_answers(session, user_id)
+    return {str(k): str(v) for k, v in answers.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,37 +94,36 @@ def store_turn(session: Session, settings: Settings, turn: NewTurn) -> TurnRecor
     user = turn.user
     now = utcnow()
     onboarding_step: int | None = None
+    history: list[Message] = []
     if turn.kind is ConversationKind.ONBOARDING:
         state = ensure_state(session, settings, user.id)
         if is_completed(state, len(settings.onboarding_steps)):
             raise OnboardingAlreadyCompleted()
         conversation = conversation_crud.get_onboarding_conversation(session, user.id)
         assert conversation is not None
+        conversation_id = conversation.id
         onboarding_step = state.current_step
         profile: Mapping[str, str] = {str(k): str(v) for k, v in (state.answers or {}).items()}
+        history = message_crud.recent_history(session, conversation_id, before=now)
     elif turn.conversation_id is not None:
         found = conversation_crud.get_owned_conversation(session, user.id, turn.conversation_id)
         if found is None or found.kind != ConversationKind.CHAT:
             raise ConversationNotFound()
-        conversation = found
+        conversation_id = found.id
         profile = _profile(session, user.id)
-    else:
-        conversation = conversation_crud.add_conversation(
+        history = message_crud.recent_history(session, conversation_id, before=now)
+    else:  # a new conversation: no history to read back
+        conversation_id = conversation_crud.start_conversation(
             session, user.id, turn.kind, conversation_crud.title_from_message(turn.text)
         )
         profile = _profile(session, user.id)
-    is_new = turn.kind is ConversationKind.CHAT and turn.conversation_id is None
-    history = (
-        []
-        if is_new  # nothing to read back from a conversation this request opened
-        else message_crud.recent_history(session, conversation.id, before=now)
-    )
-    conversation.updated_at = now
-    # The unique (user, client_message_id) check fires at the INSERT or at commit, depending
-    # on the database and on timing: either way the whole unit of work is rolled back.
+    if turn.kind is ConversationKind.ONBOARDING or turn.conversation_id is not None:
+        conversation_crud.touch_conversation(session, conversation_id, now)
+    # The unique (user, client_message_id) check fires here or at commit, depending on the
+    # database and on timing: either way the whole unit of work is rolled back.
     user_message, assistant_message = message_crud.add_turn(
         session,
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         user_id=user.id,
         content=turn.text,
         client_message_id=turn.client_message_id,
@@ -132,7 +131,6 @@ def store_turn(session: Session, settings: Settings, turn: NewTurn) -> TurnRecor
         now=now,
         assistant_id=turn.assistant_id,
     )
-    session.flush()
     context = TurnContext(
         message=turn.text,
         display_name=user.display_name,

@@ -73,22 +73,49 @@ class InMemoryStreamBuffer(StreamBuffer):
     async def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
         position = max(after_seq + 1, 0)
         loop = asyncio.get_running_loop()
-        while True:
-            if position < len(self._frames):
-                end = len(self._frames)
-                yield (
-                    self._frames[position]
-                    if end - position == 1
-                    else b"".join(self._frames[position:end])
-                )
-                position = end
-                continue
-            if self._closed:
+        # One ping timer per reader, moved only when it fires: arming a timer for every wait
+        # (asyncio.timeout per frame) costs more than the frame itself on a paced stream.
+        last_yield = loop.time()
+        waiter: asyncio.Future[None] | None = None
+        ping_due = False
+        timer: asyncio.TimerHandle
+
+        def check_idle() -> None:
+            nonlocal timer, ping_due
+            idle_for = loop.time() - last_yield
+            if idle_for < idle_s:
+                timer = loop.call_later(idle_s - idle_for, check_idle)
                 return
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                async with asyncio.timeout(idle_s):
-                    await waiter
-            except TimeoutError:
-                yield None
+            ping_due = True
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            timer = loop.call_later(idle_s, check_idle)
+
+        timer = loop.call_later(idle_s, check_idle)
+        try:
+            while True:
+                if position < len(self._frames):
+                    end = len(self._frames)
+                    frames = (
+                        self._frames[position]
+                        if end - position == 1
+                        else b"".join(self._frames[position:end])
+                    )
+                    position = end
+                    ping_due = False
+                    last_yield = loop.time()
+                    yield frames
+                    continue
+                if self._closed:
+                    return
+                if ping_due:
+                    ping_due = False
+                    last_yield = loop.time()
+                    yield None
+                    continue
+                waiter = loop.create_future()
+                self._waiters.append(waiter)
+                await waiter
+                waiter = None
+        finally:
+            timer.cancel()

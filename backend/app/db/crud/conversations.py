@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
@@ -41,6 +42,34 @@ def add_conversation(
     )
     session.add(conversation)  # written with the caller's next flush or commit
     return conversation
+
+
+def start_conversation(
+    session: Session, user_id: uuid.UUID, kind: ConversationKind, title: str | None
+) -> uuid.UUID:
+    """A new conversation, inserted at once with a Core INSERT (the hot path of a first turn)."""
+    now = utcnow()
+    conversation_id = uuid.uuid4()
+    session.execute(
+        insert(Conversation).values(
+            id=conversation_id,
+            user_id=user_id,
+            kind=kind,
+            title=title,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return conversation_id
+
+
+def touch_conversation(session: Session, conversation_id: uuid.UUID, now: datetime) -> None:
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def list_conversations(

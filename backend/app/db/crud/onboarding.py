@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import OnboardingState
@@ -13,6 +14,14 @@ from app.db.models import OnboardingState
 
 def get_state(session: Session, user_id: uuid.UUID) -> OnboardingState | None:
     return session.get(OnboardingState, user_id)
+
+
+def get_answers(session: Session, user_id: uuid.UUID) -> dict[str, Any]:
+    """The onboarding answers alone (a column, not an ORM object: read on every chat turn)."""
+    answers = session.execute(
+        select(OnboardingState.answers).where(OnboardingState.user_id == user_id)
+    ).scalar_one_or_none()
+    return dict(answers or {})
 
 
 def add_state(session: Session, user_id: uuid.UUID, now: datetime) -> OnboardingState:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import User
+from app.schemas.auth import AuthUser
 
 
 def normalise_email(email: str) -> str:
@@ -16,6 +17,14 @@ def normalise_email(email: str) -> str:
 
 def get_user(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
+
+
+def get_auth_user(session: Session, user_id: uuid.UUID) -> AuthUser | None:
+    """The snapshot a request authenticates as (columns only: this runs on every request)."""
+    row = session.execute(
+        select(User.id, User.email, User.display_name, User.created_at).where(User.id == user_id)
+    ).one_or_none()
+    return AuthUser.model_validate(row._asdict()) if row is not None else None
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
