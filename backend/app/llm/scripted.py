@@ -6,12 +6,13 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import BaseModel
 
 DEFAULT_SCRIPTED_TEXT = (
     "Hello! I'm the scripted assistant, a stand-in model that answers the same way every time. "
@@ -28,12 +29,31 @@ _CHUNK_PATTERN = re.compile(r"\S+\s*|\s+")
 # Validated once; each chunk is a shallow copy with its own text. Constructing a message chunk
 # runs LangChain's validators, which cost more than everything else a chunk does on its way to
 # the client, and a stand-in model should cost as little as a real provider's network read.
-_EMPTY_CHUNK = ChatGenerationChunk(message=AIMessageChunk(content=""))
+_EMPTY_MESSAGE = AIMessageChunk(content="")
+_EMPTY_CHUNK = ChatGenerationChunk(message=_EMPTY_MESSAGE)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _with_fields(template: M, **fields: Any) -> M:
+    """A copy of a validated model with some fields replaced by values of their own type.
+
+    What `model_copy(update=...)` does (no validation), without its generic deep-copy
+    machinery: a new instance sharing the template's other values, which are never mutated.
+    """
+    copy = template.__class__.__new__(template.__class__)
+    object.__setattr__(copy, "__dict__", {**template.__dict__, **fields})
+    object.__setattr__(copy, "__pydantic_extra__", template.__pydantic_extra__)
+    object.__setattr__(
+        copy, "__pydantic_fields_set__", template.__pydantic_fields_set__ | fields.keys()
+    )
+    object.__setattr__(copy, "__pydantic_private__", template.__pydantic_private__)
+    return copy
 
 
 def _chunk(piece: str) -> ChatGenerationChunk:
-    message = _EMPTY_CHUNK.message.model_copy(update={"content": piece})
-    return _EMPTY_CHUNK.model_copy(update={"message": message, "text": piece})
+    message = _with_fields(_EMPTY_MESSAGE, content=piece)
+    return _with_fields(_EMPTY_CHUNK, message=message, text=piece)
 
 
 class ScriptedModelFailure(RuntimeError):

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
@@ -44,6 +44,10 @@ def add_conversation(
     return conversation
 
 
+# The table, not the mapped class: an INSERT on the class takes the ORM's bulk path.
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+
+
 def start_conversation(
     session: Session, user_id: uuid.UUID, kind: ConversationKind, title: str | None
 ) -> uuid.UUID:
@@ -51,7 +55,7 @@ def start_conversation(
     now = utcnow()
     conversation_id = uuid.uuid4()
     session.execute(
-        insert(Conversation).values(
+        insert(CONVERSATIONS).values(
             id=conversation_id,
             user_id=user_id,
             kind=kind,
@@ -65,10 +69,7 @@ def start_conversation(
 
 def touch_conversation(session: Session, conversation_id: uuid.UUID, now: datetime) -> None:
     session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(updated_at=now)
-        .execution_options(synchronize_session=False)
+        update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(updated_at=now)
     )
 
 

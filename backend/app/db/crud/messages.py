@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Message, MessageStatus, Role
@@ -72,16 +72,18 @@ def add_turn(
         created_at=now + timedelta(microseconds=1),
     )
     # The question first: the answer's reply_to_id refers to it.
-    session.execute(insert(Message), [_row(user_message), _row(assistant_message)])
+    session.execute(insert(MESSAGES), [_row(user_message), _row(assistant_message)])
     return user_message, assistant_message
 
 
-_MESSAGE_COLUMNS = tuple(column.key for column in Message.__table__.columns)
+# The table, not the mapped class: an INSERT on the class takes the ORM's bulk path.
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+_MESSAGE_COLUMNS = tuple(column.key for column in MESSAGES.columns)
 
 
 def _row(message: Message) -> dict[str, object]:
-    values = {key: getattr(message, key) for key in _MESSAGE_COLUMNS}
-    return {key: value for key, value in values.items() if value is not None}
+    # Every column, NULLs included: the rows of one executemany share their keys.
+    return {key: getattr(message, key) for key in _MESSAGE_COLUMNS}
 
 
 def recent_history(
