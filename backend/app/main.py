@@ -27,6 +27,7 @@ from app.frontend import SinglePageApp, default_dist_dir
 from app.llm.factory import ChatModelProvider
 from app.ratelimit import RateLimiter
 from app.server import add_shutdown_hook, remove_shutdown_hook
+from app.services.user_snapshots import UserSnapshots
 from app.streaming.manager import StreamManager
 from app.worker import configure_celery
 
@@ -124,6 +125,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.user_snapshots = UserSnapshots()
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(health.router)

@@ -15,6 +15,7 @@ from app.db.crud.users import get_auth_user
 from app.db.session import Database
 from app.ratelimit import RateLimiter
 from app.schemas.auth import AuthUser
+from app.services.user_snapshots import UserSnapshots
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -71,10 +72,15 @@ async def _user_for_token(
         claims = decode_token(settings, token, accepted)
     except InvalidToken as exc:
         raise Unauthorized() from exc
+    snapshots: UserSnapshots = request.app.state.user_snapshots
+    user = snapshots.get(claims.user_id)
+    if user is not None:
+        return user
     # Its own short transaction: a stream must not hold a database connection while it runs.
     user = await _database(request).run(lambda session: get_auth_user(session, claims.user_id))
     if user is None:
         raise Unauthorized("The account of this token no longer exists.")
+    snapshots.put(user)
     return user
 
 
