@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from app.core.metrics import OPEN_CONNECTIONS
+from app.core.middleware import BODY_SEND_SCOPE_KEY
 from app.streaming.buffer import StreamBuffer
 from app.streaming.generation import Generation
 from app.streaming.sse import PING_FRAME, SSE_HEADERS, retry_frame
@@ -58,6 +59,8 @@ class SSEResponse(Response):
         OPEN_CONNECTIONS.inc()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            # Once started, frames go straight to the server (see RequestContextMiddleware).
+            send = scope.get(BODY_SEND_SCOPE_KEY, send)
             await send(
                 {
                     "type": "http.response.body",
