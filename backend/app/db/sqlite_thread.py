@@ -83,5 +83,6 @@ class SQLiteWorkThread:
             raise
 
     def dispose(self) -> None:
+        # In the thread: a sqlite3 connection may be closed only by the thread that opened it.
+        self._executor.submit(self.engine.dispose).result()
         self._executor.shutdown(wait=True)
-        self.engine.dispose()
