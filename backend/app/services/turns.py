@@ -75,6 +75,25 @@ def _profile(session: Session, user_id: uuid.UUID) -> Mapping[str, str]:
     return {str(k): str(v) for k, v in answers.items()}
 
 
+def _new_turn(
+    user: AuthUser,
+    question: Message,
+    answer: Message,
+    history: list[Message],
+    profile: Mapping[str, str],
+    onboarding_step: int | None,
+) -> TurnRecord:
+    """A turn this request created, with what the agent needs to write its answer."""
+    context = TurnContext(
+        message=question.content,
+        display_name=user.display_name,
+        history=[HistoryEntry(m.role, m.content) for m in history],
+        profile=profile,
+        onboarding_step=onboarding_step or 0,
+    )
+    return TurnRecord(question, answer, True, context, onboarding_step=onboarding_step)
+
+
 @dataclass(frozen=True, slots=True)
 class NewTurn:
     user: AuthUser
@@ -131,16 +150,7 @@ def store_turn(session: Session, settings: Settings, turn: NewTurn) -> TurnRecor
         now=now,
         assistant_id=turn.assistant_id,
     )
-    context = TurnContext(
-        message=turn.text,
-        display_name=user.display_name,
-        history=[HistoryEntry(m.role, m.content) for m in history],
-        profile=profile,
-        onboarding_step=onboarding_step or 0,
-    )
-    return TurnRecord(
-        user_message, assistant_message, True, context, onboarding_step=onboarding_step
-    )
+    return _new_turn(user, user_message, assistant_message, history, profile, onboarding_step)
 
 
 async def begin_turn(
@@ -232,14 +242,7 @@ def regenerate_turn(
     session.add(answer)
     conversation.updated_at = utcnow()
     session.flush()
-    context = TurnContext(
-        message=question.content,
-        display_name=user.display_name,
-        history=[HistoryEntry(m.role, m.content) for m in history],
-        profile=profile,
-        onboarding_step=onboarding_step or 0,
-    )
-    return TurnRecord(question, answer, True, context, onboarding_step=onboarding_step)
+    return _new_turn(user, question, answer, history, profile, onboarding_step)
 
 
 async def load_message(db: Database, message_id: uuid.UUID) -> Message | None:
