@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.agents.orchestrator import AgentOrchestrator
 from app.api.v1.endpoints import health
 from app.api.v1.router import api_router
+from app.core.asgi import ChatStreamAPI
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -117,7 +118,7 @@ def create_app(
                 await db.dispose()
             log.info("app_stopped")
 
-    app = FastAPI(
+    app = ChatStreamAPI(
         title="ChatStream",
         version="0.1.0",
         description="Self-hostable AI chat whose answers stream over Server-Sent Events.",

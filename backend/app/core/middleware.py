@@ -23,9 +23,6 @@ _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
-BODY_SEND_SCOPE_KEY = "chatstream.body_send"
-
-
 class RequestContextMiddleware:
     """A request id on every log line of a request, security headers, and a redacted access log."""
 
@@ -36,10 +33,6 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # The server's own send, for a stream's body frames: they need none of what the layers
-        # in between do (headers and status are set by the start message), and a stream sends
-        # one frame per chunk (app/streaming/response.py).
-        scope[BODY_SEND_SCOPE_KEY] = send
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()

@@ -3,13 +3,26 @@
 `StreamBuffer` is the interface; `InMemoryStreamBuffer` keeps frames in this process. A buffer
 holds encoded frames indexed by sequence number (0 = start), so a reader resumes after any event
 with nothing missing and nothing repeated.
+
+A reader that has caught up may also give a `FrameWriter`: a frame appended while it waits is then
+handed to that writer by the appending task, and the reader's own task is not woken for it. On a
+paced stream that is every frame, and a task step per frame is a large part of what a frame costs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+
+FrameWriter = Callable[[bytes], bool]
+"""Writes one frame for a waiting reader, now, from the appending task: True if it took the frame
+(written, or being written), False if it cannot now; the reader is then woken and sends the frame
+itself. It must not raise."""
+
+# A reader waiting at the end of the buffer: the future that wakes it, and what takes frames
+# for it while it waits (None: wake it for every frame).
+_Waiting = tuple["asyncio.Future[None]", Callable[[bytes], bool] | None]
 
 
 class StreamBuffer(ABC):
@@ -30,37 +43,54 @@ class StreamBuffer(ABC):
     def next_seq(self) -> int: ...
 
     @abstractmethod
-    def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
+    def read(
+        self, after_seq: int, idle_s: float, writer: FrameWriter | None = None
+    ) -> AsyncIterator[bytes | None]:
         """Frames after `after_seq`, several joined when the reader is behind; None after
-        `idle_s` without a frame (the caller sends a ping). Ends when the buffer is closed."""
+        `idle_s` without a frame (the caller sends a ping). Ends when the buffer is closed.
+
+        With a `writer`, frames appended while the reader waits go to the writer instead, as
+        long as it takes them; the frames yielded are only those it did not take."""
 
 
 class InMemoryStreamBuffer(StreamBuffer):
-    __slots__ = ("_frames", "_waiters", "_closed")
+    __slots__ = ("_frames", "_waiting", "_closed")
 
     def __init__(self) -> None:
         self._frames: list[bytes] = []
-        # Futures of readers that caught up and wait for more: nothing is allocated per frame.
-        self._waiters: list[asyncio.Future[None]] = []
+        # Readers that caught up and wait for more.
+        self._waiting: list[_Waiting] = []
         self._closed = False
 
     def append(self, frame: bytes) -> int:
         if self._closed:
             raise RuntimeError("append to a closed stream buffer")
         self._frames.append(frame)
-        if self._waiters:
-            self._wake()
+        if self._waiting:
+            self._offer(frame)
         return len(self._frames) - 1
+
+    def _offer(self, frame: bytes) -> None:
+        still_waiting: list[_Waiting] = []
+        for waiting in self._waiting:
+            wake, take = waiting
+            if wake.done():  # woken already (a ping, a cancel): it reads this frame itself
+                continue
+            if take is not None and take(frame):
+                still_waiting.append(waiting)
+            else:
+                wake.set_result(None)
+        self._waiting = still_waiting
 
     def close(self) -> None:
         self._closed = True
         self._wake()
 
     def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        waiting, self._waiting = self._waiting, []
+        for wake, _ in waiting:
+            if not wake.done():
+                wake.set_result(None)
 
     @property
     def closed(self) -> bool:
@@ -70,7 +100,9 @@ class InMemoryStreamBuffer(StreamBuffer):
     def next_seq(self) -> int:
         return len(self._frames)
 
-    async def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
+    async def read(
+        self, after_seq: int, idle_s: float, writer: FrameWriter | None = None
+    ) -> AsyncIterator[bytes | None]:
         position = max(after_seq + 1, 0)
         loop = asyncio.get_running_loop()
         # One ping timer per reader, moved only when it fires: arming a timer for every wait
@@ -91,6 +123,17 @@ class InMemoryStreamBuffer(StreamBuffer):
                 waiter.set_result(None)
             timer = loop.call_later(idle_s, check_idle)
 
+        def take(frame: bytes) -> bool:
+            # Runs in the appending task while this reader waits, so its state is not in use.
+            nonlocal position, last_yield
+            assert writer is not None
+            if not writer(frame):
+                return False
+            position += 1
+            last_yield = loop.time()
+            return True
+
+        take_while_waiting = take if writer is not None else None
         timer = loop.call_later(idle_s, check_idle)
         try:
             while True:
@@ -114,7 +157,7 @@ class InMemoryStreamBuffer(StreamBuffer):
                     yield None
                     continue
                 waiter = loop.create_future()
-                self._waiters.append(waiter)
+                self._waiting.append((waiter, take_while_waiting))
                 await waiter
                 waiter = None
         finally:

@@ -1,9 +1,10 @@
 """The SSE response: a pure ASGI reader of a stream buffer, with pings and disconnect detection.
 
 Pure ASGI (not BaseHTTPMiddleware, not a thread-pool generator) so each frame goes straight to
-the server. A watcher task listens for `http.disconnect` and cancels the send loop at once, and
-pings during silence make a vanished client show up as a failed send even on servers that
-report disconnects only then.
+the server: while the client keeps up, the generation's own task sends it (`DirectFrameWriter`),
+and this reader's task wakes only for pings, for a slow client and at the end. A watcher task
+listens for `http.disconnect` and cancels the send loop at once, and pings during silence make a
+vanished client show up as a failed send even on servers that report disconnects only then.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import asyncio
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from app.core.asgi import SERVER_SEND_SCOPE_KEY
 from app.core.metrics import OPEN_CONNECTIONS
-from app.core.middleware import BODY_SEND_SCOPE_KEY
 from app.streaming.buffer import StreamBuffer
+from app.streaming.direct_send import DirectFrameWriter
 from app.streaming.generation import Generation
 from app.streaming.sse import PING_FRAME, SSE_HEADERS, retry_frame
 
@@ -56,11 +58,14 @@ class SSEResponse(Response):
                     return
 
         watcher = asyncio.create_task(watch_disconnect())
+        writer: DirectFrameWriter | None = None
         OPEN_CONNECTIONS.inc()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            # Once started, frames go straight to the server (see RequestContextMiddleware).
-            send = scope.get(BODY_SEND_SCOPE_KEY, send)
+            # Once started, frames go straight to the server (see app/core/asgi.py).
+            send = scope.get(SERVER_SEND_SCOPE_KEY, send)
+            if DirectFrameWriter.supports(send):
+                writer = DirectFrameWriter(send)
             await send(
                 {
                     "type": "http.response.body",
@@ -68,7 +73,9 @@ class SSEResponse(Response):
                     "more_body": True,
                 }
             )
-            async for frames in self.buffer.read(self.after_seq, self.ping_interval_s):
+            async for frames in self.buffer.read(self.after_seq, self.ping_interval_s, writer):
+                if writer is not None:
+                    await writer.flush()
                 await send(
                     {
                         "type": "http.response.body",
@@ -76,6 +83,8 @@ class SSEResponse(Response):
                         "more_body": True,
                     }
                 )
+            if writer is not None:
+                await writer.flush()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not disconnected.is_set():
@@ -84,6 +93,8 @@ class SSEResponse(Response):
         except OSError:  # the client went away between two sends
             pass
         finally:
+            if writer is not None:
+                writer.discard()
             watcher.cancel()
             OPEN_CONNECTIONS.dec()
             if self.generation is not None:
