@@ -4,6 +4,9 @@ In process by default. With REDIS_URL both are enforced across processes: the ho
 with the `limits` library on Redis, concurrent streams with Redis leases (a sorted set per user,
 scored by expiry) that are renewed while a stream runs and lapse by themselves if a process dies,
 so a crash never locks a user out.
+
+In process, the hourly window is a deque of times per user. `limits`' own in-memory async
+storage is not used: after every hit it walks every key, each in a round trip to a thread.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import math
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
 
 from limits import RateLimitItemPerHour
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from app.core.config import Settings
@@ -25,6 +30,97 @@ from app.core.metrics import RATE_LIMIT_REJECTIONS
 
 LEASE_TTL_S = 30.0
 CONCURRENCY_RETRY_AFTER_S = 5
+HOUR_S = 3600.0
+SWEEP_EVERY_S = 600.0
+
+
+class HourlyWindow(ABC):
+    """At most `limit` messages per user in any hour (a moving window)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    @abstractmethod
+    async def test(self, user_id: uuid.UUID) -> bool:
+        """Would a message now be admitted? Counts nothing."""
+
+    @abstractmethod
+    async def hit(self, user_id: uuid.UUID) -> bool:
+        """Count a message now if it is admitted; False (and nothing counted) if not."""
+
+    @abstractmethod
+    async def retry_after_s(self, user_id: uuid.UUID) -> int:
+        """Seconds until a message would be admitted again."""
+
+
+class MemoryHourlyWindow(HourlyWindow):
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(limit)
+        self._clock = clock
+        self._hits: dict[uuid.UUID, deque[float]] = {}
+        self._next_sweep = clock() + SWEEP_EVERY_S
+
+    def _sweep(self, now: float) -> None:
+        """Forget users whose every message has left the window (they may never come back)."""
+        self._next_sweep = now + SWEEP_EVERY_S
+        quiet = [user for user, hits in self._hits.items() if hits[-1] <= now - HOUR_S]
+        for user in quiet:
+            del self._hits[user]
+
+    def _recent(self, user_id: uuid.UUID, now: float) -> deque[float]:
+        hits = self._hits.get(user_id)
+        if hits is None:
+            hits = self._hits[user_id] = deque()
+        while hits and hits[0] <= now - HOUR_S:
+            hits.popleft()
+        return hits
+
+    async def test(self, user_id: uuid.UUID) -> bool:
+        hits = self._recent(user_id, self._clock())
+        if not hits:
+            del self._hits[user_id]
+        return len(hits) < self.limit
+
+    async def hit(self, user_id: uuid.UUID) -> bool:
+        now = self._clock()
+        hits = self._recent(user_id, now)
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        if now >= self._next_sweep:
+            self._sweep(now)
+        return True
+
+    async def retry_after_s(self, user_id: uuid.UUID) -> int:
+        now = self._clock()
+        hits = self._recent(user_id, now)
+        if len(hits) < self.limit:
+            return 1
+        # Admitted again once enough of the oldest hits have left the window.
+        frees_at = hits[len(hits) - self.limit] + HOUR_S
+        return max(1, math.ceil(frees_at - now))
+
+
+class RedisHourlyWindow(HourlyWindow):
+    """The `limits` library's moving window on Redis, shared by every process."""
+
+    def __init__(self, limit: int, redis_url: str) -> None:
+        super().__init__(limit)
+        self._item = RateLimitItemPerHour(limit)
+        # redis-py, already a dependency (limits' default async driver is coredis).
+        self._window = MovingWindowRateLimiter(
+            RedisStorage("async+" + redis_url, implementation="redispy")
+        )
+
+    async def test(self, user_id: uuid.UUID) -> bool:
+        return await self._window.test(self._item, str(user_id))
+
+    async def hit(self, user_id: uuid.UUID) -> bool:
+        return await self._window.hit(self._item, str(user_id))
+
+    async def retry_after_s(self, user_id: uuid.UUID) -> int:
+        stats = await self._window.get_window_stats(self._item, str(user_id))
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 class StreamSlots(ABC):
@@ -146,54 +242,43 @@ class RateLimiter:
     """Both per-user limits, checked before a new message is stored."""
 
     def __init__(self, settings: Settings) -> None:
-        self.hourly = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
+        hourly = settings.rate_limit_messages_per_hour
+        concurrent = settings.rate_limit_concurrent_streams
         if settings.redis_url:
-            # redis-py, already a dependency (limits' default async driver is coredis).
-            storage: MemoryStorage | RedisStorage = RedisStorage(
-                "async+" + settings.redis_url, implementation="redispy"
-            )
-            self.slots: StreamSlots = RedisStreamSlots(
-                settings.rate_limit_concurrent_streams, settings.redis_url
-            )
+            self.hourly: HourlyWindow = RedisHourlyWindow(hourly, settings.redis_url)
+            self.slots: StreamSlots = RedisStreamSlots(concurrent, settings.redis_url)
         else:
-            storage = MemoryStorage()
-            self.slots = MemoryStreamSlots(settings.rate_limit_concurrent_streams)
-        self._window = MovingWindowRateLimiter(storage)
+            self.hourly = MemoryHourlyWindow(hourly)
+            self.slots = MemoryStreamSlots(concurrent)
 
-    async def _hourly_retry_after(self, user_id: uuid.UUID) -> int:
-        stats = await self._window.get_window_stats(self.hourly, str(user_id))
-        return max(1, math.ceil(stats.reset_time - time.time()))
+    async def _hourly_refusal(self, user_id: uuid.UUID) -> RateLimited:
+        RATE_LIMIT_REJECTIONS.labels(limit="messages_per_hour").inc()
+        return RateLimited(
+            f"You have reached the limit of {self.hourly.limit} messages per hour.",
+            retry_after_s=await self.hourly.retry_after_s(user_id),
+        )
+
+    def _concurrency_refusal(self) -> RateLimited:
+        RATE_LIMIT_REJECTIONS.labels(limit="concurrent_streams").inc()
+        return RateLimited(
+            f"You already have {self.slots.limit} answers in progress; wait for one to finish.",
+            retry_after_s=CONCURRENCY_RETRY_AFTER_S,
+        )
 
     async def check(self, user_id: uuid.UUID) -> None:
         """Refuse early (e.g. when a stream token is requested) if a send would be refused."""
-        if not await self._window.test(self.hourly, str(user_id)):
-            RATE_LIMIT_REJECTIONS.labels(limit="messages_per_hour").inc()
-            raise RateLimited(
-                f"You have reached the limit of {self.hourly.amount} messages per hour.",
-                retry_after_s=await self._hourly_retry_after(user_id),
-            )
+        if not await self.hourly.test(user_id):
+            raise await self._hourly_refusal(user_id)
         if await self.slots.in_use(user_id) >= self.slots.limit:
-            RATE_LIMIT_REJECTIONS.labels(limit="concurrent_streams").inc()
-            raise RateLimited(
-                f"You already have {self.slots.limit} answers in progress; wait for one to finish.",
-                retry_after_s=CONCURRENCY_RETRY_AFTER_S,
-            )
+            raise self._concurrency_refusal()
 
     async def admit(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
         """Take a stream slot and count one message, or raise RateLimited and take nothing."""
         if not await self.slots.acquire(user_id, lease_id):
-            RATE_LIMIT_REJECTIONS.labels(limit="concurrent_streams").inc()
-            raise RateLimited(
-                f"You already have {self.slots.limit} answers in progress; wait for one to finish.",
-                retry_after_s=CONCURRENCY_RETRY_AFTER_S,
-            )
-        if not await self._window.hit(self.hourly, str(user_id)):
+            raise self._concurrency_refusal()
+        if not await self.hourly.hit(user_id):
             await self.slots.release(user_id, lease_id)
-            RATE_LIMIT_REJECTIONS.labels(limit="messages_per_hour").inc()
-            raise RateLimited(
-                f"You have reached the limit of {self.hourly.amount} messages per hour.",
-                retry_after_s=await self._hourly_retry_after(user_id),
-            )
+            raise await self._hourly_refusal(user_id)
 
     async def release(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
         await self.slots.release(user_id, lease_id)
