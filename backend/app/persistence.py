@@ -10,7 +10,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.db.crud import onboarding as onboarding_crud
-from app.db.models import Conversation, Message, Role
+from app.db.crud.conversations import touch_conversation
+from app.db.crud.messages import MESSAGES
+from app.db.models import Message, Role
 from app.db.session import Database
 from app.schemas.records import AnswerRecord
 
@@ -24,7 +26,11 @@ class SaveOutcome(StrEnum):
 
 
 def upsert_answer(session: Session, record: AnswerRecord) -> None:
-    """Write the answer (and any onboarding advance) in the caller's transaction."""
+    """Write the answer (and any onboarding advance) in the caller's transaction.
+
+    Core UPDATEs on the tables: every stream ends here, and an UPDATE on the mapped class
+    takes the ORM's bulk path, which costs several times the statement.
+    """
     values = {
         "content": record.content,
         "status": record.status,
@@ -36,10 +42,7 @@ def upsert_answer(session: Session, record: AnswerRecord) -> None:
         "completed_at": record.completed_at,
     }
     result = session.execute(
-        update(Message)
-        .where(Message.id == record.message_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        update(MESSAGES).where(MESSAGES.c.id == record.message_id).values(**values)
     )
     if not getattr(result, "rowcount", 0):
         session.add(
@@ -53,12 +56,7 @@ def upsert_answer(session: Session, record: AnswerRecord) -> None:
                 **values,
             )
         )
-    session.execute(
-        update(Conversation)
-        .where(Conversation.id == record.conversation_id)
-        .values(updated_at=record.completed_at)
-        .execution_options(synchronize_session=False)
-    )
+    touch_conversation(session, record.conversation_id, record.completed_at)
     if record.onboarding is not None:
         advance = record.onboarding
         onboarding_crud.advance(

@@ -19,12 +19,13 @@ def get_message(session: Session, message_id: uuid.UUID) -> Message | None:
 def get_by_client_message_id(
     session: Session, user_id: uuid.UUID, client_message_id: str
 ) -> Message | None:
-    result = session.execute(
-        select(Message).where(
-            Message.user_id == user_id, Message.client_message_id == client_message_id
+    # Asked on every send and nearly always a miss: a Core query, and the ORM loads only a hit.
+    found = session.execute(
+        select(MESSAGES.c.id).where(
+            MESSAGES.c.user_id == user_id, MESSAGES.c.client_message_id == client_message_id
         )
-    )
-    return result.scalar_one_or_none()
+    ).scalar_one_or_none()
+    return None if found is None else session.get(Message, found)
 
 
 def get_reply(session: Session, user_message_id: uuid.UUID) -> Message | None:
