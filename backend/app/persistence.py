@@ -6,7 +6,7 @@ import asyncio
 from enum import StrEnum
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from app.db.crud import onboarding as onboarding_crud
@@ -25,6 +25,10 @@ class SaveOutcome(StrEnum):
     FAILED = "failed"
 
 
+# SET takes the parameters' other keys (the columns named in `values`), as in an executemany.
+_UPDATE_ANSWER = update(MESSAGES).where(MESSAGES.c.id == bindparam("answer_id"))
+
+
 def upsert_answer(session: Session, record: AnswerRecord) -> None:
     """Write the answer (and any onboarding advance) in the caller's transaction.
 
@@ -41,9 +45,7 @@ def upsert_answer(session: Session, record: AnswerRecord) -> None:
         "duration_ms": record.duration_ms,
         "completed_at": record.completed_at,
     }
-    result = session.execute(
-        update(MESSAGES).where(MESSAGES.c.id == record.message_id).values(**values)
-    )
+    result = session.execute(_UPDATE_ANSWER, {"answer_id": record.message_id, **values})
     if not getattr(result, "rowcount", 0):
         session.add(
             Message(

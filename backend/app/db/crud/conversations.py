@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
@@ -44,8 +44,13 @@ def add_conversation(
     return conversation
 
 
-# The table, not the mapped class: an INSERT on the class takes the ORM's bulk path.
+# The table, not the mapped class: an INSERT on the class takes the ORM's bulk path. Built once,
+# with bound parameters (see messages.py).
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+_INSERT_CONVERSATION = insert(CONVERSATIONS)
+_TOUCH_CONVERSATION = update(CONVERSATIONS).where(
+    CONVERSATIONS.c.id == bindparam("conversation_id")
+)
 
 
 def start_conversation(
@@ -55,22 +60,21 @@ def start_conversation(
     now = utcnow()
     conversation_id = uuid.uuid4()
     session.execute(
-        insert(CONVERSATIONS).values(
-            id=conversation_id,
-            user_id=user_id,
-            kind=kind,
-            title=title,
-            created_at=now,
-            updated_at=now,
-        )
+        _INSERT_CONVERSATION,
+        {
+            "id": conversation_id,
+            "user_id": user_id,
+            "kind": kind,
+            "title": title,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     return conversation_id
 
 
 def touch_conversation(session: Session, conversation_id: uuid.UUID, now: datetime) -> None:
-    session.execute(
-        update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(updated_at=now)
-    )
+    session.execute(_TOUCH_CONVERSATION, {"conversation_id": conversation_id, "updated_at": now})
 
 
 def list_conversations(

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, insert, or_, select
+from sqlalchemy import Table, and_, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Message, MessageStatus, Role
@@ -21,9 +21,7 @@ def get_by_client_message_id(
 ) -> Message | None:
     # Asked on every send and nearly always a miss: a Core query, and the ORM loads only a hit.
     found = session.execute(
-        select(MESSAGES.c.id).where(
-            MESSAGES.c.user_id == user_id, MESSAGES.c.client_message_id == client_message_id
-        )
+        _ID_BY_CLIENT_MESSAGE_ID, {"user_id": user_id, "client_message_id": client_message_id}
     ).scalar_one_or_none()
     return None if found is None else session.get(Message, found)
 
@@ -73,13 +71,20 @@ def add_turn(
         created_at=now + timedelta(microseconds=1),
     )
     # The question first: the answer's reply_to_id refers to it.
-    session.execute(insert(MESSAGES), [_row(user_message), _row(assistant_message)])
+    session.execute(_INSERT_MESSAGES, [_row(user_message), _row(assistant_message)])
     return user_message, assistant_message
 
 
-# The table, not the mapped class: an INSERT on the class takes the ORM's bulk path.
+# The table, not the mapped class: an INSERT on the class takes the ORM's bulk path. The
+# statements of every send are built once, with bound parameters: building one and computing
+# its cache key costs more than SQLite takes to run it.
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 _MESSAGE_COLUMNS = tuple(column.key for column in MESSAGES.columns)
+_INSERT_MESSAGES = insert(MESSAGES)
+_ID_BY_CLIENT_MESSAGE_ID = select(MESSAGES.c.id).where(
+    MESSAGES.c.user_id == bindparam("user_id"),
+    MESSAGES.c.client_message_id == bindparam("client_message_id"),
+)
 
 
 def _row(message: Message) -> dict[str, object]:

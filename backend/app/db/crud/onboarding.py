@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import OnboardingState
@@ -16,11 +16,13 @@ def get_state(session: Session, user_id: uuid.UUID) -> OnboardingState | None:
     return session.get(OnboardingState, user_id)
 
 
+# Read on every chat turn: a column, not an ORM object, in a statement built once.
+_ANSWERS = select(OnboardingState.answers).where(OnboardingState.user_id == bindparam("user_id"))
+
+
 def get_answers(session: Session, user_id: uuid.UUID) -> dict[str, Any]:
-    """The onboarding answers alone (a column, not an ORM object: read on every chat turn)."""
-    answers = session.execute(
-        select(OnboardingState.answers).where(OnboardingState.user_id == user_id)
-    ).scalar_one_or_none()
+    """The onboarding answers alone."""
+    answers = session.execute(_ANSWERS, {"user_id": user_id}).scalar_one_or_none()
     return dict(answers or {})
 
 
