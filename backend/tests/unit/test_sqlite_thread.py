@@ -113,3 +113,6 @@ async def test_a_lock_held_past_the_busy_timeout_fails_the_unit_with_a_database_
     finally:
         other.execute("ROLLBACK")
         other.close()
+    # The thread keeps its connection between units: the failure left it ready for the next.
+    await database.run(lambda s: s.execute(text("INSERT INTO notes VALUES ('after')")))
+    assert _notes(tmp_path / "units.db") == ["after"]
