@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -51,8 +52,14 @@ def _with_fields(template: M, **fields: Any) -> M:
     return copy
 
 
-def _chunk(piece: str) -> ChatGenerationChunk:
-    message = _with_fields(_EMPTY_MESSAGE, content=piece)
+def _message_template() -> AIMessageChunk:
+    """An empty chunk carrying the id of one generation, as a provider's chunks do (OpenAI's
+    `chatcmpl-...`); LangChain then leaves each chunk's id alone instead of setting it."""
+    return _with_fields(_EMPTY_MESSAGE, id=f"scripted-{uuid.uuid4().hex}")
+
+
+def _chunk(message_template: AIMessageChunk, piece: str) -> ChatGenerationChunk:
+    message = _with_fields(message_template, content=piece)
     return _with_fields(_EMPTY_CHUNK, message=message, text=piece)
 
 
@@ -105,6 +112,7 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         fail_after = self._fails_now()
+        template = _message_template()
         for index, piece in enumerate(self._script()):
             if fail_after is not None and index >= fail_after:
                 raise ScriptedModelFailure(f"scripted failure after {index} chunks")
@@ -112,7 +120,7 @@ class ScriptedChatModel(BaseChatModel):
                 await asyncio.Event().wait()  # silent until cancelled
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
-            yield _chunk(piece)
+            yield _chunk(template, piece)
         if fail_after is not None and fail_after >= len(self._script()):
             raise ScriptedModelFailure("scripted failure at the end")
 
@@ -124,12 +132,13 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         fail_after = self._fails_now()
+        template = _message_template()
         for index, piece in enumerate(self._script()):
             if fail_after is not None and index >= fail_after:
                 raise ScriptedModelFailure(f"scripted failure after {index} chunks")
             if self.delay_s:
                 time.sleep(self.delay_s)
-            yield _chunk(piece)
+            yield _chunk(template, piece)
 
     def _generate(
         self,
