@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import structlog
+from langchain_core.language_models import BaseChatModel
 
 from app import telemetry
 from app.agents.base import BaseAgent, TurnContext
@@ -226,16 +227,23 @@ class AgentOrchestrator:
                 finalise=lambda outcome: self._finalise(user, kind, turn, outcome),
             )
 
-    async def _answer_chunks(
+    def _agent(self, kind: ConversationKind, model: BaseChatModel) -> BaseAgent:
+        if kind is ConversationKind.ONBOARDING:
+            return OnboardingAgent(model, self.settings.onboarding_steps)
+        return ConversationalAgent(model, self.settings.chat_history_char_budget)
+
+    def _answer_chunks(self, kind: ConversationKind, context: TurnContext) -> AsyncIterator[str]:
+        model = self.models.loaded
+        if model is not None:  # the agent's stream itself: no layer in between on every chunk
+            return self._agent(kind, model).stream_response(context)
+        return self._answer_chunks_once_loaded(kind, context)
+
+    async def _answer_chunks_once_loaded(
         self, kind: ConversationKind, context: TurnContext
     ) -> AsyncIterator[str]:
+        # Loaded inside the generation: a model that fails to load ends the stream with an error.
         model = await self.models.get()
-        agent: BaseAgent
-        if kind is ConversationKind.ONBOARDING:
-            agent = OnboardingAgent(model, self.settings.onboarding_steps)
-        else:
-            agent = ConversationalAgent(model, self.settings.chat_history_char_budget)
-        async for piece in agent.stream_response(context):
+        async for piece in self._agent(kind, model).stream_response(context):
             yield piece
 
     async def _finalise(

@@ -103,6 +103,11 @@ class ChatModelProvider:
     def name(self) -> str:
         return describe_model(self._settings.llm_model)
 
+    @property
+    def loaded(self) -> BaseChatModel | None:
+        """The model if it is loaded already, else None (then `get()` loads it)."""
+        return self._model
+
     async def get(self) -> BaseChatModel:
         if self._model is None:
             async with self._lock:
