@@ -71,16 +71,18 @@ class InMemoryStreamBuffer(StreamBuffer):
         return len(self._frames) - 1
 
     def _offer(self, frame: bytes) -> None:
-        still_waiting: list[_Waiting] = []
-        for waiting in self._waiting:
-            wake, take = waiting
+        waiting = self._waiting
+        kept = 0  # compacted in place: those whose writer took the frame go on waiting
+        for entry in waiting:
+            wake, take = entry
             if wake.done():  # woken already (a ping, a cancel): it reads this frame itself
                 continue
             if take is not None and take(frame):
-                still_waiting.append(waiting)
+                waiting[kept] = entry
+                kept += 1
             else:
                 wake.set_result(None)
-        self._waiting = still_waiting
+        del waiting[kept:]
 
     def close(self) -> None:
         self._closed = True
