@@ -17,6 +17,7 @@ The thread keeps its one connection open between units: checking it out of a poo
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as DatabaseBusyError
 from sqlalchemy.orm import Session
 
@@ -40,7 +42,12 @@ def _autocommit_driver(dbapi_connection: Any, _: Any) -> None:
 
 
 def _begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # On the driver's connection: SQLAlchemy's statement machinery costs more than the BEGIN.
+    # Its errors are wrapped as SQLAlchemy's own (OperationalError for a lock held too long).
+    try:
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
 
 
 class SQLiteWorkThread:
