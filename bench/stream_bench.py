@@ -266,8 +266,8 @@ class Server:
             parts = fh.read().rsplit(")", 1)[1].split()
         return (int(parts[11]) + int(parts[12])) / CLK_TCK  # utime + stime, all threads
 
-    def tasks(self, timeout_s: float = 3.0) -> int | None:
-        """The server's asyncio task count, from the SIGUSR1 probe (None if it did not answer)."""
+    def probe(self, timeout_s: float = 3.0) -> dict[str, Any] | None:
+        """What the server's SIGUSR1 probe wrote (None if it did not answer in time)."""
         assert self.probe_file is not None
         before = self.probe_file.stat().st_mtime_ns if self.probe_file.exists() else 0
         sent = time.monotonic()
@@ -276,13 +276,22 @@ class Server:
             time.sleep(0.02)
             try:
                 if self.probe_file.stat().st_mtime_ns != before:
-                    data = json.loads(self.probe_file.read_text())
+                    data: dict[str, Any] = json.loads(self.probe_file.read_text())
                     if data.get("t", 0) >= sent - 0.01:
-                        tasks: int | None = data.get("tasks")
-                        return tasks
+                        return data
             except (OSError, ValueError):
                 continue
         return None
+
+    def tasks(self) -> int | None:
+        """The server's asyncio task count (None if the probe did not answer)."""
+        data = self.probe()
+        return None if data is None else data.get("tasks")
+
+    def gc_pauses(self) -> dict[str, list[float]] | None:
+        """Per collector generation: [collections, total pause s, longest pause s] so far."""
+        data = self.probe()
+        return None if data is None else data.get("gc")
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -715,6 +724,7 @@ def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
     s = h.sizes
     paths = h.paths(s.b_streams)
     duration = s.b_chunks * s.b_interval_s
+    gc0 = server.gc_pauses()
     cpu0 = server.cpu_s()
     rss0 = server.rss_kb()
     with Sampler(server) as sampler:
@@ -734,21 +744,27 @@ def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
         )
     streams = run.streams
     cpu = server.cpu_s() - cpu0
+    gc_during = collector_pauses(gc0, server.gc_pauses())
     first = min(x["t_sent"] for x in streams)
     last = max(x["t_end"] for x in streams if x["t_end"] is not None)
     delays: list[float] = []
     e2e: list[float] = []
     opens: list[float] = []
     gaps: list[float] = []  # how late each chunk came after the one before it (no drift)
+    # The same lateness by the second of the run it arrived in: where the delay builds up
+    # (streams opening, all streams running, streams ending and being saved).
+    gaps_by_second: dict[int, list[float]] = {}
     for x in streams:
         if x["t_start"] is not None:
             open_ms = (x["t_start"] - x["t_sent"]) * 1000
             opens.append(open_ms)
             previous = 0.0
-            for d in x.get("delays_ms") or []:
+            for k, d in enumerate(x.get("delays_ms") or []):
                 delays.append(d)
                 e2e.append(d + open_ms)
                 gaps.append(d - previous)
+                arrived = x["t_start"] + (k + 1) * s.b_interval_s + d / 1000 - first
+                gaps_by_second.setdefault(int(arrived), []).append(d - previous)
                 previous = d
     started = [x["t_start"] for x in streams if x["t_start"]]
     intervals = [(x["t_start"], x["t_end"]) for x in streams if x["t_start"] and x["t_end"]]
@@ -767,6 +783,10 @@ def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
         | {"max": max(delays, default=None)},
         "e2e_delay_ms": {q: pct(e2e, float(q[1:])) for q in quantiles},
         "gap_lateness_ms": {q: pct(gaps, float(q[1:])) for q in quantiles},
+        "mean_gap_lateness_ms_by_second": {
+            second: round(sum(values) / len(values), 3)
+            for second, values in sorted(gaps_by_second.items())
+        },
         "open_ms": {q: pct(opens, float(q[1:])) for q in quantiles}
         | {"max": max(opens, default=None)},
         "elapsed_s": last - first,
@@ -775,7 +795,39 @@ def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
         "rss_before_kb": rss0,
         "peak_rss_kb": max(sampler.rss, default=None),
         "peak_fds": max(sampler.fds, default=None),
+        "gc": gc_during,
     }
+
+
+def collector_summary(pauses: dict[str, Any] | None) -> str:
+    """`total / longest` pause in ms over every generation, for the table."""
+    if not pauses:
+        return "n/a"
+    total = sum(g["pause_ms"] for g in pauses.values())
+    longest = (
+        max(g["longest_ms"] for g in pauses.values() if g["collections"])
+        if any(g["collections"] for g in pauses.values())
+        else 0.0
+    )
+    return f"{total:.0f} / {longest:.0f}"
+
+
+def collector_pauses(
+    before: dict[str, list[float]] | None, after: dict[str, list[float]] | None
+) -> dict[str, Any] | None:
+    """The garbage collector's pauses between two probes: collections and total pause per
+    generation, and the longest pause seen by the second probe (the process's longest so far)."""
+    if before is None or after is None:
+        return None
+    out: dict[str, Any] = {}
+    for gen, (count, total, longest) in after.items():
+        count0, total0, _ = before.get(gen, [0, 0.0, 0.0])
+        out[f"gen{gen}"] = {
+            "collections": int(count - count0),
+            "pause_ms": round((total - total0) * 1000, 1),
+            "longest_ms": round(longest * 1000, 1),
+        }
+    return out
 
 
 def scenario_b(h: Harness, cs: Server, bl: Server) -> dict[str, Any]:
@@ -793,6 +845,14 @@ def scenario_b(h: Harness, cs: Server, bl: Server) -> dict[str, Any]:
         )
         if r["errors"]:
             log(f"    errors: {r['errors']}")
+        if r["gc"]:
+            log(
+                "    collector: "
+                + "; ".join(
+                    f"{gen} {g['collections']}x, {g['pause_ms']} ms, longest {g['longest_ms']} ms"
+                    for gen, g in r["gc"].items()
+                )
+            )
     cs_r, bl_r = out["chatstream"], out["baseline"]
     out["p99_ratio"] = ratio(cs_r["delay_ms"]["p99"], bl_r["delay_ms"]["p99"])
     out["e2e_p99_ratio"] = ratio(cs_r["e2e_delay_ms"]["p99"], bl_r["e2e_delay_ms"]["p99"])
@@ -1084,6 +1144,11 @@ def table(results: dict[str, Any]) -> str:
             "    server CPU / client CPU",
             f"{fmt(cs['server_cpu_util'], '.0%')} / {fmt(cs['client_cpu_util'], '.0%')}",
             f"{fmt(bl['server_cpu_util'], '.0%')} / {fmt(bl['client_cpu_util'], '.0%')}",
+        )
+        row(
+            "    collector pauses: total / longest (ms)",
+            collector_summary(cs.get("gc")),
+            collector_summary(bl.get("gc")),
         )
         row("    (met: all complete, zero errors and p99)", "", "", "", "", fmt(b["met"]))
     c = results.get("c")
