@@ -45,7 +45,8 @@ class DirectFrameWriter:
         except StopIteration:
             return True
         except Exception:
-            # Nothing was written: the reader sends this frame again and meets the error itself.
+            # It failed before writing (a server checks its state first): the reader sends this
+            # frame again, in its own task, and meets the error there.
             return False
         self._pending = asyncio.ensure_future(_finish(sending, waiting_on))
         return True
