@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from starlette.types import Message
 
 from app.streaming.buffer import InMemoryStreamBuffer
@@ -59,11 +60,18 @@ async def _read_all(buffer: InMemoryStreamBuffer, send: ServerSend, idle_s: floa
     return woken
 
 
-async def test_a_caught_up_reader_is_not_woken_for_frames_its_writer_sends() -> None:
+async def _waiting_reader(
+    idle_s: float = 5.0,
+) -> tuple[InMemoryStreamBuffer, ServerSend, asyncio.Task[int]]:
     buffer = InMemoryStreamBuffer()
     send = ServerSend()
-    reader = asyncio.create_task(_read_all(buffer, send))
+    reader = asyncio.create_task(_read_all(buffer, send, idle_s))
     await asyncio.sleep(0)  # the reader is now waiting at the end of the buffer
+    return buffer, send, reader
+
+
+async def test_a_caught_up_reader_is_not_woken_for_frames_its_writer_sends() -> None:
+    buffer, send, reader = await _waiting_reader()
     for n in range(50):
         buffer.append(b"%d;" % n)
         assert send.written[-1] == b"%d;" % n  # written by the appending code, synchronously
@@ -73,10 +81,7 @@ async def test_a_caught_up_reader_is_not_woken_for_frames_its_writer_sends() -> 
 
 
 async def test_frames_behind_a_send_that_must_wait_follow_it_in_order() -> None:
-    buffer = InMemoryStreamBuffer()
-    send = ServerSend()
-    reader = asyncio.create_task(_read_all(buffer, send))
-    await asyncio.sleep(0)
+    buffer, send, reader = await _waiting_reader()
     buffer.append(b"a;")
     send.pause()  # the client stops reading: the next send cannot finish now
     buffer.append(b"b;")  # taken: it finishes in a task of its own once the client reads again
@@ -94,45 +99,28 @@ async def test_frames_behind_a_send_that_must_wait_follow_it_in_order() -> None:
 
 
 async def test_a_send_that_fails_at_once_is_left_to_the_reader_which_meets_the_error() -> None:
-    buffer = InMemoryStreamBuffer()
-    send = ServerSend()
-    reader = asyncio.create_task(_read_all(buffer, send))
-    await asyncio.sleep(0)
+    buffer, send, reader = await _waiting_reader()
     send.fail_with = ConnectionResetError("client went away")
     buffer.append(b"a;")  # the appending code is never the one to see the error
-    try:
-        await reader
-    except ConnectionResetError:
-        pass
-    else:
-        raise AssertionError("the reader did not meet the send's error")
+    with pytest.raises(ConnectionResetError):
+        await reader  # the reader met the send's error
 
 
 async def test_a_failed_slow_send_is_raised_in_the_reader_and_nothing_is_sent_after_it() -> None:
-    buffer = InMemoryStreamBuffer()
-    send = ServerSend()
-    reader = asyncio.create_task(_read_all(buffer, send))
-    await asyncio.sleep(0)
+    buffer, send, reader = await _waiting_reader()
     send.pause()
     buffer.append(b"a;")
     send.fail_with = BrokenPipeError("gone")
     send.resume()
     await asyncio.sleep(0.01)
     buffer.append(b"b;")  # refused: the failed send is waiting to be seen by the reader
-    try:
+    with pytest.raises(BrokenPipeError):
         await reader
-    except BrokenPipeError:
-        pass
-    else:
-        raise AssertionError("the reader did not meet the send's error")
     assert send.written == []
 
 
 async def test_a_cancelled_reader_stops_its_unfinished_send() -> None:
-    buffer = InMemoryStreamBuffer()
-    send = ServerSend()
-    reader = asyncio.create_task(_read_all(buffer, send))
-    await asyncio.sleep(0)
+    buffer, send, reader = await _waiting_reader()
     send.pause()
     buffer.append(b"a;")
     reader.cancel()  # the client disconnected
@@ -143,9 +131,7 @@ async def test_a_cancelled_reader_stops_its_unfinished_send() -> None:
 
 
 async def test_pings_still_come_while_no_frame_does_and_not_while_frames_flow() -> None:
-    buffer = InMemoryStreamBuffer()
-    send = ServerSend()
-    reader = asyncio.create_task(_read_all(buffer, send, idle_s=0.1))
+    buffer, send, reader = await _waiting_reader(idle_s=0.1)
     for n in range(12):  # frames every 0.02 s for 0.24 s: always busy, never idle for 0.1 s
         await asyncio.sleep(0.02)
         buffer.append(b"%d;" % n)
