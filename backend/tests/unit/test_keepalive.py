@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 
 import pytest
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
 
 from app.core.keepalive import keep_alive, keepalive_callback
 from app.db.models import MessageStatus
@@ -63,26 +66,35 @@ def test_keep_alive_outside_a_generation_does_nothing() -> None:
     keep_alive()  # no callback bound: no error
 
 
+class PingCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+async def _local_model_with_fast_keepalives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> local.LocalLlamaChatModel:
+    monkeypatch.setattr(local, "TURN_KEEPALIVE_S", 0.05)
+    return await asyncio.to_thread(
+        local.load_local_model, None, max_tokens=4, temperature=0.0, context_tokens=256, threads=1
+    )
+
+
 @pytest.mark.slow
 async def test_local_model_reports_keep_alives_while_queued_and_keeps_its_place(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(local, "TURN_KEEPALIVE_S", 0.05)
-    model = await asyncio.to_thread(
-        local.load_local_model, None, max_tokens=4, temperature=0.0, context_tokens=256, threads=1
-    )
-    pings = 0
-
-    def count() -> None:
-        nonlocal pings
-        pings += 1
-
+    model = await _local_model_with_fast_keepalives(monkeypatch)
+    pings = PingCounter()
     await model._turn.acquire()  # another generation holds the model
-    with keepalive_callback(count):
+    with keepalive_callback(pings):
         waiter = asyncio.ensure_future(model._wait_for_turn())
         await asyncio.sleep(0.3)
         assert not waiter.done()
-        assert pings >= 3
+        assert pings.count >= 3
         model._turn.release()
         await asyncio.wait_for(waiter, 5)
     assert model._turn.locked()  # the waiter got the turn
@@ -93,31 +105,17 @@ async def test_local_model_reports_keep_alives_while_queued_and_keeps_its_place(
 async def test_local_model_reports_keep_alives_while_computing_and_gives_up_eventually(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import time as time_module
-    from collections.abc import Generator
-
-    from langchain_core.messages import AIMessageChunk
-    from langchain_core.outputs import ChatGenerationChunk
-
-    monkeypatch.setattr(local, "TURN_KEEPALIVE_S", 0.05)
-    model = await asyncio.to_thread(
-        local.load_local_model, None, max_tokens=4, temperature=0.0, context_tokens=256, threads=1
-    )
+    model = await _local_model_with_fast_keepalives(monkeypatch)
 
     def slow_tokens(delay_s: float) -> Generator[ChatGenerationChunk, None, None]:
-        time_module.sleep(delay_s)  # like llama.cpp reading a long prompt
+        time.sleep(delay_s)  # like llama.cpp reading a long prompt
         yield ChatGenerationChunk(message=AIMessageChunk(content="late"))
 
-    pings = 0
-
-    def count() -> None:
-        nonlocal pings
-        pings += 1
-
-    with keepalive_callback(count):
+    pings = PingCounter()
+    with keepalive_callback(pings):
         chunk = await model._next_chunk(slow_tokens(0.4))
     assert chunk is not None and chunk.text == "late"
-    assert pings >= 3
+    assert pings.count >= 3
 
     monkeypatch.setattr(local, "LOCAL_TOKEN_TIMEOUT_S", 0.2)
     with pytest.raises(TimeoutError):
