@@ -15,15 +15,24 @@ from app.core.config import Settings
 
 REDACTED = "[REDACTED]"
 _SECRET_KEYS = re.compile(r"(token|password|secret|authorization|api_key|apikey|cookie)", re.I)
+# Every pattern here runs on request data (the access log's path), so each is linear in its
+# input: a match may start only where a run of its first characters starts (the look-behind),
+# and runs are consumed possessively. Without that, a long run of one character costs
+# quadratic time and one request line of 40 KB stalls the event loop for seconds.
 # The password runs to the last `@` before the host: passwords may hold a raw `@`.
 _URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^/\s]+)@", re.I
+    r"(?<![a-z0-9+.-])(?P<scheme>[a-z0-9+.-]++://)(?P<user>[^:/@\s]*+):(?P<pw>[^/\s]+)@", re.I
 )
 # `token=…`, `client_secret=…`, `password=…` in a URL, a bare query string or running text.
 _QUERY_SECRET = re.compile(
-    r"((?:^|(?<=[?&\s;,]))[a-z_]*(?:token|password|passwd|secret|api_?key)=)[^&\s\"']*", re.I
+    r"((?:^|(?<=[?&\s;,]))[a-z_]*(?:token|password|passwd|secret|api_?key)=)[^&\s\"']*+", re.I
 )
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
+_JWT = re.compile(
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}+\.[A-Za-z0-9_-]{5,}+\.[A-Za-z0-9_-]{5,}+"
+)
+# A logged query value longer than this is replaced by its length: no log line carries a
+# request line's worth of one parameter.
+_MAX_LOGGED_VALUE_CHARS = 200
 
 
 def redact_text(text: str) -> str:
@@ -41,7 +50,7 @@ def redact_query_string(query: str) -> str:
     for key, value in parse_qsl(query, keep_blank_values=True):
         if _SECRET_KEYS.search(key):
             value = REDACTED
-        elif key == "message":
+        elif key == "message" or len(value) > _MAX_LOGGED_VALUE_CHARS:
             value = f"<{len(value)} chars>"
         parts.append((key, value))
     return urlencode(parts, safe="[]<> ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -118,3 +119,51 @@ def test_log_lines_carry_no_secret(capsys: pytest.CaptureFixture[str], tmp_path:
         assert secret not in output
     assert '"password": "[REDACTED]"' in output
     assert '"token_scope": "stream"' in output
+
+
+# Inputs that make a backtracking pattern quadratic: long runs of one character, and runs of
+# a pattern's own prefix (`eyJ`, a scheme, `token`). A request line can carry any of them.
+_RUN = 1_000_000
+WORST_INPUTS = {
+    "one letter": "a" * _RUN,
+    "jwt prefixes": "eyJ" * (_RUN // 3),
+    "jwt-like segments": "eyJaaaaa." * (_RUN // 9),
+    "schemes": "a://" * (_RUN // 4),
+    "scheme then colons": "a://" + ":" * _RUN,
+    "scheme then at signs": "a://:" + "@" * _RUN,
+    "password without host": "a://u:" + "p" * _RUN,
+    "digits and letters": "1a" * (_RUN // 2),
+    "secret names": "?" + "token" * (_RUN // 5),
+    "secret assignments": "token=" * (_RUN // 6),
+    "ampersands": "&" * _RUN,
+    "many parameters": "?" + "a=1&" * (_RUN // 4),
+    "words": " a" * (_RUN // 2),
+}
+
+
+@pytest.mark.parametrize("text", WORST_INPUTS.values(), ids=WORST_INPUTS.keys())
+def test_redaction_is_linear_on_a_megabyte_of_the_worst_input(text: str) -> None:
+    # Linear patterns take milliseconds here; a backtracking one takes hours on a megabyte
+    # (and seconds on a 40 KB request line), so the bound below has a margin of thousands.
+    started = time.perf_counter()
+    redact_text(text)
+    redact_text(f"/api/v1/chat/stream?x={text}")
+    redact_query_string(text)
+    redact_query_string(f"pad={text}&token=t")
+    assert time.perf_counter() - started < 5.0
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("dsn=1postgresql://chat:hunter2@db/app", "hunter2"),  # a scheme after a digit
+        ("aaaa postgresql://chat:hunter2@db/app aaaa", "hunter2"),
+        (f"a=b&token={'x' * 5000}&c=d", "x" * 5000),
+    ],
+)
+def test_linear_patterns_still_find_every_credential(text: str, secret: str) -> None:
+    assert secret not in redact_text(text)
+
+
+def test_a_long_query_value_is_logged_as_its_length() -> None:
+    assert redact_query_string(f"pad={'a' * 40_000}&page=2") == "pad=<40000+chars>&page=2"

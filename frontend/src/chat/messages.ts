@@ -1,0 +1,151 @@
+// The chat's message model and the pure functions ChatSession updates it with.
+
+import type { Message, MessageRole, MessageStatus } from '../api/types';
+import type { StreamFailure } from '../services/chatService';
+import { ApiError } from '../services/http';
+
+export interface ChatError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  retryAfterS?: number | null;
+}
+
+export interface ChatMessage {
+  /** Stable local key (React key); stays the same when the server id becomes known. */
+  id: string;
+  /** The server's id, once the server has acknowledged the message. */
+  serverId: string | null;
+  /**
+   * A user message's idempotency key (client_message_id). Retry sends it again with
+   * `regenerate`, so the server answers the stored question anew instead of storing it twice.
+   */
+  clientMessageId: string | null;
+  role: MessageRole;
+  content: string;
+  /** 'pending': sent on the non-streaming path, waiting for the whole answer. */
+  status: MessageStatus | 'pending';
+  isStreaming: boolean;
+  error: ChatError | null;
+  createdAt: string;
+}
+
+export const HISTORY_LIMIT = 50;
+
+const ERROR_TEXT: Record<string, string> = {
+  llm_error: 'The assistant ran into a problem and could not finish this answer.',
+  timeout: 'The assistant took too long to answer.',
+  internal: 'Something went wrong on the server.',
+  rate_limited: "You're sending messages too quickly. Please wait a moment.",
+  unauthorized: 'Your session has ended. Please sign in again.',
+  cancelled: 'This answer was stopped.',
+};
+
+export function errorText(code: string): string {
+  return ERROR_TEXT[code] ?? 'This answer could not be completed.';
+}
+
+/** A message as loaded from the server. */
+export function fromServerMessage(message: Message): ChatMessage {
+  const failed = message.status === 'error';
+  return {
+    id: message.id,
+    serverId: message.id,
+    clientMessageId: message.client_message_id,
+    role: message.role,
+    content: message.content,
+    status: message.status,
+    isStreaming: false,
+    error: failed
+      ? {
+          code: message.error_code ?? 'internal',
+          message: errorText(message.error_code ?? 'internal'),
+          retryable: true,
+        }
+      : null,
+    createdAt: message.created_at,
+  };
+}
+
+export function localMessage(
+  id: string,
+  role: MessageRole,
+  content: string,
+  status: ChatMessage['status'],
+  isStreaming = false,
+  clientMessageId: string | null = null,
+): ChatMessage {
+  return {
+    id,
+    serverId: null,
+    clientMessageId,
+    role,
+    content,
+    status,
+    isStreaming,
+    error: null,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+export function updateMessage(
+  messages: ChatMessage[],
+  id: string,
+  update: (message: ChatMessage) => ChatMessage,
+): ChatMessage[] {
+  const index = messages.findIndex((message) => message.id === id);
+  if (index === -1) return messages;
+  const current = messages[index] as ChatMessage;
+  const next = update(current);
+  if (next === current) return messages;
+  const copy = messages.slice();
+  copy[index] = next;
+  return copy;
+}
+
+/** Keeps the newest `limit` messages; the rest stay on the server. */
+export function keepNewest(
+  messages: ChatMessage[],
+  limit: number,
+): { messages: ChatMessage[]; dropped: boolean } {
+  if (messages.length <= limit) return { messages, dropped: false };
+  return { messages: messages.slice(messages.length - limit), dropped: true };
+}
+
+/** Puts an earlier page before the current messages, skipping any already present. */
+export function prependPage(messages: ChatMessage[], page: ChatMessage[]): ChatMessage[] {
+  const known = new Set(messages.map((message) => message.serverId).filter(Boolean));
+  return [...page.filter((message) => !known.has(message.serverId)), ...messages];
+}
+
+/** The id to page back from: the oldest message the server knows. */
+export function oldestServerId(messages: ChatMessage[]): string | null {
+  return messages.find((message) => message.serverId !== null)?.serverId ?? null;
+}
+
+export function isFailed(message: ChatMessage): boolean {
+  return message.error !== null;
+}
+
+/** A failed REST call as the message's error. */
+export function toChatError(error: unknown): ChatError {
+  if (error instanceof ApiError) {
+    return {
+      code: error.code,
+      message: error.message,
+      retryable: error.status !== 401 && error.status !== 403 && error.status !== 404,
+      retryAfterS: error.retryAfterS,
+    };
+  }
+  return { code: 'internal', message: 'Something went wrong. Please try again.', retryable: true };
+}
+
+/** A failed stream as the message's error. */
+export function failureToChatError(failure: StreamFailure): ChatError {
+  return {
+    code: failure.code,
+    message: failure.message,
+    retryable: failure.retryable,
+    retryAfterS: failure.retryAfterS ?? null,
+  };
+}
