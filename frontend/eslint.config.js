@@ -1,5 +1,5 @@
 // ESLint flat config: typescript-eslint (type-aware), react-hooks, and one-way imports
-// (pages → hooks/components → services → api) enforced with import-x.
+// (pages → hooks/components → chat → services → api) enforced with import-x.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import prettier from 'eslint-config-prettier';
@@ -13,6 +13,7 @@ const layers = {
   api: './src/api',
   lib: './src/lib',
   services: './src/services',
+  chat: './src/chat',
   hooks: './src/hooks',
   components: './src/components',
   pages: './src/pages',
@@ -20,18 +21,25 @@ const layers = {
 
 /** Each layer lists the layers it must not import from. */
 const forbidden = {
-  api: ['lib', 'services', 'hooks', 'components', 'pages'],
-  lib: ['services', 'hooks', 'components', 'pages'],
-  services: ['hooks', 'components', 'pages'],
+  api: ['lib', 'services', 'chat', 'hooks', 'components', 'pages'],
+  lib: ['services', 'chat', 'hooks', 'components', 'pages'],
+  services: ['chat', 'hooks', 'components', 'pages'],
+  chat: ['hooks', 'components', 'pages'],
   hooks: ['components', 'pages'],
-  components: ['services', 'pages'],
+  components: ['services', 'chat', 'pages'],
+};
+
+/** What a layer may still import from a layer it must not: components render chat messages. */
+const allowed = {
+  'components:chat': ['./messages.ts'],
 };
 
 const zones = Object.entries(forbidden).flatMap(([target, froms]) =>
   froms.map((from) => ({
     target: layers[target],
     from: layers[from],
-    message: `${target}/ must not import from ${from}/ (imports flow pages → hooks/components → services → api).`,
+    except: allowed[`${target}:${from}`] ?? [],
+    message: `${target}/ must not import from ${from}/ (imports flow pages → hooks/components → chat → services → api).`,
   })),
 );
 

@@ -3,8 +3,8 @@ import userEvent from '@testing-library/user-event';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import type { ChatMessage } from '../hooks/chatMessages';
-import { localMessage } from '../hooks/chatMessages';
+import type { ChatMessage } from '../chat/messages';
+import { localMessage } from '../chat/messages';
 import { SCROLL_DEBOUNCE_MS } from '../hooks/useStickToBottom';
 
 import { MessageList } from './MessageList';

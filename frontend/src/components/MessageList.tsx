@@ -5,7 +5,7 @@
 import { memo, useEffect, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 
-import type { ChatMessage } from '../hooks/chatMessages';
+import type { ChatMessage } from '../chat/messages';
 import { useStickToBottom } from '../hooks/useStickToBottom';
 
 import { SparkleIcon } from './Icons';

@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 
-import { scheduleFrame } from './frame';
+import { scheduleFrame } from '../lib/frame';
 
 /** Within this many pixels of the end counts as "at the bottom" (sub-pixel rounding). */
 const BOTTOM_SLACK_PX = 4;

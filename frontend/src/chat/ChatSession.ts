@@ -1,0 +1,394 @@
+// One chat, outside React: the turn in flight (idle → submitted/streaming → idle or error), the
+// window of messages around it, streamed text applied at most once per frame, stop and retry.
+// The onboarding chat and the free chat differ only in `isOnboarding`. useChat binds it to React
+// with useSyncExternalStore; MessagePager fills its window with history from the server.
+
+import type { MessagePage, OnboardingProgress } from '../api/types';
+import { scheduleFrame } from '../lib/frame';
+import { newId } from '../lib/ids';
+import { Store } from '../lib/store';
+
+import type { ChatError, ChatMessage } from './messages';
+import {
+  fromServerMessage,
+  HISTORY_LIMIT,
+  keepNewest,
+  localMessage,
+  oldestServerId,
+  prependPage,
+  updateMessage,
+} from './messages';
+import type { CancelTurn, ChatTransport, TurnCallbacks, TurnRequest } from './transport';
+import { STREAMING_DISABLED } from './transport';
+
+export type ChatStatus = 'idle' | 'submitted' | 'streaming' | 'error';
+
+export interface TurnResult {
+  conversationId: string;
+  onboarding: OnboardingProgress | null;
+}
+
+export interface ChatSnapshot {
+  messages: ChatMessage[];
+  /** Older messages exist on the server (never loaded, or dropped from the window). */
+  hasEarlier: boolean;
+  status: ChatStatus;
+  error: ChatError | null;
+  conversationId: string | null;
+  /** Whether answers stream (false: whole answers, by choice or because the server refused). */
+  isStreamingMode: boolean;
+}
+
+export interface ChatSessionOptions {
+  isOnboarding: boolean;
+  /** The conversation shown at first; null starts a new one on the first send. */
+  conversationId?: string | null;
+  transport: ChatTransport;
+  /** Carries what `transport` cannot: a message too long for it, or all once streaming is refused. */
+  fallback: ChatTransport;
+  /** How many messages the window holds; older ones stay on the server. */
+  historyLimit?: number;
+  /** A new conversation got its id from the server (first answer of a new chat). */
+  onConversationStarted?: (conversationId: string) => void;
+  /** An answer finished; carries the onboarding progress on the onboarding chat. */
+  onTurnComplete?: (result: TurnResult) => void;
+}
+
+/** What a retry reuses: the failed turn's user message and its idempotency key. */
+interface Retry {
+  userKey: string;
+  /** Null only for a message stored without one: it is then sent as a new message. */
+  clientMessageId: string | null;
+}
+
+interface Turn {
+  userKey: string;
+  assistantKey: string;
+  request: TurnRequest;
+  cancel: CancelTurn | null;
+}
+
+export class ChatSession {
+  readonly historyLimit: number;
+  private readonly store: Store<ChatSnapshot>;
+  private readonly isOnboarding: boolean;
+  private readonly fallback: ChatTransport;
+  private transport: ChatTransport;
+  /** Set when the server refuses a stream (403 streaming_disabled) despite the config. */
+  private streamingRefused = false;
+  private turn: Turn | null = null;
+  /** Grows when the user loads earlier messages, so the next answer does not drop them. */
+  private windowLimit: number;
+  private pendingText = '';
+  private cancelFrame: (() => void) | null = null;
+
+  constructor(private readonly options: ChatSessionOptions) {
+    this.isOnboarding = options.isOnboarding;
+    this.transport = options.transport;
+    this.fallback = options.fallback;
+    this.historyLimit = options.historyLimit ?? HISTORY_LIMIT;
+    this.windowLimit = this.historyLimit;
+    this.store = new Store<ChatSnapshot>({
+      messages: [],
+      hasEarlier: false,
+      status: 'idle',
+      error: null,
+      conversationId: options.conversationId ?? null,
+      isStreamingMode: this.transport.streams,
+    });
+  }
+
+  readonly subscribe = (listener: () => void): (() => void) => this.store.subscribe(listener);
+
+  readonly getSnapshot = (): ChatSnapshot => this.store.getSnapshot();
+
+  get conversationId(): string | null {
+    return this.getSnapshot().conversationId;
+  }
+
+  /** The id to page back from: the oldest message the server knows. */
+  get oldestServerId(): string | null {
+    return oldestServerId(this.getSnapshot().messages);
+  }
+
+  /** Chooses how later turns travel (the server's flag can change); the turn in flight keeps its own. */
+  setTransport(transport: ChatTransport): void {
+    this.transport = transport;
+    const isStreamingMode = this.currentTransport().streams;
+    if (isStreamingMode !== this.getSnapshot().isStreamingMode)
+      this.store.update({ isStreamingMode });
+  }
+
+  /** Sends a message; returns false when refused (empty, or an answer is still coming). */
+  send(text: string): boolean {
+    if (text.trim() === '') return false;
+    return this.startTurn(text, null);
+  }
+
+  /**
+   * Removes the failed answer and asks the server to answer the last user message again (the
+   * same client_message_id with `regenerate`: the question is not stored twice).
+   */
+  retryLastMessage(): boolean {
+    if (this.turn !== null) return false;
+    const { messages } = this.getSnapshot();
+    const userIndex = messages.findLastIndex((m) => m.role === 'user');
+    const user = messages[userIndex];
+    if (user === undefined) return false;
+    const failed = new Set(messages.slice(userIndex + 1).map((m) => m.id));
+    this.store.update({ messages: messages.filter((m) => !failed.has(m.id)) });
+    return this.startTurn(user.content, {
+      userKey: user.id,
+      clientMessageId: user.clientMessageId,
+    });
+  }
+
+  /** Stops the answer in progress, keeping what was written. */
+  stop(): void {
+    const turn = this.turn;
+    if (turn === null) return;
+    this.flushText();
+    this.detachTurn();
+    this.store.update({
+      messages: this.updated(turn.assistantKey, (m) => ({
+        ...m,
+        isStreaming: false,
+        status: 'cancelled',
+      })),
+      status: 'idle',
+      error: null,
+    });
+  }
+
+  /** The view is going away: stop the answer (on the server too) without touching the state. */
+  abandon(): void {
+    this.detachTurn();
+  }
+
+  /**
+   * Shows `conversationId` from an empty window, stopping the answer of the one we leave.
+   * Returns false (and changes nothing) when it is the conversation already on screen, as when
+   * the page adopts the id this session just got from the server.
+   */
+  openConversation(conversationId: string | null): boolean {
+    const { conversationId: current, messages } = this.getSnapshot();
+    if (conversationId !== null && conversationId === current) {
+      if (this.turn !== null || messages.length > 0) return false;
+    }
+    this.detachTurn();
+    this.windowLimit = this.historyLimit;
+    this.store.update({
+      conversationId,
+      messages: [],
+      hasEarlier: false,
+      status: 'idle',
+      error: null,
+    });
+    return true;
+  }
+
+  /** The newest page of the conversation, before anything sent meanwhile. */
+  showLatestPage(page: MessagePage): void {
+    const { messages } = this.getSnapshot();
+    const all = prependPage(messages, page.items.map(fromServerMessage));
+    const kept = keepNewest(all, this.windowLimit);
+    this.store.update({ messages: kept.messages, hasEarlier: page.has_more || kept.dropped });
+  }
+
+  /** A page of older messages the user asked for: the window widens to keep them. */
+  showEarlierPage(page: MessagePage): void {
+    this.windowLimit += page.items.length;
+    const { messages } = this.getSnapshot();
+    this.store.update({
+      messages: prependPage(messages, page.items.map(fromServerMessage)),
+      hasEarlier: page.has_more,
+    });
+  }
+
+  private currentTransport(): ChatTransport {
+    return this.streamingRefused ? this.fallback : this.transport;
+  }
+
+  private startTurn(text: string, retry: Retry | null): boolean {
+    if (this.turn !== null) return false; // one answer at a time
+    const request: TurnRequest = {
+      text,
+      isOnboarding: this.isOnboarding,
+      conversationId: this.conversationId,
+      // A retry repeats the same send (same client_message_id) with `regenerate`, so the
+      // server answers the question it already stored instead of storing it again.
+      clientMessageId: retry?.clientMessageId ?? newId(),
+      regenerate: retry !== null && retry.clientMessageId !== null,
+    };
+    const preferred = this.currentTransport();
+    const transport = preferred.canSend(request) ? preferred : this.fallback;
+    const turn: Turn = {
+      userKey: retry?.userKey ?? newId(),
+      assistantKey: newId(),
+      request,
+      cancel: null,
+    };
+    this.turn = turn;
+    this.pendingText = '';
+
+    let messages = this.getSnapshot().messages;
+    if (retry === null) {
+      messages = [
+        ...messages,
+        localMessage(turn.userKey, 'user', text, 'complete', false, request.clientMessageId),
+      ];
+    } else if (retry.clientMessageId === null) {
+      // Keep the id this retry uses, so a second retry regenerates instead.
+      messages = updateMessage(messages, turn.userKey, (m) => ({
+        ...m,
+        clientMessageId: request.clientMessageId,
+      }));
+    }
+    this.append(messages, this.placeholder(turn, transport));
+    this.run(turn, transport);
+    return true;
+  }
+
+  /** The assistant's message while the answer is on its way, and the status that goes with it. */
+  private placeholder(turn: Turn, transport: ChatTransport): ChatMessage {
+    const status = transport.streams ? 'streaming' : 'pending';
+    return localMessage(turn.assistantKey, 'assistant', '', status, transport.streams);
+  }
+
+  /** Appends the placeholder after `messages`, keeping only the newest in the window. */
+  private append(messages: ChatMessage[], placeholder: ChatMessage): void {
+    const kept = keepNewest([...messages, placeholder], this.windowLimit);
+    this.store.update({
+      messages: kept.messages,
+      hasEarlier: this.getSnapshot().hasEarlier || kept.dropped,
+      status: placeholder.isStreaming ? 'streaming' : 'submitted',
+      error: null,
+    });
+  }
+
+  private run(turn: Turn, transport: ChatTransport): void {
+    const cancel = transport.send(turn.request, this.callbacksFor(turn));
+    if (this.turn === turn) turn.cancel = cancel;
+  }
+
+  /** What the transport reports, applied only while `turn` is still the one in flight. */
+  private callbacksFor(turn: Turn): TurnCallbacks {
+    const live = (): boolean => this.turn === turn;
+    return {
+      onStart: (start) => {
+        if (!live()) return;
+        this.adoptConversation(start.conversationId);
+        const withUser = this.updated(turn.userKey, (m) => ({
+          ...m,
+          serverId: start.userMessageId,
+        }));
+        this.store.update({
+          messages: updateMessage(withUser, turn.assistantKey, (m) => ({
+            ...m,
+            serverId: start.assistantMessageId,
+          })),
+        });
+      },
+      onText: (text) => {
+        if (live()) this.queueText(text);
+      },
+      onComplete: (end) => {
+        if (!live()) return;
+        this.flushText();
+        this.adoptConversation(end.conversationId);
+        const whole = end.answer === null ? null : fromServerMessage(end.answer);
+        this.finishTurn(
+          turn,
+          (m) =>
+            whole === null
+              ? { ...m, serverId: end.assistantMessageId, isStreaming: false, status: 'complete' }
+              : { ...whole, id: m.id },
+          whole?.error ?? null,
+        );
+        this.options.onTurnComplete?.({
+          conversationId: end.conversationId,
+          onboarding: end.onboarding,
+        });
+      },
+      onError: (error) => {
+        if (!live()) return;
+        if (error.code === STREAMING_DISABLED && !this.streamingRefused) {
+          this.answerWholeInstead(turn);
+          return;
+        }
+        this.flushText();
+        this.finishTurn(turn, (m) => ({ ...m, isStreaming: false, status: 'error', error }), error);
+      },
+    };
+  }
+
+  /** The flag was turned off since the config was read: this turn and the next come whole. */
+  private answerWholeInstead(turn: Turn): void {
+    this.streamingRefused = true;
+    this.store.update({
+      messages: this.updated(turn.assistantKey, (m) => ({
+        ...m,
+        status: 'pending',
+        isStreaming: false,
+      })),
+      status: 'submitted',
+      isStreamingMode: this.fallback.streams,
+    });
+    this.run(turn, this.fallback);
+  }
+
+  private finishTurn(
+    turn: Turn,
+    answer: (message: ChatMessage) => ChatMessage,
+    error: ChatError | null,
+  ): void {
+    this.turn = null;
+    this.store.update({
+      messages: this.updated(turn.assistantKey, answer),
+      status: error === null ? 'idle' : 'error',
+      error,
+    });
+  }
+
+  private adoptConversation(conversationId: string): void {
+    const current = this.conversationId;
+    if (current === conversationId) return;
+    this.store.update({ conversationId });
+    if (current === null) this.options.onConversationStarted?.(conversationId);
+  }
+
+  /** The one way a turn is let go: its transport stopped, its unapplied text dropped. */
+  private detachTurn(): void {
+    const turn = this.turn;
+    this.turn = null;
+    turn?.cancel?.();
+    this.cancelFrame?.();
+    this.cancelFrame = null;
+    this.pendingText = '';
+  }
+
+  private queueText(text: string): void {
+    this.pendingText += text;
+    this.cancelFrame ??= scheduleFrame(() => {
+      this.cancelFrame = null;
+      this.flushText();
+    });
+  }
+
+  /** Applies the buffered text to the answer being written: at most once per frame. */
+  private flushText(): void {
+    this.cancelFrame?.();
+    this.cancelFrame = null;
+    const text = this.pendingText;
+    const turn = this.turn;
+    this.pendingText = '';
+    if (text === '' || turn === null) return;
+    this.store.update({
+      messages: this.updated(turn.assistantKey, (m) => ({ ...m, content: m.content + text })),
+    });
+  }
+
+  private updated(key: string, update: (message: ChatMessage) => ChatMessage): ChatMessage[] {
+    return updateMessage(this.getSnapshot().messages, key, update);
+  }
+}
