@@ -1,0 +1,78 @@
+"""The run's sizes (full and --quick) and the issue's targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    users: int
+    a_streams: int
+    a_chunks: int
+    a_reps: int
+    b_streams: int
+    b_chunks: int
+    b_interval_s: float
+    b_ramp_s: float
+    b_clients: int
+    c_requests: int
+    c_chunks: int
+    d_streams: int
+    d_chunks: int
+    d_interval_s: float
+    d_ramp_s: float
+    d_rounds: int
+    d_clients: int
+    warmup_streams: int
+
+
+FULL = Sizes(
+    users=20,
+    a_streams=100,
+    a_chunks=2000,
+    a_reps=3,
+    b_streams=1000,
+    b_chunks=300,
+    b_interval_s=0.05,
+    b_ramp_s=5.0,
+    b_clients=2,
+    c_requests=150,
+    c_chunks=5,
+    d_streams=1000,
+    d_chunks=20,
+    d_interval_s=2.0,
+    d_ramp_s=5.0,
+    d_rounds=2,
+    d_clients=2,
+    warmup_streams=5,
+)
+QUICK = Sizes(
+    users=5,
+    a_streams=20,
+    a_chunks=500,
+    a_reps=1,
+    b_streams=100,
+    b_chunks=30,
+    b_interval_s=0.05,
+    b_ramp_s=1.0,
+    b_clients=1,
+    c_requests=30,
+    c_chunks=500,  # = a_chunks: (c) runs on the (a) servers
+    d_streams=100,
+    d_chunks=6,
+    d_interval_s=0.5,
+    d_ramp_s=1.0,
+    d_rounds=1,
+    d_clients=1,
+    warmup_streams=2,
+)
+
+D_BUFFER_TTL_S = 1  # STREAM_BUFFER_TTL_S for scenario d, so the leak check need not wait 300 s
+
+TARGETS = {
+    "a_ratio": 0.5,  # ChatStream events/s >= 50% of the baseline's
+    "b_p99_ratio": 2.0,  # ChatStream p99 delivery delay <= 2x the baseline's
+    "c_median_ms": 15.0,
+    "d_kb_per_stream": 100.0,
+}
