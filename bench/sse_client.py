@@ -5,7 +5,7 @@ line, headers, chunked or Content-Length bodies) and an SSE event splitter that 
 events by their `"type"`; JSON is parsed for the few non-chunk events only. One TCP connection
 per stream, 127.0.0.1 only.
 
-Usage: python bench/sse_client.py JOB.json   (the job is written by stream_bench.py)
+Usage: python bench/sse_client.py JOB.json   (the job is written by clients.py)
 Job keys: host, port, mode ("streams" | "sequential"), paths (one request path per stream),
 ramp_s (streams: spread the opens over this long), interval_s (paced: the chunk interval, for
 delivery delays), record_arrivals, expected_chunks, stream_timeout_s, deadline_s, pause_s
