@@ -7,6 +7,7 @@ import type { StreamEvent } from '../api/events';
 import { setAccessToken } from '../services/session';
 
 import { FakeEventSource } from './FakeEventSource';
+import { manualFrames } from './frames';
 
 export function signIn(): void {
   setAccessToken('access-token-1', 3600);
@@ -60,28 +61,17 @@ export function complete(
 }
 
 /**
- * Replaces requestAnimationFrame with a queue the test flushes by hand, so "one frame" is
- * exactly what the test says it is.
+ * Replaces requestAnimationFrame with a queue the test flushes by hand (inside act(), for
+ * React), so "one frame" is exactly what the test says it is.
  */
 export function installManualFrames(): { flush: () => void; pending: () => number } {
-  let queue = new Map<number, FrameRequestCallback>();
-  let nextId = 1;
-  vi.stubGlobal('requestAnimationFrame', (callback: FrameRequestCallback) => {
-    const id = nextId++;
-    queue.set(id, callback);
-    return id;
-  });
-  vi.stubGlobal('cancelAnimationFrame', (id: number) => {
-    queue.delete(id);
-  });
+  const frames = manualFrames();
   return {
     flush: () => {
-      const current = queue;
-      queue = new Map();
       act(() => {
-        for (const callback of current.values()) callback(performance.now());
+        frames.flush();
       });
     },
-    pending: () => queue.size,
+    pending: frames.pending,
   };
 }
