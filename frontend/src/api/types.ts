@@ -1,109 +1,48 @@
-// REST types of the ChatStream API (/api/v1), written by hand to mirror DESIGN.md §2 and the
-// back end's schemas; replace with types generated from the server's OpenAPI when it settles.
+// REST types of the ChatStream API (/api/v1), named for the app. Each is a schema generated
+// from the server's OpenAPI (schema.d.ts, made from openapi.json by `npm run api:types`; never
+// edit either by hand). The SSE event types are in events.ts.
 
-export type MessageRole = 'user' | 'assistant';
+import type { components } from './schema';
 
-export type MessageStatus = 'streaming' | 'complete' | 'interrupted' | 'cancelled' | 'error';
+type Schemas = components['schemas'];
 
-export interface User {
-  id: string;
-  email: string;
-  display_name: string | null;
-  created_at: string;
-  onboarding_completed: boolean;
-}
+/**
+ * A request body that may leave out the fields the server defaults. The generated types make a
+ * field with a default required, which is right for responses (the server always sends it).
+ */
+type WithDefaults<T, Defaulted extends keyof T> = Omit<T, Defaulted> & Partial<Pick<T, Defaulted>>;
 
-export interface RegisterRequest {
-  email: string;
-  password: string;
-  display_name?: string;
-}
+export type User = Schemas['UserRead'];
+export type RegisterRequest = Schemas['UserCreate'];
+export type TokenResponse = Schemas['AccessToken'];
+export type ServerConfig = Schemas['ClientConfig'];
 
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'bearer';
-  expires_in: number;
-}
+export type OnboardingStep = Schemas['OnboardingStepRead'];
+export type OnboardingProgress = Schemas['OnboardingProgress'];
+export type OnboardingState = Schemas['OnboardingRead'];
 
-export interface ServerConfig {
-  streaming_enabled: boolean;
-  max_message_chars: number;
-  stream_token_expire_seconds: number;
-  stream_ping_interval_s: number;
-}
+export type StreamTokenResponse = Schemas['StreamToken'];
+export type Message = Schemas['MessageRead'];
+export type MessageRole = Message['role'];
+export type MessageStatus = Message['status'];
+export type SendMessageRequest = WithDefaults<Schemas['ChatMessageCreate'], 'regenerate'>;
+export type OnboardingMessageRequest = WithDefaults<
+  Schemas['OnboardingMessageCreate'],
+  'regenerate'
+>;
+/** The answer to a non-streaming send: both messages, and the progress on the onboarding chat. */
+export type SendMessageResponse = Schemas['ChatTurnRead'];
+export type CancelResponse = Schemas['CancelResult'];
 
-export interface OnboardingStep {
-  key: string;
-  question: string;
-}
+export type ConversationKind = Schemas['ConversationKind'];
+export type Conversation = Schemas['ConversationRead'];
+export type ConversationList = Schemas['ConversationList'];
+export type MessagePage = Schemas['MessagePage'];
 
-export interface OnboardingProgress {
-  progress: number;
-  completed: boolean;
-}
-
-export interface OnboardingState extends OnboardingProgress {
-  steps: OnboardingStep[];
-  current_step: number;
-  conversation_id: string;
-}
-
-export interface StreamTokenResponse {
-  token: string;
-  expires_in: number;
-}
-
-export interface Message {
-  id: string;
-  conversation_id: string;
-  role: MessageRole;
-  content: string;
-  status: MessageStatus;
-  error_code: string | null;
-  client_message_id: string | null;
-  created_at: string;
-  completed_at: string | null;
-}
-
-export interface SendMessageRequest {
-  message: string;
-  conversation_id?: string | null;
-  client_message_id: string;
-  /** Repeat of a send whose answer failed: the server answers the same question anew. */
-  regenerate?: boolean;
-}
-
-export interface SendMessageResponse {
-  conversation_id: string;
-  user_message: Message;
-  assistant_message: Message;
-  onboarding: OnboardingProgress | null;
-}
-
-export interface CancelResponse {
-  message_id: string;
-  status: MessageStatus;
-}
-
-export type ConversationKind = 'chat' | 'onboarding';
-
-export interface Conversation {
-  id: string;
-  kind: ConversationKind;
-  title: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ConversationList {
-  items: Conversation[];
-}
-
-export interface MessagePage {
-  items: Message[];
-  has_more: boolean;
-}
-
+/**
+ * Every error's body (docs/api.md, "Errors"). One handler renders all of them, so the OpenAPI
+ * schema does not list it per route.
+ */
 export interface ApiErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; details?: unknown };
 }

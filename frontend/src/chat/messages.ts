@@ -51,7 +51,7 @@ export function fromServerMessage(message: Message): ChatMessage {
   return {
     id: message.id,
     serverId: message.id,
-    clientMessageId: message.client_message_id,
+    clientMessageId: message.client_message_id ?? null,
     role: message.role,
     content: message.content,
     status: message.status,

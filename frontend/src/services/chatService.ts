@@ -10,6 +10,7 @@ import type {
   CancelResponse,
   ConversationList,
   MessagePage,
+  OnboardingMessageRequest,
   SendMessageRequest,
   SendMessageResponse,
   StreamTokenResponse,
@@ -106,7 +107,11 @@ export class ChatService {
     if (options.isOnboarding) {
       return apiRequest<SendMessageResponse>('/chat/onboarding-message', {
         method: 'POST',
-        json: { message, client_message_id: clientMessageId, ...regenerate },
+        json: {
+          message,
+          client_message_id: clientMessageId,
+          ...regenerate,
+        } satisfies OnboardingMessageRequest,
         signal: options.signal,
       });
     }
