@@ -33,7 +33,9 @@ async function tabCycle(page: Page, max = 30): Promise<string[]> {
 /** Records every text the message list's polite status region takes. */
 async function recordAnnouncements(page: Page): Promise<void> {
   await page.evaluate(() => {
-    const region = document.querySelector('[role="status"][aria-live="polite"].sr-only');
+    const region = document.querySelector(
+      '[role="status"][aria-live="polite"][aria-atomic="true"]',
+    );
     if (region === null) throw new Error('no polite status region');
     const said: string[] = [];
     (window as unknown as { __announcements: string[] }).__announcements = said;

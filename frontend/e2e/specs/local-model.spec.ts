@@ -29,7 +29,8 @@ test('the local model streams an answer to one message', async ({
             ),
           ].at(-1);
           if (last !== undefined) {
-            const length = last.querySelector('[class*="markdown"]')?.textContent.length ?? 0;
+            const length =
+              last.querySelector('[data-testid="message-text"]')?.textContent.length ?? 0;
             if (seen.at(-1) !== length) seen.push(length);
             if (last.dataset.status !== 'streaming') {
               resolve(seen);

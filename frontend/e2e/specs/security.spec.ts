@@ -40,7 +40,7 @@ async function pwned(page: Page): Promise<unknown> {
 async function dangerousMarkup(page: Page): Promise<string[]> {
   return page.getByRole('log').evaluate((log) => {
     const found: string[] = [];
-    const bodies = log.querySelectorAll('[class*="markdown"], [class*="userText"]');
+    const bodies = log.querySelectorAll('[data-testid="message-text"]');
     if (bodies.length === 0) found.push('no message bodies found');
     for (const el of [...bodies].flatMap((body) => [...body.querySelectorAll('*')])) {
       const tag = el.tagName.toLowerCase();

@@ -44,7 +44,7 @@ test('the answer streams in: text grows frame by frame behind a typing cursor, t
           const last = answers[answers.length - 1];
           if (last !== undefined) {
             samples.push({
-              length: last.querySelector('[class*="markdown"]')?.textContent.length ?? 0,
+              length: last.querySelector('[data-testid="message-text"]')?.textContent.length ?? 0,
               cursor: last.querySelector('[data-testid="typing-indicator"]') !== null,
               status: last.dataset.status ?? '',
             });

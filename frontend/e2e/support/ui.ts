@@ -35,7 +35,7 @@ export function userMessages(page: Page): Locator {
 
 /** The text of each user message (without the screen-reader prefix). */
 export function userTexts(page: Page): Locator {
-  return userMessages(page).locator('[class*="userText"]');
+  return userMessages(page).getByTestId('message-text');
 }
 
 export function lastAssistant(page: Page): Locator {
@@ -59,7 +59,7 @@ export async function waitForAnswer(page: Page, timeout = 30_000): Promise<Locat
 /** The text a message shows: its rendered markdown (or the user's text), nothing else. */
 export async function shownText(message: Locator): Promise<string> {
   return message.evaluate((el) => {
-    const body = el.querySelector<HTMLElement>('[class*="markdown"], [class*="userText"]');
+    const body = el.querySelector<HTMLElement>('[data-testid="message-text"]');
     return body?.innerText ?? '';
   });
 }

@@ -33,7 +33,11 @@ export const Markdown = memo(function Markdown({
   const blocks = useMemo(() => splitMarkdownBlocks(text), [text]);
   const last = blocks.length - 1;
   return (
-    <div className={styles.markdown} data-streaming={isStreaming ? '' : undefined}>
+    <div
+      className={styles.markdown}
+      data-streaming={isStreaming ? '' : undefined}
+      data-testid="message-text"
+    >
       {blocks.map((block, index) =>
         isStreaming && index === last ? (
           <StreamingBlock key={index} text={block} />

@@ -48,15 +48,15 @@ describe('MessageList', () => {
     expect(screen.getByText(/Hello wor/)).toBeInTheDocument();
   });
 
-  it('marks streaming and final messages apart with classes and data attributes', () => {
+  it('marks streaming and final messages apart', () => {
     render(<MessageList messages={[assistant('Done'), streaming('Going')]} />);
-    const [done, going] = screen.getAllByTestId('message');
+    const [done, going] = within(screen.getByRole('log')).getAllByRole('article');
     expect(done).toHaveAttribute('data-streaming', 'false');
     expect(done).toHaveAttribute('data-status', 'complete');
-    expect(done).toHaveClass('final');
+    expect(within(done!).queryByRole('img', { name: /typing/i })).not.toBeInTheDocument();
     expect(going).toHaveAttribute('data-streaming', 'true');
     expect(going).toHaveAttribute('data-status', 'streaming');
-    expect(going).toHaveClass('streaming');
+    expect(within(going!).getByRole('img', { name: 'Assistant is typing' })).toBeInTheDocument();
   });
 
   it('is a log that is aria-busy while an answer streams', () => {

@@ -97,7 +97,9 @@ const MessageItem = memo(function MessageItem({ message, onRetry }: MessageItemP
       )}
       <div className={styles.bubble}>
         {role === 'user' ? (
-          <p className={styles.userText}>{message.content}</p>
+          <p className={styles.userText} data-testid="message-text">
+            {message.content}
+          </p>
         ) : (
           message.content !== '' && <Markdown text={message.content} isStreaming={isStreaming} />
         )}
