@@ -2,6 +2,8 @@
 // window of messages around it, streamed text applied at most once per frame, stop and retry.
 // The onboarding chat and the free chat differ only in `isOnboarding`. useChat binds it to React
 // with useSyncExternalStore; MessagePager fills its window with history from the server.
+// One state machine, kept in one file on purpose: a turn, its messages and the window around
+// them change together; the pure message helpers live in messages.ts.
 
 import type { MessagePage, OnboardingProgress } from '../api/types';
 import { scheduleFrame } from '../lib/frame';
@@ -115,8 +117,9 @@ export class ChatSession {
   setTransport(transport: ChatTransport): void {
     this.transport = transport;
     const isStreamingMode = this.currentTransport().streams;
-    if (isStreamingMode !== this.getSnapshot().isStreamingMode)
+    if (isStreamingMode !== this.getSnapshot().isStreamingMode) {
       this.store.update({ isStreamingMode });
+    }
   }
 
   /** Sends a message; returns false when refused (empty, or an answer is still coming). */
