@@ -46,7 +46,8 @@ worker: backend
 	$(VENV_BIN)/chatstream worker
 
 lint: backend frontend-deps
-	cd backend && $(VENV_BIN)/ruff check . && $(VENV_BIN)/ruff format --check . && $(VENV_BIN)/mypy
+	cd backend && $(VENV_BIN)/ruff check . && $(VENV_BIN)/ruff format --check . && $(VENV_BIN)/mypy \
+		&& $(VENV_BIN)/lint-imports --no-cache
 	cd frontend && npm run lint
 
 format: backend

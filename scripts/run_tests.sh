@@ -12,7 +12,7 @@ step() {  # step NAME COMMAND...: run it, record pass or fail as one check
   "$@" || echo "fail $name" >>"$reports/checks.txt"
 }
 
-step "backend lint (ruff, mypy)" bash -c "cd '$root/backend' && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy"
+step "backend lint (ruff, mypy, import layers)" bash -c "cd '$root/backend' && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports --no-cache"
 step "frontend lint (eslint, tsc, prettier)" bash -c "cd '$root/frontend' && npm run --silent lint"
 suite() {  # suite NAME REPORT COMMAND...: its JUnit report counts; a failed run whose report
   # shows no failed test (no report, an empty one, a set-up or teardown error) counts as one failure

@@ -10,27 +10,25 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from langchain_core.language_models import BaseChatModel
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from starlette.types import Receive, Scope, Send
 
-from app.agents.orchestrator import AgentOrchestrator
 from app.api.v1.endpoints import health
 from app.api.v1.router import api_router
-from app.core.asgi import ChatStreamAPI
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
-from app.db.base import utcnow
-from app.db.models import Message, MessageStatus
+from app.core.task_queue import configure_celery
 from app.db.session import Database
 from app.frontend import SinglePageApp, default_dist_dir
 from app.llm.factory import ChatModelProvider
-from app.ratelimit import RateLimiter
+from app.orchestration.orchestrator import Orchestrator
 from app.server import add_shutdown_hook, remove_shutdown_hook
+from app.services.rate_limits import RateLimiter
+from app.services.turns import interrupt_orphaned_answers
 from app.services.user_snapshots import UserSnapshots
 from app.streaming.manager import StreamManager
-from app.worker import configure_celery
+from app.streaming.response import remember_server_send
 
 log = structlog.get_logger("chatstream.app")
 
@@ -40,18 +38,16 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def _interrupt_orphans(session: Session) -> int:
-    result = session.execute(
-        update(Message)
-        .where(Message.status == MessageStatus.STREAMING)
-        .values(status=MessageStatus.INTERRUPTED, error_code="interrupted", completed_at=utcnow())
-    )
-    return int(getattr(result, "rowcount", 0))
+class ChatStreamAPI(FastAPI):
+    """FastAPI, keeping the server's own `send` for stream bodies (app/streaming/response.py)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        remember_server_send(scope, send)
+        await super().__call__(scope, receive, send)
 
 
 async def _recover_orphaned_answers(db: Database) -> None:
-    """Answers left `streaming` by a process that died cannot resume: mark them interrupted."""
-    recovered = await db.run(_interrupt_orphans)
+    recovered = await interrupt_orphaned_answers(db)
     if recovered:
         log.warning("orphaned_answers_interrupted", count=recovered)
 
@@ -85,7 +81,7 @@ def create_app(
         app.state.models = models
         limiter = RateLimiter(settings)
         app.state.limiter = limiter
-        app.state.orchestrator = AgentOrchestrator(
+        app.state.orchestrator = Orchestrator(
             db=db,
             models=models,
             streams=streams,

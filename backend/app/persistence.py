@@ -1,4 +1,4 @@
-"""Saving a finished answer: an idempotent upsert by message id, handed to Celery if it fails."""
+"""Saving a finished answer: an idempotent write by message id, handed to Celery if it fails."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import asyncio
 from enum import StrEnum
 
 import structlog
-from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from app.core.task_queue import PERSIST_ANSWER_TASK, enqueue
+from app.db.crud import conversations as conversation_crud
+from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
-from app.db.crud.conversations import touch_conversation
-from app.db.crud.messages import MESSAGES
 from app.db.models import Message, Role
 from app.db.session import Database
 from app.schemas.records import AnswerRecord
@@ -25,40 +25,28 @@ class SaveOutcome(StrEnum):
     FAILED = "failed"
 
 
-# SET takes the parameters' other keys (the columns named in `values`), as in an executemany.
-_UPDATE_ANSWER = update(MESSAGES).where(MESSAGES.c.id == bindparam("answer_id"))
-
-
-def upsert_answer(session: Session, record: AnswerRecord) -> None:
-    """Write the answer (and any onboarding advance) in the caller's transaction.
-
-    Core UPDATEs on the tables: every stream ends here, and an UPDATE on the mapped class
-    takes the ORM's bulk path, which costs several times the statement.
-    """
-    values = {
-        "content": record.content,
-        "status": record.status,
-        "error_code": record.error_code,
-        "model": record.model,
-        "chunk_count": record.chunk_count,
-        "ttft_ms": record.ttft_ms,
-        "duration_ms": record.duration_ms,
-        "completed_at": record.completed_at,
-    }
-    result = session.execute(_UPDATE_ANSWER, {"answer_id": record.message_id, **values})
-    if not getattr(result, "rowcount", 0):
-        session.add(
-            Message(
-                id=record.message_id,
-                conversation_id=record.conversation_id,
-                user_id=record.user_id,
-                role=Role.ASSISTANT,
-                reply_to_id=record.reply_to_id,
-                created_at=record.created_at,
-                **values,
-            )
-        )
-    touch_conversation(session, record.conversation_id, record.completed_at)
+def _write_answer(session: Session, record: AnswerRecord) -> None:
+    """The answer (and any onboarding advance) in the caller's transaction."""
+    message_crud.save_answer(
+        session,
+        Message(
+            id=record.message_id,
+            conversation_id=record.conversation_id,
+            user_id=record.user_id,
+            role=Role.ASSISTANT,
+            reply_to_id=record.reply_to_id,
+            created_at=record.created_at,
+            content=record.content,
+            status=record.status,
+            error_code=record.error_code,
+            model=record.model,
+            chunk_count=record.chunk_count,
+            ttft_ms=record.ttft_ms,
+            duration_ms=record.duration_ms,
+            completed_at=record.completed_at,
+        ),
+    )
+    conversation_crud.touch_conversation(session, record.conversation_id, record.completed_at)
     if record.onboarding is not None:
         advance = record.onboarding
         onboarding_crud.advance(
@@ -73,19 +61,13 @@ def upsert_answer(session: Session, record: AnswerRecord) -> None:
 
 
 async def persist_answer(db: Database, record: AnswerRecord) -> None:
-    await db.run(lambda session: upsert_answer(session, record))
+    await db.run(lambda session: _write_answer(session, record))
 
 
 def _consume_outcome(save: asyncio.Future[None]) -> None:
     # A save abandoned after its timeout may still fail later: nobody awaits it, so retrieve it.
     if not save.cancelled():
         save.exception()
-
-
-def _enqueue(record: AnswerRecord) -> None:
-    from app.worker import persist_answer_task
-
-    persist_answer_task.apply_async(args=(record.model_dump(mode="json"),))
 
 
 async def save_answer(db: Database, record: AnswerRecord, timeout_s: float) -> SaveOutcome:
@@ -110,7 +92,7 @@ async def save_answer(db: Database, record: AnswerRecord, timeout_s: float) -> S
         error=str(failure)[:300],
     )
     try:
-        await asyncio.to_thread(_enqueue, record)
+        await asyncio.to_thread(enqueue, PERSIST_ANSWER_TASK, record.model_dump(mode="json"))
         log.info("answer_save_queued", message_id=str(record.message_id))
         return SaveOutcome.QUEUED
     except Exception as exc:

@@ -1,7 +1,6 @@
-"""The Celery app and its one task: save an answer the API could not save, retrying with backoff.
+"""The Celery worker's one task: save an answer the API could not save, retrying with backoff.
 
-Broker: Redis when REDIS_URL is set; otherwise kombu's SQLAlchemy transport on a SQLite file in
-DATA_DIR, which needs no server.
+The API sends it by name (app/core/task_queue.py); this module registers it.
 """
 
 from __future__ import annotations
@@ -10,34 +9,18 @@ import asyncio
 from typing import Any
 
 import structlog
-from celery import Celery, Task
+from celery import Task
 from sqlalchemy.pool import NullPool
 
-from app.core.config import Settings, get_settings
+from app.core.config import get_settings
+from app.core.task_queue import PERSIST_ANSWER_TASK, celery_app, configure_celery
 from app.db.session import Database
 from app.persistence import persist_answer
 from app.schemas.records import AnswerRecord
 
 log = structlog.get_logger("chatstream.worker")
 
-celery_app = Celery("chatstream")
-
-
-def configure_celery(settings: Settings) -> Celery:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    celery_app.conf.update(
-        broker_url=settings.resolved_broker_url,
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_serializer="json",
-        accept_content=["json"],
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-        chatstream_database_url=settings.resolved_database_url,
-    )
-    return celery_app
+__all__ = ["celery_app", "configure_celery", "persist_answer_task"]
 
 
 async def _persist(database_url: str, record: AnswerRecord) -> None:
@@ -50,7 +33,7 @@ async def _persist(database_url: str, record: AnswerRecord) -> None:
 
 @celery_app.task(
     bind=True,
-    name="chatstream.persist_answer",
+    name=PERSIST_ANSWER_TASK,
     autoretry_for=(Exception,),
     retry_backoff=1,
     retry_backoff_max=30,

@@ -499,7 +499,7 @@ _RACER = r"""
 import asyncio, json, sys, uuid
 from app.core.config import Settings
 from app.core.errors import RateLimited
-from app.ratelimit import RateLimiter
+from app.services.rate_limits import RateLimiter
 
 async def race(job):
     user = uuid.UUID(job["user_id"])
@@ -514,13 +514,14 @@ async def race(job):
     await asyncio.to_thread(sys.stdin.readline)
 
     async def one():
-        lease = uuid.uuid4()
+        lease = limiter.lease(user, uuid.uuid4())
         try:
-            await limiter.admit(user, lease)
+            await lease.__aenter__()
         except RateLimited:
             return 0
+        lease.keep()
         if job["release"]:
-            await limiter.release(user, lease)
+            await lease.release()
         return 1
 
     admitted = sum(await asyncio.gather(*(one() for _ in range(job["attempts"]))))
@@ -538,7 +539,7 @@ asyncio.run(main())
 
 _LEASE_HOLDER = r"""
 import asyncio, json, sys, uuid
-from app.ratelimit import RedisStreamSlots
+from app.services.rate_limits import RedisStreamSlots
 
 async def main(args):
     slots = RedisStreamSlots(1, args["redis_url"], lease_ttl_s=args["ttl_s"])

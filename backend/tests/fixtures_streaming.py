@@ -14,10 +14,11 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from app.db.models import Message
-from app.db.session import Database
+from app.db.session import EngineDatabase, create_engine
 from app.llm.scripted import ScriptedChatModel, split_into_chunks
 from tests.helpers import new_client_id, poll_until, poll_value
 from tests.sse_client import SSEEvent, SSEParser
@@ -229,21 +230,27 @@ class DbProbe:
     """Reads messages over a connection of its own, so a test sees what is really committed."""
 
     def __init__(self, database_url: str) -> None:
-        self.database = Database.from_url(database_url, poolclass=NullPool)
+        # Through the async engine even on SQLite: plain reads, never the app's BEGIN IMMEDIATE
+        # (a probe must see rows while another connection holds the write lock).
+        self.database = EngineDatabase(create_engine(database_url, poolclass=NullPool))
 
     async def message(self, message_id: str | uuid.UUID) -> StoredMessage | None:
-        async with self.database.sessionmaker() as session:
-            row = await session.get(Message, uuid.UUID(str(message_id)))
+        def read(session: Session) -> StoredMessage | None:
+            row = session.get(Message, uuid.UUID(str(message_id)))
             return _stored(row) if row is not None else None
 
+        return await self.database.run(read)
+
     async def messages_of_user(self, user_id: str | uuid.UUID) -> list[StoredMessage]:
-        async with self.database.sessionmaker() as session:
-            rows = await session.scalars(
+        def read(session: Session) -> list[StoredMessage]:
+            rows = session.scalars(
                 select(Message)
                 .where(Message.user_id == uuid.UUID(str(user_id)))
                 .order_by(Message.created_at)
             )
             return [_stored(row) for row in rows]
+
+        return await self.database.run(read)
 
     async def wait_for_message(
         self,

@@ -3,46 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from app.agents.base import BaseAgent, TurnContext
 from app.core.config import OnboardingStep
-
-MAX_ANSWER_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class OnboardingPosition:
-    step_index: int
-    total_steps: int
-
-    @property
-    def progress_after(self) -> float:
-        return round(min(self.step_index + 1, self.total_steps) / self.total_steps, 4)
-
-    @property
-    def completes(self) -> bool:
-        return self.step_index + 1 >= self.total_steps
-
-
-def progress(current_step: int, total_steps: int) -> float:
-    return round(min(current_step, total_steps) / total_steps, 4)
-
-
-def greeting(steps: Sequence[OnboardingStep], display_name: str | None) -> str:
-    """The first assistant message of every onboarding conversation."""
-    hello = f"Hi {display_name}!" if display_name else "Hi, and welcome!"
-    return (
-        f"{hello} I'm your ChatStream assistant. Before we start, I'd like to learn a little "
-        f"about you so I can help better: {len(steps)} quick questions.\n\n{steps[0].question}"
-    )
-
-
-def clean_answer(text: str) -> str:
-    return " ".join(text.split())[:MAX_ANSWER_CHARS]
 
 
 class OnboardingAgent(BaseAgent):
@@ -55,9 +21,6 @@ class OnboardingAgent(BaseAgent):
     def __init__(self, model: BaseChatModel, steps: Sequence[OnboardingStep]) -> None:
         super().__init__(model)
         self.steps = tuple(steps)
-
-    def position(self, current_step: int) -> OnboardingPosition:
-        return OnboardingPosition(min(current_step, len(self.steps) - 1), len(self.steps))
 
     def system_prompt(self, current_step: int, answers: Mapping[str, str]) -> str:
         step = self.steps[min(current_step, len(self.steps) - 1)]

@@ -1,4 +1,4 @@
-"""Dependencies as Annotated aliases: a route just says `session: SessionDep, user: CurrentUser`."""
+"""Dependencies as Annotated aliases: a route just says `db: DatabaseDep, user: CurrentUser`."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.agents.orchestrator import AgentOrchestrator
 from app.core.config import Settings
 from app.core.errors import Unauthorized
 from app.core.security import InvalidToken, TokenScope, decode_token
-from app.db.crud.users import get_auth_user
 from app.db.session import Database
-from app.ratelimit import RateLimiter
+from app.orchestration.orchestrator import Orchestrator
 from app.schemas.auth import AuthUser
+from app.services import accounts
+from app.services.rate_limits import RateLimiter
 from app.services.user_snapshots import UserSnapshots
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -42,12 +42,12 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 async def get_database(request: Request) -> Database:
-    """Routes run units of work with `await db.run(...)`: one transaction each."""
+    """Routes hand it to the services, which run their units of work on it."""
     return _database(request)
 
 
-async def get_orchestrator(request: Request) -> AgentOrchestrator:
-    orchestrator: AgentOrchestrator = request.app.state.orchestrator
+async def get_orchestrator(request: Request) -> Orchestrator:
+    orchestrator: Orchestrator = request.app.state.orchestrator
     return orchestrator
 
 
@@ -58,7 +58,7 @@ async def get_rate_limiter(request: Request) -> RateLimiter:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-OrchestratorDep = Annotated[AgentOrchestrator, Depends(get_orchestrator)]
+OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 
@@ -73,14 +73,9 @@ async def _user_for_token(
     except InvalidToken as exc:
         raise Unauthorized() from exc
     snapshots: UserSnapshots = request.app.state.user_snapshots
-    user = snapshots.get(claims.user_id)
-    if user is not None:
-        return user
-    # Its own short transaction: a stream must not hold a database connection while it runs.
-    user = await _database(request).run(lambda session: get_auth_user(session, claims.user_id))
+    user = await accounts.authenticated_user(_database(request), snapshots, claims.user_id)
     if user is None:
         raise Unauthorized("The account of this token no longer exists.")
-    snapshots.put(user)
     return user
 
 

@@ -107,6 +107,12 @@ class LLMError(AppError):
     message = "The language model failed to answer. Please try again."
 
 
+class GenerationTimedOut(AppError):
+    status_code = 504
+    code = "timeout"
+    message = "The model stopped responding. Please try again."
+
+
 class DatabaseUnavailable(AppError):
     status_code = 503
     code = "database_unavailable"

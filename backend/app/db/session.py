@@ -1,23 +1,23 @@
-"""The database: an async engine, and `run()` for units of work (SQLite or PostgreSQL).
+"""The database: `run()` for units of work, on SQLite or PostgreSQL.
 
 A unit of work is a sync function over a Session, run in one transaction: committed when it
 returns, rolled back when it raises. On PostgreSQL it runs through the async engine
 (`AsyncSession.run_sync`, each statement awaited on asyncpg); on a SQLite file it runs whole in
-SQLite's own thread (app/db/sqlite_thread.py).
+SQLite's own thread, which holds the only engine (app/db/sqlite_thread.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -42,17 +42,21 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+def _make_sqlite_directory(url: str) -> None:
+    """A SQLite file's directory, so a first run (or `migrate`) in a new DATA_DIR can create it."""
+    database = make_url(url).database
+    if database and database != ":memory:":
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # e.g. a file in the way: connecting fails, and /readyz reports it
+
+
 def create_engine(url: str, **overrides: Any) -> AsyncEngine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            from pathlib import Path
-
-            try:
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                pass  # e.g. a file in the way: connecting fails, and /readyz reports it
+        _make_sqlite_directory(url)
         # One connection: SQLite has one writer at a time anyway, and queueing for the connection
         # in the event loop is fair and cheap, where several connections would fight over the
         # file lock (SQLITE_BUSY, "database is locked") under load.
@@ -87,35 +91,61 @@ def _run_in_transaction(session: Session, work: UnitOfWork[T]) -> T:
         return work(session)
 
 
-@dataclass
-class Database:
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    sqlite_thread: SQLiteWorkThread | None = None
+def _is_migrated(session: Session) -> bool:
+    session.execute(text("SELECT 1"))
+    if not inspect(session.connection()).has_table("alembic_version"):
+        return False
+    return bool(session.scalar(text("SELECT count(*) FROM alembic_version")))
+
+
+class Database(ABC):
+    """Runs units of work; `Database.from_url` picks the kind the URL needs."""
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> Database:
-        engine = create_engine(url, **overrides)
         sync_url = _sqlite_file_url(url)
-        thread = (
-            SQLiteWorkThread(
-                sync_url.render_as_string(hide_password=False),
-                pragmas=_set_sqlite_pragmas,
-                queue_timeout_s=DEFAULT_POOL_TIMEOUT_S,
-            )
-            if sync_url is not None
-            else None
-        )
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False), thread)
+        if sync_url is not None:
+            return SQLiteFileDatabase(sync_url.render_as_string(hide_password=False))
+        return EngineDatabase(create_engine(url, **overrides))
 
+    @abstractmethod
     async def run(self, work: UnitOfWork[T]) -> T:
         """`work` in one transaction: committed if it returns, rolled back if it raises."""
-        if self.sqlite_thread is not None:
-            return await self.sqlite_thread.run(work)
-        async with self.sessionmaker() as session:
+
+    async def is_migrated(self) -> bool:
+        """Whether the database answers and holds the migrated schema (raises if unreachable)."""
+        return await self.run(_is_migrated)
+
+    @abstractmethod
+    async def dispose(self) -> None: ...
+
+
+class EngineDatabase(Database):
+    """PostgreSQL (or SQLite in memory): each unit through the async engine, statements awaited."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def run(self, work: UnitOfWork[T]) -> T:
+        async with self._sessions() as session:
             return await session.run_sync(_run_in_transaction, work)
 
     async def dispose(self) -> None:
-        if self.sqlite_thread is not None:
-            await asyncio.to_thread(self.sqlite_thread.dispose)
         await self.engine.dispose()
+
+
+class SQLiteFileDatabase(Database):
+    """A SQLite file: each unit whole in SQLite's own thread, on its one connection."""
+
+    def __init__(self, sync_url: str) -> None:
+        _make_sqlite_directory(sync_url)
+        self.thread = SQLiteWorkThread(
+            sync_url, pragmas=_set_sqlite_pragmas, queue_timeout_s=DEFAULT_POOL_TIMEOUT_S
+        )
+
+    async def run(self, work: UnitOfWork[T]) -> T:
+        return await self.thread.run(work)
+
+    async def dispose(self) -> None:
+        await asyncio.to_thread(self.thread.dispose)

@@ -17,11 +17,6 @@ class UnknownModel(ValueError):
     pass
 
 
-def describe_model(spec: str) -> str:
-    """The name recorded on each answer: `local:<file>`, `scripted`, or the spec itself."""
-    return spec
-
-
 def build_chat_model(settings: Settings) -> BaseChatModel:
     """Build the configured model. Blocking for `local` (loads the GGUF): call from a thread."""
     spec = settings.llm_model.strip()
@@ -101,7 +96,8 @@ class ChatModelProvider:
 
     @property
     def name(self) -> str:
-        return describe_model(self._settings.llm_model)
+        """The name recorded on each answer: the configured spec (`local`, `openai:<model>`)."""
+        return self._settings.llm_model
 
     @property
     def loaded(self) -> BaseChatModel | None:

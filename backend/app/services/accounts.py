@@ -1,4 +1,4 @@
-"""Accounts: registration (with the onboarding conversation it opens) and login."""
+"""Accounts: registration (with the onboarding conversation it opens), login, who a token is."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.agents.onboarding import greeting
 from app.core.config import Settings
 from app.core.errors import EmailTaken, InvalidCredentials
 from app.core.security import hash_password, verify_password
 from app.db.base import utcnow
-from app.db.crud import conversations as conversation_crud
 from app.db.crud import onboarding as onboarding_crud
 from app.db.crud import users as user_crud
-from app.db.models import ConversationKind, Message, MessageStatus, Role, User
+from app.db.models import User
 from app.db.session import Database
-from app.schemas.auth import UserCreate
+from app.schemas.auth import AuthUser, UserCreate
+from app.services.onboarding import open_onboarding_conversation
+from app.services.user_snapshots import UserSnapshots
 
 
 def _create_account(
@@ -42,28 +42,6 @@ async def register(db: Database, settings: Settings, data: UserCreate) -> User:
         raise EmailTaken() from exc
 
 
-def open_onboarding_conversation(session: Session, settings: Settings, user: User) -> None:
-    """The onboarding conversation starts with the assistant asking the first question."""
-    conversation = conversation_crud.add_conversation(
-        session, user.id, ConversationKind.ONBOARDING, "Getting to know you"
-    )
-    now = utcnow()
-    session.add(
-        Message(
-            conversation_id=conversation.id,
-            user_id=user.id,
-            role=Role.ASSISTANT,
-            content=greeting(settings.onboarding_steps, user.display_name),
-            status=MessageStatus.COMPLETE,
-            model="onboarding-script",
-            chunk_count=1,
-            created_at=now,
-            completed_at=now,
-        )
-    )
-    session.flush()
-
-
 def _credentials(session: Session, email: str) -> tuple[uuid.UUID | None, str | None]:
     user = user_crud.get_user_by_email(session, email)
     return (user.id, user.hashed_password) if user else (None, None)
@@ -77,3 +55,17 @@ async def authenticate(db: Database, email: str, password: str) -> uuid.UUID:
     if not await verify_password(password, hashed) or user_id is None:
         raise InvalidCredentials()
     return user_id
+
+
+async def authenticated_user(
+    db: Database, snapshots: UserSnapshots, user_id: uuid.UUID
+) -> AuthUser | None:
+    """The account a valid token names, from the snapshot cache or the database; None if gone."""
+    user = snapshots.get(user_id)
+    if user is not None:
+        return user
+    # Its own short transaction: a stream must not hold a database connection while it runs.
+    user = await db.run(lambda session: user_crud.get_auth_user(session, user_id))
+    if user is not None:
+        snapshots.put(user)
+    return user

@@ -1,23 +1,114 @@
-"""Reading a user's onboarding state, creating it for accounts that predate it."""
+"""Onboarding rules: where a user stands, what the first message says, how an answer advances.
+
+The progress maths is here and nowhere else: the onboarding state read by the API, the
+progress a finished answer reports, and the advance the final save writes all use `position`.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from app.agents.onboarding import progress
-from app.core.config import Settings
+from app.core.config import OnboardingStep, Settings
 from app.db.base import utcnow
 from app.db.crud import conversations as conversation_crud
+from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
 from app.db.crud import users as user_crud
-from app.db.models import OnboardingState
+from app.db.models import ConversationKind, OnboardingState, User
+from app.db.session import Database
 from app.schemas.onboarding import OnboardingRead, OnboardingStepRead
-from app.services.accounts import open_onboarding_conversation
+from app.schemas.records import OnboardingAdvance
+from app.streaming.events import OnboardingProgress
+
+MAX_ANSWER_CHARS = 500
+GREETING_MODEL = "onboarding-script"
+
+
+@dataclass(frozen=True, slots=True)
+class OnboardingPosition:
+    """A user's place in the onboarding: how many questions are answered, out of how many."""
+
+    answered: int
+    total_steps: int
+    closed: bool = False  # marked complete in the database, whatever the step count says
+
+    @property
+    def step_index(self) -> int:
+        """The question being asked now (the last one once all are answered)."""
+        return min(self.answered, self.total_steps - 1)
+
+    @property
+    def progress(self) -> float:
+        return round(min(self.answered, self.total_steps) / self.total_steps, 4)
+
+    @property
+    def completed(self) -> bool:
+        return self.closed or self.answered >= self.total_steps
+
+    def after_answer(self) -> OnboardingPosition:
+        """Where the user stands once the current question is answered."""
+        return OnboardingPosition(self.step_index + 1, self.total_steps)
+
+    def report(self) -> OnboardingProgress:
+        return OnboardingProgress(progress=self.progress, completed=self.completed)
+
+
+def position(state: OnboardingState | None, total_steps: int) -> OnboardingPosition:
+    if state is None:
+        return OnboardingPosition(0, total_steps)
+    return OnboardingPosition(state.current_step, total_steps, state.completed_at is not None)
+
+
+def greeting(steps: Sequence[OnboardingStep], display_name: str | None) -> str:
+    """The first assistant message of every onboarding conversation."""
+    hello = f"Hi {display_name}!" if display_name else "Hi, and welcome!"
+    return (
+        f"{hello} I'm your ChatStream assistant. Before we start, I'd like to learn a little "
+        f"about you so I can help better: {len(steps)} quick questions.\n\n{steps[0].question}"
+    )
+
+
+def clean_answer(text: str) -> str:
+    return " ".join(text.split())[:MAX_ANSWER_CHARS]
+
+
+def advance_for(
+    settings: Settings, user_id: uuid.UUID, answered_step: int, answer_text: str
+) -> OnboardingAdvance:
+    """The write that records the answer to `answered_step` (applied once, by the final save)."""
+    steps = settings.onboarding_steps
+    step = min(answered_step, len(steps) - 1)
+    return OnboardingAdvance(
+        user_id=user_id,
+        from_step=step,
+        step_key=steps[step].key,
+        answer=clean_answer(answer_text),
+        total_steps=len(steps),
+    )
+
+
+def open_onboarding_conversation(session: Session, settings: Settings, user: User) -> None:
+    """The onboarding conversation starts with the assistant asking the first question."""
+    conversation_id = conversation_crud.start_conversation(
+        session, user.id, ConversationKind.ONBOARDING, "Getting to know you"
+    )
+    now = utcnow()
+    message_crud.add_complete_answer(
+        session,
+        conversation_id=conversation_id,
+        user_id=user.id,
+        content=greeting(settings.onboarding_steps, user.display_name),
+        model=GREETING_MODEL,
+        now=now,
+    )
 
 
 def ensure_state(session: Session, settings: Settings, user_id: uuid.UUID) -> OnboardingState:
+    """The user's onboarding state, created with its conversation for accounts that predate it."""
     state = onboarding_crud.get_state(session, user_id)
     if state is None:
         state = onboarding_crud.add_state(session, user_id, utcnow())
@@ -28,22 +119,25 @@ def ensure_state(session: Session, settings: Settings, user_id: uuid.UUID) -> On
     return state
 
 
-def is_completed(state: OnboardingState | None, total_steps: int) -> bool:
-    return state is not None and (
-        state.completed_at is not None or state.current_step >= total_steps
-    )
-
-
-def read_onboarding(session: Session, settings: Settings, user_id: uuid.UUID) -> OnboardingRead:
+def _read(session: Session, settings: Settings, user_id: uuid.UUID) -> OnboardingRead:
     state = ensure_state(session, settings, user_id)
     conversation = conversation_crud.get_onboarding_conversation(session, user_id)
-    total = len(settings.onboarding_steps)
+    where = position(state, len(settings.onboarding_steps))
     return OnboardingRead(
         steps=[
             OnboardingStepRead(key=s.key, question=s.question) for s in settings.onboarding_steps
         ],
-        current_step=min(state.current_step, total),
-        progress=progress(state.current_step, total),
-        completed=is_completed(state, total),
+        current_step=min(state.current_step, where.total_steps),
+        progress=where.progress,
+        completed=where.completed,
         conversation_id=conversation.id if conversation else None,
     )
+
+
+async def read_onboarding(db: Database, settings: Settings, user_id: uuid.UUID) -> OnboardingRead:
+    return await db.run(lambda session: _read(session, settings, user_id))
+
+
+async def is_onboarded(db: Database, settings: Settings, user_id: uuid.UUID) -> bool:
+    state = await db.run(lambda session: onboarding_crud.get_state(session, user_id))
+    return position(state, len(settings.onboarding_steps)).completed

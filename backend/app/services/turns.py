@@ -1,12 +1,14 @@
-"""The database side of a chat turn: validate, find a repeated send, or store a new one."""
+"""The database side of a chat turn: validate it, find a repeated send, store a new or retried one.
+
+Each function is one unit of work. The orchestrator calls them in order (find, then admit under
+the rate limits, then store), so a repeat is found before anything is counted.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,10 +27,16 @@ from app.db.base import utcnow
 from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
-from app.db.models import ConversationKind, Message, MessageStatus, Role
+from app.db.models import ConversationKind, Message, MessageStatus
 from app.db.session import Database
 from app.schemas.auth import AuthUser
-from app.services.onboarding import ensure_state, is_completed
+from app.services import onboarding
+
+REGENERABLE = frozenset({MessageStatus.ERROR, MessageStatus.INTERRUPTED, MessageStatus.CANCELLED})
+
+
+class SentMeanwhile(Exception):
+    """The same client_message_id was stored by another request between look-up and write."""
 
 
 def validate_message_text(text: str, settings: Settings) -> str:
@@ -54,11 +62,25 @@ class TurnRecord:
     context: TurnContext
     onboarding_step: int | None = None
 
+    @property
+    def regenerable(self) -> bool:
+        return self.assistant_message.status in REGENERABLE
 
-def find_turn(
+
+@dataclass(frozen=True, slots=True)
+class NewTurn:
+    user: AuthUser
+    kind: ConversationKind
+    text: str
+    client_message_id: str
+    conversation_id: uuid.UUID | None
+    model_name: str
+    assistant_id: uuid.UUID
+
+
+def _find(
     session: Session, user_id: uuid.UUID, text: str, client_message_id: str
 ) -> TurnRecord | None:
-    """The turn a client_message_id already stored, or None; 409 if it carried other text."""
     existing = message_crud.get_by_client_message_id(session, user_id, client_message_id)
     if existing is None:
         return None
@@ -70,12 +92,27 @@ def find_turn(
     return TurnRecord(existing, reply, created=False, context=TurnContext(message=text))
 
 
+async def find_turn(
+    db: Database, user_id: uuid.UUID, text: str, client_message_id: str
+) -> TurnRecord | None:
+    """The turn a client_message_id already stored, or None; 409 if it carried other text."""
+    return await db.run(lambda session: _find(session, user_id, text, client_message_id))
+
+
 def _profile(session: Session, user_id: uuid.UUID) -> Mapping[str, str]:
     answers = onboarding_crud.get_answers(session, user_id)
     return {str(k): str(v) for k, v in answers.items()}
 
 
-def _new_turn(
+def _onboarding_step(session: Session, settings: Settings, user_id: uuid.UUID) -> int:
+    """The question an onboarding message answers; refused once the onboarding is complete."""
+    state = onboarding.ensure_state(session, settings, user_id)
+    if onboarding.position(state, len(settings.onboarding_steps)).completed:
+        raise OnboardingAlreadyCompleted()
+    return state.current_step
+
+
+def _created_turn(
     user: AuthUser,
     question: Message,
     answer: Message,
@@ -94,35 +131,17 @@ def _new_turn(
     return TurnRecord(question, answer, True, context, onboarding_step=onboarding_step)
 
 
-@dataclass(frozen=True, slots=True)
-class NewTurn:
-    user: AuthUser
-    kind: ConversationKind
-    text: str
-    client_message_id: str
-    conversation_id: uuid.UUID | None
-    model_name: str
-    assistant_id: uuid.UUID
-
-
-def store_turn(session: Session, settings: Settings, turn: NewTurn) -> TurnRecord:
-    """The user message and an empty answer, with what the agent needs to write that answer.
-
-    Raises IntegrityError when the same client_message_id was stored meanwhile.
-    """
+def _store(session: Session, settings: Settings, turn: NewTurn) -> TurnRecord:
     user = turn.user
     now = utcnow()
     onboarding_step: int | None = None
     history: list[Message] = []
     if turn.kind is ConversationKind.ONBOARDING:
-        state = ensure_state(session, settings, user.id)
-        if is_completed(state, len(settings.onboarding_steps)):
-            raise OnboardingAlreadyCompleted()
+        onboarding_step = _onboarding_step(session, settings, user.id)
         conversation = conversation_crud.get_onboarding_conversation(session, user.id)
         assert conversation is not None
         conversation_id = conversation.id
-        onboarding_step = state.current_step
-        profile: Mapping[str, str] = {str(k): str(v) for k, v in (state.answers or {}).items()}
+        profile = _profile(session, user.id)
         history = message_crud.recent_history(session, conversation_id, before=now)
     elif turn.conversation_id is not None:
         found = conversation_crud.get_owned_conversation(session, user.id, turn.conversation_id)
@@ -150,56 +169,21 @@ def store_turn(session: Session, settings: Settings, turn: NewTurn) -> TurnRecor
         now=now,
         assistant_id=turn.assistant_id,
     )
-    return _new_turn(user, user_message, assistant_message, history, profile, onboarding_step)
+    return _created_turn(user, user_message, assistant_message, history, profile, onboarding_step)
 
 
-async def begin_turn(
-    db: Database,
-    settings: Settings,
-    turn: NewTurn,
-    *,
-    admit: Callable[[], Awaitable[None]],
-    regenerate: bool = False,
-) -> TurnRecord:
-    """Store the user message (before any model call) and an empty answer, or find them again.
+async def store_turn(db: Database, settings: Settings, turn: NewTurn) -> TurnRecord:
+    """The user message (before any model call) and an empty answer, in one transaction.
 
-    With `regenerate`, a repeated send whose answer failed (error, interrupted, cancelled) gets
-    a new answer to the same user message, replacing the failed one; anything else is a repeat.
-    Rate limits count new messages only, never a repeat: `admit` runs between the look-up and
-    the write.
+    Raises SentMeanwhile when another request stored the same client_message_id first.
     """
-    validate_message_text(turn.text, settings)
-    user = turn.user
-    for _attempt in range(2):
-        existing = await db.run(
-            lambda session: find_turn(session, user.id, turn.text, turn.client_message_id)
-        )
-        if existing is not None:
-            if not (regenerate and existing.assistant_message.status in REGENERABLE):
-                return existing
-            await admit()
-            return await db.run(
-                partial(
-                    regenerate_turn,
-                    settings=settings,
-                    user=user,
-                    existing=existing,
-                    assistant_id=turn.assistant_id,
-                    model_name=turn.model_name,
-                )
-            )
-        await admit()
-        try:
-            return await db.run(lambda session: store_turn(session, settings, turn))
-        except IntegrityError:
-            continue  # the same client_message_id raced in from another request: use its turn
-    raise Conflict("This message is being sent by another request.")
+    try:
+        return await db.run(lambda session: _store(session, settings, turn))
+    except IntegrityError as exc:
+        raise SentMeanwhile() from exc
 
 
-REGENERABLE = frozenset({MessageStatus.ERROR, MessageStatus.INTERRUPTED, MessageStatus.CANCELLED})
-
-
-def regenerate_turn(
+def _regenerate(
     session: Session,
     settings: Settings,
     user: AuthUser,
@@ -207,7 +191,6 @@ def regenerate_turn(
     assistant_id: uuid.UUID,
     model_name: str,
 ) -> TurnRecord:
-    """A new answer to an existing user message; the failed answer it replaces is removed."""
     question = existing.user_message
     conversation = conversation_crud.get_owned_conversation(
         session, user.id, question.conversation_id
@@ -216,34 +199,41 @@ def regenerate_turn(
         raise ConversationNotFound()
     onboarding_step: int | None = None
     if conversation.kind == ConversationKind.ONBOARDING:
-        state = ensure_state(session, settings, user.id)
-        if is_completed(state, len(settings.onboarding_steps)):
-            raise OnboardingAlreadyCompleted()
-        onboarding_step = state.current_step
-        profile: Mapping[str, str] = {str(k): str(v) for k, v in (state.answers or {}).items()}
-    else:
-        profile = _profile(session, user.id)
+        onboarding_step = _onboarding_step(session, settings, user.id)
+    profile = _profile(session, user.id)
     history = message_crud.recent_history(session, conversation.id, before=question.created_at)
-    failed = message_crud.get_message(session, existing.assistant_message.id)
-    if failed is not None:
-        session.delete(failed)
-        session.flush()
-    answer = Message(
-        id=assistant_id,
-        conversation_id=conversation.id,
-        user_id=user.id,
-        role=Role.ASSISTANT,
-        content="",
-        status=MessageStatus.STREAMING,
-        reply_to_id=question.id,
+    answer = message_crud.replace_answer(
+        session,
+        failed_id=existing.assistant_message.id,
+        question=question,
+        answer_id=assistant_id,
         model=model_name,
-        created_at=question.created_at + timedelta(microseconds=1),
     )
-    session.add(answer)
-    conversation.updated_at = utcnow()
-    session.flush()
-    return _new_turn(user, question, answer, history, profile, onboarding_step)
+    conversation_crud.touch_conversation(session, conversation.id, utcnow())
+    return _created_turn(user, question, answer, history, profile, onboarding_step)
+
+
+async def regenerate_turn(
+    db: Database,
+    settings: Settings,
+    user: AuthUser,
+    existing: TurnRecord,
+    *,
+    assistant_id: uuid.UUID,
+    model_name: str,
+) -> TurnRecord:
+    """A new answer to an existing user message; the failed answer it replaces is removed."""
+    return await db.run(
+        lambda session: _regenerate(session, settings, user, existing, assistant_id, model_name)
+    )
 
 
 async def load_message(db: Database, message_id: uuid.UUID) -> Message | None:
     return await db.run(lambda session: message_crud.get_message(session, message_id))
+
+
+async def interrupt_orphaned_answers(db: Database) -> int:
+    """Answers left `streaming` by a process that died cannot resume: mark them interrupted."""
+    return await db.run(
+        lambda session: message_crud.interrupt_unfinished_answers(session, utcnow())
+    )

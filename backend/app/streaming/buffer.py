@@ -4,9 +4,11 @@
 holds encoded frames indexed by sequence number (0 = start), so a reader resumes after any event
 with nothing missing and nothing repeated.
 
-A reader that has caught up may also give a `FrameWriter`: a frame appended while it waits is then
-handed to that writer by the appending task, and the reader's own task is not woken for it. On a
-paced stream that is every frame, and a task step per frame is a large part of what a frame costs.
+`InMemoryStreamBuffer` also serves `DirectReads`: a reader that has caught up may give a
+`FrameWriter`, and a frame appended while it waits is handed to that writer by the appending task,
+so the reader's own task is not woken for it. On a paced stream that is every frame, and a task
+step per frame is a large part of what a frame costs. The SSE response (response.py) uses it
+where a buffer offers it; any other buffer is read with `read` alone.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol, runtime_checkable
 
 FrameWriter = Callable[[bytes], bool]
 """Writes one frame for a waiting reader, now, from the appending task: True if it took the frame
@@ -43,14 +46,21 @@ class StreamBuffer(ABC):
     def next_seq(self) -> int: ...
 
     @abstractmethod
-    def read(
-        self, after_seq: int, idle_s: float, writer: FrameWriter | None = None
-    ) -> AsyncIterator[bytes | None]:
+    def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
         """Frames after `after_seq`, several joined when the reader is behind; None after
-        `idle_s` without a frame (the caller sends a ping). Ends when the buffer is closed.
+        `idle_s` without a frame (the caller sends a ping). Ends when the buffer is closed."""
 
-        With a `writer`, frames appended while the reader waits go to the writer instead, as
-        long as it takes them; the frames yielded are only those it did not take."""
+
+@runtime_checkable
+class DirectReads(Protocol):
+    """A buffer whose appending task can write a frame for a reader that has caught up."""
+
+    def read_direct(
+        self, after_seq: int, idle_s: float, writer: FrameWriter
+    ) -> AsyncIterator[bytes | None]:
+        """As `read`, but frames appended while the reader waits go to `writer` as long as it
+        takes them; the frames yielded are only those it did not take."""
+        ...
 
 
 class InMemoryStreamBuffer(StreamBuffer):
@@ -102,8 +112,16 @@ class InMemoryStreamBuffer(StreamBuffer):
     def next_seq(self) -> int:
         return len(self._frames)
 
-    async def read(
-        self, after_seq: int, idle_s: float, writer: FrameWriter | None = None
+    def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
+        return self._read(after_seq, idle_s, None)
+
+    def read_direct(
+        self, after_seq: int, idle_s: float, writer: FrameWriter
+    ) -> AsyncIterator[bytes | None]:
+        return self._read(after_seq, idle_s, writer)
+
+    async def _read(
+        self, after_seq: int, idle_s: float, writer: FrameWriter | None
     ) -> AsyncIterator[bytes | None]:
         position = max(after_seq + 1, 0)
         loop = asyncio.get_running_loop()

@@ -43,6 +43,36 @@ class StopReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Ending:
+    """How an answer that did not complete is stored and told to its readers."""
+
+    status: MessageStatus
+    code: ErrorCode
+    message: str
+    retryable: bool
+
+
+# The one table of stopped answers: used as they stop, and when told again from the database.
+STOP_ENDINGS: dict[StopReason, Ending] = {
+    StopReason.CANCELLED: Ending(
+        MessageStatus.CANCELLED, ErrorCode.CANCELLED, "The answer was stopped.", False
+    ),
+    StopReason.DISCONNECTED: Ending(
+        MessageStatus.INTERRUPTED,
+        ErrorCode.INTERNAL,
+        "The answer was interrupted because the connection was lost.",
+        True,
+    ),
+    StopReason.SHUTDOWN: Ending(
+        MessageStatus.INTERRUPTED,
+        ErrorCode.INTERNAL,
+        "The server is restarting; please try again in a moment.",
+        True,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationOutcome:
     status: MessageStatus
     content: str
@@ -53,30 +83,10 @@ class GenerationOutcome:
     error_message: str | None
     finish_reason: str
     retryable: bool
+    stop_reason: StopReason | None = None
 
 
 Finaliser = Callable[[GenerationOutcome], Awaitable[OnboardingProgress | None]]
-
-_STOP_OUTCOMES: dict[StopReason, tuple[MessageStatus, ErrorCode, str, bool]] = {
-    StopReason.CANCELLED: (
-        MessageStatus.CANCELLED,
-        ErrorCode.CANCELLED,
-        "The answer was stopped.",
-        False,
-    ),
-    StopReason.DISCONNECTED: (
-        MessageStatus.INTERRUPTED,
-        ErrorCode.INTERNAL,
-        "The answer was interrupted because the connection was lost.",
-        True,
-    ),
-    StopReason.SHUTDOWN: (
-        MessageStatus.INTERRUPTED,
-        ErrorCode.INTERNAL,
-        "The server is restarting; please try again in a moment.",
-        True,
-    ),
-}
 
 
 class Generation:
@@ -213,12 +223,15 @@ class Generation:
         error_message: str | None = None
         retryable = False
         status = MessageStatus.COMPLETE
+        stop_reason: StopReason | None = None
         self._consumer = asyncio.create_task(self._consume())
         try:
             await self._consumer
         except asyncio.CancelledError:
-            reason = self._stop_reason or StopReason.SHUTDOWN
-            status, error_code, error_message, retryable = _STOP_OUTCOMES[reason]
+            stop_reason = self._stop_reason or StopReason.SHUTDOWN
+            ending = STOP_ENDINGS[stop_reason]
+            status, error_code, retryable = ending.status, ending.code, ending.retryable
+            error_message = ending.message
             if self._stop_reason is None:  # cancelled from outside: let that cancellation finish
                 self._consumer.cancel()
         except TimeoutError:
@@ -253,6 +266,7 @@ class Generation:
             error_message=error_message,
             finish_reason="stop" if status is MessageStatus.COMPLETE else str(status),
             retryable=retryable,
+            stop_reason=stop_reason,
         )
         # Shielded: a shutdown that cancels this task must not lose the save.
         finalise = asyncio.ensure_future(self._finalise(self.outcome))

@@ -1,4 +1,4 @@
-"""The generations of this process: start, find by answer id, stop, keep finished ones a while."""
+"""This process's generations: start, find by answer id, keep finished ones a while, end all."""
 
 from __future__ import annotations
 
@@ -24,18 +24,9 @@ class StreamManager:
         self._ttl_s = buffer_ttl_s
         self._buffer_factory = buffer_factory
         self._generations: dict[uuid.UUID, Generation] = {}
-        self.shutting_down = False
 
     def get(self, message_id: uuid.UUID) -> Generation | None:
         return self._generations.get(message_id)
-
-    @property
-    def active_count(self) -> int:
-        return sum(1 for g in self._generations.values() if not g.done.is_set())
-
-    @property
-    def retained_count(self) -> int:
-        return len(self._generations)
 
     def start(
         self,
@@ -67,13 +58,8 @@ class StreamManager:
         # Finished buffers stay a while so a late reconnect resumes exactly, then go.
         asyncio.get_running_loop().call_later(self._ttl_s, self._generations.pop, message_id, None)
 
-    def stop(self, message_id: uuid.UUID, reason: StopReason) -> bool:
-        generation = self._generations.get(message_id)
-        return generation.stop(reason) if generation is not None else False
-
     async def shutdown(self, timeout_s: float = 10.0) -> None:
         """End every stream with an event clients understand, saving each partial answer."""
-        self.shutting_down = True
         running = [g for g in self._generations.values() if not g.done.is_set()]
         for generation in running:
             generation.stop(StopReason.SHUTDOWN)

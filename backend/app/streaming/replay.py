@@ -14,12 +14,13 @@ from app.streaming.events import (
     StartEvent,
     StreamEvent,
 )
+from app.streaming.generation import STOP_ENDINGS, Ending, StopReason
 from app.streaming.sse import encode_event
 
-_STORED_ENDINGS: dict[str, tuple[ErrorCode, str, bool]] = {
-    MessageStatus.CANCELLED: (ErrorCode.CANCELLED, "The answer was stopped.", False),
-    MessageStatus.INTERRUPTED: (ErrorCode.INTERNAL, "The answer was interrupted.", True),
-}
+# Stored, an interrupted answer no longer says why (a lost connection, a restart, a crash).
+_STORED_INTERRUPTION = Ending(
+    MessageStatus.INTERRUPTED, ErrorCode.INTERNAL, "The answer was interrupted.", True
+)
 
 
 def _closed_buffer(message_id: uuid.UUID, events: list[tuple[int, StreamEvent]]) -> StreamBuffer:
@@ -80,14 +81,21 @@ def stored_ending(stored: Message) -> StreamEvent:
             chunks=1 if stored.content else 0,
             finish_reason="stop",
         )
-    code, text, retryable = _STORED_ENDINGS.get(
-        stored.status,
-        (
-            ErrorCode(stored.error_code)
-            if stored.error_code in set(ErrorCode)
-            else ErrorCode.LLM_ERROR,
+    if stored.status == MessageStatus.CANCELLED:
+        ending = STOP_ENDINGS[StopReason.CANCELLED]
+    elif stored.status == MessageStatus.INTERRUPTED:
+        ending = _STORED_INTERRUPTION
+    else:
+        code = ErrorCode(stored.error_code) if stored.error_code in set(ErrorCode) else None
+        ending = Ending(
+            MessageStatus.ERROR,
+            code or ErrorCode.LLM_ERROR,
             "The answer failed. Please try again.",
             True,
-        ),
+        )
+    return ErrorEvent(
+        code=ending.code,
+        message=ending.message,
+        retryable=ending.retryable,
+        message_id=str(stored.id),
     )
-    return ErrorEvent(code=code, message=text, retryable=retryable, message_id=str(stored.id))

@@ -1,25 +1,47 @@
-"""The SSE response: a pure ASGI reader of a stream buffer, with pings and disconnect detection.
+"""The SSE response: the one place that sends a stream's frames to the client.
 
-Pure ASGI (not BaseHTTPMiddleware, not a thread-pool generator) so each frame goes straight to
-the server: while the client keeps up, the generation's own task sends it (`DirectFrameWriter`),
-and this reader's task wakes only for pings, for a slow client and at the end. A watcher task
-listens for `http.disconnect` and cancels the send loop at once, and pings during silence make a
-vanished client show up as a failed send even on servers that report disconnects only then.
+A pure ASGI reader of a stream buffer (not BaseHTTPMiddleware, not a thread-pool generator), with
+pings during silence and disconnect detection: a watcher task listens for `http.disconnect` and
+cancels the send loop at once, and pings make a vanished client show up as a failed send even on
+servers that report disconnects only then.
+
+The fast path, in this module only: while the client keeps up, a frame is written by the task
+that appended it to the buffer (`DirectFrameWriter`, for buffers that offer `DirectReads`), and
+the reader's task wakes only for pings, for a slow client and at the end. An ASGI `send` is a
+coroutine, and uvicorn's completes without ever suspending unless the client reads too slowly
+(the transport is paused for flow control). The writer steps that coroutine once: if it
+completes, the frame is on the wire and no other task was woken for it; if it suspends, the rest
+of that send runs as a task of its own, and the writer refuses frames until the reader has waited
+for it, so frames never overtake each other and a slow client never blocks the generation.
+
+Each layer between the response and the server (Starlette's error middleware, the request
+context middleware) wraps `send` in a coroutine of its own that only looks at the start message.
+The application keeps the server's own `send` in the scope (`remember_server_send`): the start
+message goes through every layer, the body frames straight to the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, cast
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from app.core.asgi import SERVER_SEND_SCOPE_KEY
 from app.core.metrics import OPEN_CONNECTIONS
-from app.streaming.buffer import StreamBuffer
-from app.streaming.direct_send import DirectFrameWriter
+from app.streaming.buffer import DirectReads, StreamBuffer
 from app.streaming.generation import Generation
 from app.streaming.sse import PING_FRAME, SSE_HEADERS, retry_frame
+
+_SERVER_SEND_SCOPE_KEY = "chatstream.server_send"
+
+
+def remember_server_send(scope: Scope, send: Send) -> None:
+    """Called by the outermost layer of the application, with the server's own `send`."""
+    if scope["type"] == "http":
+        scope[_SERVER_SEND_SCOPE_KEY] = send
 
 
 class SSEResponse(Response):
@@ -40,6 +62,11 @@ class SSEResponse(Response):
         self.generation = generation
         self.retry_ms = retry_ms
         self.ping_interval_s = ping_interval_s
+
+    def _frames(self, writer: DirectFrameWriter | None) -> AsyncIterator[bytes | None]:
+        if writer is not None and isinstance(self.buffer, DirectReads):
+            return self.buffer.read_direct(self.after_seq, self.ping_interval_s, writer)
+        return self.buffer.read(self.after_seq, self.ping_interval_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A reader from the first moment, so no disconnect grace can run out in between.
@@ -62,8 +89,8 @@ class SSEResponse(Response):
         OPEN_CONNECTIONS.inc()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            # Once started, frames go straight to the server (see app/core/asgi.py).
-            send = scope.get(SERVER_SEND_SCOPE_KEY, send)
+            # Once started, frames go straight to the server (see the module's docstring).
+            send = scope.get(_SERVER_SEND_SCOPE_KEY, send)
             if DirectFrameWriter.supports(send):
                 writer = DirectFrameWriter(send)
             await send(
@@ -73,7 +100,7 @@ class SSEResponse(Response):
                     "more_body": True,
                 }
             )
-            async for frames in self.buffer.read(self.after_seq, self.ping_interval_s, writer):
+            async for frames in self._frames(writer):
                 if writer is not None:
                     await writer.flush()
                 await send(
@@ -99,3 +126,74 @@ class SSEResponse(Response):
             OPEN_CONNECTIONS.dec()
             if self.generation is not None:
                 self.generation.detach()
+
+
+class DirectFrameWriter:
+    """Writes a frame from the appending task when the server takes it at once (see above)."""
+
+    __slots__ = ("_send", "_pending")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        # The rest of a send that had to wait for the client, if one is unfinished or unseen.
+        self._pending: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def supports(send: Send) -> bool:
+        """Only a coroutine function's send can be stepped; others always send from the reader."""
+        return inspect.iscoroutinefunction(send)
+
+    def __call__(self, frame: bytes) -> bool:
+        """A `FrameWriter`: True if the frame was sent (or is being sent), False to leave it."""
+        pending = self._pending
+        if pending is not None:
+            if not pending.done() or pending.cancelled() or pending.exception() is not None:
+                return False  # the reader waits for it, or meets its error, then sends itself
+            self._pending = None
+        message = {"type": "http.response.body", "body": frame, "more_body": True}
+        sending = cast(Coroutine[Any, Any, None], self._send(message))
+        try:
+            waiting_on = sending.send(None)
+        except StopIteration:
+            return True
+        except Exception:
+            # It failed before writing (a server checks its state first): the reader sends this
+            # frame again, in its own task, and meets the error there.
+            return False
+        self._pending = asyncio.ensure_future(_finish(sending, waiting_on))
+        return True
+
+    async def flush(self) -> None:
+        """Wait until a send that had to wait is done; its error, if any, is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending
+
+    def discard(self) -> None:
+        """The response is over: stop an unfinished send, and see a finished one's error."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        if not pending.done():
+            pending.cancel()
+        elif not pending.cancelled():
+            pending.exception()  # retrieved, so asyncio does not report it as lost
+
+
+async def _finish(sending: Coroutine[Any, Any, None], waiting_on: object) -> None:
+    """Drive a send that suspended on its first step to its end, as a task would have."""
+    try:
+        while True:
+            if waiting_on is None:  # a bare yield: give the loop one turn
+                await asyncio.sleep(0)
+            elif asyncio.isfuture(waiting_on):
+                # Waited on without taking its result: the send reads it when resumed.
+                await asyncio.wait((waiting_on,))
+            else:
+                raise RuntimeError(f"a send waited on {type(waiting_on).__name__}, not a future")
+            waiting_on = sending.send(None)
+    except StopIteration:
+        return
+    except BaseException:
+        sending.close()
+        raise

@@ -86,12 +86,12 @@ async def test_completing_onboarding_turn_by_turn(app_factory: AppFactory) -> No
             assert f'You asked: "{DEFAULT_ONBOARDING_STEPS[step].question}"' in system
             assert ("Ada" in system) is (step > 0)
 
-        async with h.db.sessionmaker() as session:
-            stored = await session.get(OnboardingState, uuid.UUID(me["id"]))
-            assert stored is not None
-            assert stored.answers == ANSWERS
-            assert stored.current_step == 4
-            assert stored.completed_at is not None
+        user_id = uuid.UUID(me["id"])
+        stored = await h.db.run(lambda session: session.get(OnboardingState, user_id))
+        assert stored is not None
+        assert stored.answers == ANSWERS
+        assert stored.current_step == 4
+        assert stored.completed_at is not None
 
         fifth = await _onboarding_turn(h.client, token, "one more thing")
         assert_error(fifth, 409, "onboarding_completed")

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.ratelimit import RedisStreamSlots
+from app.services.rate_limits import RedisStreamSlots
 from tests.fixtures_operations import (
     ONBOARDING_STREAM_PATH,
     STREAM_PATH,

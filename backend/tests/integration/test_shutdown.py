@@ -82,12 +82,11 @@ async def test_sigterm_ends_open_streams_with_a_retryable_error_and_saves_them(
 
     database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chatstream.db'}")
     try:
-        async with database.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    text("SELECT status, content FROM messages WHERE reply_to_id IS NOT NULL")
-                )
+        row = await database.run(
+            lambda session: session.execute(
+                text("SELECT status, content FROM messages WHERE reply_to_id IS NOT NULL")
             ).one()
+        )
     finally:
         await database.dispose()
     assert row.status == "interrupted"

@@ -1,6 +1,6 @@
 """A client that stops reading, over a real socket, gets every frame once, in order.
 
-Chunks normally go out from the generation's own task (app/streaming/direct_send.py). When the
+Chunks normally go out from the generation's own task (app/streaming/response.py). When the
 client stops reading, uvicorn pauses the transport and a send has to wait; the frames behind it
 must then follow in order, and the generation must not wait for the client.
 """
@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from app.streaming import direct_send
+from app.streaming import response as sse_response
 from tests.conftest import AppFactory
 from tests.fixtures_streaming import STREAM_PATH, RecordingModel, new_account, stream_params
 from tests.sse_client import SSEParser
@@ -65,14 +65,14 @@ async def test_a_slow_reader_gets_every_chunk_once_in_order_and_the_model_never_
     live_server_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waited_sends = 0
-    finish = direct_send._finish
+    finish = sse_response._finish
 
     async def counted_finish(*args: object) -> None:
         nonlocal waited_sends
         waited_sends += 1
         await finish(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(direct_send, "_finish", counted_finish)
+    monkeypatch.setattr(sse_response, "_finish", counted_finish)
     model = RecordingModel.paced(CHUNK_TEXT * CHUNKS, delay_s=0.0)
     async with live_server_factory(model=model) as server:
         async with server.client() as client:

@@ -1,7 +1,7 @@
 """Property: a failure injected at any stage of a stream is logged exactly once, with its type
 and its context (user_id, message_id), and the stream's lease is given back.
 
-Driven in process: the app's database and rate limiter, a fresh AgentOrchestrator and
+Driven in process: the app's database and rate limiter, a fresh Orchestrator and
 StreamManager per example (so timeouts can differ), the scripted model told where to fail or
 stall, and readers attached and detached the way an SSE response does. The final save is made
 to fail by replacing `app.persistence.persist_answer` (the rest of the save path, including the
@@ -27,14 +27,14 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
 import app.persistence
-from app.agents.orchestrator import AgentOrchestrator
 from app.core.config import Settings
 from app.db.crud.users import get_user
 from app.db.session import Database
 from app.llm.factory import ChatModelProvider
 from app.llm.scripted import ScriptedChatModel
-from app.ratelimit import RateLimiter
+from app.orchestration.orchestrator import Orchestrator, Send
 from app.schemas.auth import AuthUser
+from app.services.rate_limits import RateLimiter
 from app.streaming.generation import Generation
 from app.streaming.manager import StreamManager
 from tests.conftest import make_settings, running_app
@@ -161,7 +161,7 @@ async def _play(h: Harness, case: Case, request_id: str) -> uuid.UUID:
         disconnect_grace_s=config.stream_disconnect_grace_s,
         buffer_ttl_s=0,
     )
-    orchestrator = AgentOrchestrator(
+    orchestrator = Orchestrator(
         db=h.db,
         models=ChatModelProvider(config, _model(case)),
         streams=streams,
@@ -171,7 +171,8 @@ async def _play(h: Harness, case: Case, request_id: str) -> uuid.UUID:
 
     async def request() -> uuid.UUID:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            handle = await orchestrator.stream_response(h.user, "Hello", new_client_id())
+            turn = await orchestrator.send_chat(h.user, Send("Hello", new_client_id()))
+            handle = await orchestrator.stream(turn)
             assert handle is not None and handle.generation is not None
             generation = handle.generation
             generation.attach()  # the SSE response reading it

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from hypothesis import given, settings
 
-from app.agents.orchestrator import AgentOrchestrator
 from app.llm.scripted import ScriptedChatModel
+from app.orchestration.orchestrator import Orchestrator, Send
 from app.schemas.auth import AuthUser
 from app.streaming.sse import parse_event_id
 from tests.conftest import live_server, make_settings, running_app
@@ -36,10 +36,11 @@ def test_stored_answer_equals_received_chunks_for_any_chunk_sequence(
                 harness.client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
             )
             user = AuthUser.model_validate(me.json())
-            orchestrator: AgentOrchestrator = harness.app.state.orchestrator
+            orchestrator: Orchestrator = harness.app.state.orchestrator
 
             async def one_turn(message: str) -> tuple[str, str, str]:
-                handle = await orchestrator.stream_response(user, message, new_client_id())
+                turn = await orchestrator.send_chat(user, Send(message, new_client_id()))
+                handle = await orchestrator.stream(turn)
                 assert handle is not None and handle.generation is not None
                 parser = SSEParser()
                 async for frames in handle.buffer.read(handle.after_seq, idle_s=10):

@@ -6,14 +6,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from app.agents.base import HistoryEntry, TurnContext, content_text, history_within_budget
 from app.agents.conversational import ConversationalAgent, system_prompt
-from app.agents.onboarding import (
-    MAX_ANSWER_CHARS,
-    OnboardingAgent,
-    clean_answer,
-    greeting,
-    progress,
-)
+from app.agents.onboarding import OnboardingAgent
 from app.core.config import DEFAULT_ONBOARDING_STEPS
+from app.services.onboarding import MAX_ANSWER_CHARS, OnboardingPosition, clean_answer, greeting
 from tests.conftest import scripted_model
 
 STEPS = DEFAULT_ONBOARDING_STEPS
@@ -161,12 +156,13 @@ def test_onboarding_messages_are_the_prompt_and_the_answer_only() -> None:
 
 
 def test_onboarding_position_progress_and_completion() -> None:
-    agent = OnboardingAgent(scripted_model(), STEPS)
-    assert [agent.position(i).progress_after for i in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    assert [agent.position(i).completes for i in range(4)] == [False, False, False, True]
-    assert agent.position(9).step_index == 3  # past the end stays on the last step
-    assert [progress(i, 4) for i in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
-    assert progress(1, 3) == 0.3333
+    after = [OnboardingPosition(i, 4).after_answer() for i in range(4)]
+    assert [p.progress for p in after] == [0.25, 0.5, 0.75, 1.0]
+    assert [p.completed for p in after] == [False, False, False, True]
+    assert OnboardingPosition(9, 4).step_index == 3  # past the end stays on the last step
+    assert [OnboardingPosition(i, 4).progress for i in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    assert OnboardingPosition(1, 3).progress == 0.3333
+    assert OnboardingPosition(1, 4, closed=True).completed  # marked complete in the database
 
 
 def test_greeting_welcomes_by_name_and_asks_the_first_question() -> None:

@@ -8,7 +8,7 @@ import pytest
 from starlette.types import Message
 
 from app.streaming.buffer import InMemoryStreamBuffer
-from app.streaming.direct_send import DirectFrameWriter
+from app.streaming.response import DirectFrameWriter
 
 
 class ServerSend:
@@ -50,7 +50,7 @@ async def _read_all(buffer: InMemoryStreamBuffer, send: ServerSend, idle_s: floa
     writer = DirectFrameWriter(send)
     woken = 0
     try:
-        async for frames in buffer.read(-1, idle_s, writer):
+        async for frames in buffer.read_direct(-1, idle_s, writer):
             woken += 1
             await writer.flush()
             await send({"type": "http.response.body", "body": frames or b"ping", "more_body": True})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from app.ratelimit import HOUR_S, SWEEP_EVERY_S, MemoryHourlyWindow
+from app.services.rate_limits import HOUR_S, SWEEP_EVERY_S, MemoryHourlyWindow
 
 
 class Clock:

@@ -15,13 +15,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as DatabaseBusyError
 from sqlalchemy.orm import Session
 
-from app.db.session import Database
+from app.db.session import Database, SQLiteFileDatabase
 
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
     db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'units.db'}")
-    assert db.sqlite_thread is not None
+    assert isinstance(db, SQLiteFileDatabase)
     await db.run(lambda s: s.execute(text("CREATE TABLE notes (body TEXT)")))
     yield db
     await db.dispose()
@@ -55,8 +55,8 @@ async def test_units_run_in_one_thread_other_than_the_loop(database: Database) -
 
 
 async def test_a_unit_queued_too_long_is_refused_as_busy(database: Database) -> None:
-    assert database.sqlite_thread is not None
-    database.sqlite_thread._queue_timeout_s = 0.2  # noqa: SLF001 - a short bound for the test
+    assert isinstance(database, SQLiteFileDatabase)
+    database.thread._queue_timeout_s = 0.2  # noqa: SLF001 - a short bound for the test
     slow = asyncio.ensure_future(database.run(lambda _: time.sleep(0.5)))
     await asyncio.sleep(0.05)  # the slow unit is running; the next one waits behind it
     with pytest.raises(DatabaseBusyError):

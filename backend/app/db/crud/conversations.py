@@ -33,17 +33,6 @@ def get_onboarding_conversation(session: Session, user_id: uuid.UUID) -> Convers
     return result.scalar_one_or_none()
 
 
-def add_conversation(
-    session: Session, user_id: uuid.UUID, kind: ConversationKind, title: str | None
-) -> Conversation:
-    now = utcnow()
-    conversation = Conversation(
-        id=uuid.uuid4(), user_id=user_id, kind=kind, title=title, created_at=now, updated_at=now
-    )
-    session.add(conversation)  # written with the caller's next flush or commit
-    return conversation
-
-
 # The table, not the mapped class: an INSERT on the class takes the ORM's bulk path. Built once,
 # with bound parameters (see messages.py).
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]

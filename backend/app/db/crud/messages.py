@@ -1,4 +1,4 @@
-"""Queries on messages: history, pages, idempotent look-ups, and the final upsert of an answer."""
+"""Queries and writes on messages: a turn, an answer's final save, history, pages, look-ups."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select
+from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import Message, MessageStatus, Role
@@ -87,9 +87,93 @@ _ID_BY_CLIENT_MESSAGE_ID = select(MESSAGES.c.id).where(
 )
 
 
+# SET takes the parameters' other keys (the columns named in the values), as in an executemany.
+_UPDATE_ANSWER = update(MESSAGES).where(MESSAGES.c.id == bindparam("answer_id"))
+_DELETE_MESSAGE = delete(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+
+
 def _row(message: Message) -> dict[str, object]:
     # Every column, NULLs included: the rows of one executemany share their keys.
     return {key: getattr(message, key) for key in _MESSAGE_COLUMNS}
+
+
+def add_complete_answer(
+    session: Session,
+    *,
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    content: str,
+    model: str,
+    now: datetime,
+) -> None:
+    """An assistant message written whole, not generated (the onboarding greeting)."""
+    answer = Message(
+        id=uuid.uuid4(),
+        conversation_id=conversation_id,
+        user_id=user_id,
+        role=Role.ASSISTANT,
+        content=content,
+        status=MessageStatus.COMPLETE,
+        model=model,
+        chunk_count=1,
+        created_at=now,
+        completed_at=now,
+    )
+    session.execute(_INSERT_MESSAGES, [_row(answer)])
+
+
+def replace_answer(
+    session: Session, *, failed_id: uuid.UUID, question: Message, answer_id: uuid.UUID, model: str
+) -> Message:
+    """A new empty answer to `question` in place of the failed answer `failed_id`."""
+    session.execute(_DELETE_MESSAGE, {"message_id": failed_id})
+    answer = Message(
+        id=answer_id,
+        conversation_id=question.conversation_id,
+        user_id=question.user_id,
+        role=Role.ASSISTANT,
+        content="",
+        status=MessageStatus.STREAMING,
+        reply_to_id=question.id,
+        model=model,
+        created_at=question.created_at + timedelta(microseconds=1),
+    )
+    session.execute(_INSERT_MESSAGES, [_row(answer)])
+    return answer
+
+
+ANSWER_FIELDS = (
+    "content",
+    "status",
+    "error_code",
+    "model",
+    "chunk_count",
+    "ttft_ms",
+    "duration_ms",
+    "completed_at",
+)
+
+
+def save_answer(session: Session, answer: Message) -> None:
+    """Write a finished answer by id: an UPDATE of the row, or an INSERT if it is gone.
+
+    Idempotent, so a retried save (the Celery worker) writes the same row again. The row is
+    gone only if its turn was never committed or was replaced; the INSERT then restores it.
+    """
+    values = {key: getattr(answer, key) for key in ANSWER_FIELDS}
+    result = session.execute(_UPDATE_ANSWER, {"answer_id": answer.id, **values})
+    if not getattr(result, "rowcount", 0):
+        session.execute(_INSERT_MESSAGES, [_row(answer)])
+
+
+def interrupt_unfinished_answers(session: Session, now: datetime) -> int:
+    """Every answer still `streaming` becomes `interrupted` (its process is gone)."""
+    result = session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.status == MessageStatus.STREAMING)
+        .values(status=MessageStatus.INTERRUPTED, error_code="interrupted", completed_at=now)
+    )
+    return int(getattr(result, "rowcount", 0))
 
 
 def recent_history(

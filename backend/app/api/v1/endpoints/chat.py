@@ -7,9 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
-from app.agents.orchestrator import StreamHandle
 from app.api.deps import (
     CurrentUser,
     DatabaseDep,
@@ -19,11 +17,11 @@ from app.api.deps import (
     StreamUser,
 )
 from app.core.config import Settings
-from app.core.errors import ConversationNotFound, MessageNotFound, StreamingDisabled
+from app.core.errors import StreamingDisabled
 from app.core.security import create_stream_token
-from app.db.crud import conversations as conversation_crud
-from app.db.crud import messages as message_crud
 from app.db.models import ConversationKind
+from app.orchestration.orchestrator import Send
+from app.orchestration.readers import StreamHandle
 from app.rollout import streaming_enabled_for
 from app.schemas.auth import AuthUser, StreamToken
 from app.schemas.chat import (
@@ -31,11 +29,10 @@ from app.schemas.chat import (
     ChatMessageCreate,
     ChatTurnRead,
     ConversationList,
-    ConversationRead,
     MessagePage,
-    MessageRead,
     OnboardingMessageCreate,
 )
+from app.services import conversations
 from app.streaming.response import SSEResponse
 from app.streaming.sse import parse_event_id
 
@@ -100,15 +97,15 @@ async def stream_chat(
     regenerate: RegenerateQuery = False,
 ) -> Response:
     _require_streaming(settings, user)
-    handle = await orchestrator.stream_response(
-        user,
+    send = Send(
         message,
         client_message_id,
         conversation_id,
+        regenerate,
         resume=parse_event_id(last_event_id_header or last_event_id),
-        regenerate=regenerate,
     )
-    return _sse(handle, settings)
+    turn = await orchestrator.send_chat(user, send)
+    return _sse(await orchestrator.stream(turn), settings)
 
 
 @router.get("/onboarding-stream", response_class=Response, responses=SSE_RESPONSES)
@@ -123,32 +120,30 @@ async def stream_onboarding(
     regenerate: RegenerateQuery = False,
 ) -> Response:
     _require_streaming(settings, user)
-    handle = await orchestrator.stream_onboarding_response(
-        user,
+    send = Send(
         message,
         client_message_id,
-        resume=parse_event_id(last_event_id_header or last_event_id),
         regenerate=regenerate,
+        resume=parse_event_id(last_event_id_header or last_event_id),
     )
-    return _sse(handle, settings)
+    turn = await orchestrator.send_onboarding(user, send)
+    return _sse(await orchestrator.stream(turn), settings)
 
 
 @router.post("/message", responses={404: {}, 413: {}, 422: {}, 502: {}})
 async def send_message(
     body: ChatMessageCreate, user: CurrentUser, orchestrator: OrchestratorDep
 ) -> ChatTurnRead:
-    return await orchestrator.respond(
-        user, body.message, body.client_message_id, body.conversation_id, body.regenerate
-    )
+    send = Send(body.message, body.client_message_id, body.conversation_id, body.regenerate)
+    return await orchestrator.whole_answer(await orchestrator.send_chat(user, send))
 
 
 @router.post("/onboarding-message", responses={409: {}, 413: {}, 422: {}, 502: {}})
 async def send_onboarding_message(
     body: OnboardingMessageCreate, user: CurrentUser, orchestrator: OrchestratorDep
 ) -> ChatTurnRead:
-    return await orchestrator.respond_onboarding(
-        user, body.message, body.client_message_id, body.regenerate
-    )
+    send = Send(body.message, body.client_message_id, regenerate=body.regenerate)
+    return await orchestrator.whole_answer(await orchestrator.send_onboarding(user, send))
 
 
 @router.post(
@@ -165,31 +160,7 @@ async def cancel_message(
 async def list_conversations(
     user: CurrentUser, db: DatabaseDep, kind: ConversationKind | None = None
 ) -> ConversationList:
-    rows = await db.run(
-        lambda session: conversation_crud.list_conversations(session, user.id, kind)
-    )
-    return ConversationList(items=[ConversationRead.model_validate(c) for c in rows])
-
-
-def _message_page(
-    session: Session,
-    user_id: uuid.UUID,
-    conversation_id: uuid.UUID,
-    before: uuid.UUID | None,
-    limit: int,
-) -> MessagePage:
-    conversation = conversation_crud.get_owned_conversation(session, user_id, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound()
-    cursor = None
-    if before is not None:
-        cursor = message_crud.get_message(session, before)
-        if cursor is None or cursor.conversation_id != conversation_id:
-            raise MessageNotFound("The `before` message is not in this conversation.")
-    rows, has_more = message_crud.page_messages(
-        session, conversation_id, before=cursor, limit=limit
-    )
-    return MessagePage(items=[MessageRead.model_validate(m) for m in rows], has_more=has_more)
+    return await conversations.list_conversations(db, user.id, kind)
 
 
 @router.get("/conversations/{conversation_id}/messages", responses={404: {}})
@@ -200,6 +171,6 @@ async def list_messages(
     before: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:
-    return await db.run(
-        lambda session: _message_page(session, user.id, conversation_id, before, limit)
+    return await conversations.message_page(
+        db, user.id, conversation_id, before=before, limit=limit
     )

@@ -6,9 +6,8 @@ import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
+from app.api.deps import DatabaseDep
 from app.core.metrics import render_latest
 
 router = APIRouter(tags=["health"])
@@ -32,16 +31,11 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {}})
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(db: DatabaseDep) -> JSONResponse:
     """Ready when the database answers within 3 s and holds the migrated schema."""
     try:
         async with asyncio.timeout(3):
-            async with request.app.state.db.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-                try:
-                    migrated = await connection.scalar(text("SELECT count(*) FROM alembic_version"))
-                except DBAPIError:
-                    migrated = 0
+            migrated = await db.is_migrated()
     except Exception as exc:
         return _unavailable(
             "database_unavailable", f"The database is unreachable ({type(exc).__name__})."

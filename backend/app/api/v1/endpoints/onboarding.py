@@ -15,4 +15,4 @@ router = APIRouter(prefix="/onboarding", tags=["onboarding"])
 async def read_onboarding_state(
     user: CurrentUser, db: DatabaseDep, settings: SettingsDep
 ) -> OnboardingRead:
-    return await db.run(lambda session: read_onboarding(session, settings, user.id))
+    return await read_onboarding(db, settings, user.id)

@@ -5,6 +5,10 @@ with the `limits` library on Redis, concurrent streams with Redis leases (a sort
 scored by expiry) that are renewed while a stream runs and lapse by themselves if a process dies,
 so a crash never locks a user out.
 
+A new message is admitted by `RateLimiter.lease`: an async context manager that takes a stream
+slot and counts the message on entry, and gives the slot back on exit unless the caller kept it
+for the answer it started (`StreamLease.keep`; released when that answer ends).
+
 In process, the hourly window is a deque of times per user. `limits`' own in-memory async
 storage is not used: after every hit it walks every key, each in a round trip to a thread.
 """
@@ -272,7 +276,11 @@ class RateLimiter:
         if await self.slots.in_use(user_id) >= self.slots.limit:
             raise self._concurrency_refusal()
 
-    async def admit(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+    def lease(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> StreamLease:
+        """`async with limiter.lease(user, answer_id) as lease:` admits one new message."""
+        return StreamLease(self, user_id, lease_id)
+
+    async def _admit(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
         """Take a stream slot and count one message, or raise RateLimited and take nothing."""
         if not await self.slots.acquire(user_id, lease_id):
             raise self._concurrency_refusal()
@@ -280,8 +288,38 @@ class RateLimiter:
             await self.slots.release(user_id, lease_id)
             raise await self._hourly_refusal(user_id)
 
-    async def release(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
-        await self.slots.release(user_id, lease_id)
-
     async def close(self) -> None:
         await self.slots.close()
+
+
+class StreamLease:
+    """One admitted message: its stream slot is held from entry until released.
+
+    Leaving the `async with` block releases the slot, unless `keep()` handed it to the answer
+    being generated, whose end calls `release()`.
+    """
+
+    __slots__ = ("_limiter", "user_id", "lease_id", "_kept", "_released")
+
+    def __init__(self, limiter: RateLimiter, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        self._limiter = limiter
+        self.user_id = user_id
+        self.lease_id = lease_id
+        self._kept = False
+        self._released = False
+
+    async def __aenter__(self) -> StreamLease:
+        await self._limiter._admit(self.user_id, self.lease_id)  # noqa: SLF001 - its own lease
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if not self._kept:
+            await self.release()
+
+    def keep(self) -> None:
+        self._kept = True
+
+    async def release(self) -> None:
+        if not self._released:
+            self._released = True
+            await self._limiter.slots.release(self.user_id, self.lease_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import structlog
 
+from app.agents.conversational import ConversationalAgent
+from app.agents.onboarding import OnboardingAgent
 from app.core.metrics import (
     ACTIVE_STREAMS,
     DB_SAVES,
@@ -13,9 +15,10 @@ from app.core.metrics import (
     STREAM_TTFT,
     STREAMS_TOTAL,
 )
-from app.db.models import MessageStatus
+from app.db.models import ConversationKind, MessageStatus
 from app.persistence import SaveOutcome
-from app.streaming.generation import GenerationOutcome
+from app.streaming.events import ErrorCode
+from app.streaming.generation import GenerationOutcome, StopReason
 
 log = structlog.get_logger("chatstream.streaming")
 
@@ -26,14 +29,15 @@ _CLEANUP_REASONS = {
 }
 
 
+def agent_name(kind: ConversationKind) -> str:
+    """The `agent` label of a conversation kind's streams."""
+    return OnboardingAgent.name if kind is ConversationKind.ONBOARDING else ConversationalAgent.name
+
+
 def cleanup_reason(outcome: GenerationOutcome) -> str:
     if outcome.status is MessageStatus.ERROR:
-        return "timeout" if outcome.error_code == "timeout" else "error"
-    if (
-        outcome.status is MessageStatus.INTERRUPTED
-        and outcome.error_message
-        and ("restarting" in outcome.error_message)
-    ):
+        return "timeout" if outcome.error_code is ErrorCode.TIMEOUT else "error"
+    if outcome.stop_reason is StopReason.SHUTDOWN:
         return "shutdown"
     return _CLEANUP_REASONS.get(outcome.status, str(outcome.status))
 
