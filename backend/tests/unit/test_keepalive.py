@@ -62,8 +62,14 @@ async def test_without_keep_alives_silence_times_out() -> None:
     assert outcome.error_code == "timeout"
 
 
-def test_keep_alive_outside_a_generation_does_nothing() -> None:
-    keep_alive()  # no callback bound: no error
+def test_keep_alive_reaches_only_the_callback_bound_around_it() -> None:
+    pings = PingCounter()
+    keep_alive()  # no callback bound yet: nothing to call, and no error
+    with keepalive_callback(pings):
+        keep_alive()
+        keep_alive()
+    keep_alive()  # after the generation: the callback is no longer reached
+    assert pings.count == 2
 
 
 class PingCounter:
