@@ -31,6 +31,22 @@ def get_reply(session: Session, user_message_id: uuid.UUID) -> Message | None:
     return result.scalar_one_or_none()
 
 
+def _empty_answer(answer_id: uuid.UUID, question: Message, model: str) -> Message:
+    """The assistant message that will receive the answer to `question`, as it starts."""
+    return Message(
+        id=answer_id,
+        conversation_id=question.conversation_id,
+        user_id=question.user_id,
+        role=Role.ASSISTANT,
+        content="",
+        status=MessageStatus.STREAMING,
+        reply_to_id=question.id,
+        model=model,
+        # Strictly after the question, so ordering by time never puts an answer first.
+        created_at=question.created_at + timedelta(microseconds=1),
+    )
+
+
 def add_turn(
     session: Session,
     *,
@@ -58,18 +74,7 @@ def add_turn(
         created_at=now,
         completed_at=now,
     )
-    assistant_message = Message(
-        id=assistant_id or uuid.uuid4(),
-        conversation_id=conversation_id,
-        user_id=user_id,
-        role=Role.ASSISTANT,
-        content="",
-        status=MessageStatus.STREAMING,
-        reply_to_id=user_message.id,
-        model=model,
-        # Strictly after the question, so ordering by time never puts an answer first.
-        created_at=now + timedelta(microseconds=1),
-    )
+    assistant_message = _empty_answer(assistant_id or uuid.uuid4(), user_message, model)
     # The question first: the answer's reply_to_id refers to it.
     session.execute(_INSERT_MESSAGES, [_row(user_message), _row(assistant_message)])
     return user_message, assistant_message
@@ -127,17 +132,7 @@ def replace_answer(
 ) -> Message:
     """A new empty answer to `question` in place of the failed answer `failed_id`."""
     session.execute(_DELETE_MESSAGE, {"message_id": failed_id})
-    answer = Message(
-        id=answer_id,
-        conversation_id=question.conversation_id,
-        user_id=question.user_id,
-        role=Role.ASSISTANT,
-        content="",
-        status=MessageStatus.STREAMING,
-        reply_to_id=question.id,
-        model=model,
-        created_at=question.created_at + timedelta(microseconds=1),
-    )
+    answer = _empty_answer(answer_id, question, model)
     session.execute(_INSERT_MESSAGES, [_row(answer)])
     return answer
 
