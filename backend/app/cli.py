@@ -56,7 +56,8 @@ def _prepare_metrics_dir(settings: Settings) -> None:
 
     directory = (settings.data_dir / "prometheus").resolve()
     shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
+    # exist_ok: another process starting on the same DATA_DIR at the same moment made it.
+    directory.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
