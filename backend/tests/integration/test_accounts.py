@@ -10,9 +10,8 @@ import jwt
 import pytest
 
 from app.core.security import create_access_token
-from tests.conftest import AppFactory, AppHarness
-from tests.fixtures_foundation import assert_error
-from tests.helpers import bearer, login, new_client_id, new_user_token, register
+from tests.fixtures.accounts import bearer, login, new_client_id, new_user_token, register
+from tests.fixtures.server import AppFactory, AppHarness, assert_error
 
 PASSWORD = "correct horse battery"
 

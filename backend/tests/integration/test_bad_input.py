@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AppFactory
-from tests.fixtures_foundation import assert_error, recording_model
-from tests.helpers import bearer, new_client_id, new_user_token
+from tests.fixtures.accounts import bearer, new_client_id, new_user_token
+from tests.fixtures.models import recording_model
+from tests.fixtures.server import AppFactory, assert_error
 
 ENDPOINTS = ["/api/v1/chat/message", "/api/v1/chat/onboarding-message"]
 DEFAULT_MAX_CHARS = 8000
@@ -48,7 +48,7 @@ async def test_message_over_the_limit_is_413_and_at_the_limit_is_accepted(
             json={"message": "x" * (DEFAULT_MAX_CHARS + 1), "client_message_id": new_client_id()},
             headers=bearer(token),
         )
-        message = assert_error(too_long, 413, "message_too_long")
+        message = assert_error(too_long, 413, "message_too_long")["message"]
         assert str(DEFAULT_MAX_CHARS) in message
         assert model.calls == []
 

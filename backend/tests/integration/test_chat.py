@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from tests.conftest import AppFactory, scripted_model
-from tests.fixtures_foundation import assert_error, recording_model
-from tests.helpers import bearer, new_client_id, new_user_token
+from tests.fixtures.accounts import bearer, new_client_id, new_user_token
+from tests.fixtures.models import recording_model, scripted_model
+from tests.fixtures.server import AppFactory, assert_error
 
 
 async def _send(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-from tests.fixtures_foundation import APP_TABLES, CHATSTREAM_BIN, clean_env
+from tests.fixtures.database import APP_TABLES
+from tests.fixtures.environment import CHATSTREAM_BIN, clean_env, free_port
 
 PRODUCTION_REFUSAL = "SECRET_KEY is the built-in development secret; production refuses it"
 

@@ -15,19 +15,17 @@ import app.core.metrics as metrics_module
 from app.core.config import Settings
 from app.main import create_app
 from app.streaming.events import ErrorCode
-from tests.conftest import make_settings
-from tests.fixtures_operations import (
+from tests.fixtures.accounts import new_account, stream_token
+from tests.fixtures.environment import REPO_DIR
+from tests.fixtures.models import directed_model
+from tests.fixtures.server import AppFactory, make_settings
+from tests.fixtures.streams import (
     ONBOARDING_STREAM_PATH,
-    REPO_DIR,
-    ServerFactory,
-    directed_model,
-    new_account,
+    SSEEvent,
+    SSEParser,
     read_stream,
-    sqlite_server_factory,
     stream_params,
 )
-from tests.helpers import stream_token
-from tests.sse_client import SSEEvent, SSEParser
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,11 +33,6 @@ API_MD = REPO_DIR / "docs" / "api.md"
 README = REPO_DIR / "README.md"
 MIGRATION_MD = REPO_DIR / "docs" / "migration.md"
 EVENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d+$")
-
-
-@pytest.fixture
-def ops_server(tmp_path: Path, sqlite_url: str) -> ServerFactory:
-    return sqlite_server_factory(tmp_path, sqlite_url)
 
 
 def section(markdown: str, heading: str) -> str:
@@ -96,9 +89,11 @@ def kind(payload: dict[str, Any]) -> str:
     return str(payload["type"])
 
 
-async def test_the_sse_examples_match_what_the_server_sends(ops_server: ServerFactory) -> None:
+async def test_the_sse_examples_match_what_the_server_sends(
+    sqlite_server_factory: AppFactory,
+) -> None:
     documented, retries = documented_events()
-    async with ops_server(model=directed_model("Hello there, friend.")) as server:
+    async with sqlite_server_factory(model=directed_model("Hello there, friend.")) as server:
         async with server.client() as client:
             account = await new_account(client)
             token = await stream_token(client, account)
@@ -128,12 +123,14 @@ async def test_the_sse_examples_match_what_the_server_sends(ops_server: ServerFa
     assert retries[0] == retry_ms  # the first example starts the way a stream starts
 
 
-async def test_the_documented_stream_headers_are_the_real_ones(ops_server: ServerFactory) -> None:
+async def test_the_documented_stream_headers_are_the_real_ones(
+    sqlite_server_factory: AppFactory,
+) -> None:
     protocol = section(API_MD.read_text(), "## The SSE protocol")
     [block] = fenced(protocol, "http")
     documented = dict(line.split(": ", 1) for line in block.strip().splitlines())
     assert documented, block
-    async with ops_server() as server:
+    async with sqlite_server_factory() as server:
         async with server.client() as client:
             account = await new_account(client)
             stream = await read_stream(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.frontend import CONTENT_SECURITY_POLICY
-from tests.conftest import make_settings, running_app, scripted_model
+from tests.fixtures.models import scripted_model
+from tests.fixtures.server import make_settings, running_app
 
 
 def build_fake_dist(root: Path) -> Path:

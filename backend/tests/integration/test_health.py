@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from app.core.security import create_access_token
-from tests.conftest import AppFactory, free_port, make_settings, running_app
-from tests.fixtures_foundation import assert_error, sqlite_file_url
-from tests.helpers import bearer, new_client_id
+from tests.fixtures.accounts import bearer, new_client_id
+from tests.fixtures.database import sqlite_file_url
+from tests.fixtures.environment import free_port
+from tests.fixtures.server import AppFactory, assert_error, make_settings, running_app
 
 
 async def test_liveness_and_readiness_answer_ok(app_factory: AppFactory) -> None:
@@ -111,7 +112,7 @@ async def test_unreachable_database_is_reported_not_crashed_on(tmp_path: Path, c
         register = await h.client.post(
             "/api/v1/auth/register", json={"email": "a@x.io", "password": "long enough pw"}
         )
-        message = assert_error(register, 503, "database_unavailable")
+        message = assert_error(register, 503, "database_unavailable")["message"]
         assert "try again" in message
         token = create_access_token(settings, uuid.uuid4()).token
         me = await h.client.get("/api/v1/users/me", headers=bearer(token))

@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,32 +16,14 @@ from fastapi.routing import APIRoute
 
 from app.core.config import Settings
 from app.core.logging import configure_logging
-from tests.conftest import scripted_model
-from tests.fixtures_operations import (
-    ONBOARDING_STREAM_PATH,
-    ServerFactory,
-    capture_logs,
-    directed_model,
-    new_account,
-    read_stream,
-    sqlite_app_factory,
-    sqlite_server_factory,
-    start_stream,
-    stream_params,
-)
-from tests.helpers import new_client_id, poll_until, stream_token
+from tests.fixtures.accounts import new_account, new_client_id, stream_token
+from tests.fixtures.models import directed_model, scripted_model
+from tests.fixtures.observability import capture_logs
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import ONBOARDING_STREAM_PATH, read_stream, start_stream, stream_params
+from tests.fixtures.waiting import poll_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def ops_server(tmp_path: Path, sqlite_url: str) -> ServerFactory:
-    return sqlite_server_factory(tmp_path, sqlite_url)
-
-
-@pytest.fixture
-def ops_app(tmp_path: Path, sqlite_url: str) -> ServerFactory:
-    return sqlite_app_factory(tmp_path, sqlite_url)
 
 
 JSON_LOGS: dict[str, Any] = {"log_format": "json", "log_level": "info"}
@@ -53,20 +34,18 @@ def _by_message(records: list[dict[str, Any]], event: str, message_id: str) -> l
 
 
 async def test_json_logs_are_one_object_per_line_and_a_request_id_ties_each_request_together(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
-    async with ops_server(
+    async with sqlite_server_factory(
         model=scripted_model("Hello there, friend.", delay_s=0.005), **JSON_LOGS
     ) as server:
         with capture_logs() as logs:
             async with server.client() as client:
                 account = await new_account(client)
                 token = await stream_token(client, account)
-                params = stream_params(token)
-                async with client.stream("GET", "/api/v1/chat/stream", params=params) as response:
-                    assert response.status_code == 200
-                    await response.aread()
-                    stream_request_id = response.headers["x-request-id"]
+                stream = await read_stream(client, stream_params(token))
+                assert stream.status_code == 200 and stream.headers is not None
+                stream_request_id = stream.headers["x-request-id"]
                 chosen = "client-chosen-id-0123"
                 echoed = await client.get("/healthz", headers={"X-Request-Id": chosen})
                 assert echoed.headers["x-request-id"] == chosen
@@ -93,9 +72,9 @@ async def test_json_logs_are_one_object_per_line_and_a_request_id_ties_each_requ
 
 
 async def test_console_logs_in_development_and_json_in_production(
-    ops_app: ServerFactory,
+    sqlite_app_factory: AppFactory,
 ) -> None:
-    async with ops_app(chatstream_env="development", log_level="info") as harness:
+    async with sqlite_app_factory(chatstream_env="development", log_level="info") as harness:
         with capture_logs() as logs:
             response = await harness.client.get("/healthz")
     request_id = response.headers["x-request-id"]
@@ -104,7 +83,9 @@ async def test_console_logs_in_development_and_json_in_production(
     assert f"request_id={request_id}" in line and "status=200" in line and "[info" in line
 
     secret = "production-secret-" + "x" * 40
-    async with ops_app(chatstream_env="production", secret_key=secret, log_level="info") as h:
+    async with sqlite_app_factory(
+        chatstream_env="production", secret_key=secret, log_level="info"
+    ) as h:
         with capture_logs() as logs:
             response = await h.client.get("/healthz")
     [record] = logs.events("http_request")
@@ -113,10 +94,12 @@ async def test_console_logs_in_development_and_json_in_production(
 
 
 async def test_stream_start_and_completion_are_logged_with_their_context_and_timings(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
     text = "Alpha beta gamma delta."
-    async with ops_server(model=scripted_model(text, delay_s=0.01), **JSON_LOGS) as server:
+    async with sqlite_server_factory(
+        model=scripted_model(text, delay_s=0.01), **JSON_LOGS
+    ) as server:
         with capture_logs() as logs:
             async with server.client() as client:
                 account = await new_account(client)
@@ -147,10 +130,12 @@ async def test_stream_start_and_completion_are_logged_with_their_context_and_tim
         assert cleanup["reason"] == "complete" and cleanup["user_id"] == account.id
 
 
-async def test_every_ending_is_cleaned_up_once_with_its_reason(ops_server: ServerFactory) -> None:
+async def test_every_ending_is_cleaned_up_once_with_its_reason(
+    sqlite_server_factory: AppFactory,
+) -> None:
     # Two servers, so that no stall meant for a cancel or a disconnect can time out first.
     short_idle = {**JSON_LOGS, "stream_idle_timeout_s": 0.5}
-    async with ops_server(model=directed_model(delay_s=0.005), **short_idle) as server:
+    async with sqlite_server_factory(model=directed_model(delay_s=0.005), **short_idle) as server:
         with capture_logs() as first_logs:
             async with server.client() as client:
                 account = await new_account(client)
@@ -160,7 +145,7 @@ async def test_every_ending_is_cleaned_up_once_with_its_reason(ops_server: Serve
                 timed_out = await read_stream(client, stream_params(token, "[stall@1]"))
             await poll_until(lambda: len(first_logs.events("stream_cleanup")) >= 3, 10)
     short_grace = {**JSON_LOGS, "stream_disconnect_grace_s": 0.2}
-    async with ops_server(model=directed_model(delay_s=0.005), **short_grace) as server:
+    async with sqlite_server_factory(model=directed_model(delay_s=0.005), **short_grace) as server:
         with capture_logs() as second_logs:
             async with server.client() as client:
                 # Cancelled: stop it on the server while the model is silent.
@@ -194,9 +179,9 @@ async def test_every_ending_is_cleaned_up_once_with_its_reason(ops_server: Serve
 
 
 async def test_errors_are_logged_with_their_type_and_full_context(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
-    async with ops_server(
+    async with sqlite_server_factory(
         model=directed_model(delay_s=0.005), stream_idle_timeout_s=0.4, **JSON_LOGS
     ) as server:
         with capture_logs() as logs:
@@ -234,14 +219,14 @@ async def test_errors_are_logged_with_their_type_and_full_context(
 
 
 async def test_an_unexpected_exception_is_logged_once_with_type_traceback_and_request_id(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
     leaked = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsZWFrIn0.c2lnbmF0dXJlLXZhbHVl"
 
     async def explode() -> None:
         raise RuntimeError(f"boom near {leaked} and postgresql://app:db-password-9@db/x")
 
-    async with ops_server(**JSON_LOGS) as server:
+    async with sqlite_server_factory(**JSON_LOGS) as server:
         server.app.router.routes.insert(0, APIRoute("/api/v1/explode", explode))
         with capture_logs() as logs:
             async with server.client() as client:
@@ -262,13 +247,13 @@ async def test_an_unexpected_exception_is_logged_once_with_type_traceback_and_re
 
 
 async def test_no_secret_reaches_the_logs_during_a_whole_streaming_session(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
     password = f"pw-{uuid.uuid4().hex}"
     wrong_password = f"wrong-{uuid.uuid4().hex}"
     bogus_token = f"bogus-token-{uuid.uuid4().hex}"
     private_text = f"private-words-{uuid.uuid4().hex}"  # the same once URL-encoded
-    async with ops_server(
+    async with sqlite_server_factory(
         model=scripted_model("Fine, thanks.", delay_s=0.002), **JSON_LOGS
     ) as server:
         with capture_logs() as logs:

@@ -24,34 +24,19 @@ from sqlalchemy.exc import OperationalError
 
 import app.core.metrics as metrics_module
 import app.persistence
-from tests.conftest import free_port, scripted_model
-from tests.fixtures_operations import (
-    CHATSTREAM_BIN,
-    REPO_DIR,
-    Metrics,
-    ServerFactory,
-    clean_env,
-    directed_model,
-    new_account,
-    read_metrics,
-    read_stream,
-    sqlite_server_factory,
-    start_stream,
-    stop_process,
-    stream_params,
-    wait_for_port,
-)
-from tests.helpers import new_client_id, poll_until, poll_value
+from tests.fixtures.accounts import new_account, new_client_id
+from tests.fixtures.environment import CHATSTREAM_BIN, REPO_DIR, clean_env, free_port
+from tests.fixtures.models import directed_model, scripted_model
+from tests.fixtures.observability import Metrics, read_metrics
+from tests.fixtures.processes import stop_process
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import read_stream, start_stream, stream_params
+from tests.fixtures.waiting import poll_until, poll_value, wait_for_port
 
 pytestmark = pytest.mark.timeout(120)
 
 DASHBOARD = REPO_DIR / "deploy" / "grafana" / "chatstream-dashboard.json"
 CHAT = {"agent": "conversational"}
-
-
-@pytest.fixture
-def ops_server(tmp_path: Path, sqlite_url: str) -> ServerFactory:
-    return sqlite_server_factory(tmp_path, sqlite_url)
 
 
 def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
@@ -80,10 +65,10 @@ def bucket_deltas(after: Metrics, before: Metrics, name: str) -> list[tuple[floa
 
 
 async def test_completed_streams_move_counts_histograms_and_saves_by_their_number(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
     text = "one two three four"  # four chunks
-    async with ops_server(model=scripted_model(text, delay_s=0.01)) as server:
+    async with sqlite_server_factory(model=scripted_model(text, delay_s=0.01)) as server:
         async with server.client() as client:
             account = await new_account(client)
             before = await read_metrics(client)
@@ -121,8 +106,8 @@ async def test_completed_streams_move_counts_histograms_and_saves_by_their_numbe
         assert 0 < histogram_quantile(q, durations) <= 1.0
 
 
-async def test_failed_streams_are_counted_by_error_code(ops_server: ServerFactory) -> None:
-    async with ops_server(model=directed_model(), stream_idle_timeout_s=0.3) as server:
+async def test_failed_streams_are_counted_by_error_code(sqlite_server_factory: AppFactory) -> None:
+    async with sqlite_server_factory(model=directed_model(), stream_idle_timeout_s=0.3) as server:
         async with server.client() as client:
             account = await new_account(client)
             token = account.access_token
@@ -135,7 +120,7 @@ async def test_failed_streams_are_counted_by_error_code(ops_server: ServerFactor
                 stream = await read_stream(client, stream_params(token, message))
                 assert stream.terminal["code"] == code
     # A server of its own for the cancel, so its stall cannot time out first.
-    async with ops_server(model=directed_model()) as server:
+    async with sqlite_server_factory(model=directed_model()) as server:
         async with server.client() as client:
             stalled, task = start_stream(client, stream_params(token, "[stall@1]"))
             await poll_until(lambda: stalled.count("chunk") == 1, 10)
@@ -157,9 +142,9 @@ async def test_failed_streams_are_counted_by_error_code(ops_server: ServerFactor
 
 
 async def test_active_streams_rise_during_stalled_streams_and_fall_back_after(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
-    async with ops_server(model=directed_model()) as server:
+    async with sqlite_server_factory(model=directed_model()) as server:
         async with server.client() as client:
             account = await new_account(client)
             before = await read_metrics(client)
@@ -186,8 +171,10 @@ async def test_active_streams_rise_during_stalled_streams_and_fall_back_after(
     assert settled.value("chatstream_active_streams") == base_active
 
 
-async def test_rate_limit_rejections_are_counted_by_limit(ops_server: ServerFactory) -> None:
-    async with ops_server(
+async def test_rate_limit_rejections_are_counted_by_limit(
+    sqlite_server_factory: AppFactory,
+) -> None:
+    async with sqlite_server_factory(
         model=directed_model(), rate_limit_concurrent_streams=1, rate_limit_messages_per_hour=2
     ) as server:
         async with server.client() as client:
@@ -218,12 +205,12 @@ async def test_rate_limit_rejections_are_counted_by_limit(ops_server: ServerFact
 
 
 async def test_a_save_that_fails_is_counted_as_queued(
-    ops_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+    sqlite_server_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def database_down(*_: Any) -> None:
         raise OperationalError("UPDATE messages", {}, Exception("connection refused"))
 
-    async with ops_server(model=scripted_model("Saved later.")) as server:
+    async with sqlite_server_factory(model=scripted_model("Saved later.")) as server:
         async with server.client() as client:
             account = await new_account(client)
             before = await read_metrics(client)

@@ -9,7 +9,7 @@ import pytest
 
 from alembic import command
 from app.migrations import alembic_config, upgrade_to_head
-from tests.fixtures_foundation import (
+from tests.fixtures.database import (
     APP_TABLES,
     inspect_schema,
     scratch_postgres_database,

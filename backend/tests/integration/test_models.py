@@ -18,9 +18,9 @@ from langchain_openai import ChatOpenAI
 from app.core.config import Settings
 from app.llm.factory import build_chat_model
 from app.llm.local import LocalLlamaChatModel, bundled_model_path
-from tests.conftest import live_server, make_settings, running_app
-from tests.fixtures_foundation import llama_cpp_server
-from tests.helpers import bearer, new_client_id, new_user_token
+from tests.fixtures.accounts import bearer, new_client_id, new_user_token
+from tests.fixtures.processes import llama_cpp_server
+from tests.fixtures.server import live_server, make_settings, running_app
 
 # One event loop for the module: langchain-openai caches its async HTTP client per base URL,
 # and a client made in one test's loop cannot be used from the next test's loop.

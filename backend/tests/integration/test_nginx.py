@@ -13,16 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures_operations import (
-    ServerFactory,
-    assert_error_response,
-    new_account,
-    nginx_in_front,
-    read_stream,
-    sqlite_server_factory,
-    stream_params,
-)
-from tests.helpers import stream_token
+from tests.fixtures.accounts import new_account, stream_token
+from tests.fixtures.models import scripted_model
+from tests.fixtures.nginx import nginx_in_front
+from tests.fixtures.server import AppFactory, assert_error
+from tests.fixtures.streams import read_stream, stream_params
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -31,19 +26,12 @@ PACE_S = 0.08
 PACED_TEXT = " ".join(f"word{i}" for i in range(CHUNKS))
 
 
-@pytest.fixture
-def ops_server(tmp_path: Path, sqlite_url: str) -> ServerFactory:
-    return sqlite_server_factory(tmp_path, sqlite_url)
-
-
 @asynccontextmanager
 async def behind_nginx(
-    ops_server: ServerFactory, tmp_path: Path, **settings: Any
+    sqlite_server_factory: AppFactory, tmp_path: Path, **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    from tests.conftest import scripted_model
-
     model = scripted_model(PACED_TEXT, delay_s=PACE_S)
-    async with ops_server(model=model, **settings) as server:
+    async with sqlite_server_factory(model=model, **settings) as server:
         port = int(server.base_url.rsplit(":", 1)[1])
         async with nginx_in_front(port, tmp_path / "nginx") as nginx:
             async with httpx.AsyncClient(base_url=nginx.base_url, timeout=30) as client:
@@ -52,9 +40,9 @@ async def behind_nginx(
 
 
 async def test_chunks_pass_through_nginx_at_the_models_pace_with_sse_headers_intact(
-    ops_server: ServerFactory, tmp_path: Path
+    sqlite_server_factory: AppFactory, tmp_path: Path
 ) -> None:
-    async with behind_nginx(ops_server, tmp_path) as client:
+    async with behind_nginx(sqlite_server_factory, tmp_path) as client:
         account = await new_account(client)
         token = await stream_token(client, account)
         stream = await read_stream(
@@ -92,9 +80,9 @@ async def test_chunks_pass_through_nginx_at_the_models_pace_with_sse_headers_int
 
 
 async def test_a_message_of_max_length_in_multibyte_characters_streams_through_nginx(
-    ops_server: ServerFactory, tmp_path: Path
+    sqlite_server_factory: AppFactory, tmp_path: Path
 ) -> None:
-    async with behind_nginx(ops_server, tmp_path, scripted_chunk_delay_s=0.0) as client:
+    async with behind_nginx(sqlite_server_factory, tmp_path, scripted_chunk_delay_s=0.0) as client:
         account = await new_account(client)
         token = await stream_token(client, account)
         config = await client.get("/api/v1/config", headers=account.auth)
@@ -117,13 +105,13 @@ async def test_a_message_of_max_length_in_multibyte_characters_streams_through_n
         too_long = await client.get(
             "/api/v1/chat/stream", params=stream_params(token, message + "€")
         )
-        assert_error_response(too_long, 413, "message_too_long")
+        assert_error(too_long, 413, "message_too_long")
 
 
 async def test_nginx_keeps_metrics_internal_and_passes_probes(
-    ops_server: ServerFactory, tmp_path: Path
+    sqlite_server_factory: AppFactory, tmp_path: Path
 ) -> None:
-    async with behind_nginx(ops_server, tmp_path) as client:
+    async with behind_nginx(sqlite_server_factory, tmp_path) as client:
         assert (await client.get("/metrics")).status_code == 404
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         index = await client.get("/some/client/route")

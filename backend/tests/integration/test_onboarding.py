@@ -9,9 +9,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from app.core.config import DEFAULT_ONBOARDING_STEPS
 from app.db.models import OnboardingState
-from tests.conftest import AppFactory
-from tests.fixtures_foundation import assert_error, recording_model
-from tests.helpers import bearer, new_client_id, new_user_token
+from tests.fixtures.accounts import bearer, new_client_id, new_user_token
+from tests.fixtures.models import recording_model
+from tests.fixtures.server import AppFactory, assert_error
 
 ANSWERS = {
     "name": "Ada",

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.fixtures.server import make_settings
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "frontend" / "src" / "api" / "openapi.json"
 

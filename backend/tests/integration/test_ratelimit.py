@@ -8,42 +8,31 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from app.services.rate_limits import RedisStreamSlots
-from tests.fixtures_operations import (
+from tests.fixtures.accounts import Account, new_account, new_client_id, stream_token
+from tests.fixtures.models import directed_model
+from tests.fixtures.rate_limits import RacerPool, process_holding_a_lease, redis_target
+from tests.fixtures.server import AppFactory, assert_error
+from tests.fixtures.streams import (
     ONBOARDING_STREAM_PATH,
     STREAM_PATH,
-    Account,
-    RacerPool,
-    ServerFactory,
-    Stream,
-    assert_error_response,
-    directed_model,
-    new_account,
-    process_holding_a_lease,
+    StreamReader,
     read_stream,
-    redis_target,
-    sqlite_server_factory,
     start_stream,
     stream_params,
 )
-from tests.helpers import new_client_id, poll_until, poll_value, stream_token
+from tests.fixtures.waiting import poll_until, poll_value
 
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture
-def ops_server(tmp_path: Path, sqlite_url: str) -> ServerFactory:
-    return sqlite_server_factory(tmp_path, sqlite_url)
-
-
 def assert_rate_limited(response: httpx.Response, max_retry_after: int = 3600) -> int:
-    assert_error_response(response, 429, "rate_limited")
+    assert_error(response, 429, "rate_limited")
     retry_after = int(response.headers["retry-after"])
     assert 1 <= retry_after <= max_retry_after, retry_after
     return retry_after
@@ -79,9 +68,11 @@ async def chat_count(client: httpx.AsyncClient, account: Account) -> int:
 
 
 async def test_streams_past_the_concurrency_limit_are_refused_until_one_ends(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
-    async with ops_server(model=directed_model(), rate_limit_concurrent_streams=2) as server:
+    async with sqlite_server_factory(
+        model=directed_model(), rate_limit_concurrent_streams=2
+    ) as server:
         async with server.client() as client:
             account = await new_account(client)
             other = await new_account(client)
@@ -120,9 +111,9 @@ async def test_streams_past_the_concurrency_limit_are_refused_until_one_ends(
 
 
 async def test_messages_past_the_hourly_limit_get_429_and_replays_never_count(
-    ops_server: ServerFactory,
+    sqlite_server_factory: AppFactory,
 ) -> None:
-    async with ops_server(
+    async with sqlite_server_factory(
         model=directed_model(), rate_limit_messages_per_hour=3, rate_limit_concurrent_streams=10
     ) as server:
         async with server.client() as client:
@@ -159,20 +150,26 @@ async def test_messages_past_the_hourly_limit_get_429_and_replays_never_count(
             assert replay.status_code == 200 and replay.types[-1] == "complete"
 
 
-async def test_a_lease_is_given_back_however_the_stream_ends(ops_server: ServerFactory) -> None:
+async def test_a_lease_is_given_back_however_the_stream_ends(
+    sqlite_server_factory: AppFactory,
+) -> None:
     async def slot_free(client: httpx.AsyncClient, limiter: Any, account: Account) -> None:
         await poll_value(lambda: limiter.slots.in_use(account.uuid), lambda n: n == 0, 5)
         response = await client.post("/api/v1/chat/stream-token", headers=account.auth)
         assert response.status_code == 200, response.text
 
-    async def while_running(client: httpx.AsyncClient, stream: Stream, account: Account) -> None:
+    async def while_running(
+        client: httpx.AsyncClient, stream: StreamReader, account: Account
+    ) -> None:
         await poll_until(lambda: stream.count("chunk") >= 1, 10)
         refused = await client.post("/api/v1/chat/stream-token", headers=account.auth)
         assert_rate_limited(refused, max_retry_after=60)  # the one slot is taken
 
     one_slot: dict[str, Any] = {"rate_limit_concurrent_streams": 1}
     # Timeouts on a server of their own: elsewhere, a stall must not time out before its end.
-    async with ops_server(model=directed_model(), stream_idle_timeout_s=0.4, **one_slot) as server:
+    async with sqlite_server_factory(
+        model=directed_model(), stream_idle_timeout_s=0.4, **one_slot
+    ) as server:
         async with server.client() as client:
             account = await new_account(client)
             token = account.access_token
@@ -182,7 +179,7 @@ async def test_a_lease_is_given_back_however_the_stream_ends(ops_server: ServerF
             assert timed_out.terminal["code"] == "timeout"
             await slot_free(client, server.app.state.limiter, account)
 
-    async with ops_server(
+    async with sqlite_server_factory(
         model=directed_model(), stream_disconnect_grace_s=0.1, **one_slot
     ) as server:
         limiter = server.app.state.limiter
@@ -304,14 +301,13 @@ async def test_a_redis_lease_held_by_a_running_stream_outlives_its_ttl() -> None
 
 
 async def test_servers_sharing_redis_enforce_one_limit_together(
-    tmp_path: Path, sqlite_url: str
+    sqlite_server_factory: AppFactory,
 ) -> None:
     with redis_target() as redis:
-        factory = sqlite_server_factory(tmp_path, sqlite_url)
         settings: dict[str, Any] = {"redis_url": redis.url, "rate_limit_concurrent_streams": 1}
         async with (
-            factory(model=directed_model(), **settings) as first,
-            factory(model=directed_model(), **settings) as second,
+            sqlite_server_factory(model=directed_model(), **settings) as first,
+            sqlite_server_factory(model=directed_model(), **settings) as second,
         ):
             async with first.client() as a, second.client() as b:
                 account = await new_account(a)

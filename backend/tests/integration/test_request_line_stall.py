@@ -7,14 +7,15 @@ while an answer streams at 20 chunks a second over a real socket with the access
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
 import pytest
 
-from tests.conftest import AppFactory
-from tests.fixtures_streaming import RecordingModel, StreamReader, new_account, stream_params, words
+from tests.fixtures.accounts import new_account
+from tests.fixtures.models import recording_model, words
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import start_stream, stream_params
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,14 +47,11 @@ async def _timed_get(client: httpx.AsyncClient, path: str) -> tuple[int, float]:
 async def test_worst_request_lines_leave_a_streaming_answer_smooth(
     live_server_factory: AppFactory,
 ) -> None:
-    model = RecordingModel.paced(words(CHUNKS), delay_s=DELAY_S)
+    model = recording_model(words(CHUNKS), delay_s=DELAY_S)
     async with live_server_factory(model=model, log_level="info") as server:
         async with server.client() as client, server.client() as attacker:
             account = await new_account(client)
-            reader = StreamReader(
-                client, "/api/v1/chat/stream", stream_params(account.access_token)
-            )
-            streaming = asyncio.create_task(reader.run())
+            reader, streaming = start_stream(client, stream_params(account.access_token))
             await reader.wait_for_events(5)
             timings = [await _timed_get(attacker, path) for path in WORST_REQUESTS]
             await streaming

@@ -15,27 +15,12 @@ import pytest
 
 from app.core.config import Settings
 from app.rollout import rollout_bucket, streaming_enabled_for
-from tests.conftest import make_settings, running_app
-from tests.fixtures_operations import (
-    BACKEND_DIR,
-    ONBOARDING_STREAM_PATH,
-    STREAM_PATH,
-    Account,
-    ServerFactory,
-    assert_error_response,
-    clean_env,
-    new_account,
-    sqlite_app_factory,
-    stream_params,
-)
-from tests.helpers import new_client_id
+from tests.fixtures.accounts import Account, new_account, new_client_id
+from tests.fixtures.environment import BACKEND_DIR, clean_env
+from tests.fixtures.server import AppFactory, assert_error, make_settings, running_app
+from tests.fixtures.streams import ONBOARDING_STREAM_PATH, STREAM_PATH, stream_params
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def ops_app(tmp_path: Path, sqlite_url: str) -> ServerFactory:
-    return sqlite_app_factory(tmp_path, sqlite_url)
 
 
 def random_ids(count: int, seed: int) -> list[uuid.UUID]:
@@ -64,7 +49,7 @@ async def assert_streaming_refused(client: httpx.AsyncClient, account: Account) 
         await client.get(ONBOARDING_STREAM_PATH, params=stream_params(account.access_token)),
     ]
     for response in refusals:
-        error = assert_error_response(response, 403, "streaming_disabled")
+        error = assert_error(response, 403, "streaming_disabled")
         assert "/chat/message" in error["message"], error  # says what to use instead
     chats = await client.get("/api/v1/chat/conversations?kind=chat", headers=account.auth)
     assert chats.json()["items"] == []
@@ -146,9 +131,9 @@ def test_a_users_bucket_is_the_same_in_every_process() -> None:
 
 
 async def test_with_streaming_off_the_stream_routes_refuse_and_messages_still_work(
-    ops_app: ServerFactory,
+    sqlite_app_factory: AppFactory,
 ) -> None:
-    async with ops_app(enable_streaming=False) as h:
+    async with sqlite_app_factory(enable_streaming=False) as h:
         account = await new_account(h.client)
         assert await config_says(h.client, account) is False
         await assert_streaming_refused(h.client, account)
@@ -156,9 +141,9 @@ async def test_with_streaming_off_the_stream_routes_refuse_and_messages_still_wo
 
 
 async def test_config_and_stream_routes_follow_each_users_bucket(
-    ops_app: ServerFactory, tmp_path: Path, sqlite_url: str
+    sqlite_app_factory: AppFactory, tmp_path: Path, sqlite_url: str
 ) -> None:
-    async with ops_app(enable_streaming=True, streaming_rollout_percent=50) as h:
+    async with sqlite_app_factory(enable_streaming=True, streaming_rollout_percent=50) as h:
         accounts: list[Account] = []
         while len({rollout_bucket(a.uuid) < 50 for a in accounts}) < 2:  # one on each side
             assert len(accounts) < 30, "thirty users all on one side of 50 %"

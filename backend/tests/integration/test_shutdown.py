@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,11 +12,9 @@ import httpx
 from sqlalchemy import text
 
 from app.db.session import Database
-from tests.conftest import free_port
-from tests.helpers import new_client_id, new_user_token
-from tests.sse_client import iter_events
-
-CHATSTREAM = Path(sys.executable).parent / "chatstream"
+from tests.fixtures.accounts import new_user_token
+from tests.fixtures.environment import CHATSTREAM_BIN, clean_env, free_port
+from tests.fixtures.streams import start_stream, stream_params
 
 
 async def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
@@ -38,22 +34,19 @@ async def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> N
 async def test_sigterm_ends_open_streams_with_a_retryable_error_and_saves_them(
     tmp_path: Path,
 ) -> None:
-    env = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "data"),
-        "LLM_MODEL": "scripted",
-        "SCRIPTED_CHUNK_DELAY_S": "0.2",
-        "SCRIPTED_CHUNKS": "200",
-        "ENABLE_STREAMING": "true",
-        "LOG_LEVEL": "warning",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    subprocess.run([str(CHATSTREAM), "migrate"], env=env, check=True, capture_output=True)
+    env = clean_env(
+        DATA_DIR=str(tmp_path / "data"),
+        LLM_MODEL="scripted",
+        SCRIPTED_CHUNK_DELAY_S="0.2",
+        SCRIPTED_CHUNKS="200",
+        ENABLE_STREAMING="true",
+        LOG_LEVEL="warning",
+    )
+    subprocess.run([str(CHATSTREAM_BIN), "migrate"], env=env, check=True, capture_output=True)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [str(CHATSTREAM), "serve", "--port", str(port)],
+        [str(CHATSTREAM_BIN), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -62,23 +55,19 @@ async def test_sigterm_ends_open_streams_with_a_retryable_error_and_saves_them(
         await wait_until_ready(base_url, server)
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             token = await new_user_token(client)
-            params = {"message": "Go on", "client_message_id": new_client_id(), "token": token}
-            events = []
-            async with client.stream("GET", "/api/v1/chat/stream", params=params) as response:
-                async for event in iter_events(response):
-                    events.append(event.json)
-                    if len(events) == 4:  # start and three chunks: now stop the server
-                        server.send_signal(signal.SIGTERM)
+            stream, reading = start_stream(client, stream_params(token, "Go on"))
+            await stream.wait_for_events(4)  # start and three chunks: now stop the server
+            server.send_signal(signal.SIGTERM)
+            await reading
         # uvicorn shuts down gracefully, then re-raises the signal it caught.
         assert server.wait(timeout=20) in (0, -signal.SIGTERM)
     finally:
         if server.poll() is None:
             server.kill()
-    terminal = events[-1]
+    terminal = stream.terminal
     assert terminal["type"] == "error"
     assert terminal["code"] == "internal" and terminal["retryable"] is True
-    assert [e["type"] for e in events].count("error") == 1
-    received = "".join(e["content"] for e in events if e["type"] == "chunk")
+    assert stream.count("error") == 1
 
     database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chatstream.db'}")
     try:
@@ -90,4 +79,4 @@ async def test_sigterm_ends_open_streams_with_a_retryable_error_and_saves_them(
     finally:
         await database.dispose()
     assert row.status == "interrupted"
-    assert row.content == received
+    assert row.content == stream.chunk_text

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tests.conftest import AppFactory, scripted_model
-from tests.helpers import bearer, new_client_id, new_user_token
-from tests.sse_client import iter_events
+from tests.fixtures.accounts import bearer, new_client_id, new_user_token
+from tests.fixtures.models import scripted_model
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import read_stream, stream_params
 
 
 async def test_chat_turn_is_answered_and_stored(app_factory: AppFactory) -> None:
@@ -29,9 +30,7 @@ async def test_stream_over_real_server(live_server_factory: AppFactory) -> None:
     async with live_server_factory(model=scripted_model("One two three.", delay_s=0.01)) as server:
         async with server.client() as client:
             token = await new_user_token(client)
-            params = {"message": "Count", "client_message_id": new_client_id(), "token": token}
-            async with client.stream("GET", "/api/v1/chat/stream", params=params) as response:
-                assert response.status_code == 200
-                events = [e.json async for e in iter_events(response)]
-    assert [e["type"] for e in events] == ["start", "chunk", "chunk", "chunk", "complete"]
-    assert "".join(e["content"] for e in events if e["type"] == "chunk") == "One two three."
+            stream = await read_stream(client, stream_params(token, "Count"))
+    assert stream.status_code == 200
+    assert stream.types == ["start", "chunk", "chunk", "chunk", "complete"]
+    assert stream.chunk_text == "One two three."

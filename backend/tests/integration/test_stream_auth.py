@@ -11,19 +11,12 @@ import jwt
 import pytest
 
 from app.core.config import Settings
-from tests.conftest import AppFactory
-from tests.fixtures_streaming import (
-    ONBOARDING_STREAM_PATH,
-    STREAM_PATH,
-    DbProbe,
-    RecordingModel,
-    new_account,
-    read_stream,
-    stream_params,
-    stream_token,
-    words,
-)
-from tests.helpers import bearer, new_client_id, poll_until
+from tests.fixtures.accounts import bearer, new_account, new_client_id, stream_token
+from tests.fixtures.database import DbProbe
+from tests.fixtures.models import recording_model, words
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import ONBOARDING_STREAM_PATH, STREAM_PATH, read_stream, stream_params
+from tests.fixtures.waiting import poll_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,7 +37,7 @@ def _token(settings: Settings, user_id: str, scope: str, ttl_s: float, secret: s
 async def test_stream_token_opens_the_stream_endpoints_only(
     live_server_factory: AppFactory, path: str
 ) -> None:
-    async with live_server_factory(model=RecordingModel.paced("Fine.")) as server:
+    async with live_server_factory(model=recording_model("Fine.")) as server:
         async with server.client() as client:
             account = await new_account(client)
             issued = await client.post("/api/v1/chat/stream-token", headers=account.auth)
@@ -69,7 +62,7 @@ async def test_stream_token_opens_the_stream_endpoints_only(
 async def test_stream_endpoints_refuse_missing_bad_expired_or_wrong_scope_token_with_401(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced("never said")
+    model = recording_model("never said")
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -91,7 +84,7 @@ async def test_stream_endpoints_refuse_missing_bad_expired_or_wrong_scope_token_
     refused = {kind: r.status_code for kind, r in readers.items()}
     assert refused == dict.fromkeys(refused, 401)
     assert all('"code":"unauthorized"' in r.body for r in readers.values())
-    assert model.calls == 0
+    assert len(model.calls) == 0
     async with DbProbe(database_url) as db:
         messages = await db.messages_of_user(account.id)
     assert [m.role for m in messages] == ["assistant"]  # only the onboarding greeting
@@ -100,7 +93,7 @@ async def test_stream_endpoints_refuse_missing_bad_expired_or_wrong_scope_token_
 async def test_stream_outlives_its_token_which_is_checked_only_when_the_connection_opens(
     live_server_factory: AppFactory,
 ) -> None:
-    model = RecordingModel.paced(words(24), delay_s=0.06)
+    model = recording_model(words(24), delay_s=0.06)
     async with live_server_factory(model=model, stream_token_expire_seconds=1) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -128,7 +121,7 @@ class _FormattedLog(logging.Handler):
 
 
 async def test_server_log_never_shows_a_token(live_server_factory: AppFactory) -> None:
-    async with live_server_factory(model=RecordingModel.paced("Logged?"), log_level="debug") as s:
+    async with live_server_factory(model=recording_model("Logged?"), log_level="debug") as s:
         root = logging.getLogger()
         capture = _FormattedLog(root.handlers[0].formatter)
         root.addHandler(capture)

@@ -15,9 +15,10 @@ import urllib.parse
 import pytest
 
 from app.streaming import response as sse_response
-from tests.conftest import AppFactory
-from tests.fixtures_streaming import STREAM_PATH, RecordingModel, new_account, stream_params
-from tests.sse_client import SSEParser
+from tests.fixtures.accounts import new_account
+from tests.fixtures.models import recording_model
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import STREAM_PATH, SSEParser, stream_params
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -73,7 +74,7 @@ async def test_a_slow_reader_gets_every_chunk_once_in_order_and_the_model_never_
         await finish(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sse_response, "_finish", counted_finish)
-    model = RecordingModel.paced(CHUNK_TEXT * CHUNKS, delay_s=0.0)
+    model = recording_model(CHUNK_TEXT * CHUNKS, delay_s=0.0)
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             account = await new_account(client)

@@ -8,15 +8,11 @@ import uuid
 
 import pytest
 
-from tests.conftest import AppFactory
-from tests.fixtures_streaming import (
-    DbProbe,
-    RecordingModel,
-    StreamReader,
-    new_account,
-    stream_params,
-    words,
-)
+from tests.fixtures.accounts import new_account
+from tests.fixtures.database import DbProbe
+from tests.fixtures.models import recording_model, words
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import start_stream, stream_params
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,14 +20,11 @@ pytestmark = pytest.mark.timeout(60)
 async def test_cancel_stops_generation_at_once_and_saves_partial_answer_as_cancelled(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced(words(200), delay_s=0.02)
+    model = recording_model(words(200), delay_s=0.02)
     async with live_server_factory(model=model) as server:
         async with server.client() as client, server.client() as other_client:
             account = await new_account(client)
-            reader = StreamReader(
-                client, "/api/v1/chat/stream", stream_params(account.access_token)
-            )
-            reading = asyncio.create_task(reader.run())
+            reader, reading = start_stream(client, stream_params(account.access_token))
             await reader.wait_for_events(6)
             message_id = reader.message_id
             asked_at = time.monotonic()
@@ -62,13 +55,12 @@ async def test_cancel_stops_generation_at_once_and_saves_partial_answer_as_cance
 async def test_cancelling_another_users_message_is_404_and_leaves_it_running(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced(words(30), delay_s=0.02)
+    model = recording_model(words(30), delay_s=0.02)
     async with live_server_factory(model=model) as server:
         async with server.client() as client, server.client() as other_client:
             owner = await new_account(client)
             stranger = await new_account(other_client)
-            reader = StreamReader(client, "/api/v1/chat/stream", stream_params(owner.access_token))
-            reading = asyncio.create_task(reader.run())
+            reader, reading = start_stream(client, stream_params(owner.access_token))
             await reader.wait_for_events(2)
             foreign = await other_client.post(
                 f"/api/v1/chat/messages/{reader.message_id}/cancel", headers=stranger.auth

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import AppFactory
-from tests.fixtures_streaming import (
-    DbProbe,
-    RecordingModel,
-    assert_well_formed,
-    new_account,
-    read_stream,
-    stream_params,
-    words,
-)
+from tests.fixtures.accounts import new_account
+from tests.fixtures.database import DbProbe
+from tests.fixtures.models import recording_model, words
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import assert_well_formed, read_stream, stream_params
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -21,7 +16,7 @@ pytestmark = pytest.mark.timeout(60)
 async def test_no_chunk_within_idle_timeout_ends_stream_with_timeout_and_saves_partial(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced(words(10), stall_after=3)
+    model = recording_model(words(10), stall_after=3)
     async with live_server_factory(
         model=model, stream_idle_timeout_s=0.3, stream_ping_interval_s=0.1
     ) as server:
@@ -45,7 +40,7 @@ async def test_no_chunk_within_idle_timeout_ends_stream_with_timeout_and_saves_p
 async def test_silent_model_before_first_chunk_times_out_with_empty_answer_saved(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced(words(5), stall_after=0)
+    model = recording_model(words(5), stall_after=0)
     async with live_server_factory(model=model, stream_idle_timeout_s=0.3) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -61,7 +56,7 @@ async def test_silent_model_before_first_chunk_times_out_with_empty_answer_saved
 async def test_model_error_mid_stream_ends_with_retryable_llm_error_and_saves_partial(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced(words(10), fail_after=4)
+    model = recording_model(words(10), fail_after=4)
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             account = await new_account(client)

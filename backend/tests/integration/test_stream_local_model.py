@@ -6,14 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import live_server, make_settings
-from tests.fixtures_streaming import (
-    DbProbe,
-    assert_well_formed,
-    new_account,
-    read_stream,
-    stream_params,
-)
+from tests.fixtures.accounts import new_account
+from tests.fixtures.database import DbProbe
+from tests.fixtures.server import live_server, make_settings
+from tests.fixtures.streams import assert_well_formed, read_stream, stream_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -14,16 +14,10 @@ from app.agents.base import TurnContext
 from app.agents.conversational import ConversationalAgent
 from app.agents.onboarding import OnboardingAgent
 from app.core.config import DEFAULT_ONBOARDING_STEPS
-from tests.conftest import AppFactory
-from tests.fixtures_streaming import (
-    ONBOARDING_STREAM_PATH,
-    STREAM_PATH,
-    RecordingModel,
-    new_account,
-    read_stream,
-    stream_params,
-    words,
-)
+from tests.fixtures.accounts import new_account
+from tests.fixtures.models import RecordingModel, recording_model, words
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import ONBOARDING_STREAM_PATH, STREAM_PATH, read_stream, stream_params
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,7 +36,7 @@ def _latencies(model: RecordingModel, arrivals: list[float]) -> list[float]:
 async def test_chunks_reach_the_client_at_the_model_pace_not_in_one_burst(
     live_server_factory: AppFactory, path: str
 ) -> None:
-    model = RecordingModel.paced(words(CHUNKS), delay_s=DELAY_S)
+    model = recording_model(words(CHUNKS), delay_s=DELAY_S)
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -88,6 +82,6 @@ async def test_base_agent_stream_response_yields_each_chunk_as_astream_produces_
         assert pieces.pop() == "\n\n" + agent.follow_up(0)
         arrivals.pop()
     assert pieces == model.chunks
-    assert model.calls == 1
+    assert len(model.calls) == 1
     assert max(_latencies(model, arrivals)) < 0.1  # vs ~1 s if the pieces were collected first
     assert arrivals[-1] - arrivals[0] >= 0.8 * DELAY_S * (CHUNKS - 1)

@@ -6,17 +6,12 @@ import asyncio
 
 import pytest
 
-from tests.conftest import AppFactory
-from tests.fixtures_streaming import (
-    DbProbe,
-    RecordingModel,
-    StoredMessage,
-    StreamReader,
-    new_account,
-    read_stream,
-    stream_params,
-)
-from tests.helpers import poll_until
+from tests.fixtures.accounts import new_account
+from tests.fixtures.database import DbProbe, StoredMessage
+from tests.fixtures.models import RecordingModel, recording_model
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import read_stream, start_stream, stream_params
+from tests.fixtures.waiting import poll_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -29,7 +24,7 @@ TRICKY_TEXT = (
 async def test_user_message_is_saved_before_the_model_is_called(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced("never finished", stall_after=0)
+    model = recording_model("never finished", stall_after=0)
     seen_at_call: list[list[StoredMessage]] = []
     async with (
         DbProbe(database_url) as db,
@@ -42,10 +37,9 @@ async def test_user_message_is_saved_before_the_model_is_called(
                 seen_at_call.append(await db.messages_of_user(account.id))
 
             model.on_call = snapshot
-            reader = StreamReader(
-                client, "/api/v1/chat/stream", stream_params(account.access_token, "My question?")
+            reader, reading = start_stream(
+                client, stream_params(account.access_token, "My question?")
             )
-            reading = asyncio.create_task(reader.run())
             await reader.wait_for_events(1)
             await poll_until(lambda: len(seen_at_call) == 1)  # the model has been called
             while_generating = await db.messages_of_user(account.id)
@@ -68,7 +62,7 @@ async def test_user_message_is_saved_before_the_model_is_called(
 async def test_answer_is_saved_at_the_end_with_metrics_and_exactly_the_streamed_text(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced(TRICKY_TEXT, delay_s=0.01)
+    model = recording_model(TRICKY_TEXT, delay_s=0.01)
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -111,7 +105,7 @@ async def test_nul_from_the_model_is_dropped_so_the_streamed_text_is_what_is_sto
 async def test_message_with_a_nul_character_is_refused_with_422_before_anything_is_stored(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced("unused")
+    model = recording_model("unused")
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -124,6 +118,6 @@ async def test_message_with_a_nul_character_is_refused_with_422_before_anything_
     assert (streamed.status_code, posted.status_code) == (422, 422)
     assert posted.json()["error"]["code"] == "invalid_message"
     assert '"code":"invalid_message"' in streamed.body
-    assert model.calls == 0
+    assert len(model.calls) == 0
     async with DbProbe(database_url) as db:
         assert [m.role for m in await db.messages_of_user(account.id)] == ["assistant"]

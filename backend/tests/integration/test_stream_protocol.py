@@ -6,17 +6,15 @@ import json
 
 import pytest
 
-from tests.conftest import AppFactory
-from tests.fixtures_streaming import (
+from tests.fixtures.accounts import new_account, stream_token
+from tests.fixtures.models import recording_model, words
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import (
     ONBOARDING_STREAM_PATH,
     STREAM_PATH,
-    RecordingModel,
     assert_well_formed,
-    new_account,
     read_stream,
     stream_params,
-    stream_token,
-    words,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -26,7 +24,7 @@ pytestmark = pytest.mark.timeout(60)
 async def test_stream_headers_forbid_buffering_and_compression(
     live_server_factory: AppFactory, path: str
 ) -> None:
-    async with live_server_factory(model=RecordingModel.paced("Short answer.")) as server:
+    async with live_server_factory(model=recording_model("Short answer.")) as server:
         async with server.client() as client:
             account = await new_account(client)
             token = await stream_token(client, account)
@@ -37,7 +35,7 @@ async def test_stream_headers_forbid_buffering_and_compression(
                 headers={"Accept-Encoding": "gzip, deflate, br"},
             )
     assert reader.status_code == 200, reader.body
-    headers = reader.response_headers
+    headers = reader.headers
     assert headers is not None
     assert headers["content-type"].split(";")[0].strip() == "text/event-stream"
     assert headers["cache-control"] == "no-cache"
@@ -52,7 +50,7 @@ async def test_stream_sends_retry_then_start_chunks_and_one_complete_with_sequen
     live_server_factory: AppFactory,
 ) -> None:
     text = "Hello there!\n\nA *second* line, with ünïcödé and 🎉 emoji.\r\nEnd."
-    model = RecordingModel.paced(text, delay_s=0.005)
+    model = recording_model(text, delay_s=0.005)
     async with live_server_factory(model=model, stream_retry_ms=2500) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -83,7 +81,7 @@ async def test_stream_sends_retry_then_start_chunks_and_one_complete_with_sequen
 async def test_ping_comments_are_sent_while_the_model_is_silent(
     live_server_factory: AppFactory,
 ) -> None:
-    model = RecordingModel.paced(words(5), stall_after=2)
+    model = recording_model(words(5), stall_after=2)
     async with live_server_factory(
         model=model, stream_ping_interval_s=0.1, stream_idle_timeout_s=0.8
     ) as server:
@@ -101,7 +99,7 @@ async def test_ping_comments_are_sent_while_the_model_is_silent(
 async def test_no_pings_while_chunks_keep_coming_faster_than_the_interval(
     live_server_factory: AppFactory,
 ) -> None:
-    model = RecordingModel.paced(words(20), delay_s=0.01)
+    model = recording_model(words(20), delay_s=0.01)
     async with live_server_factory(model=model, stream_ping_interval_s=0.5) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -113,7 +111,7 @@ async def test_no_pings_while_chunks_keep_coming_faster_than_the_interval(
 async def test_onboarding_stream_reports_progress_until_completed_after_four_turns(
     live_server_factory: AppFactory,
 ) -> None:
-    async with live_server_factory(model=RecordingModel.paced("Thanks! Next question.")) as server:
+    async with live_server_factory(model=recording_model("Thanks! Next question.")) as server:
         async with server.client() as client:
             account = await new_account(client)
             progress = []

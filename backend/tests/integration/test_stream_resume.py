@@ -10,20 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AppFactory, LiveServer, live_server, make_settings
-from tests.fixtures_streaming import (
-    DbProbe,
-    RecordingModel,
-    StreamReader,
-    assert_well_formed,
-    finished,
-    new_account,
-    read_stream,
-    stream_params,
-    stream_token,
-    words,
-)
-from tests.helpers import new_client_id, poll_until
+from tests.fixtures.accounts import new_account, new_client_id, stream_token
+from tests.fixtures.database import DbProbe, finished
+from tests.fixtures.models import recording_model, words
+from tests.fixtures.server import AppFactory, LiveServer, live_server, make_settings
+from tests.fixtures.streams import assert_well_formed, read_stream, start_stream, stream_params
+from tests.fixtures.waiting import poll_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,13 +32,12 @@ def _generation_forgotten(server: LiveServer, message_id: str) -> bool:
 async def test_same_client_message_id_attaches_to_generation_in_flight_without_new_model_call(
     live_server_factory: AppFactory,
 ) -> None:
-    model = RecordingModel.paced(words(30), delay_s=0.03)
+    model = recording_model(words(30), delay_s=0.03)
     async with live_server_factory(model=model) as server:
         async with server.client() as client, server.client() as second_client:
             account = await new_account(client)
             params = stream_params(account.access_token, "Same question")
-            first = StreamReader(client, "/api/v1/chat/stream", params)
-            reading = asyncio.create_task(first.run())
+            first, reading = start_stream(client, params)
             await first.wait_for_events(5)
             assert not _generation_done(server, first.message_id)
             second = await read_stream(second_client, params)
@@ -58,7 +49,7 @@ async def test_same_client_message_id_attaches_to_generation_in_flight_without_n
                 json={"message": "Same question", "client_message_id": params["client_message_id"]},
                 headers=account.auth,
             )
-    assert model.calls == 1
+    assert len(model.calls) == 1
     assert emitted_while_attached == 30
     assert_well_formed(second)
     assert [e.id for e in second.events] == [e.id for e in first.events]
@@ -73,7 +64,7 @@ async def test_same_client_message_id_attaches_to_generation_in_flight_without_n
 async def test_concurrent_sends_with_one_client_message_id_share_one_generation(
     live_server_factory: AppFactory,
 ) -> None:
-    model = RecordingModel.paced(words(10), delay_s=0.02)
+    model = recording_model(words(10), delay_s=0.02)
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -83,7 +74,7 @@ async def test_concurrent_sends_with_one_client_message_id_share_one_generation(
                 readers = await asyncio.gather(*(read_stream(c, params) for c in clients))
             finally:
                 await asyncio.gather(*(c.aclose() for c in clients))
-    assert model.calls == 1
+    assert len(model.calls) == 1
     assert [r.status_code for r in readers] == [200] * 4
     assert all(r.payloads == readers[0].payloads for r in readers)
     assert readers[0].chunk_text == model.full_text
@@ -92,7 +83,7 @@ async def test_concurrent_sends_with_one_client_message_id_share_one_generation(
 async def test_same_client_message_id_after_buffer_is_gone_replays_stored_answer(
     live_server_factory: AppFactory,
 ) -> None:
-    model = RecordingModel.paced("Stored, then told again.")
+    model = recording_model("Stored, then told again.")
     async with live_server_factory(model=model, stream_buffer_ttl_s=0) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -100,7 +91,7 @@ async def test_same_client_message_id_after_buffer_is_gone_replays_stored_answer
             first = await read_stream(client, params)
             await poll_until(lambda: _generation_forgotten(server, first.message_id))
             replay = await read_stream(client, params)
-    assert model.calls == 1
+    assert len(model.calls) == 1
     assert first.types[-1] == "complete"
     assert replay.types == ["start", "chunk", "complete"]
     assert replay.message_id == first.message_id
@@ -119,7 +110,7 @@ def _resume(via: str, last_id: str, params: dict[str, str], token: str) -> dict[
 async def test_reconnect_with_last_event_id_resumes_without_gaps_or_repeats(
     live_server_factory: AppFactory, database_url: str, via: str
 ) -> None:
-    model = RecordingModel.paced(words(40), delay_s=0.02)
+    model = recording_model(words(40), delay_s=0.02)
     async with live_server_factory(model=model, stream_disconnect_grace_s=5) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -134,7 +125,7 @@ async def test_reconnect_with_last_event_id_resumes_without_gaps_or_repeats(
             after_finish = await read_stream(
                 client, params, headers={"Last-Event-ID": cut_again.events[-1].id or ""}
             )
-    assert model.calls == 1
+    assert len(model.calls) == 1
     assert cut.seqs == list(range(7))
     assert rest.seqs == list(range(7, 7 + len(rest.events)))
     assert rest.types[-1] == "complete"
@@ -151,7 +142,7 @@ async def test_reconnect_with_last_event_id_resumes_without_gaps_or_repeats(
 async def test_reconnect_after_the_terminal_event_gets_204(
     live_server_factory: AppFactory, buffer: str
 ) -> None:
-    model = RecordingModel.paced(words(4))
+    model = recording_model(words(4))
     ttl_s = 300 if buffer == "retained" else 0
     async with live_server_factory(model=model, stream_buffer_ttl_s=ttl_s) as server:
         async with server.client() as client:
@@ -167,13 +158,13 @@ async def test_reconnect_after_the_terminal_event_gets_204(
     assert terminal_id.endswith(":5")
     assert (by_header.status_code, by_query.status_code) == (204, 204)
     assert by_header.body == by_query.body == ""
-    assert model.calls == 1
+    assert len(model.calls) == 1
 
 
 async def test_reconnect_within_disconnect_grace_continues_the_generation(
     live_server_factory: AppFactory, database_url: str
 ) -> None:
-    model = RecordingModel.paced(words(40), delay_s=0.03)
+    model = recording_model(words(40), delay_s=0.03)
     async with live_server_factory(model=model, stream_disconnect_grace_s=1.0) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -199,9 +190,9 @@ async def test_generation_without_readers_is_interrupted_after_grace_keeping_par
 ) -> None:
     grace_s = 0.3
     if model_kind == "paced":
-        model = RecordingModel.paced(words(150), delay_s=0.02)
+        model = recording_model(words(150), delay_s=0.02)
     else:  # a silent model must not hide the gone client
-        model = RecordingModel.paced(words(150), stall_after=3)
+        model = recording_model(words(150), stall_after=3)
     async with live_server_factory(
         model=model, stream_disconnect_grace_s=grace_s, stream_idle_timeout_s=10
     ) as server:
@@ -229,7 +220,7 @@ async def test_generation_without_readers_is_interrupted_after_grace_keeping_par
 async def test_zero_disconnect_grace_still_streams_to_the_request_that_started_it(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    model = RecordingModel.paced(words(10), delay_s=0.01)
+    model = recording_model(words(10), delay_s=0.01)
     settings = make_settings(tmp_path, database_url=sqlite_url, stream_disconnect_grace_s=0)
     async with live_server(settings, model) as server:
         async with server.client() as client:
@@ -242,12 +233,12 @@ async def test_zero_disconnect_grace_still_streams_to_the_request_that_started_i
 async def test_new_client_message_id_starts_a_new_generation(
     live_server_factory: AppFactory,
 ) -> None:
-    model = RecordingModel.paced("Each send is its own answer.")
+    model = recording_model("Each send is its own answer.")
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             account = await new_account(client)
             params = stream_params(account.access_token, "Same words")
             first = await read_stream(client, params)
             second = await read_stream(client, {**params, "client_message_id": new_client_id()})
-    assert model.calls == 2
+    assert len(model.calls) == 2
     assert first.message_id != second.message_id

@@ -37,9 +37,9 @@ from app.schemas.auth import AuthUser
 from app.services.rate_limits import RateLimiter
 from app.streaming.generation import Generation
 from app.streaming.manager import StreamManager
-from tests.conftest import make_settings, running_app
-from tests.fixtures_operations import LogCapture, capture_logs
-from tests.helpers import new_client_id, register
+from tests.fixtures.accounts import new_client_id, register
+from tests.fixtures.observability import LogCapture, capture_logs
+from tests.fixtures.server import make_settings, running_app
 
 pytestmark = pytest.mark.timeout(300)
 

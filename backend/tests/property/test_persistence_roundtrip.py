@@ -11,11 +11,11 @@ from app.llm.scripted import ScriptedChatModel
 from app.orchestration.orchestrator import Orchestrator, Send
 from app.schemas.auth import AuthUser
 from app.streaming.sse import parse_event_id
-from tests.conftest import live_server, make_settings, running_app
-from tests.fixtures_streaming import DbProbe, new_account, read_stream, stream_params
-from tests.helpers import new_client_id, new_user_token
+from tests.fixtures.accounts import new_account, new_client_id, new_user_token
+from tests.fixtures.database import DbProbe
+from tests.fixtures.server import live_server, make_settings, running_app
+from tests.fixtures.streams import SSEParser, read_stream, stream_params
 from tests.property.strategies import chunk_lists, stored_form, user_messages
-from tests.sse_client import SSEParser
 
 
 def test_stored_answer_equals_received_chunks_for_any_chunk_sequence(

@@ -18,10 +18,10 @@ from app.llm.scripted import ScriptedChatModel
 from app.streaming.buffer import InMemoryStreamBuffer
 from app.streaming.events import OnboardingProgress
 from app.streaming.generation import Generation, GenerationOutcome
-from tests.conftest import live_server, make_settings
-from tests.fixtures_streaming import new_account, read_stream, stream_params
+from tests.fixtures.accounts import new_account
+from tests.fixtures.server import live_server, make_settings
+from tests.fixtures.streams import SSEEvent, SSEParser, read_stream, stream_params
 from tests.property.strategies import chunk_lists, stored_form, user_messages
-from tests.sse_client import SSEEvent, SSEParser
 
 # Only LF line ends, two lines per event: nothing the model writes can start a line on the wire.
 FRAMES = re.compile(r"(?:id: [0-9a-f-]{36}:\d+\ndata: [^\r\n]*\n\n)*")

@@ -22,7 +22,7 @@ from app.services import accounts, onboarding, turns
 from app.services.rate_limits import RateLimiter
 from app.streaming.manager import StreamManager
 from app.streaming.sse import EventId
-from tests.conftest import make_settings
+from tests.fixtures.server import make_settings
 
 ANSWER = "One small answer, in several words."
 

@@ -23,7 +23,7 @@ from app.db.models import ConversationKind, MessageStatus, Role
 from app.db.session import Database
 from app.schemas.auth import AuthUser, UserCreate
 from app.services import accounts, turns
-from tests.conftest import make_settings
+from tests.fixtures.server import make_settings
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from app.agents.conversational import ConversationalAgent, system_prompt
 from app.agents.onboarding import OnboardingAgent
 from app.core.config import DEFAULT_ONBOARDING_STEPS
 from app.services.onboarding import MAX_ANSWER_CHARS, OnboardingPosition, clean_answer, greeting
-from tests.conftest import scripted_model
+from tests.fixtures.models import scripted_model
 
 STEPS = DEFAULT_ONBOARDING_STEPS
 HISTORY = [

@@ -12,7 +12,8 @@ from langchain_openai import ChatOpenAI
 from app.llm.factory import ChatModelProvider, UnknownModel, build_chat_model
 from app.llm.local import LocalModelMissing
 from app.llm.scripted import DEFAULT_SCRIPTED_TEXT, ScriptedChatModel
-from tests.conftest import make_settings, scripted_model
+from tests.fixtures.models import scripted_model
+from tests.fixtures.server import make_settings
 
 
 def test_scripted_spec_builds_the_scripted_model_from_settings(tmp_path: Path) -> None:

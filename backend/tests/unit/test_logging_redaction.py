@@ -13,7 +13,7 @@ import structlog
 
 from app.core.logging import REDACTED, configure_logging, redact_query_string, redact_text
 from app.core.security import create_access_token, create_stream_token
-from tests.conftest import make_settings
+from tests.fixtures.server import make_settings
 
 SETTINGS = make_settings(Path("."))
 ACCESS_JWT = create_access_token(SETTINGS, uuid.uuid4()).token

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from app.llm.scripted import ScriptedChatModel, ScriptedModelFailure, split_into_chunks
-from tests.conftest import scripted_model
+from tests.fixtures.models import scripted_model
 
 PROMPT = [HumanMessage("hi")]
 TEXT = "alpha beta gamma delta epsilon"

@@ -19,7 +19,7 @@ from app.core.security import (
     hash_password,
     verify_password,
 )
-from tests.conftest import make_settings
+from tests.fixtures.server import make_settings
 
 ACCESS = frozenset({"access"})
 BOTH = frozenset({"access", "stream"})
