@@ -20,11 +20,10 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.metrics import MetricWrapperBase
-from sqlalchemy.exc import OperationalError
 
 import app.core.metrics as metrics_module
-import app.persistence
 from tests.fixtures.accounts import new_account, new_client_id
+from tests.fixtures.database import FailingAnswerSaves
 from tests.fixtures.environment import CHATSTREAM_BIN, REPO_DIR, clean_env, free_port
 from tests.fixtures.models import directed_model, scripted_model
 from tests.fixtures.observability import Metrics, read_metrics
@@ -205,18 +204,18 @@ async def test_rate_limit_rejections_are_counted_by_limit(
 
 
 async def test_a_save_that_fails_is_counted_as_queued(
-    sqlite_server_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
+    sqlite_server_factory: AppFactory, sqlite_url: str
 ) -> None:
-    async def database_down(*_: Any) -> None:
-        raise OperationalError("UPDATE messages", {}, Exception("connection refused"))
-
-    async with sqlite_server_factory(model=scripted_model("Saved later.")) as server:
+    async with (
+        FailingAnswerSaves.from_url(sqlite_url) as database,
+        sqlite_server_factory(model=scripted_model("Saved later."), database=database) as server,
+    ):
         async with server.client() as client:
             account = await new_account(client)
             before = await read_metrics(client)
-            monkeypatch.setattr(app.persistence, "persist_answer", database_down)
+            database.failing = True
             stream = await read_stream(client, stream_params(account.access_token))
-            monkeypatch.undo()
+            database.failing = False
             after = await read_metrics(client)
     assert stream.types[-1] == "complete"
     assert after.delta(before, "chatstream_db_saves_total", outcome="queued") == 1

@@ -4,8 +4,8 @@ and its context (user_id, message_id), and the stream's lease is given back.
 Driven in process: the app's database and rate limiter, a fresh Orchestrator and
 StreamManager per example (so timeouts can differ), the scripted model told where to fail or
 stall, and readers attached and detached the way an SSE response does. The final save is made
-to fail by replacing `app.persistence.persist_answer` (the rest of the save path, including the
-hand-off to Celery on its SQLite broker, is real).
+to fail by handing the Orchestrator a database that refuses to update messages (the rest of the
+save path, including the hand-off to Celery on its SQLite broker, is real).
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.exc import OperationalError
 
-import app.persistence
 from app.core.config import Settings
 from app.db.crud.users import get_user
 from app.db.session import Database
@@ -38,6 +36,7 @@ from app.services.rate_limits import RateLimiter
 from app.streaming.generation import Generation
 from app.streaming.manager import StreamManager
 from tests.fixtures.accounts import new_client_id, register
+from tests.fixtures.database import FailingAnswerSaves
 from tests.fixtures.observability import LogCapture, capture_logs
 from tests.fixtures.server import make_settings, running_app
 
@@ -68,9 +67,9 @@ class Harness:
     runner: asyncio.Runner
     settings: Settings
     db: Database
+    saves: FailingAnswerSaves  # the app's database, as the Orchestrator of each example sees it
     limiter: RateLimiter
     user: AuthUser
-    save_fails: list[bool]  # a box the patched persist_answer reads
 
 
 @pytest.fixture(scope="module")
@@ -85,25 +84,16 @@ def harness(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> 
         rate_limit_messages_per_hour=100_000,
         rate_limit_concurrent_streams=5,
     )
-    save_fails = [False]
-    real_persist = app.persistence.persist_answer
-
-    async def persist_or_fail(db: Any, record: Any) -> None:
-        if save_fails[0]:
-            raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
-        await real_persist(db, record)
-
     runner = asyncio.Runner()
     stack = AsyncExitStack()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app.persistence, "persist_answer", persist_or_fail)
-        try:
-            h = runner.run(stack.enter_async_context(running_app(config)))
-            user = runner.run(_new_user(h.client, h.db))
-            yield Harness(runner, config, h.db, h.app.state.limiter, user, save_fails)
-        finally:
-            runner.run(stack.aclose())
-            runner.close()
+    try:
+        h = runner.run(stack.enter_async_context(running_app(config)))
+        user = runner.run(_new_user(h.client, h.db))
+        saves = FailingAnswerSaves(h.db, error="database is locked")  # the app disposes h.db
+        yield Harness(runner, config, h.db, saves, h.app.state.limiter, user)
+    finally:
+        runner.run(stack.aclose())
+        runner.close()
 
 
 async def _new_user(client: httpx.AsyncClient, db: Database) -> AuthUser:
@@ -162,7 +152,7 @@ async def _play(h: Harness, case: Case, request_id: str) -> uuid.UUID:
         buffer_ttl_s=0,
     )
     orchestrator = Orchestrator(
-        db=h.db,
+        db=h.saves,
         models=ChatModelProvider(config, _model(case)),
         streams=streams,
         settings=config,
@@ -241,7 +231,7 @@ def _check(logs: LogCapture, h: Harness, case: Case, message_id: uuid.UUID, rid:
 def test_each_injected_failure_is_logged_once_with_its_type_and_context(
     harness: Harness, case: Case
 ) -> None:
-    harness.save_fails[0] = case.save_fails
+    harness.saves.failing = case.save_fails
     request_id = uuid.uuid4().hex
     with capture_logs() as logs:
         message_id = harness.runner.run(_play(harness, case, request_id))
