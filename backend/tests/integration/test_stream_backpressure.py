@@ -73,6 +73,7 @@ async def test_a_slow_reader_gets_every_chunk_once_in_order_and_the_model_never_
         waited_sends += 1
         await finish(*args)  # type: ignore[arg-type]
 
+    # A spy, not a seam: only the private send path knows when a send had to wait for the client.
     monkeypatch.setattr(sse_response, "_finish", counted_finish)
     model = recording_model(CHUNK_TEXT * CHUNKS, delay_s=0.0)
     async with live_server_factory(model=model) as server:

@@ -83,6 +83,7 @@ class PingCounter:
 async def _local_model_with_fast_keepalives(
     monkeypatch: pytest.MonkeyPatch,
 ) -> local.LocalLlamaChatModel:
+    # A module constant with no constructor argument: patching it is the only way to shorten it.
     monkeypatch.setattr(local, "TURN_KEEPALIVE_S", 0.05)
     return await asyncio.to_thread(
         local.load_local_model, None, max_tokens=4, temperature=0.0, context_tokens=256, threads=1
@@ -123,6 +124,7 @@ async def test_local_model_reports_keep_alives_while_computing_and_gives_up_even
     assert chunk is not None and chunk.text == "late"
     assert pings.count >= 3
 
+    # Likewise a module constant: five minutes in the app, far too long for a test.
     monkeypatch.setattr(local, "LOCAL_TOKEN_TIMEOUT_S", 0.2)
     with pytest.raises(TimeoutError):
         await model._next_chunk(slow_tokens(1.0))

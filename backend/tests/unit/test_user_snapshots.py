@@ -23,6 +23,8 @@ def _user(name: str) -> AuthUser:
 
 def test_a_snapshot_is_served_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
+    # UserSnapshots reads time.monotonic() and takes no clock: a fake clock is the only way to
+    # cross its 60 s expiry without waiting for it.
     monkeypatch.setattr(time, "monotonic", lambda: now[0])
     snapshots = UserSnapshots(ttl_s=60)
     ada = _user("ada")
