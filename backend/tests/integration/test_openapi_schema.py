@@ -1,4 +1,4 @@
-"""The front end's checked-in OpenAPI schema (its generated API types come from it) is the server's."""
+"""The front end's checked-in OpenAPI schema (the source of its API types) is the server's."""
 
 from __future__ import annotations
 
