@@ -2,12 +2,37 @@
 
 import { describe, expect, it, vi } from 'vitest';
 
+import type { AnswerChannel, AnswerStarted } from '../services/answerChannel';
 import { manualFrames } from '../test/frames';
 import { ScriptedTransport } from '../test/ScriptedTransport';
 import { makeMessage } from '../test/server';
 
 import { ChatSession } from './ChatSession';
 import type { ChatSessionOptions } from './ChatSession';
+
+/** An AnswerChannel the test speaks into (`hear`) and reads (`announced`). */
+function scriptedChannel() {
+  const heard = new Set<(event: AnswerStarted) => void>();
+  const channel = {
+    announced: [] as AnswerStarted[],
+    get listeners() {
+      return heard.size;
+    },
+    announce: (event: AnswerStarted) => {
+      channel.announced.push(event);
+    },
+    listen: (listener: (event: AnswerStarted) => void) => {
+      heard.add(listener);
+      return () => {
+        heard.delete(listener);
+      };
+    },
+    hear: (event: AnswerStarted) => {
+      for (const listener of heard) listener(event);
+    },
+  };
+  return channel satisfies AnswerChannel;
+}
 
 function setup(options: Partial<ChatSessionOptions> = {}) {
   const frames = manualFrames();
@@ -35,13 +60,13 @@ describe('ChatSession: a streamed turn', () => {
     expect(question).toMatchObject({ role: 'user', content: 'Hello?', status: 'complete' });
     expect(answer).toMatchObject({ role: 'assistant', content: '', isStreaming: true });
     expect(state().status).toBe('streaming');
-    expect(streaming.latest().request).toMatchObject({
+    expect(streaming.latest().request!).toMatchObject({
       text: 'Hello?',
       isOnboarding: false,
       conversationId: null,
       regenerate: false,
     });
-    expect(question?.clientMessageId).toBe(streaming.latest().request.clientMessageId);
+    expect(question?.clientMessageId).toBe(streaming.latest().request!.clientMessageId);
   });
 
   it('refuses an empty message', () => {
@@ -109,7 +134,7 @@ describe('ChatSession: a streamed turn', () => {
     expect(state().conversationId).toBe('conv-42');
 
     session.send('Follow-up');
-    expect(streaming.latest().request.conversationId).toBe('conv-42');
+    expect(streaming.latest().request!.conversationId).toBe('conv-42');
     streaming.latest().start({ conversationId: 'conv-42' });
     expect(onConversationStarted).toHaveBeenCalledTimes(1);
     expect(onConversationStarted).toHaveBeenCalledWith('conv-42');
@@ -118,7 +143,7 @@ describe('ChatSession: a streamed turn', () => {
   it('carries isOnboarding in every request', () => {
     const { session, streaming } = setup({ isOnboarding: true });
     session.send('My name is Ada');
-    expect(streaming.latest().request.isOnboarding).toBe(true);
+    expect(streaming.latest().request!.isOnboarding).toBe(true);
   });
 });
 
@@ -171,9 +196,9 @@ describe('ChatSession: errors and retry', () => {
 
     expect(session.retryLastMessage()).toBe(true);
     const second = streaming.latest();
-    expect(second.request).toMatchObject({
+    expect(second.request!).toMatchObject({
       text: 'What is SSE?',
-      clientMessageId: first.request.clientMessageId,
+      clientMessageId: first.request!.clientMessageId,
       regenerate: true,
     });
     expect(contents()).toEqual([
@@ -193,11 +218,11 @@ describe('ChatSession: errors and retry', () => {
   it('a second retry regenerates the same question again', () => {
     const { session, streaming, state } = setup();
     session.send('Q');
-    const id = streaming.latest().request.clientMessageId;
+    const id = streaming.latest().request!.clientMessageId;
     for (let attempt = 0; attempt < 2; attempt += 1) {
       streaming.latest().fail();
       session.retryLastMessage();
-      expect(streaming.latest().request).toMatchObject({ clientMessageId: id, regenerate: true });
+      expect(streaming.latest().request!).toMatchObject({ clientMessageId: id, regenerate: true });
     }
     expect(state().messages.filter((m) => m.role === 'user')).toHaveLength(1);
   });
@@ -212,13 +237,13 @@ describe('ChatSession: errors and retry', () => {
       has_more: false,
     });
     session.retryLastMessage();
-    const first = streaming.latest().request;
+    const first = streaming.latest().request!;
     expect(first).toMatchObject({ text: 'q', regenerate: false, conversationId: 'conv-1' });
     expect(state().messages[0]?.clientMessageId).toBe(first.clientMessageId);
 
     streaming.latest().fail();
     session.retryLastMessage();
-    expect(streaming.latest().request).toMatchObject({
+    expect(streaming.latest().request!).toMatchObject({
       clientMessageId: first.clientMessageId,
       regenerate: true,
     });
@@ -232,39 +257,64 @@ describe('ChatSession: errors and retry', () => {
 });
 
 describe('ChatSession: stop and letting go', () => {
-  it('stop() cancels the transport once and keeps what was written, buffered text too', () => {
+  it('stop() asks the transport once; the answer ends when the server says it stopped', () => {
     const { session, streaming, state, frames } = setup();
     session.send('Tell me a story');
     const turn = streaming.latest();
     turn.start();
     turn.text('Once');
     frames.flush();
-    turn.text(' upon');
 
     session.stop();
-    expect(turn.cancel).toHaveBeenCalledTimes(1);
+    session.stop();
+    expect(turn.stop).toHaveBeenCalledTimes(1);
+    expect(turn.detach).not.toHaveBeenCalled();
+    expect(state().status).toBe('streaming');
+    expect(session.send('next')).toBe(false);
+
+    turn.text(' upon'); // written before the stop reached the model
+    turn.cancelled();
     expect(state().messages[1]).toMatchObject({
       content: 'Once upon',
       isStreaming: false,
       status: 'cancelled',
+      error: null,
     });
     expect(state()).toMatchObject({ status: 'idle', error: null });
     expect(frames.pending()).toBe(0);
     expect(session.send('next')).toBe(true);
   });
 
-  it('ignores whatever the stopped turn reports afterwards', () => {
+  it('the text the server stored replaces what was shown', () => {
+    const { session, streaming, state } = setup();
+    session.send('Tell me a story');
+    const turn = streaming.latest();
+    turn.text('Once');
+    session.stop();
+    turn.cancelled('Once upon');
+    expect(state().messages[1]).toMatchObject({ content: 'Once upon', status: 'cancelled' });
+  });
+
+  it('an answer stopped elsewhere (another tab) ends as stopped, not failed', () => {
     const onTurnComplete = vi.fn();
     const { session, streaming, state } = setup({ onTurnComplete });
     session.send('Hi');
+    streaming.latest().text('Hel');
+    streaming.latest().cancelled();
+    expect(state().messages[1]).toMatchObject({ content: 'Hel', status: 'cancelled', error: null });
+    expect(state()).toMatchObject({ status: 'idle', error: null });
+    expect(onTurnComplete).not.toHaveBeenCalled();
+  });
+
+  it('an answer that finished before the stop reached it stays complete', () => {
+    const { session, streaming, state } = setup();
+    session.send('Hi');
     const turn = streaming.latest();
     session.stop();
-    turn.text('late');
+    turn.text('Done.');
     turn.complete();
-    turn.fail();
-    expect(state().messages[1]).toMatchObject({ content: '', status: 'cancelled' });
-    expect(state().status).toBe('idle');
-    expect(onTurnComplete).not.toHaveBeenCalled();
+    turn.cancelled('Done.');
+    expect(state().messages[1]).toMatchObject({ content: 'Done.', status: 'complete' });
   });
 
   it('stop() with no answer in flight changes nothing', () => {
@@ -273,7 +323,7 @@ describe('ChatSession: stop and letting go', () => {
     expect(listener).not.toHaveBeenCalled();
   });
 
-  it('abandon() stops the answer on the wire without touching the messages', () => {
+  it('abandon() lets go of the answer without stopping it, and without touching the messages', () => {
     const { session, streaming, state, frames } = setup();
     session.send('Hi');
     const turn = streaming.latest();
@@ -281,20 +331,22 @@ describe('ChatSession: stop and letting go', () => {
     const before = state();
 
     session.abandon();
-    expect(turn.cancel).toHaveBeenCalledTimes(1);
+    expect(turn.detach).toHaveBeenCalledTimes(1);
+    expect(turn.stop).not.toHaveBeenCalled();
     expect(frames.pending()).toBe(0);
     turn.text('lo');
     turn.complete();
     expect(state()).toBe(before);
   });
 
-  it('opening another conversation stops the answer and empties the window', () => {
+  it('opening another conversation lets go of the answer (it goes on) and empties the window', () => {
     const { session, streaming, state } = setup({ conversationId: 'conv-1' });
     session.send('Hi');
     const turn = streaming.latest();
 
     expect(session.openConversation('conv-2')).toBe(true);
-    expect(turn.cancel).toHaveBeenCalledTimes(1);
+    expect(turn.detach).toHaveBeenCalledTimes(1);
+    expect(turn.stop).not.toHaveBeenCalled();
     expect(state()).toMatchObject({
       conversationId: 'conv-2',
       messages: [],
@@ -314,7 +366,194 @@ describe('ChatSession: stop and letting go', () => {
     streaming.latest().complete({ conversationId: 'conv-42' });
     expect(session.openConversation('conv-42')).toBe(false);
     expect(state().messages).toHaveLength(2);
-    expect(streaming.latest().cancel).not.toHaveBeenCalled();
+    expect(streaming.latest().detach).not.toHaveBeenCalled();
+  });
+});
+
+describe('ChatSession: following an answer it did not send', () => {
+  const streamingPage = (content = 'Once up') => ({
+    items: [
+      makeMessage({ id: 'u-1', role: 'user', content: 'Tell me', client_message_id: 'cmid-1' }),
+      makeMessage({ id: 'a-1', content, status: 'streaming' as const, completed_at: null }),
+    ],
+    has_more: false,
+  });
+
+  it('follows the newest answer of a conversation it opens when it is still being written', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(streamingPage());
+    const turn = streaming.latest();
+    expect(turn).toMatchObject({ request: null, attachedTo: 'a-1' });
+    expect(state().status).toBe('streaming');
+    expect(state().messages[1]).toMatchObject({ content: 'Once up', isStreaming: true });
+    expect(session.send('another')).toBe(false);
+  });
+
+  it("the stream's text replaces the stored text, so nothing shows twice", () => {
+    const onTurnComplete = vi.fn();
+    const { session, streaming, state, frames } = setup({
+      conversationId: 'conv-1',
+      onTurnComplete,
+    });
+    session.showLatestPage(streamingPage('Once up'));
+    const turn = streaming.latest();
+    turn.start({ conversationId: 'conv-1' });
+    turn.text('Once ', 'up');
+    frames.flush();
+    expect(state().messages[1]?.content).toBe('Once up');
+    turn.text('on a time');
+    frames.flush();
+    expect(state().messages[1]?.content).toBe('Once upon a time');
+    turn.complete({ conversationId: 'conv-1' });
+    expect(state().messages[1]).toMatchObject({
+      content: 'Once upon a time',
+      status: 'complete',
+      isStreaming: false,
+    });
+    expect(state().messages[0]?.serverId).toBe('u-1');
+    expect(onTurnComplete).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not follow a finished answer, nor one older than the newest', () => {
+    const { session, streaming } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage({
+      items: [
+        makeMessage({ id: 'a-0', status: 'streaming' }),
+        makeMessage({ id: 'u-1', role: 'user' }),
+        makeMessage({ id: 'a-1', status: 'interrupted' }),
+      ],
+      has_more: false,
+    });
+    expect(streaming.turns).toHaveLength(0);
+  });
+
+  it('without a streaming transport, shows the stored text as it is', () => {
+    const { session, streaming, whole, state } = setup({ conversationId: 'conv-1' });
+    session.setTransport(whole);
+    session.showLatestPage(streamingPage());
+    expect(streaming.turns).toHaveLength(0);
+    expect(whole.turns).toHaveLength(0);
+    expect(state().status).toBe('idle');
+    expect(state().messages[1]).toMatchObject({ status: 'streaming', isStreaming: false });
+  });
+
+  it('stops a followed answer on the server; its question can be retried after a failure', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(streamingPage());
+    const followed = streaming.latest();
+    session.stop();
+    expect(followed.stop).toHaveBeenCalledTimes(1);
+    followed.cancelled('Once up');
+    expect(state().messages[1]).toMatchObject({ status: 'cancelled', content: 'Once up' });
+
+    session.showLatestPage(streamingPage()); // reopened, still marked as written
+    streaming.latest().fail();
+    expect(session.retryLastMessage()).toBe(true);
+    expect(streaming.latest().request).toMatchObject({
+      text: 'Tell me',
+      clientMessageId: 'cmid-1',
+      regenerate: true,
+    });
+  });
+
+  it('a refused stream (streaming turned off) leaves the stored text as it is', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(streamingPage());
+    streaming.latest().fail({ code: 'streaming_disabled', retryable: false });
+    expect(state()).toMatchObject({ status: 'idle', isStreamingMode: false });
+    expect(state().messages[1]).toMatchObject({
+      content: 'Once up',
+      status: 'streaming',
+      isStreaming: false,
+      error: null,
+    });
+  });
+});
+
+describe('ChatSession: answers started in other tabs', () => {
+  function announced(overrides: Partial<AnswerStarted> = {}): AnswerStarted {
+    return {
+      type: 'answer-started',
+      conversationId: 'conv-1',
+      messageId: 'a-2',
+      userMessageId: 'u-2',
+      question: 'And then?',
+      clientMessageId: 'cmid-2',
+      ...overrides,
+    };
+  }
+
+  function withChannel(conversationId: string | null = 'conv-1') {
+    const channel = scriptedChannel();
+    const tab = setup({ conversationId, channel });
+    const stopWatching = tab.session.watchOtherTabs();
+    return { ...tab, channel, stopWatching };
+  }
+
+  it('shows the question and follows the answer another tab started here', () => {
+    const { session, streaming, channel, contents, state } = withChannel();
+    session.showLatestPage({
+      items: [makeMessage({ id: 'u-1', role: 'user', content: 'Hi' }), makeMessage({ id: 'a-1' })],
+      has_more: false,
+    });
+    channel.hear(announced());
+    expect(streaming.latest()).toMatchObject({ request: null, attachedTo: 'a-2' });
+    expect(contents()).toEqual([
+      ['user', 'Hi'],
+      ['assistant', state().messages[1]?.content],
+      ['user', 'And then?'],
+      ['assistant', ''],
+    ]);
+    expect(state().messages[2]).toMatchObject({ serverId: 'u-2', clientMessageId: 'cmid-2' });
+    expect(state().messages[3]).toMatchObject({ serverId: 'a-2', isStreaming: true });
+    expect(state().status).toBe('streaming');
+  });
+
+  it('a retry in another tab replaces the failed answer here too', () => {
+    const { session, streaming, channel, state } = withChannel();
+    session.showLatestPage({
+      items: [
+        makeMessage({ id: 'u-2', role: 'user', content: 'And then?' }),
+        makeMessage({ id: 'a-1', status: 'error', error_code: 'llm_error' }),
+      ],
+      has_more: false,
+    });
+    channel.hear(announced());
+    expect(streaming.turns).toHaveLength(1);
+    expect(state().messages.map((m) => [m.serverId, m.status])).toEqual([
+      ['u-2', 'complete'],
+      ['a-2', 'streaming'],
+    ]);
+  });
+
+  it('ignores answers in other conversations, and while one is already followed', () => {
+    const { session, streaming, channel } = withChannel();
+    channel.hear(announced({ conversationId: 'conv-other' }));
+    expect(streaming.turns).toHaveLength(0);
+    session.send('mine');
+    channel.hear(announced());
+    expect(streaming.turns).toHaveLength(1);
+    expect(streaming.latest().attachedTo).toBeNull();
+  });
+
+  it('announces its own answers once the server started them, and stops listening on request', () => {
+    const { session, streaming, channel, stopWatching, state } = withChannel();
+    session.send('Tell me');
+    const turn = streaming.latest();
+    expect(channel.announced).toEqual([]); // nothing to follow before the server has it
+    turn.start({ conversationId: 'conv-1', userMessageId: 'u-9' });
+    expect(channel.announced).toEqual([
+      {
+        type: 'answer-started',
+        conversationId: 'conv-1',
+        messageId: state().messages[1]?.serverId,
+        userMessageId: 'u-9',
+        question: 'Tell me',
+        clientMessageId: turn.request!.clientMessageId,
+      },
+    ]);
+    stopWatching();
+    expect(channel.listeners).toBe(0);
   });
 });
 
@@ -350,13 +589,14 @@ describe('ChatSession: transports', () => {
     expect(state().messages[1]?.error?.retryable).toBe(true);
   });
 
-  it('stop() on a whole answer cancels its request', () => {
+  it('stop() on a whole answer stops it through its transport', () => {
     const { session, whole, state } = setup();
     session.setTransport(whole);
     session.send('q');
     session.stop();
-    expect(whole.latest().cancel).toHaveBeenCalledTimes(1);
-    expect(state().messages[1]?.status).toBe('cancelled');
+    expect(whole.latest().stop).toHaveBeenCalledTimes(1);
+    whole.latest().cancelled('Partial');
+    expect(state().messages[1]).toMatchObject({ status: 'cancelled', content: 'Partial' });
   });
 
   it('a message the streaming transport cannot carry goes whole', () => {
@@ -379,7 +619,7 @@ describe('ChatSession: transports', () => {
     refused.fail({ code: 'streaming_disabled', message: 'Streaming is off.', retryable: false });
 
     expect(whole.turns).toHaveLength(1);
-    expect(whole.latest().request).toEqual(refused.request);
+    expect(whole.latest().request!).toEqual(refused.request!);
     expect(state()).toMatchObject({ status: 'submitted', isStreamingMode: false, error: null });
     expect(state().messages[1]).toMatchObject({ status: 'pending', isStreaming: false });
 

@@ -1,5 +1,8 @@
 // One chat, outside React: the turn in flight (idle → submitted/streaming → idle or error), the
 // window of messages around it, streamed text applied at most once per frame, stop and retry.
+// A turn is a send of ours or an answer we follow: the conversation's newest answer still being
+// written when it opens (sent before a reload, or elsewhere), or one another tab announces.
+// Leaving a conversation only lets go of its answer; Stop is what stops it, on the server.
 // The onboarding chat and the free chat differ only in `isOnboarding`. useChat binds it to React
 // with useSyncExternalStore; MessagePager fills its window with history from the server.
 // One state machine, kept in one file on purpose: a turn, its messages and the window around
@@ -9,6 +12,7 @@ import type { MessagePage, OnboardingProgress } from '../api/types';
 import { scheduleFrame } from '../lib/frame';
 import { newId } from '../lib/ids';
 import { Store } from '../lib/store';
+import type { AnswerChannel, AnswerStarted } from '../services/answerChannel';
 
 import type { ChatError, ChatMessage } from './messages';
 import {
@@ -20,7 +24,7 @@ import {
   prependPage,
   updateMessage,
 } from './messages';
-import type { CancelTurn, ChatTransport, TurnCallbacks, TurnRequest } from './transport';
+import type { ChatTransport, TurnCallbacks, TurnHandle, TurnRequest, TurnStart } from './transport';
 import { STREAMING_DISABLED } from './transport';
 
 export type ChatStatus = 'idle' | 'submitted' | 'streaming' | 'error';
@@ -54,6 +58,8 @@ export interface ChatSessionOptions {
   onConversationStarted?: (conversationId: string) => void;
   /** An answer finished; carries the onboarding progress on the onboarding chat. */
   onTurnComplete?: (result: TurnResult) => void;
+  /** Word to and from this browser's other tabs that an answer started (see watchOtherTabs). */
+  channel?: AnswerChannel;
 }
 
 /** What a retry reuses: the failed turn's user message and its idempotency key. */
@@ -64,10 +70,19 @@ interface Retry {
 }
 
 interface Turn {
-  userKey: string;
+  /** Null for an answer we follow: its question is already on screen, or not in the window. */
+  userKey: string | null;
   assistantKey: string;
-  request: TurnRequest;
-  cancel: CancelTurn | null;
+  /** Null for an answer we follow: nothing is sent. */
+  request: TurnRequest | null;
+  handle: TurnHandle | null;
+  /** Stop was asked for: the turn ends when the server says the answer stopped. */
+  stopping: boolean;
+  /**
+   * A followed answer is told from its first chunk: the first text to arrive replaces what the
+   * history had stored of it, so nothing shows twice.
+   */
+  replacesStoredText: boolean;
 }
 
 export class ChatSession {
@@ -146,30 +161,37 @@ export class ChatSession {
     });
   }
 
-  /** Stops the answer in progress, keeping what was written. */
+  /**
+   * Stops the answer in progress, on the server (in every tab that follows it). What was
+   * written before the stop still arrives; the answer then ends as the server stored it.
+   */
   stop(): void {
     const turn = this.turn;
-    if (turn === null) return;
-    this.flushText();
-    this.detachTurn();
-    this.store.update({
-      messages: this.updated(turn.assistantKey, (m) => ({
-        ...m,
-        isStreaming: false,
-        status: 'cancelled',
-      })),
-      status: 'idle',
-      error: null,
-    });
+    if (turn === null || turn.stopping) return;
+    turn.stopping = true;
+    turn.handle?.stop();
   }
 
-  /** The view is going away: stop the answer (on the server too) without touching the state. */
+  /** The view is going away: let go of the answer (it goes on on the server), state untouched. */
   abandon(): void {
     this.detachTurn();
   }
 
   /**
-   * Shows `conversationId` from an empty window, stopping the answer of the one we leave.
+   * Follows answers that other tabs start in the conversation on screen. Returns a function
+   * that stops listening.
+   */
+  watchOtherTabs(): () => void {
+    return (
+      this.options.channel?.listen((event) => {
+        this.followAnnouncedAnswer(event);
+      }) ?? (() => undefined)
+    );
+  }
+
+  /**
+   * Shows `conversationId` from an empty window, letting go of the answer of the one we leave
+   * (it goes on; coming back follows it again).
    * Returns false (and changes nothing) when it is the conversation already on screen, as when
    * the page adopts the id this session just got from the server.
    */
@@ -190,12 +212,16 @@ export class ChatSession {
     return true;
   }
 
-  /** The newest page of the conversation, before anything sent meanwhile. */
+  /**
+   * The newest page of the conversation, before anything sent meanwhile. An answer on it still
+   * being written is followed from there.
+   */
   showLatestPage(page: MessagePage): void {
     const { messages } = this.getSnapshot();
     const all = prependPage(messages, page.items.map(fromServerMessage));
     const kept = keepNewest(all, this.windowLimit);
     this.store.update({ messages: kept.messages, hasEarlier: page.has_more || kept.dropped });
+    this.followStreamingAnswer();
   }
 
   /** A page of older messages the user asked for: the window widens to keep them. */
@@ -225,11 +251,14 @@ export class ChatSession {
     };
     const preferred = this.currentTransport();
     const transport = preferred.canSend(request) ? preferred : this.fallback;
+    const userKey = retry?.userKey ?? newId();
     const turn: Turn = {
-      userKey: retry?.userKey ?? newId(),
+      userKey,
       assistantKey: newId(),
       request,
-      cancel: null,
+      handle: null,
+      stopping: false,
+      replacesStoredText: false,
     };
     this.turn = turn;
     this.pendingText = '';
@@ -238,17 +267,17 @@ export class ChatSession {
     if (retry === null) {
       messages = [
         ...messages,
-        localMessage(turn.userKey, 'user', text, 'complete', false, request.clientMessageId),
+        localMessage(userKey, 'user', text, 'complete', false, request.clientMessageId),
       ];
     } else if (retry.clientMessageId === null) {
       // Keep the id this retry uses, so a second retry regenerates instead.
-      messages = updateMessage(messages, turn.userKey, (m) => ({
+      messages = updateMessage(messages, userKey, (m) => ({
         ...m,
         clientMessageId: request.clientMessageId,
       }));
     }
     this.append(messages, this.placeholder(turn, transport));
-    this.run(turn, transport);
+    this.run(turn, request, transport);
     return true;
   }
 
@@ -269,9 +298,67 @@ export class ChatSession {
     });
   }
 
-  private run(turn: Turn, transport: ChatTransport): void {
-    const cancel = transport.send(turn.request, this.callbacksFor(turn));
-    if (this.turn === turn) turn.cancel = cancel;
+  private run(turn: Turn, request: TurnRequest, transport: ChatTransport): void {
+    const handle = transport.send(request, this.callbacksFor(turn));
+    if (this.turn === turn) turn.handle = handle;
+  }
+
+  /** Follows the window's newest answer when the server is still writing it. */
+  private followStreamingAnswer(): void {
+    if (this.turn !== null) return;
+    const answer = this.getSnapshot().messages.findLast((m) => m.role === 'assistant');
+    if (answer?.status !== 'streaming' || answer.serverId === null) return;
+    this.follow(answer.id, answer.serverId);
+  }
+
+  /**
+   * Another tab's send into the conversation on screen was accepted: show its question and
+   * follow its answer. A retry there replaces the answers after the question, as it does here.
+   */
+  private followAnnouncedAnswer(event: AnswerStarted): void {
+    if (this.turn !== null || event.conversationId !== this.conversationId) return;
+    if (this.currentTransport().attach === undefined) return;
+    const { messages } = this.getSnapshot();
+    const known = messages.find((m) => m.serverId === event.messageId);
+    if (known !== undefined) {
+      if (known.status === 'streaming') this.follow(known.id, event.messageId);
+      return;
+    }
+    const userIndex = messages.findIndex((m) => m.serverId === event.userMessageId);
+    const question = {
+      ...localMessage(newId(), 'user', event.question, 'complete', false, event.clientMessageId),
+      serverId: event.userMessageId,
+    };
+    const before = userIndex === -1 ? [...messages, question] : messages.slice(0, userIndex + 1);
+    const answer = {
+      ...localMessage(newId(), 'assistant', '', 'streaming', true),
+      serverId: event.messageId,
+    };
+    this.append(before, answer);
+    this.follow(answer.id, event.messageId);
+  }
+
+  /** Follows answer `messageId`, shown under `key`, when the transport can. */
+  private follow(key: string, messageId: string): void {
+    const transport = this.currentTransport();
+    if (transport.attach === undefined) return;
+    const turn: Turn = {
+      userKey: null,
+      assistantKey: key,
+      request: null,
+      handle: null,
+      stopping: false,
+      replacesStoredText: true,
+    };
+    this.turn = turn;
+    this.pendingText = '';
+    this.store.update({
+      messages: this.updated(key, (m) => ({ ...m, isStreaming: true, status: 'streaming' })),
+      status: 'streaming',
+      error: null,
+    });
+    const handle = transport.attach(messageId, this.callbacksFor(turn));
+    if (this.turn === turn) turn.handle = handle;
   }
 
   /** What the transport reports, applied only while `turn` is still the one in flight. */
@@ -281,16 +368,17 @@ export class ChatSession {
       onStart: (start) => {
         if (!live()) return;
         this.adoptConversation(start.conversationId);
-        const withUser = this.updated(turn.userKey, (m) => ({
-          ...m,
-          serverId: start.userMessageId,
-        }));
+        const withUser =
+          turn.userKey === null
+            ? this.getSnapshot().messages
+            : this.updated(turn.userKey, (m) => ({ ...m, serverId: start.userMessageId }));
         this.store.update({
           messages: updateMessage(withUser, turn.assistantKey, (m) => ({
             ...m,
             serverId: start.assistantMessageId,
           })),
         });
+        if (turn.request !== null) this.announce(turn.request, start);
       },
       onText: (text) => {
         if (live()) this.queueText(text);
@@ -322,12 +410,49 @@ export class ChatSession {
         this.flushText();
         this.finishTurn(turn, (m) => ({ ...m, isStreaming: false, status: 'error', error }), error);
       },
+      onCancelled: (content) => {
+        if (!live()) return;
+        this.flushText();
+        this.finishTurn(
+          turn,
+          (m) => ({
+            ...m,
+            content: content ?? m.content,
+            isStreaming: false,
+            status: 'cancelled',
+            error: null,
+          }),
+          null,
+        );
+      },
     };
+  }
+
+  /** Tells the other tabs, so one showing this conversation follows the answer too. */
+  private announce(request: TurnRequest, start: TurnStart): void {
+    this.options.channel?.announce({
+      type: 'answer-started',
+      conversationId: start.conversationId,
+      messageId: start.assistantMessageId,
+      userMessageId: start.userMessageId,
+      question: request.text,
+      clientMessageId: request.clientMessageId,
+    });
   }
 
   /** The flag was turned off since the config was read: this turn and the next come whole. */
   private answerWholeInstead(turn: Turn): void {
     this.streamingRefused = true;
+    if (turn.request === null) {
+      // An answer we only followed: it stays as the history stored it.
+      this.detachTurn();
+      this.store.update({
+        messages: this.updated(turn.assistantKey, (m) => ({ ...m, isStreaming: false })),
+        status: 'idle',
+        isStreamingMode: this.fallback.streams,
+      });
+      return;
+    }
     this.store.update({
       messages: this.updated(turn.assistantKey, (m) => ({
         ...m,
@@ -337,7 +462,7 @@ export class ChatSession {
       status: 'submitted',
       isStreamingMode: this.fallback.streams,
     });
-    this.run(turn, this.fallback);
+    this.run(turn, turn.request, this.fallback);
   }
 
   private finishTurn(
@@ -360,11 +485,11 @@ export class ChatSession {
     if (current === null) this.options.onConversationStarted?.(conversationId);
   }
 
-  /** The one way a turn is let go: its transport stopped, its unapplied text dropped. */
+  /** The one way a turn is let go: its transport detached, its unapplied text dropped. */
   private detachTurn(): void {
     const turn = this.turn;
     this.turn = null;
-    turn?.cancel?.();
+    turn?.handle?.detach();
     this.cancelFrame?.();
     this.cancelFrame = null;
     this.pendingText = '';
@@ -386,8 +511,13 @@ export class ChatSession {
     const turn = this.turn;
     this.pendingText = '';
     if (text === '' || turn === null) return;
+    const replaces = turn.replacesStoredText;
+    turn.replacesStoredText = false;
     this.store.update({
-      messages: this.updated(turn.assistantKey, (m) => ({ ...m, content: m.content + text })),
+      messages: this.updated(turn.assistantKey, (m) => ({
+        ...m,
+        content: replaces ? text : m.content + text,
+      })),
     });
   }
 

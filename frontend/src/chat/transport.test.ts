@@ -1,20 +1,23 @@
 // ChatSession over the real transports: ChatService with the EventSource double and MSW, so
-// reconnects, resumes, server-side cancel and the streaming-refused fallback are seen whole.
+// reconnects, resumes, following an answer, stopping it on the server, and the
+// streaming-refused fallback are seen whole.
 
 import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 import type { SendMessageResponse } from '../api/types';
+import { openAnswerChannel } from '../services/answerChannel';
 import { ChatService } from '../services/chatService';
 import { FakeEventSource } from '../test/FakeEventSource';
 import { manualFrames } from '../test/frames';
 import { chunk, complete, signIn, start, waitForEventSource } from '../test/helpers';
-import { API, makeMessage, server } from '../test/server';
+import { API, cancelled, makeMessage, server } from '../test/server';
 
 import { ChatSession } from './ChatSession';
+import type { ChatSessionOptions } from './ChatSession';
 import { StreamingTransport, WholeAnswerTransport } from './transport';
 
-function setup() {
+function setup(options: Partial<ChatSessionOptions> = {}) {
   const frames = manualFrames();
   const service = new ChatService();
   const whole = new WholeAnswerTransport(service);
@@ -22,21 +25,35 @@ function setup() {
     isOnboarding: false,
     transport: new StreamingTransport(service),
     fallback: whole,
+    ...options,
   });
   const answer = () => session.getSnapshot().messages[1];
   return { session, whole, frames, answer };
 }
 
-function recordCancels(): string[] {
-  const cancelled: string[] = [];
+/** Records the stops the server receives: `answer:<id>` or `send:<client_message_id>`. */
+function recordStops(content = ''): string[] {
+  const stops: string[] = [];
   server.use(
     http.post(`${API}/chat/messages/:id/cancel`, ({ params }) => {
-      cancelled.push(String(params.id));
-      return HttpResponse.json({ message_id: params.id, status: 'cancelled' }, { status: 202 });
+      stops.push(`answer:${String(params.id)}`);
+      return HttpResponse.json(cancelled(String(params.id), content), { status: 202 });
+    }),
+    http.post(`${API}/chat/cancel`, async ({ request }) => {
+      const body = (await request.json()) as { client_message_id: string };
+      stops.push(`send:${body.client_message_id}`);
+      return HttpResponse.json(cancelled(null), { status: 202 });
     }),
   );
-  return cancelled;
+  return stops;
 }
+
+const CANCELLED_EVENT = {
+  type: 'error',
+  code: 'cancelled',
+  message: 'This answer was stopped.',
+  retryable: false,
+} as const;
 
 function wholeAnswer(content: string): SendMessageResponse {
   return {
@@ -108,8 +125,8 @@ describe('ChatSession over SSE: reconnect and resume', () => {
     expect(retry.params.get('regenerate')).toBe('true');
   });
 
-  it('stop() closes the stream and cancels the answer on the server', async () => {
-    const cancelled = recordCancels();
+  it('stop() stops the answer on the server and shows the text the server stored', async () => {
+    const stops = recordStops('Once upon');
     const { session, answer } = setup();
     session.send('Tell me a story');
     const es = await waitForEventSource();
@@ -117,12 +134,37 @@ describe('ChatSession over SSE: reconnect and resume', () => {
     es.emit(chunk('Once', 0));
 
     session.stop();
-    expect(es.closed).toBe(true);
+    expect(session.getSnapshot().status).toBe('streaming'); // until the server says it stopped
     await vi.waitFor(() => {
-      expect(cancelled).toEqual(['a-7']);
+      expect(answer()).toMatchObject({ content: 'Once upon', status: 'cancelled' });
     });
-    es.emit(chunk(' upon', 1));
-    expect(answer()).toMatchObject({ content: 'Once', status: 'cancelled' });
+    expect(stops).toEqual(['answer:a-7']);
+    expect(es.closed).toBe(true);
+    expect(session.getSnapshot()).toMatchObject({ status: 'idle', error: null });
+  });
+
+  it("a stop before `start` names the answer by the send's client_message_id", async () => {
+    const stops = recordStops();
+    const { session, answer } = setup();
+    session.send('Tell me a story');
+    const es = await waitForEventSource();
+    session.stop();
+    await vi.waitFor(() => {
+      expect(answer()).toMatchObject({ content: '', status: 'cancelled' });
+    });
+    expect(stops).toEqual([`send:${es.params.get('client_message_id') ?? ''}`]);
+  });
+
+  it('leaving the conversation closes the stream and leaves the answer running', async () => {
+    const stops = recordStops();
+    const { session } = setup();
+    session.send('Tell me a story');
+    const es = await waitForEventSource();
+    es.emit(start('a-7', 'conv-1'));
+    session.openConversation('conv-2');
+    expect(es.closed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stops).toEqual([]);
   });
 
   it('answers whole when the server refuses to stream (403 streaming_disabled)', async () => {
@@ -150,6 +192,72 @@ describe('ChatSession over SSE: reconnect and resume', () => {
   });
 });
 
+describe('ChatSession following an answer it did not send', () => {
+  it('opening a conversation whose answer is still written follows it, without doubling the stored text', async () => {
+    const { session, frames, answer } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage({
+      items: [
+        makeMessage({ id: 'u-1', role: 'user', content: 'Tell me' }),
+        makeMessage({ id: 'a-1', content: 'Once up', status: 'streaming', completed_at: null }),
+      ],
+      has_more: false,
+    });
+    const es = await waitForEventSource();
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/stream');
+    expect(answer()).toMatchObject({ isStreaming: true, content: 'Once up' });
+
+    // The stream tells the answer from its first chunk, the stored part included.
+    es.emit(start('a-1', 'conv-1'), 'a-1:0');
+    es.emit(chunk('Once ', 0), 'a-1:1');
+    es.emit(chunk('upon', 1), 'a-1:2');
+    frames.flush();
+    expect(answer()?.content).toBe('Once upon');
+    es.emit(chunk(' a time', 2), 'a-1:3');
+    es.emit(complete(3, 'a-1', 'conv-1'), 'a-1:4');
+    expect(answer()).toMatchObject({
+      content: 'Once upon a time',
+      status: 'complete',
+      isStreaming: false,
+    });
+    expect(session.getSnapshot().messages).toHaveLength(2);
+    expect(FakeEventSource.instances).toHaveLength(1);
+  });
+
+  it('a tab sees the answer another tab started, and a Stop there ends it here too', async () => {
+    const stops = recordStops('Once upon');
+    const sender = setup({ conversationId: 'conv-1', channel: openAnswerChannel() });
+    const watcher = setup({ conversationId: 'conv-1', channel: openAnswerChannel() });
+    const stopWatching = watcher.session.watchOtherTabs();
+    sender.session.send('Tell me a story');
+    const sent = await waitForEventSource();
+    sent.emit(start('a-9', 'conv-1'), 'a-9:0');
+    sent.emit(chunk('Once', 0), 'a-9:1');
+
+    const followed = await waitForEventSource(2);
+    expect(followed.pathname).toBe('/api/v1/chat/messages/a-9/stream');
+    expect(watcher.session.getSnapshot().messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Tell me a story'],
+      ['assistant', ''],
+    ]);
+    expect(watcher.session.getSnapshot().status).toBe('streaming');
+    expect(watcher.session.send('Me too')).toBe(false); // one answer at a time, in either tab
+    followed.emit(start('a-9', 'conv-1'), 'a-9:0');
+    followed.emit(chunk('Once', 0), 'a-9:1');
+
+    watcher.session.stop();
+    await vi.waitFor(() => {
+      expect(watcher.answer()).toMatchObject({ content: 'Once upon', status: 'cancelled' });
+    });
+    expect(stops).toEqual(['answer:a-9']);
+    // The server ends every reader's stream: the sending tab stops too.
+    sent.emit(chunk(' upon', 1), 'a-9:2');
+    sent.emit(CANCELLED_EVENT, 'a-9:3');
+    expect(sender.answer()).toMatchObject({ content: 'Once upon', status: 'cancelled' });
+    expect(sender.session.getSnapshot()).toMatchObject({ status: 'idle', error: null });
+    stopWatching();
+  });
+});
+
 describe('ChatSession with whole answers', () => {
   it('posts the message and shows the stored answer', async () => {
     server.use(http.post(`${API}/chat/message`, () => HttpResponse.json(wholeAnswer('Done.'))));
@@ -161,6 +269,28 @@ describe('ChatSession with whole answers', () => {
       expect(answer()).toMatchObject({ content: 'Done.', status: 'complete', serverId: 'a-1' });
     });
     expect(session.getSnapshot().conversationId).toBe('conv-1');
+  });
+
+  it('Stop aborts the request and stops the answer by its client_message_id', async () => {
+    const stops = recordStops();
+    let sentId = '';
+    server.use(
+      http.post(`${API}/chat/message`, async ({ request }) => {
+        sentId = ((await request.json()) as { client_message_id: string }).client_message_id;
+        return new Promise<Response>(() => undefined);
+      }),
+    );
+    const { session, whole, answer } = setup();
+    session.setTransport(whole);
+    session.send('q');
+    await vi.waitFor(() => {
+      expect(sentId).not.toBe('');
+    });
+    session.stop();
+    await vi.waitFor(() => {
+      expect(answer()).toMatchObject({ status: 'cancelled', isStreaming: false });
+    });
+    expect(stops).toEqual([`send:${sentId}`]);
   });
 
   it('shows a model failure (502) as a retryable error', async () => {

@@ -1,9 +1,10 @@
 // How one turn reaches the server and its answer comes back. Two transports share one shape:
 // the answer streamed over SSE (ChatService.streamMessage), or the whole answer from the
-// non-streaming POST endpoints. ChatSession picks one; it never asks which kind it has.
+// non-streaming POST endpoints. ChatSession picks one; it never asks which kind it has. A
+// streaming transport can also follow an answer it did not send (attach).
 
 import type { Message, OnboardingProgress } from '../api/types';
-import type { ChatClient } from '../services/chatService';
+import type { ChatClient, StreamCallbacks } from '../services/chatService';
 
 import type { ChatError } from './messages';
 import { failureToChatError, toChatError } from './messages';
@@ -33,39 +34,89 @@ export interface TurnEnd {
   onboarding: OnboardingProgress | null;
 }
 
-/** Exactly one of onComplete / onError ends a turn, unless it is cancelled first. */
+/** Exactly one of onComplete / onError / onCancelled ends a turn, unless it is detached first. */
 export interface TurnCallbacks {
   onStart: (start: TurnStart) => void;
   onText: (text: string) => void;
   onComplete: (end: TurnEnd) => void;
   onError: (error: ChatError) => void;
+  /**
+   * The answer was stopped (by this turn's stop(), or by a Stop elsewhere). `content` is the
+   * text the server stored when it said so; null when the text delivered so far is all there is.
+   */
+  onCancelled: (content: string | null) => void;
 }
 
-/** Stops the turn; no callback follows. */
-export type CancelTurn = () => void;
+/** A turn on its way. */
+export interface TurnHandle {
+  /** We stop listening; the answer goes on without us. No callback follows. */
+  detach: () => void;
+  /** Asks the server to stop the answer; the turn then ends with onCancelled (see TurnCallbacks). */
+  stop: () => void;
+}
 
 export interface ChatTransport {
   /** Whether answer text arrives piece by piece (else all at once, after a wait). */
   readonly streams: boolean;
   /** False when this transport cannot carry the message (then the fallback takes it). */
   canSend: (request: TurnRequest) => boolean;
-  send: (request: TurnRequest, callbacks: TurnCallbacks) => CancelTurn;
+  send: (request: TurnRequest, callbacks: TurnCallbacks) => TurnHandle;
+  /**
+   * Follows answer `assistantMessageId`, already being written, from its first word. Absent
+   * where the transport cannot: a whole answer comes only as the reply to its own request.
+   */
+  attach?: (assistantMessageId: string, callbacks: TurnCallbacks) => TurnHandle;
 }
 
 /** The code of a 403 from the stream endpoints when streaming is off for this user. */
 export const STREAMING_DISABLED = 'streaming_disabled';
 
-/** SSE: stream token, EventSource, resume after a drop, server-side cancel (streamConnection.ts). */
+/** The stream's events as a turn's callbacks. */
+function streamCallbacks(callbacks: TurnCallbacks): StreamCallbacks {
+  return {
+    onStart: (event) => {
+      callbacks.onStart({
+        conversationId: event.conversation_id,
+        userMessageId: event.user_message_id,
+        assistantMessageId: event.message_id,
+      });
+    },
+    onChunk: (event) => {
+      callbacks.onText(event.content);
+    },
+    onComplete: (event) => {
+      callbacks.onComplete({
+        conversationId: event.conversation_id,
+        assistantMessageId: event.message_id,
+        answer: null,
+        onboarding: event.onboarding,
+      });
+    },
+    onError: (failure) => {
+      callbacks.onError(failureToChatError(failure));
+    },
+    onCancelled: (content) => {
+      callbacks.onCancelled(content);
+    },
+  };
+}
+
+/** SSE: stream token, EventSource, resume after a drop, server-side stop (streamConnection.ts). */
 export class StreamingTransport implements ChatTransport {
   readonly streams = true;
 
-  constructor(private readonly client: Pick<ChatClient, 'streamMessage' | 'fitsInStreamUrl'>) {}
+  constructor(
+    private readonly client: Pick<
+      ChatClient,
+      'streamMessage' | 'attachToAnswer' | 'fitsInStreamUrl'
+    >,
+  ) {}
 
   canSend(request: TurnRequest): boolean {
     return this.client.fitsInStreamUrl(request.text, { isOnboarding: request.isOnboarding });
   }
 
-  send(request: TurnRequest, callbacks: TurnCallbacks): CancelTurn {
+  send(request: TurnRequest, callbacks: TurnCallbacks): TurnHandle {
     return this.client.streamMessage(
       request.text,
       {
@@ -74,44 +125,29 @@ export class StreamingTransport implements ChatTransport {
         clientMessageId: request.clientMessageId,
         regenerate: request.regenerate,
       },
-      {
-        onStart: (event) => {
-          callbacks.onStart({
-            conversationId: event.conversation_id,
-            userMessageId: event.user_message_id,
-            assistantMessageId: event.message_id,
-          });
-        },
-        onChunk: (event) => {
-          callbacks.onText(event.content);
-        },
-        onComplete: (event) => {
-          callbacks.onComplete({
-            conversationId: event.conversation_id,
-            assistantMessageId: event.message_id,
-            answer: null,
-            onboarding: event.onboarding,
-          });
-        },
-        onError: (failure) => {
-          callbacks.onError(failureToChatError(failure));
-        },
-      },
+      streamCallbacks(callbacks),
     );
+  }
+
+  attach(assistantMessageId: string, callbacks: TurnCallbacks): TurnHandle {
+    return this.client.attachToAnswer(assistantMessageId, streamCallbacks(callbacks));
   }
 }
 
-/** One POST, the whole answer in its response; cancel aborts the request. */
+/**
+ * One POST, the whole answer in its response. Leaving aborts the request; Stop aborts it and
+ * asks the server to stop the answer by the send's client_message_id.
+ */
 export class WholeAnswerTransport implements ChatTransport {
   readonly streams = false;
 
-  constructor(private readonly client: Pick<ChatClient, 'sendMessage'>) {}
+  constructor(private readonly client: Pick<ChatClient, 'sendMessage' | 'cancelSend'>) {}
 
   canSend(): boolean {
     return true;
   }
 
-  send(request: TurnRequest, callbacks: TurnCallbacks): CancelTurn {
+  send(request: TurnRequest, callbacks: TurnCallbacks): TurnHandle {
     const abort = new AbortController();
     this.client
       .sendMessage(request.text, {
@@ -140,8 +176,22 @@ export class WholeAnswerTransport implements ChatTransport {
           if (!abort.signal.aborted) callbacks.onError(toChatError(reason));
         },
       );
-    return () => {
-      abort.abort();
+    return {
+      detach: () => {
+        abort.abort();
+      },
+      stop: () => {
+        if (abort.signal.aborted) return;
+        abort.abort();
+        this.client.cancelSend(request.clientMessageId).then(
+          (ack) => {
+            callbacks.onCancelled(ack.status === 'cancelled' ? ack.content : null);
+          },
+          () => {
+            callbacks.onCancelled(null);
+          },
+        );
+      },
     };
   }
 }

@@ -112,7 +112,7 @@ describe('useChat streaming', () => {
     expect(client.streams).toHaveLength(0);
   });
 
-  it('stop() cancels the stream and keeps what was written', () => {
+  it('stop() stops the answer on the server and keeps what was written', () => {
     const { result, client } = setup();
     act(() => {
       result.current.sendMessage('Tell me a story');
@@ -125,7 +125,11 @@ describe('useChat streaming', () => {
     act(() => {
       result.current.stop();
     });
-    expect(stream.cancel).toHaveBeenCalledTimes(1);
+    expect(stream.stop).toHaveBeenCalledTimes(1);
+    expect(result.current.isBusy).toBe(true); // until the server says it stopped
+    act(() => {
+      stream.cancelled();
+    });
     expect(result.current.messages[1]).toMatchObject({
       content: 'Once upon',
       isStreaming: false,
@@ -185,30 +189,30 @@ describe('useChat streaming', () => {
     expect(result.current.messages.filter((m) => m.role === 'user')).toHaveLength(1);
   });
 
-  it('cancels the stream when the component unmounts', () => {
+  it('lets go of the stream when the component unmounts, leaving the answer running', () => {
     const { result, client, unmount } = setup();
     act(() => {
       result.current.sendMessage('Hi');
     });
     unmount();
-    expect(client.latest().cancel).toHaveBeenCalledTimes(1);
+    expect(client.latest().detach).toHaveBeenCalledTimes(1);
+    expect(client.latest().stop).not.toHaveBeenCalled();
   });
 
-  it('ignores callbacks of a stream it stopped', () => {
-    const { result, client } = setup();
+  it('ignores callbacks of a stream it let go of', () => {
+    const { result, client, rerender } = setup({ conversationId: 'conv-1' });
     act(() => {
       result.current.sendMessage('Hi');
     });
     const stream = client.latest();
-    act(() => {
-      result.current.stop();
-    });
+    rerender({ conversationId: 'conv-2' });
+    expect(stream.detach).toHaveBeenCalledTimes(1);
     act(() => {
       stream.chunk('late');
       stream.complete();
     });
-    expect(result.current.messages[1]?.content).toBe('');
-    expect(result.current.messages[1]?.status).toBe('cancelled');
+    expect(result.current.messages).toEqual([]);
+    expect(result.current.status).toBe('idle');
   });
 
   it('reports a new conversation id once, and does not reload it when the page adopts it', async () => {
@@ -527,6 +531,9 @@ describe('Property: history preservation', () => {
             if (turn.outcome === 'stop') {
               act(() => {
                 result.current.stop();
+              });
+              act(() => {
+                stream.cancelled();
               });
             }
             expected.push(['user', turn.text], ['assistant', turn.reply]);

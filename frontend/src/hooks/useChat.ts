@@ -1,6 +1,7 @@
 // Chat state for one conversation, bound to React: a ChatSession (src/chat/) read through
 // useSyncExternalStore, its transport chosen from the server's streaming flag, its history
-// paged by useMessageHistory. The same hook drives the onboarding chat and the free chat.
+// paged by useMessageHistory, answers started in other tabs followed through an AnswerChannel.
+// The same hook drives the onboarding chat and the free chat.
 
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 
@@ -8,6 +9,8 @@ import { ChatSession } from '../chat/ChatSession';
 import type { ChatStatus, TurnResult } from '../chat/ChatSession';
 import type { ChatError, ChatMessage } from '../chat/messages';
 import { StreamingTransport, WholeAnswerTransport } from '../chat/transport';
+import { openAnswerChannel } from '../services/answerChannel';
+import type { AnswerChannel } from '../services/answerChannel';
 import { chatService } from '../services/chatService';
 import type { ChatClient } from '../services/chatService';
 
@@ -27,6 +30,8 @@ export interface UseChatOptions {
   /** How many messages the state holds; older ones stay on the server. */
   historyLimit?: number;
   client?: ChatClient;
+  /** Word between this browser's tabs that an answer started; a BroadcastChannel by default. */
+  channel?: AnswerChannel;
   /** A new conversation got its id from the server (first answer of a new chat). */
   onConversationStarted?: (conversationId: string) => void;
   /** An answer finished; carries the onboarding progress on the onboarding chat. */
@@ -47,7 +52,7 @@ export interface UseChat {
   history: HistoryState;
   /** Sends a message; returns false when refused (empty, or an answer is still coming). */
   sendMessage: (text: string) => boolean;
-  /** Stops the answer in progress, keeping what was written. */
+  /** Stops the answer in progress on the server (in every tab), keeping what was written. */
   stop: () => void;
   /**
    * Removes the failed answer and asks the server to answer the last user message again (the
@@ -66,6 +71,7 @@ export function useChat(options: UseChatOptions): UseChat {
     handlers.current = options;
   });
 
+  const [channel] = useState(() => options.channel ?? openAnswerChannel());
   const [transports] = useState(() => ({
     streaming: new StreamingTransport(client),
     whole: new WholeAnswerTransport(client),
@@ -83,6 +89,7 @@ export function useChat(options: UseChatOptions): UseChat {
         historyLimit: options.historyLimit,
         onConversationStarted: (id) => handlers.current.onConversationStarted?.(id),
         onTurnComplete: (result) => handlers.current.onTurnComplete?.(result),
+        channel,
       }),
   );
 
@@ -90,13 +97,15 @@ export function useChat(options: UseChatOptions): UseChat {
     session.setTransport(transport);
   }, [session, transport]);
 
-  // Leaving the page stops the answer: close the stream and cancel it on the server.
+  // Leaving the page lets go of the answer (it goes on on the server; coming back follows it).
   useEffect(
     () => () => {
       session.abandon();
     },
     [session],
   );
+
+  useEffect(() => session.watchOtherTabs(), [session]);
 
   const snapshot = useSyncExternalStore(session.subscribe, session.getSnapshot);
   const { history, loadEarlier } = useMessageHistory(session, client, conversationId);

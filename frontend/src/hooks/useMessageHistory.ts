@@ -27,7 +27,8 @@ export function useMessageHistory(
 ): UseMessageHistory {
   const [pager] = useState(() => new MessagePager(session, source));
 
-  // Opening another conversation stops the answer of the one we leave (ChatSession).
+  // Opening another conversation lets go of the answer of the one we leave; it goes on, and
+  // opening a conversation whose answer is still being written follows it (ChatSession).
   useEffect(() => {
     pager.open(conversationId);
     return () => {

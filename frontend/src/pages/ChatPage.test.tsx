@@ -9,7 +9,7 @@ import type { Conversation, MessagePage, SendMessageResponse } from '../api/type
 import { FakeEventSource } from '../test/FakeEventSource';
 import { chunk, complete, emit, signIn, start, waitForEventSource } from '../test/helpers';
 import { currentPath, renderApp } from '../test/renderApp';
-import { API, makeConfig, makeMessage, makeUser, server } from '../test/server';
+import { API, cancelled, makeConfig, makeMessage, makeUser, server } from '../test/server';
 
 function conversation(id: string, title: string): Conversation {
   return { id, kind: 'chat', title, created_at: '2024-01-01', updated_at: '2024-01-01' };
@@ -68,11 +68,13 @@ describe('ChatPage streaming', () => {
   });
 
   it('Esc stops the answer, keeps the text, cancels on the server and keeps focus', async () => {
-    const cancelled: string[] = [];
+    const stopped: string[] = [];
     server.use(
       http.post(`${API}/chat/messages/:id/cancel`, ({ params }) => {
-        cancelled.push(String(params.id));
-        return HttpResponse.json({ message_id: params.id, status: 'cancelled' }, { status: 202 });
+        stopped.push(String(params.id));
+        return HttpResponse.json(cancelled(String(params.id), 'Once upon a time'), {
+          status: 202,
+        });
       }),
     );
     const { user, input } = await openChat();
@@ -85,9 +87,9 @@ describe('ChatPage streaming', () => {
     await user.keyboard('{Escape}');
 
     await waitFor(() => {
-      expect(cancelled).toEqual(['a-9']);
+      expect(es.closed).toBe(true);
     });
-    expect(es.closed).toBe(true);
+    expect(stopped).toEqual(['a-9']);
     expect(screen.getByText(/Once upon a time/)).toBeInTheDocument();
     expect(screen.getByText('Stopped')).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument();
@@ -100,8 +102,8 @@ describe('ChatPage streaming', () => {
     const es = await waitForEventSource();
     emit(es, start('a-2'), chunk('Partial', 0));
     await user.click(screen.getByRole('button', { name: 'Stop' }));
-    expect(es.closed).toBe(true);
     expect(await screen.findByText('Stopped')).toBeInTheDocument();
+    expect(es.closed).toBe(true);
   });
 
   it('shows a failed answer with Retry, which asks the server to answer the same message again', async () => {
@@ -332,5 +334,156 @@ describe('ChatPage without streaming (plan 13)', () => {
     await user.type(input, 'Hi{Enter}');
     expect(await screen.findByRole('alert')).toHaveTextContent('The model failed.');
     expect(screen.getByRole('button', { name: 'Retry' })).toBeInTheDocument();
+  });
+});
+
+describe('ChatPage: answers that outlive the page', () => {
+  /** Two conversations; conv-1's newest answer is still being written. */
+  function twoConversations(stops: string[] = []) {
+    server.use(
+      http.get(`${API}/chat/conversations`, () =>
+        HttpResponse.json({
+          items: [conversation('conv-1', 'Story'), conversation('conv-2', 'Other')],
+        }),
+      ),
+      http.get(`${API}/chat/conversations/:id/messages`, ({ params }) =>
+        HttpResponse.json<MessagePage>({
+          items:
+            params.id === 'conv-1'
+              ? [
+                  makeMessage({ id: 'u-1', role: 'user', content: 'Tell me a story' }),
+                  makeMessage({
+                    id: 'a-1',
+                    content: 'Once up',
+                    status: 'streaming',
+                    completed_at: null,
+                  }),
+                ]
+              : [makeMessage({ id: 'u-2', role: 'user', content: 'Something else' })],
+          has_more: false,
+        }),
+      ),
+      http.post(`${API}/chat/messages/:id/cancel`, ({ params }) => {
+        stops.push(String(params.id));
+        return HttpResponse.json(cancelled(String(params.id), 'Once upon'), { status: 202 });
+      }),
+    );
+    return stops;
+  }
+
+  function answerText(scope: HTMLElement = document.body): string {
+    const answers = within(scope)
+      .getAllByTestId('message')
+      .filter((m) => m.dataset.role === 'assistant');
+    const text = answers.at(-1)?.querySelector('[data-testid="message-text"]')?.textContent;
+    return (text ?? '').trim();
+  }
+
+  it('opening a conversation whose answer is still being written shows it growing, once', async () => {
+    twoConversations();
+    await openChat('/chat/conv-1');
+    const es = await waitForEventSource();
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/stream');
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument();
+
+    emit(es, start('a-1', 'conv-1'), chunk('Once ', 0), chunk('up', 1));
+    await waitFor(() => {
+      expect(answerText()).toBe('Once up');
+    });
+    emit(es, chunk('on a time.', 2));
+    await waitFor(() => {
+      expect(answerText()).toBe('Once upon a time.');
+    });
+    emit(es, complete(3, 'a-1', 'conv-1'));
+    expect(await screen.findByRole('button', { name: 'Send' })).toBeInTheDocument();
+    expect(answerText()).toBe('Once upon a time.');
+    expect(es.closed).toBe(true);
+  });
+
+  it('switching conversation leaves the answer running; coming back follows it again', async () => {
+    const stops = twoConversations();
+    const { user } = await openChat('/chat/conv-1');
+    const first = await waitForEventSource();
+    emit(first, start('a-1', 'conv-1'), chunk('Once up', 0));
+
+    await user.click(screen.getByRole('link', { name: 'Other' }));
+    expect(await screen.findByText('Something else')).toBeInTheDocument();
+    expect(first.closed).toBe(true);
+    expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument();
+
+    await user.click(screen.getByRole('link', { name: 'Story' }));
+    const again = await waitForEventSource(2);
+    expect(again.pathname).toBe('/api/v1/chat/messages/a-1/stream');
+    emit(again, start('a-1', 'conv-1'), chunk('Once up', 0), chunk('on', 1));
+    await waitFor(() => {
+      expect(answerText()).toBe('Once upon');
+    });
+    expect(stops).toEqual([]);
+  });
+
+  it('New chat leaves the answer running too', async () => {
+    const stops = twoConversations();
+    const { user, input } = await openChat();
+    await user.type(input, 'Tell me a story{Enter}');
+    const es = await waitForEventSource();
+    emit(es, start('a-5', 'conv-1'), chunk('Once', 0));
+    await waitFor(() => {
+      expect(currentPath()).toBe('/chat/conv-1');
+    });
+    await user.click(screen.getByRole('button', { name: /new chat/i }));
+    await waitFor(() => {
+      expect(currentPath()).toBe('/chat');
+    });
+    expect(es.closed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stops).toEqual([]);
+  });
+
+  it('a second tab on the conversation sees the answer grow, cannot send, and its Stop stops both', async () => {
+    const stops = twoConversations();
+    server.use(
+      http.get(`${API}/chat/conversations/:id/messages`, () =>
+        HttpResponse.json<MessagePage>({
+          items: [makeMessage({ id: 'u-0', role: 'user', content: 'Earlier question' })],
+          has_more: false,
+        }),
+      ),
+    );
+    const first = renderApp('/chat/conv-1');
+    const second = renderApp('/chat/conv-1');
+    const firstTab = within(first.container);
+    const secondTab = within(second.container);
+    await secondTab.findByText('Earlier question');
+    await first.user.type(
+      await firstTab.findByRole('textbox', { name: 'Message' }),
+      'Tell me a story{Enter}',
+    );
+    const sent = await waitForEventSource();
+    emit(sent, start('a-7', 'conv-1'), chunk('Once', 0));
+
+    const followed = await waitForEventSource(2);
+    expect(followed.pathname).toBe('/api/v1/chat/messages/a-7/stream');
+    expect(await secondTab.findByText('Tell me a story')).toBeInTheDocument();
+    expect(secondTab.getByRole('button', { name: 'Stop' })).toBeInTheDocument();
+    emit(followed, start('a-7', 'conv-1'), chunk('Once', 0));
+    await waitFor(() => {
+      expect(answerText(second.container)).toBe('Once');
+    });
+
+    await second.user.click(secondTab.getByRole('button', { name: 'Stop' }));
+    expect(await secondTab.findByText('Stopped')).toBeInTheDocument();
+    expect(stops).toEqual(['a-7']);
+    // The server ends every reader's stream with `cancelled`.
+    emit(sent, chunk(' upon', 1), {
+      type: 'error',
+      code: 'cancelled',
+      message: 'This answer was stopped.',
+      retryable: false,
+    });
+    expect(await firstTab.findByText('Stopped')).toBeInTheDocument();
+    expect(answerText(first.container)).toBe('Once upon');
+    expect(answerText(second.container)).toBe('Once upon');
+    expect(firstTab.queryByRole('alert')).not.toBeInTheDocument();
+    expect(firstTab.getByRole('button', { name: 'Send' })).toBeInTheDocument();
   });
 });

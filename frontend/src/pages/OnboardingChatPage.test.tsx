@@ -3,6 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import type { SendMessageResponse } from '../api/types';
+import { FakeEventSource } from '../test/FakeEventSource';
 import { chunk, complete, emit, signIn, start, waitForEventSource } from '../test/helpers';
 import { currentPath, renderApp } from '../test/renderApp';
 import { API, makeConfig, makeMessage, makeOnboarding, makeUser, server } from '../test/server';
@@ -103,6 +104,36 @@ describe('OnboardingChatPage', () => {
     await user.type(input, 'Ada{Enter}');
     expect(await screen.findByText('Thanks, Ada. What do you do?')).toBeInTheDocument();
     expect(screen.getByText('Step 2 of 3')).toBeInTheDocument();
+  });
+
+  it('a reload mid-answer follows the answer in place and takes its progress', async () => {
+    server.use(
+      http.get(`${API}/chat/conversations/:id/messages`, () =>
+        HttpResponse.json({
+          items: [
+            makeMessage({ id: 'greet', conversation_id: 'onboarding-conv', content: GREETING }),
+            makeMessage({ id: 'u-1', role: 'user', content: 'Call me Ada' }),
+            makeMessage({ id: 'a-1', content: 'Nice to', status: 'streaming', completed_at: null }),
+          ],
+          has_more: false,
+        }),
+      ),
+    );
+    renderApp('/onboarding');
+    const es = await waitForEventSource();
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/stream');
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument();
+    emit(
+      es,
+      start('a-1', 'onboarding-conv'),
+      chunk('Nice to ', 0),
+      chunk('meet you, Ada. What do you do?', 1),
+      complete(2, 'a-1', 'onboarding-conv', { progress: 1 / 3, completed: false }),
+    );
+    expect(await screen.findByText('Nice to meet you, Ada. What do you do?')).toBeInTheDocument();
+    expect(await screen.findByText('Step 2 of 3')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument();
+    expect(FakeEventSource.instances).toHaveLength(1);
   });
 
   it('sends an onboarded user on to the chat', async () => {

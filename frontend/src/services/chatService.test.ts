@@ -5,10 +5,10 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StreamEvent } from '../api/events';
 import { FakeEventSource } from '../test/FakeEventSource';
 import { chunk, complete, signIn, start, waitForEventSource } from '../test/helpers';
-import { API, makeMessage, server } from '../test/server';
+import { API, cancelled, makeMessage, server } from '../test/server';
 
 import type { StreamCallbacks } from './chatService';
-import { ChatService, MAX_STREAM_URL_LENGTH } from './chatService';
+import { ChatService, MAX_STREAM_URL_LENGTH, STOP_ACK_TIMEOUT_MS } from './chatService';
 
 function spyCallbacks() {
   return {
@@ -16,19 +16,31 @@ function spyCallbacks() {
     onChunk: vi.fn(),
     onComplete: vi.fn(),
     onError: vi.fn(),
+    onCancelled: vi.fn(),
   } satisfies StreamCallbacks;
 }
 
-/** Records the ids of cancel requests the server receives. */
-function recordCancels(): string[] {
-  const cancelled: string[] = [];
+/**
+ * Records the stops the server receives (`answer:<id>` or `send:<client_message_id>`); each is
+ * acknowledged with `content` as the stored text once `release` resolves.
+ */
+function recordStops(options: { content?: string; release?: Promise<void> } = {}): string[] {
+  const stops: string[] = [];
+  const { content = 'stored text', release = Promise.resolve() } = options;
   server.use(
-    http.post(`${API}/chat/messages/:id/cancel`, ({ params }) => {
-      cancelled.push(String(params.id));
-      return HttpResponse.json({ message_id: params.id, status: 'cancelled' }, { status: 202 });
+    http.post(`${API}/chat/messages/:id/cancel`, async ({ params }) => {
+      stops.push(`answer:${String(params.id)}`);
+      await release;
+      return HttpResponse.json(cancelled(String(params.id), content), { status: 202 });
+    }),
+    http.post(`${API}/chat/cancel`, async ({ request }) => {
+      const body = (await request.json()) as { client_message_id: string };
+      stops.push(`send:${body.client_message_id}`);
+      await release;
+      return HttpResponse.json(cancelled(null), { status: 202 });
     }),
   );
-  return cancelled;
+  return stops;
 }
 
 beforeEach(() => {
@@ -113,7 +125,6 @@ describe('ChatService.streamMessage', () => {
     expect(callbacks.onComplete).toHaveBeenCalledWith(complete(1));
     expect(es.closed).toBe(true);
     expect(callbacks.onError).not.toHaveBeenCalled();
-    expect(service.hasActiveStream).toBe(false);
   });
 
   it('calls onError with the server error and closes the EventSource', async () => {
@@ -255,70 +266,255 @@ describe('ChatService.streamMessage', () => {
   });
 });
 
-describe('ChatService cancellation', () => {
-  it('the returned function closes the connection and asks the server to cancel', async () => {
-    const cancelled = recordCancels();
+describe('ChatService: leaving and stopping an answer', () => {
+  it('detach() closes the connection and leaves the answer running: no stop is sent', async () => {
+    const stops = recordStops();
     const callbacks = spyCallbacks();
-    const service = new ChatService();
-    const cancel = service.streamMessage('hi', {}, callbacks);
+    const stream = new ChatService().streamMessage('hi', {}, callbacks);
     const es = await waitForEventSource();
     es.emit(start('a-7'));
     es.emit(chunk('partial', 0));
 
-    cancel();
+    stream.detach();
 
     expect(es.closed).toBe(true);
-    expect(service.hasActiveStream).toBe(false);
-    await vi.waitFor(() => {
-      expect(cancelled).toEqual(['a-7']);
-    });
-    es.emit(chunk(' more', 1)); // a late event after cancel reaches nobody
+    es.emit(chunk(' more', 1)); // a late event after leaving reaches nobody
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stops).toEqual([]);
     expect(callbacks.onChunk).toHaveBeenCalledTimes(1);
+    expect(callbacks.onCancelled).not.toHaveBeenCalled();
+    expect(callbacks.onError).not.toHaveBeenCalled();
+  });
+
+  it('stop() asks the server, keeps reading what was written before, and ends with the stored text', async () => {
+    let release = (): void => undefined;
+    const stops = recordStops({
+      content: 'partial and more',
+      release: new Promise<void>((resolve) => (release = resolve)),
+    });
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().streamMessage('hi', {}, callbacks);
+    const es = await waitForEventSource();
+    es.emit(start('a-7'), 'a-7:0');
+    es.emit(chunk('partial', 0), 'a-7:1');
+
+    stream.stop();
+    await vi.waitFor(() => {
+      expect(stops).toEqual(['answer:a-7']);
+    });
+    expect(es.closed).toBe(false);
+    es.emit(chunk(' and more', 1), 'a-7:2'); // written before the stop reached the model
+    expect(callbacks.onChunk).toHaveBeenCalledTimes(2);
+
+    release();
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith('partial and more');
+    });
+    expect(es.closed).toBe(true);
     expect(callbacks.onComplete).not.toHaveBeenCalled();
     expect(callbacks.onError).not.toHaveBeenCalled();
   });
 
-  it('cancelStream() closes the active stream, clears it and cancels on the server', async () => {
-    const cancelled = recordCancels();
-    const service = new ChatService();
-    service.streamMessage('hi', {}, spyCallbacks());
+  it('a stream ended by `cancelled` (a Stop in another tab) reports the stop, not an error', async () => {
+    const callbacks = spyCallbacks();
+    new ChatService().streamMessage('hi', {}, callbacks);
     const es = await waitForEventSource();
-    es.emit(start('a-8'));
-    expect(service.hasActiveStream).toBe(true);
-
-    service.cancelStream();
-
+    es.emit(start('a-1'), 'a-1:0');
+    es.emit(chunk('Hel', 0), 'a-1:1');
+    es.emit(
+      {
+        type: 'error',
+        code: 'cancelled',
+        message: 'Stopped.',
+        retryable: false,
+        message_id: 'a-1',
+      },
+      'a-1:2',
+    );
+    expect(callbacks.onCancelled).toHaveBeenCalledWith(null);
+    expect(callbacks.onError).not.toHaveBeenCalled();
     expect(es.closed).toBe(true);
-    expect(service.hasActiveStream).toBe(false);
-    await vi.waitFor(() => {
-      expect(cancelled).toEqual(['a-8']);
-    });
   });
 
-  it('a cancel before `start` waits for the message id, then cancels it on the server', async () => {
-    const cancelled = recordCancels();
+  it('when the stream ends with `cancelled` before the acknowledgement, the stop is reported once', async () => {
+    let release = (): void => undefined;
+    recordStops({ release: new Promise<void>((resolve) => (release = resolve)) });
     const callbacks = spyCallbacks();
-    const cancel = new ChatService().streamMessage('hi', {}, callbacks);
+    const stream = new ChatService().streamMessage('hi', {}, callbacks);
+    const es = await waitForEventSource();
+    es.emit(start('a-1'), 'a-1:0');
+    stream.stop();
+    es.emit({ type: 'error', code: 'cancelled', message: 'Stopped.', retryable: false });
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(callbacks.onCancelled).toHaveBeenCalledTimes(1);
+    expect(callbacks.onCancelled).toHaveBeenCalledWith(null);
+  });
+
+  it('an answer that ended before the stop reached it completes as it ended', async () => {
+    server.use(
+      http.post(`${API}/chat/messages/:id/cancel`, ({ params }) =>
+        HttpResponse.json(
+          { ...cancelled(String(params.id), 'Hello'), status: 'complete' },
+          { status: 202 },
+        ),
+      ),
+    );
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().streamMessage('hi', {}, callbacks);
+    const es = await waitForEventSource();
+    es.emit(start('a-1'), 'a-1:0');
+    stream.stop();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(es.closed).toBe(false); // the stream says how it ended
+    es.emit(chunk('Hello', 0), 'a-1:1');
+    es.emit(complete(1, 'a-1'), 'a-1:2');
+    expect(callbacks.onComplete).toHaveBeenCalledTimes(1);
+    expect(callbacks.onCancelled).not.toHaveBeenCalled();
+  });
+
+  it('a stop before `start` names the answer by its client_message_id', async () => {
+    const stops = recordStops();
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().streamMessage('hi', { clientMessageId: 'cmid-5' }, callbacks);
     const es = await waitForEventSource();
 
-    cancel();
-    expect(es.closed).toBe(false); // still listening, only to learn the id
-    es.emit(start('a-late'));
+    stream.stop();
 
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith('');
+    });
+    expect(stops).toEqual(['send:cmid-5']);
     expect(es.closed).toBe(true);
     expect(callbacks.onStart).not.toHaveBeenCalled();
-    await vi.waitFor(() => {
-      expect(cancelled).toEqual(['a-late']);
-    });
   });
 
-  it('a cancel while the token is being fetched never opens the stream', async () => {
+  it('a stop while the token is being fetched never opens the stream nor asks the server', async () => {
+    const stops = recordStops();
     const callbacks = spyCallbacks();
-    const cancel = new ChatService().streamMessage('hi', {}, callbacks);
-    cancel();
+    const stream = new ChatService().streamMessage('hi', {}, callbacks);
+    stream.stop();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(FakeEventSource.instances).toHaveLength(0);
+    expect(stops).toEqual([]);
+    expect(callbacks.onCancelled).toHaveBeenCalledWith('');
     expect(callbacks.onError).not.toHaveBeenCalled();
+  });
+
+  it('a refused stop still ends the turn as stopped, with the text it has', async () => {
+    server.use(
+      http.post(`${API}/chat/messages/:id/cancel`, () =>
+        HttpResponse.json({ error: { code: 'not_found', message: 'Not found.' } }, { status: 404 }),
+      ),
+    );
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().streamMessage('hi', {}, callbacks);
+    const es = await waitForEventSource();
+    es.emit(start('a-1'));
+    stream.stop();
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith(null);
+    });
+    expect(es.closed).toBe(true);
+  });
+
+  it('a stop the server never acknowledges ends on our side after STOP_ACK_TIMEOUT_MS', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      recordStops({ release: new Promise<void>(() => undefined) });
+      const callbacks = spyCallbacks();
+      const stream = new ChatService().streamMessage('hi', {}, callbacks);
+      const es = await waitForEventSource();
+      es.emit(start('a-1'));
+      stream.stop();
+      await vi.advanceTimersByTimeAsync(STOP_ACK_TIMEOUT_MS - 100);
+      expect(callbacks.onCancelled).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(200);
+      expect(callbacks.onCancelled).toHaveBeenCalledWith(null);
+      expect(es.closed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a connection lost while stopping waits for the acknowledgement instead of failing', async () => {
+    let release = (): void => undefined;
+    recordStops({ content: 'Hel', release: new Promise<void>((resolve) => (release = resolve)) });
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().streamMessage('hi', { maxReconnects: 0 }, callbacks);
+    const es = await waitForEventSource();
+    es.emit(start('a-1'));
+    stream.stop();
+    es.drop();
+    expect(callbacks.onError).not.toHaveBeenCalled();
+    release();
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith('Hel');
+    });
+    expect(callbacks.onError).not.toHaveBeenCalled();
+  });
+});
+
+describe('ChatService.attachToAnswer', () => {
+  it("opens the answer's own stream with a stream token: no message, nothing sent", async () => {
+    const callbacks = spyCallbacks();
+    new ChatService().attachToAnswer('a-42', callbacks);
+    const es = await waitForEventSource();
+
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-42/stream');
+    expect([...es.params.keys()]).toEqual(['token']);
+    expect(es.params.get('token')).toBe('stream-token-1');
+
+    es.emit(start('a-42', 'c-1'), 'a-42:0');
+    es.emit(chunk('Hel', 0), 'a-42:1');
+    es.emit(chunk('lo', 1), 'a-42:2');
+    es.emit(complete(2, 'a-42', 'c-1'), 'a-42:3');
+    expect(callbacks.onChunk).toHaveBeenCalledTimes(2);
+    expect(callbacks.onComplete).toHaveBeenCalledWith(complete(2, 'a-42', 'c-1'));
+    expect(es.closed).toBe(true);
+  });
+
+  it('reopens with a fresh token and last_event_id when a reconnect is refused', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const callbacks = spyCallbacks();
+      new ChatService().attachToAnswer('a-42', callbacks);
+      const es = await waitForEventSource();
+      es.emit(start('a-42'), 'a-42:0');
+      es.emit(chunk('Hel', 0), 'a-42:1');
+      es.refuse();
+      await vi.advanceTimersByTimeAsync(1_000);
+
+      const reopened = await waitForEventSource(2);
+      expect(reopened.pathname).toBe('/api/v1/chat/messages/a-42/stream');
+      expect(reopened.params.get('last_event_id')).toBe('a-42:1');
+      reopened.emit(chunk('lo', 1), 'a-42:2');
+      reopened.emit(complete(2, 'a-42'), 'a-42:3');
+      expect(callbacks.onChunk).toHaveBeenCalledTimes(2);
+      expect(callbacks.onComplete).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('stop() names the followed answer by its id, even before its `start` event', async () => {
+    const stops = recordStops({ content: 'So far' });
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().attachToAnswer('a-42', callbacks);
+    await waitForEventSource();
+    stream.stop();
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith('So far');
+    });
+    expect(stops).toEqual(['answer:a-42']);
+  });
+
+  it("an answer that is not the user's (404) is a failed start", async () => {
+    const callbacks = spyCallbacks();
+    new ChatService().attachToAnswer('someone-elses', callbacks);
+    const es = await waitForEventSource();
+    es.refuse();
+    expect(callbacks.onError.mock.calls[0]?.[0]).toMatchObject({ code: 'stream_start_failed' });
   });
 });
 
@@ -459,6 +655,7 @@ describe('Property: callback routing', () => {
           onChunk: (e) => calls.push(`chunk:${e.content}`),
           onComplete: (e) => calls.push(`complete:${e.message_id}`),
           onError: (e) => calls.push(`error:${e.code}`),
+          onCancelled: () => calls.push('error:cancelled'),
         };
         new ChatService().streamMessage('q', {}, callbacks);
         const es = await waitForEventSource();

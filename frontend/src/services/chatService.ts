@@ -1,13 +1,17 @@
 // Chat over the network: streaming answers through EventSource (DESIGN.md §3), the
-// non-streaming fallback, server-side cancel, and the conversation/message listings.
+// non-streaming fallback, stopping an answer on the server, and the conversation/message
+// listings.
 //
 // One stream's life: trade the access token for a short-lived stream token, open an
 // EventSource on /chat/stream (or /chat/onboarding-stream) with the message's client_message_id,
-// route each event to its callback, and close the EventSource ourselves on `complete` or
-// `error`, since EventSource would otherwise reconnect and the browser would ask again.
+// or on /chat/messages/{id}/stream to follow an answer already started, route each event to its
+// callback, and close the EventSource ourselves on `complete` or `error`, since EventSource
+// would otherwise reconnect and the browser would ask again. Closing a stream never stops its
+// answer: only cancelAnswer / cancelSend do.
 
 import type {
   CancelResponse,
+  CancelSendRequest,
   ConversationList,
   MessagePage,
   OnboardingMessageRequest,
@@ -18,17 +22,23 @@ import type {
 import { newId } from '../lib/ids';
 
 import { apiRequest } from './http';
-import type { CancelStream, StreamCallbacks, StreamOptions } from './streamConnection';
+import type { StreamCallbacks, StreamHandle, StreamOptions } from './streamConnection';
 import { ActiveStream, buildStreamUrl, MAX_STREAM_URL_LENGTH } from './streamConnection';
 
 export type {
-  CancelStream,
   StreamCallbacks,
   StreamFailure,
   StreamFailureCode,
+  StreamHandle,
   StreamOptions,
 } from './streamConnection';
-export { DEFAULT_MAX_RECONNECTS, MAX_STREAM_URL_LENGTH, buildStreamUrl } from './streamConnection';
+export {
+  DEFAULT_MAX_RECONNECTS,
+  MAX_STREAM_URL_LENGTH,
+  STOP_ACK_TIMEOUT_MS,
+  buildAnswerStreamUrl,
+  buildStreamUrl,
+} from './streamConnection';
 
 export interface SendOptions {
   isOnboarding?: boolean;
@@ -40,8 +50,6 @@ export interface SendOptions {
 }
 
 export class ChatService {
-  private activeStream: ActiveStream | null = null;
-
   /** False where the browser has no EventSource; callers then use sendMessage(). */
   isStreamingSupported(): boolean {
     return typeof globalThis.EventSource === 'function';
@@ -61,42 +69,57 @@ export class ChatService {
   }
 
   /**
-   * Streams the assistant's answer to `message`. Returns a function that cancels this stream.
-   * Exactly one of onComplete / onError is called, unless the stream is cancelled first.
+   * Streams the assistant's answer to `message`. Exactly one of onComplete / onError /
+   * onCancelled is called, unless the stream is detached first.
    */
-  streamMessage(message: string, options: StreamOptions, callbacks: StreamCallbacks): CancelStream {
-    this.cancelStream(); // one answer at a time
-    const stream = new ActiveStream(this, message, options, callbacks, () => {
-      if (this.activeStream === stream) this.activeStream = null;
-    });
-    this.activeStream = stream;
+  streamMessage(message: string, options: StreamOptions, callbacks: StreamCallbacks): StreamHandle {
+    const target = {
+      kind: 'send',
+      message,
+      clientMessageId: options.clientMessageId ?? newId(),
+      options,
+    } as const;
+    return this.openStream(new ActiveStream(this, target, callbacks, options.maxReconnects));
+  }
+
+  /**
+   * Follows answer `messageId`, already started (by another tab, or before a reload): its events
+   * from the first, live while it is written. Attaching sends nothing and starts nothing.
+   */
+  attachToAnswer(
+    messageId: string,
+    callbacks: StreamCallbacks,
+    options: Pick<StreamOptions, 'maxReconnects'> = {},
+  ): StreamHandle {
+    const target = { kind: 'answer', messageId } as const;
+    return this.openStream(new ActiveStream(this, target, callbacks, options.maxReconnects));
+  }
+
+  private openStream(stream: ActiveStream): StreamHandle {
     void stream.open();
-    return () => {
-      stream.cancel();
-    };
-  }
-
-  /** Closes the active stream, forgets it, and asks the server to stop generating. */
-  cancelStream(): void {
-    const stream = this.activeStream;
-    this.activeStream = null;
-    stream?.cancel();
-  }
-
-  get hasActiveStream(): boolean {
-    return this.activeStream !== null && !this.activeStream.isFinished;
+    return stream;
   }
 
   requestStreamToken(): Promise<StreamTokenResponse> {
     return apiRequest<StreamTokenResponse>('/chat/stream-token', { method: 'POST' });
   }
 
-  /** Fire-and-forget server-side stop; the partial answer is kept by the server. */
-  cancelGeneration(assistantMessageId: string): void {
-    apiRequest<CancelResponse>(`/chat/messages/${encodeURIComponent(assistantMessageId)}/cancel`, {
+  /** Stops answer `assistantMessageId`; resolves once it has stopped and its text is stored. */
+  cancelAnswer(assistantMessageId: string): Promise<CancelResponse> {
+    return apiRequest<CancelResponse>(
+      `/chat/messages/${encodeURIComponent(assistantMessageId)}/cancel`,
+      { method: 'POST' },
+    );
+  }
+
+  /**
+   * Stops the answer to the send with `clientMessageId`. A send the server has not seen yet is
+   * stored stopped when it arrives (message_id null in the acknowledgement).
+   */
+  cancelSend(clientMessageId: string): Promise<CancelResponse> {
+    return apiRequest<CancelResponse>('/chat/cancel', {
       method: 'POST',
-    }).catch(() => {
-      /* the stream is already closed on our side; the server's disconnect grace ends the rest */
+      json: { client_message_id: clientMessageId } satisfies CancelSendRequest,
     });
   }
 
@@ -152,5 +175,11 @@ export const chatService = new ChatService();
 /** What the hooks need from a chat service: lets tests pass a scripted double. */
 export type ChatClient = Pick<
   ChatService,
-  'streamMessage' | 'sendMessage' | 'listMessages' | 'isStreamingSupported' | 'fitsInStreamUrl'
+  | 'streamMessage'
+  | 'attachToAnswer'
+  | 'sendMessage'
+  | 'cancelSend'
+  | 'listMessages'
+  | 'isStreamingSupported'
+  | 'fitsInStreamUrl'
 >;

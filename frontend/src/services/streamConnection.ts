@@ -1,6 +1,7 @@
 // One streamed answer on the wire: EventSource from stream token to terminal event, with
 // reconnects (the browser's, resumed by the server from Last-Event-ID, or ours by hand with a
-// fresh token and last_event_id), and cancellation. ChatService (chatService.ts) drives it.
+// fresh token and last_event_id), leaving an answer to run on without us, and stopping it.
+// ChatService (chatService.ts) drives it, for the answer to a send or for an answer by its id.
 
 import type {
   ChunkEvent,
@@ -10,8 +11,7 @@ import type {
   StreamEvent,
 } from '../api/events';
 import { parseStreamEvent } from '../api/events';
-import type { StreamTokenResponse } from '../api/types';
-import { newId } from '../lib/ids';
+import type { CancelResponse, StreamTokenResponse } from '../api/types';
 
 import { ApiError, apiUrl } from './http';
 
@@ -51,16 +51,38 @@ export interface StreamCallbacks {
   onChunk: (event: ChunkEvent) => void;
   onComplete: (event: CompleteEvent) => void;
   onError: (failure: StreamFailure) => void;
+  /**
+   * The answer was stopped, here or anywhere else (another tab's Stop ends every reader's
+   * stream). `content` is the text the server stored when it said so; null when the chunks
+   * already delivered are that text.
+   */
+  onCancelled: (content: string | null) => void;
 }
 
-/** Stops this stream: closes it and asks the server to stop generating. No callback follows. */
-export type CancelStream = () => void;
+/** A stream in progress: exactly one terminal callback follows unless it is detached first. */
+export interface StreamHandle {
+  /** Closes our connection only: the answer goes on on the server, and no callback follows. */
+  detach: () => void;
+  /**
+   * Asks the server to stop the answer. Chunks written before the stop still arrive; then
+   * onCancelled (or onComplete / onError, when the answer ended first).
+   */
+  stop: () => void;
+}
 
-/** What a stream needs from its service: fresh stream tokens and server-side cancel. */
+/** What a stream needs from its service: fresh stream tokens and server-side stops. */
 export interface StreamBackend {
   requestStreamToken(): Promise<StreamTokenResponse>;
-  cancelGeneration(assistantMessageId: string): void;
+  /** Resolves once the answer has stopped and its partial text is stored. */
+  cancelAnswer(assistantMessageId: string): Promise<CancelResponse>;
+  /** The same, naming the answer by the send's client_message_id (before `start` told its id). */
+  cancelSend(clientMessageId: string): Promise<CancelResponse>;
 }
+
+/** Which answer a stream reads: the one a send starts, or one already started, by its id. */
+export type StreamTarget =
+  | { kind: 'send'; message: string; clientMessageId: string; options: StreamOptions }
+  | { kind: 'answer'; messageId: string };
 
 export const DEFAULT_MAX_RECONNECTS = 3;
 /**
@@ -69,8 +91,11 @@ export const DEFAULT_MAX_RECONNECTS = 3;
  * non-streaming way instead of failing.
  */
 export const MAX_STREAM_URL_LENGTH = 7_500;
-/** After a cancel that came before the `start` event, how long to wait for the id to cancel. */
-const CANCEL_WAIT_FOR_START_MS = 10_000;
+/**
+ * How long Stop waits for the server to say the answer stopped before calling it stopped on
+ * our side anyway (the server answers once the generation has stopped, wherever it runs).
+ */
+export const STOP_ACK_TIMEOUT_MS = 10_000;
 /** EventSource.CLOSED, spelled out so a test double need not define the static. */
 const READY_STATE_CLOSED = 2;
 
@@ -103,6 +128,34 @@ export function buildStreamUrl(params: {
   });
 }
 
+/** The stream of an answer already started: attaching is not a send, nothing new is generated. */
+export function buildAnswerStreamUrl(params: {
+  messageId: string;
+  token: string;
+  lastEventId?: string | null;
+}): string {
+  return apiUrl(`/chat/messages/${encodeURIComponent(params.messageId)}/stream`, {
+    token: params.token,
+    last_event_id: params.lastEventId,
+  });
+}
+
+function targetUrl(target: StreamTarget, token: string, lastEventId: string | null): string {
+  if (target.kind === 'answer') {
+    return buildAnswerStreamUrl({ messageId: target.messageId, token, lastEventId });
+  }
+  return buildStreamUrl({
+    message: target.message,
+    token,
+    clientMessageId: target.clientMessageId,
+    isOnboarding: target.options.isOnboarding,
+    conversationId: target.options.conversationId,
+    lastEventId,
+    // A reconnect (it carries a last event id) is never taken as a new retry by the server.
+    regenerate: target.options.regenerate,
+  });
+}
+
 function toFailure(error: unknown): StreamFailure {
   if (error instanceof ApiError) {
     return {
@@ -116,27 +169,29 @@ function toFailure(error: unknown): StreamFailure {
 }
 
 /** One stream from token to terminal event. Callbacks stop the moment it is finished. */
-export class ActiveStream {
+export class ActiveStream implements StreamHandle {
   private finished = false;
+  private stopping = false;
+  /** An EventSource was opened: the send may have reached the server. */
+  private requested = false;
   private es: EventSource | null = null;
-  private assistantMessageId: string | null = null;
+  private assistantMessageId: string | null;
   private lastEventId: string | null = null;
   private lastChunkIndex = -1;
   private receivedAny = false;
   private failedReconnects = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private readonly clientMessageId: string;
+  private stopTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly maxReconnects: number;
 
   constructor(
     private readonly service: StreamBackend,
-    private readonly message: string,
-    private readonly options: StreamOptions,
+    private readonly target: StreamTarget,
     private readonly callbacks: StreamCallbacks,
-    private readonly onFinished: () => void,
+    maxReconnects: number = DEFAULT_MAX_RECONNECTS,
   ) {
-    this.clientMessageId = options.clientMessageId ?? newId();
-    this.maxReconnects = options.maxReconnects ?? DEFAULT_MAX_RECONNECTS;
+    this.assistantMessageId = target.kind === 'answer' ? target.messageId : null;
+    this.maxReconnects = maxReconnects;
   }
 
   get isFinished(): boolean {
@@ -151,21 +206,11 @@ export class ActiveStream {
       if (!this.finished) this.fail(toFailure(error));
       return;
     }
-    if (this.finished) return; // cancelled while the token was on its way
+    if (this.finished) return; // detached or stopped while the token was on its way
     const EventSourceImpl = globalThis.EventSource;
-    const es = new EventSourceImpl(
-      buildStreamUrl({
-        message: this.message,
-        token,
-        clientMessageId: this.clientMessageId,
-        isOnboarding: this.options.isOnboarding,
-        conversationId: this.options.conversationId,
-        lastEventId: this.lastEventId,
-        // A reconnect (it carries a last event id) is never taken as a new retry by the server.
-        regenerate: this.options.regenerate,
-      }),
-    );
+    const es = new EventSourceImpl(targetUrl(this.target, token, this.lastEventId));
     this.es = es;
+    this.requested = true;
     es.onmessage = (event: MessageEvent<string>) => {
       this.handleMessage(es, event);
     };
@@ -174,19 +219,45 @@ export class ActiveStream {
     };
   }
 
-  cancel(): void {
-    if (this.finished) return;
-    // Before `start` we do not know the message id yet: keep that connection open (finish()
-    // would close it) just long enough to learn it.
-    const unstarted = this.assistantMessageId === null ? this.es : null;
-    if (unstarted !== null) this.es = null;
+  readonly detach = (): void => {
     this.finish();
+  };
+
+  readonly stop = (): void => {
+    if (this.finished || this.stopping) return;
+    this.stopping = true;
+    let request: Promise<CancelResponse>;
     if (this.assistantMessageId !== null) {
-      this.service.cancelGeneration(this.assistantMessageId);
-    } else if (unstarted !== null) {
-      this.cancelOnceStarted(unstarted);
+      request = this.service.cancelAnswer(this.assistantMessageId);
+    } else if (this.requested && this.target.kind === 'send') {
+      // The send may be on the server without our knowing its answer's id yet: name it by
+      // the send. A send still on its way is then stored stopped, without an answer.
+      request = this.service.cancelSend(this.target.clientMessageId);
+    } else {
+      // Still fetching the token: no send left this page, so nothing was started.
+      this.finish();
+      this.callbacks.onCancelled('');
+      return;
     }
-    // Still fetching the token: open() sees `finished` and never opens, so nothing started.
+    // Keep reading meanwhile: what was written before the stop still arrives.
+    this.stopTimer = setTimeout(() => {
+      this.settleStop(null);
+    }, STOP_ACK_TIMEOUT_MS);
+    request.then(
+      (ack) => {
+        // Another status: the answer ended before the stop; its stream says how.
+        if (ack.status === 'cancelled') this.settleStop(ack.content);
+      },
+      () => {
+        this.settleStop(null);
+      },
+    );
+  };
+
+  private settleStop(content: string | null): void {
+    if (this.finished) return;
+    this.finish();
+    this.callbacks.onCancelled(content);
   }
 
   private handleMessage(es: EventSource, message: MessageEvent<string>): void {
@@ -220,6 +291,11 @@ export class ActiveStream {
         return;
       case 'error':
         this.finish();
+        // Stopped (here or in another tab): every chunk before it was delivered.
+        if (event.code === 'cancelled') {
+          this.callbacks.onCancelled(null);
+          return;
+        }
         this.callbacks.onError({
           code: event.code,
           message: event.message,
@@ -251,44 +327,24 @@ export class ActiveStream {
       this.fail({ code: 'connection_lost', message: MESSAGES.connectionLost, retryable: true });
       return;
     }
-    es.onmessage = null;
-    es.onerror = null;
-    es.close();
-    this.es = null;
+    this.closeEventSource();
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.open();
     }, 500 * this.failedReconnects);
   }
 
-  /** Waits for the `start` event on a cancelled stream, only to learn which message to cancel. */
-  private cancelOnceStarted(es: EventSource): void {
-    const close = (): void => {
-      clearTimeout(timer);
-      es.onmessage = null;
-      es.onerror = null;
-      es.close();
-    };
-    const timer = setTimeout(close, CANCEL_WAIT_FOR_START_MS);
-    es.onmessage = (message: MessageEvent<string>) => {
-      const event = parseStreamEvent(message.data);
-      if (event?.type === 'start') this.service.cancelGeneration(event.message_id);
-      close();
-    };
-    es.onerror = close;
-  }
-
   private fail(failure: StreamFailure): void {
+    if (this.stopping) {
+      // The stop's acknowledgement (or its time-out) ends this stream, not the lost connection.
+      this.closeEventSource();
+      return;
+    }
     this.finish();
     this.callbacks.onError(failure);
   }
 
-  /** Closes the EventSource for good; after this no callback is called. */
-  private finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+  private closeEventSource(): void {
     const es = this.es;
     this.es = null;
     if (es !== null) {
@@ -296,6 +352,16 @@ export class ActiveStream {
       es.onerror = null;
       es.close();
     }
-    this.onFinished();
+  }
+
+  /** Closes the EventSource for good; after this no callback is called. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.stopTimer !== null) clearTimeout(this.stopTimer);
+    this.timer = null;
+    this.stopTimer = null;
+    this.closeEventSource();
   }
 }

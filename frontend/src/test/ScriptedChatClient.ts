@@ -1,26 +1,34 @@
-// A ChatClient double for hook tests: records each stream and lets the test drive its callbacks.
+// A ChatClient double for hook tests: records each stream (a send's, or an answer's it follows)
+// and lets the test drive its callbacks.
 
 import { vi } from 'vitest';
 
 import type { ChunkEvent, CompleteEvent, StartEvent } from '../api/events';
-import type { MessagePage, SendMessageResponse } from '../api/types';
+import type { CancelResponse, MessagePage, SendMessageResponse } from '../api/types';
 import type {
   ChatClient,
   SendOptions,
   StreamCallbacks,
   StreamFailure,
+  StreamHandle,
   StreamOptions,
 } from '../services/chatService';
 
 export interface ScriptedStream {
-  message: string;
+  /** The question sent; null for an answer followed by attachToAnswer(). */
+  message: string | null;
+  /** The answer followed; null for a send. */
+  attachedTo: string | null;
   options: StreamOptions;
   callbacks: StreamCallbacks;
-  cancel: ReturnType<typeof vi.fn>;
+  detach: ReturnType<typeof vi.fn>;
+  stop: ReturnType<typeof vi.fn>;
   start: (event?: Partial<StartEvent>) => void;
   chunk: (content: string) => void;
   complete: (event?: Partial<CompleteEvent>) => void;
   fail: (failure?: Partial<StreamFailure>) => void;
+  /** The stream's terminal `cancelled` (null), or the stop's acknowledgement (its content). */
+  cancelled: (content?: string | null) => void;
 }
 
 let seq = 0;
@@ -39,6 +47,14 @@ export class ScriptedChatClient implements ChatClient {
     (_message: string, _options?: SendOptions): Promise<SendMessageResponse> =>
       new Promise<SendMessageResponse>(() => undefined),
   );
+  cancelSend = vi.fn((_clientMessageId: string): Promise<CancelResponse> =>
+    Promise.resolve({
+      message_id: null,
+      status: 'cancelled',
+      content: '',
+      last_event_id: null,
+    }),
+  );
 
   isStreamingSupported(): boolean {
     return this.streamingSupported;
@@ -49,15 +65,36 @@ export class ScriptedChatClient implements ChatClient {
   }
 
   streamMessage(message: string, options: StreamOptions, callbacks: StreamCallbacks) {
+    return this.record(message, null, options, callbacks);
+  }
+
+  attachToAnswer(messageId: string, callbacks: StreamCallbacks) {
+    return this.record(null, messageId, {}, callbacks);
+  }
+
+  latest(): ScriptedStream {
+    const stream = this.streams.at(-1);
+    if (stream === undefined) throw new Error('no stream was started');
+    return stream;
+  }
+
+  private record(
+    message: string | null,
+    attachedTo: string | null,
+    options: StreamOptions,
+    callbacks: StreamCallbacks,
+  ): StreamHandle {
     seq += 1;
-    const id = `a-${seq}`;
+    const id = attachedTo ?? `a-${seq}`;
     const conversationId = options.conversationId ?? 'conv-new';
     let index = 0;
     const stream: ScriptedStream = {
       message,
+      attachedTo,
       options,
       callbacks,
-      cancel: vi.fn(),
+      detach: vi.fn(),
+      stop: vi.fn(),
       start: (event = {}) => {
         callbacks.onStart?.({
           type: 'start',
@@ -90,14 +127,11 @@ export class ScriptedChatClient implements ChatClient {
           ...failure,
         });
       },
+      cancelled: (content = null) => {
+        callbacks.onCancelled(content);
+      },
     };
     this.streams.push(stream);
-    return stream.cancel as () => void;
-  }
-
-  latest(): ScriptedStream {
-    const stream = this.streams.at(-1);
-    if (stream === undefined) throw new Error('no stream was started');
-    return stream;
+    return { detach: stream.detach as () => void, stop: stream.stop as () => void };
   }
 }

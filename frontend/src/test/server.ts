@@ -5,6 +5,7 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 
 import type {
+  CancelResponse,
   ConversationList,
   Message,
   MessagePage,
@@ -68,6 +69,16 @@ export function makeOnboarding(overrides: Partial<OnboardingState> = {}): Onboar
   };
 }
 
+/** A stop's acknowledgement: the answer has stopped and `content` is what was stored. */
+export function cancelled(messageId: string | null, content = ''): CancelResponse {
+  return {
+    message_id: messageId,
+    status: 'cancelled',
+    content,
+    last_event_id: messageId === null ? null : `${messageId}:9`,
+  };
+}
+
 export const handlers = [
   http.get(`${API}/users/me`, () => HttpResponse.json(makeUser())),
   http.get(`${API}/config`, () => HttpResponse.json(makeConfig())),
@@ -75,8 +86,9 @@ export const handlers = [
     HttpResponse.json({ token: 'stream-token-1', expires_in: 300 }),
   ),
   http.post(`${API}/chat/messages/:id/cancel`, ({ params }) =>
-    HttpResponse.json({ message_id: params.id, status: 'cancelled' }, { status: 202 }),
+    HttpResponse.json(cancelled(String(params.id)), { status: 202 }),
   ),
+  http.post(`${API}/chat/cancel`, () => HttpResponse.json(cancelled(null), { status: 202 })),
   http.get(`${API}/chat/conversations`, () => HttpResponse.json<ConversationList>({ items: [] })),
   http.get(`${API}/chat/conversations/:id/messages`, () =>
     HttpResponse.json<MessagePage>({ items: [], has_more: false }),

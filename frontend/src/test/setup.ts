@@ -1,9 +1,11 @@
-// Vitest set-up: jest-dom matchers, MSW for REST, the EventSource double, a clean slate per test.
+// Vitest set-up: jest-dom matchers, MSW for REST, the EventSource and BroadcastChannel doubles,
+// a clean slate per test.
 
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
 
+import { FakeBroadcastChannel } from './FakeBroadcastChannel';
 import { FakeEventSource } from './FakeEventSource';
 import { server } from './server';
 
@@ -14,6 +16,8 @@ beforeAll(() => {
 beforeEach(() => {
   FakeEventSource.reset();
   vi.stubGlobal('EventSource', FakeEventSource);
+  FakeBroadcastChannel.reset();
+  vi.stubGlobal('BroadcastChannel', FakeBroadcastChannel);
   window.localStorage.clear();
 });
 
