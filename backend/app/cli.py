@@ -41,6 +41,15 @@ def serve(
 ) -> None:
     """Serve the API (and the built front end) with uvicorn."""
     settings = _load_settings()
+    if workers > 1 and not settings.redis_url:
+        typer.echo(
+            f"Refusing to start {workers} workers without REDIS_URL: each answer would live in "
+            "one process's memory, so a reconnect, a Stop or a reload that reaches another "
+            "process could not find it. Set REDIS_URL (see docs/deployment.md), or run one "
+            "worker.",
+            err=True,
+        )
+        raise typer.Exit(2)
     _prepare_metrics_dir(settings)
     from app.server import run_server
 

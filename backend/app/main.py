@@ -22,6 +22,8 @@ from app.core.task_queue import configure_celery
 from app.db.session import Database
 from app.frontend import SinglePageApp, default_dist_dir
 from app.llm.factory import ChatModelProvider
+from app.orchestration.checkpoints import Checkpointer
+from app.orchestration.cluster import StreamCluster
 from app.orchestration.orchestrator import Orchestrator
 from app.server import add_shutdown_hook, remove_shutdown_hook
 from app.services.rate_limits import RateLimiter
@@ -70,14 +72,30 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or Database.from_url(settings.resolved_database_url)
-        streams = StreamManager(
-            idle_timeout_s=settings.stream_idle_timeout_s,
-            disconnect_grace_s=settings.stream_disconnect_grace_s,
-            buffer_ttl_s=settings.stream_buffer_ttl_s,
-        )
+        # Scaled mode: answers in a Redis log any process reads; else checkpoints of this one's.
+        cluster = StreamCluster.connect(settings, db=db) if settings.redis_url else None
+        if cluster is not None:
+            streams = StreamManager(
+                idle_timeout_s=settings.stream_idle_timeout_s,
+                disconnect_grace_s=settings.stream_disconnect_grace_s,
+                buffer_ttl_s=settings.stream_buffer_ttl_s,
+                buffer_factory=cluster.log.buffer,
+                remote_readers=cluster.leases.count_readers,
+            )
+            cluster.start(streams.stop)
+            checkpointer = None
+        else:
+            streams = StreamManager(
+                idle_timeout_s=settings.stream_idle_timeout_s,
+                disconnect_grace_s=settings.stream_disconnect_grace_s,
+                buffer_ttl_s=settings.stream_buffer_ttl_s,
+            )
+            checkpointer = Checkpointer(db, streams, settings.stream_checkpoint_s)
+            checkpointer.start()
         models = ChatModelProvider(settings, chat_model)
         app.state.db = db
         app.state.streams = streams
+        app.state.cluster = cluster
         app.state.models = models
         limiter = RateLimiter(settings)
         app.state.limiter = limiter
@@ -87,6 +105,7 @@ def create_app(
             streams=streams,
             settings=settings,
             limiter=limiter,
+            cluster=cluster,
         )
         if not settings.redis_url:
             try:
@@ -109,6 +128,10 @@ def create_app(
         finally:
             remove_shutdown_hook(end_streams)
             await streams.shutdown()
+            if checkpointer is not None:
+                await checkpointer.close()
+            if cluster is not None:
+                await cluster.close()
             await limiter.close()
             if database is None:
                 await db.dispose()

@@ -27,7 +27,12 @@ class SaveOutcome(StrEnum):
 
 def _write_answer(session: Session, record: AnswerRecord) -> None:
     """The answer (and any onboarding advance) in the caller's transaction."""
-    message_crud.save_answer(
+    save = (
+        message_crud.save_unfinished_answer
+        if record.only_if_unfinished
+        else message_crud.save_answer
+    )
+    if not save(
         session,
         Message(
             id=record.message_id,
@@ -44,8 +49,10 @@ def _write_answer(session: Session, record: AnswerRecord) -> None:
             ttft_ms=record.ttft_ms,
             duration_ms=record.duration_ms,
             completed_at=record.completed_at,
+            chunk_ends=record.chunk_ends,
         ),
-    )
+    ):
+        return
     conversation_crud.touch_conversation(session, record.conversation_id, record.completed_at)
     if record.onboarding is not None:
         advance = record.onboarding

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     stream_disconnect_grace_s: float = Field(default=10.0, ge=0)
     stream_buffer_ttl_s: float = Field(default=300.0, ge=0)
     stream_retry_ms: int = Field(default=3000, ge=0)
+    # Scaled mode: a process that stops renewing its lease this long is taken for dead.
+    stream_owner_lease_s: float = Field(default=5.0, ge=0.5, le=300)
+    # Embedded mode: how often partial answers are written to the database.
+    stream_checkpoint_s: float = Field(default=2.0, gt=0)
     persist_timeout_s: float = Field(default=3.0, gt=0)
 
     # Rate limits

@@ -119,11 +119,21 @@ class DatabaseUnavailable(AppError):
     message = "The database is unreachable. Please try again shortly."
 
 
+class StreamLogUnavailable(AppError):
+    status_code = 503
+    code = "stream_log_unavailable"
+    message = "The server cannot reach its stream log (Redis). Please try again shortly."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "2"})
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from redis.exceptions import RedisError
     from sqlalchemy.exc import (
         DataError,
         DBAPIError,
@@ -165,6 +175,20 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(RedisError)
+    async def _stream_log_error(_: Request, exc: RedisError) -> JSONResponse:
+        import structlog
+
+        structlog.get_logger("chatstream.errors").error(
+            "stream_log_unavailable", error_type=type(exc).__name__
+        )
+        unavailable = StreamLogUnavailable()
+        return JSONResponse(
+            error_body(unavailable.code, unavailable.message),
+            status_code=unavailable.status_code,
+            headers=unavailable.headers,
         )
 
     @app.exception_handler(PoolTimeout)

@@ -67,6 +67,34 @@ RATE_LIMIT_REJECTIONS = Counter(
     "chatstream_rate_limit_rejections_total", "Requests refused by a rate limit.", ["limit"]
 )
 
+# Scaled mode: the stream log in Redis, its owner leases and the answers recovered from it.
+LOG_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+STREAM_LOG_LAG = Histogram(
+    "chatstream_stream_log_lag_seconds",
+    "Time from a frame's append to its write in the Redis stream log.",
+    buckets=LOG_LAG_BUCKETS,
+)
+STREAM_LOG_ROUND_TRIPS = Counter(
+    "chatstream_stream_log_round_trips_total", "Batched writes to the Redis stream log."
+)
+STREAM_LOG_FRAMES = Counter(
+    "chatstream_stream_log_frames_total", "Frames written to the Redis stream log."
+)
+STREAM_LOG_FAILURES = Counter(
+    "chatstream_stream_log_failures_total", "Batched writes to the stream log that failed."
+)
+LEASES_LOST = Counter(
+    "chatstream_stream_leases_lost_total",
+    "Answers this process stopped because another process took them over.",
+)
+ANSWERS_RECOVERED = Counter(
+    "chatstream_answers_recovered_total",
+    "Answers of a dead process ended and stored from the stream log by a survivor.",
+)
+CHECKPOINTS = Counter(
+    "chatstream_stream_checkpoints_total", "Partial answers checkpointed to the database."
+)
+
 
 def render_latest() -> tuple[bytes, str]:
     """The exposition text, aggregated over all processes in multiprocess mode."""

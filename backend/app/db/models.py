@@ -87,6 +87,9 @@ class Message(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     model: Mapped[str | None] = mapped_column(String(200))
     chunk_count: Mapped[int | None] = mapped_column(Integer)
+    # Where each chunk of the answer ends in `content`: a stream told again from the database
+    # (after a crash, or once its log has expired) resumes at any event, exactly.
+    chunk_ends: Mapped[list[int] | None] = mapped_column(JSON)
     ttft_ms: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

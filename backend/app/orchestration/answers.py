@@ -13,7 +13,7 @@ from app.schemas.records import AnswerRecord, OnboardingAdvance
 from app.services import onboarding
 from app.services.turns import TurnRecord
 from app.streaming.events import OnboardingProgress
-from app.streaming.generation import GenerationOutcome
+from app.streaming.generation import GenerationOutcome, StopReason
 
 
 class AnswerSaver:
@@ -59,7 +59,9 @@ class AnswerSaver:
             ttft_ms=outcome.ttft_ms,
             duration_ms=outcome.duration_ms,
             completed_at=utcnow(),
+            chunk_ends=list(outcome.chunk_ends),
             onboarding=advance,
+            only_if_unfinished=outcome.stop_reason is StopReason.OWNER_LOST,
         )
         saved = await save_answer(self._db, record, self._settings.persist_timeout_s)
         telemetry.stream_ended(agent=telemetry.agent_name(kind), outcome=outcome, save=saved)

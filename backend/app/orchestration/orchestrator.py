@@ -12,28 +12,34 @@ held until the answer ends), store it, launch the generation; when it ends, the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import structlog
 from langchain_core.language_models import BaseChatModel
+from redis.exceptions import RedisError
 
 from app.agents.base import BaseAgent, TurnContext
 from app.agents.conversational import ConversationalAgent
 from app.agents.onboarding import OnboardingAgent
 from app.core.config import Settings
 from app.core.errors import Conflict, MessageNotFound
-from app.db.models import ConversationKind, Role
+from app.db.models import ConversationKind, Message, MessageStatus, Role
 from app.db.session import Database
 from app.llm.factory import ChatModelProvider
 from app.orchestration import readers, telemetry
 from app.orchestration.answers import AnswerSaver
+from app.orchestration.cluster import STOPPED_SEND_TTL_S, StreamCluster
 from app.orchestration.readers import StreamHandle
 from app.schemas.auth import AuthUser
 from app.schemas.chat import CancelResult, ChatTurnRead
 from app.services import turns
 from app.services.rate_limits import RateLimiter, StreamLease
+from app.streaming import replay
 from app.streaming.events import OnboardingProgress
 from app.streaming.generation import Generation, GenerationOutcome, StopReason
 from app.streaming.manager import StreamManager
@@ -70,6 +76,24 @@ class Turn:
         return self.record.assistant_message.id
 
 
+class StoppedSends:
+    """Embedded mode: sends stopped before they reached the server, remembered a minute."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[uuid.UUID, str], float] = {}
+
+    def remember(self, user_id: uuid.UUID, client_message_id: str) -> None:
+        now = time.monotonic()
+        self._until = {key: until for key, until in self._until.items() if until > now}
+        self._until[(user_id, client_message_id)] = now + STOPPED_SEND_TTL_S
+
+    def take(self, user_id: uuid.UUID, client_message_id: str) -> bool:
+        if not self._until:  # every send asks: nearly always nothing to look at
+            return False
+        until = self._until.pop((user_id, client_message_id), None)
+        return until is not None and until > time.monotonic()
+
+
 class Orchestrator:
     def __init__(
         self,
@@ -79,13 +103,16 @@ class Orchestrator:
         streams: StreamManager,
         settings: Settings,
         limiter: RateLimiter,
+        cluster: StreamCluster | None = None,
     ) -> None:
         self.db = db
         self.models = models
         self.streams = streams
         self.settings = settings
         self.limiter = limiter
+        self.cluster = cluster
         self._answers = AnswerSaver(db, settings, model_name=models.name)
+        self._stopped_sends = StoppedSends()
 
     # Entry points -------------------------------------------------------------------------------
 
@@ -97,28 +124,91 @@ class Orchestrator:
         return await self._send(user, ConversationKind.ONBOARDING, send)
 
     async def cancel(self, user: AuthUser, message_id: uuid.UUID) -> CancelResult:
-        message = await turns.load_message(self.db, message_id)
-        if message is None or message.user_id != user.id or message.role != Role.ASSISTANT:
-            raise MessageNotFound()
-        generation = self.streams.get(message_id)
+        """Stop the answer wherever it is generated; once it is stored and its terminal event
+        written (nothing follows on any stream), what was kept."""
+        return await self._stop(await self._users_answer(user, message_id))
+
+    async def cancel_send(self, user: AuthUser, client_message_id: str) -> CancelResult:
+        """Stop the answer to a send named by its client_message_id (a Stop before `start`).
+
+        A send that has not reached the server yet is remembered as stopped: when it arrives,
+        its answer is stored `cancelled` without generating. Whichever of the two writes first,
+        the other then sees it, so no stop is lost between them.
+        """
+        answer = await turns.find_answer(self.db, user.id, client_message_id)
+        if answer is None:
+            await self._remember_stopped_send(user.id, client_message_id)
+            answer = await turns.find_answer(self.db, user.id, client_message_id)
+            if answer is None:
+                return CancelResult(
+                    message_id=None, status=MessageStatus.CANCELLED, content="", last_event_id=None
+                )
+        return await self._stop(answer)
+
+    async def _stop(self, answer: Message) -> CancelResult:
+        generation = self.streams.get(answer.id)
         if generation is not None:
             generation.stop(StopReason.CANCELLED)
             outcome = await generation.wait()
-            return CancelResult(message_id=message_id, status=outcome.status)
-        # Still `streaming` with no generation here: another process is writing it (stream
-        # buffers are per process); answers orphaned by a crash are recovered at start-up.
-        return CancelResult(message_id=message_id, status=message.status)
+            if self.cluster is not None:
+                await self.cluster.log.flushed(answer.id)
+            return CancelResult(
+                message_id=answer.id,
+                status=outcome.status,
+                content=outcome.content,
+                last_event_id=str(EventId(answer.id, generation.buffer.next_seq - 1)),
+            )
+        terminal: int | None = None
+        if self.cluster is not None and answer.status == MessageStatus.STREAMING:
+            terminal = await self.cluster.stop_elsewhere(answer.id)
+            answer = await turns.load_message(self.db, answer.id) or answer
+        if answer.status == MessageStatus.STREAMING:  # nobody writes it and nothing ended it
+            return CancelResult(message_id=answer.id, status=answer.status, content=answer.content)
+        if terminal is None:
+            terminal = replay.terminal_seq(answer)
+        return CancelResult(
+            message_id=answer.id,
+            status=answer.status,
+            content=answer.content,
+            last_event_id=str(EventId(answer.id, terminal)),
+        )
+
+    async def _remember_stopped_send(self, user_id: uuid.UUID, client_message_id: str) -> None:
+        if self.cluster is not None:
+            await self.cluster.remember_stopped_send(user_id, client_message_id)
+        else:
+            self._stopped_sends.remember(user_id, client_message_id)
+
+    async def _send_was_stopped(self, user_id: uuid.UUID, client_message_id: str) -> bool:
+        if self.cluster is not None:
+            return await self.cluster.take_stopped_send(user_id, client_message_id)
+        return self._stopped_sends.take(user_id, client_message_id)
+
+    async def _users_answer(self, user: AuthUser, message_id: uuid.UUID) -> Message:
+        message = await turns.load_message(self.db, message_id)
+        if message is None or message.user_id != user.id or message.role != Role.ASSISTANT:
+            raise MessageNotFound()
+        return message
 
     # Readers ------------------------------------------------------------------------------------
 
     async def stream(self, turn: Turn) -> StreamHandle | None:
         """The answer as a stream, from where the send's `resume` left off."""
-        return await readers.stream_handle(self.db, self.streams, turn.record, turn.resume)
+        return await readers.stream_handle(
+            self.db, self.streams, self.cluster, turn.record.assistant_message, turn.resume
+        )
+
+    async def watch(
+        self, user: AuthUser, message_id: uuid.UUID, resume: EventId | None
+    ) -> StreamHandle | None:
+        """Any of the user's answers as a stream: live, from its log, or from the database."""
+        answer = await self._users_answer(user, message_id)
+        return await readers.stream_handle(self.db, self.streams, self.cluster, answer, resume)
 
     async def whole_answer(self, turn: Turn) -> ChatTurnRead:
         """The answer once it has ended, as stored."""
         return await readers.whole_answer(
-            self.db, self.streams, self.settings, turn.record, turn.kind
+            self.db, self.streams, self.settings, self.cluster, turn.record, turn.kind
         )
 
     # The turn ---------------------------------------------------------------------------------
@@ -131,12 +221,19 @@ class Orchestrator:
                 return Turn(existing, kind, send.resume)
             answer_id = uuid.uuid4()  # the new answer's id, and its stream slot
             async with self.limiter.lease(user.id, answer_id) as lease:
+                await self._claim(answer_id)
                 try:
                     record = await self._store(user, kind, send, existing, answer_id)
                 except turns.SentMeanwhile:
+                    await self._unclaim(answer_id)
                     continue  # another request stored this id first: use its turn
+                except BaseException:
+                    await self._unclaim(answer_id)
+                    raise
                 lease.keep()  # released when the answer ends
-            self._launch(user, kind, record, lease)
+            generation = self._launch(user, kind, record, lease)
+            if await self._send_was_stopped(user.id, send.client_message_id):
+                generation.stop(StopReason.CANCELLED)
             return Turn(record, kind, send.resume)
         raise Conflict("This message is being sent by another request.")
 
@@ -171,6 +268,16 @@ class Orchestrator:
             ),
         )
 
+    async def _claim(self, answer_id: uuid.UUID) -> None:
+        """Scaled mode: this process writes the answer, before any other can see it stored."""
+        if self.cluster is not None:
+            await self.cluster.claim(answer_id)
+
+    async def _unclaim(self, answer_id: uuid.UUID) -> None:
+        if self.cluster is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await asyncio.shield(self.cluster.leases.release(answer_id))
+
     def _launch(
         self,
         user: AuthUser,
@@ -196,13 +303,17 @@ class Orchestrator:
                 finally:
                     await lease.release()
 
-            return self.streams.start(
+            generation = self.streams.start(
                 message_id=assistant.id,
                 conversation_id=assistant.conversation_id,
                 user_message_id=record.user_message.id,
                 chunks=self._answer_chunks(kind, record.context),
                 finalise=finalise,
             )
+        if self.cluster is not None and generation.task is not None:
+            cluster = self.cluster
+            generation.task.add_done_callback(lambda _: cluster.release_when_written(assistant.id))
+        return generation
 
     # The model's answer -------------------------------------------------------------------------
 

@@ -78,5 +78,20 @@ class ChatTurnRead(BaseModel):
 
 
 class CancelResult(BaseModel):
-    message_id: uuid.UUID
+    """An answer once stopped: stored, its terminal event written; nothing follows it."""
+
+    message_id: uuid.UUID | None = Field(
+        description="The answer; null when the send it names has not reached the server yet "
+        "(it will be stored `cancelled` when it does)."
+    )
     status: str
+    content: str = Field(description="The answer's text as stored.")
+    last_event_id: str | None = Field(
+        default=None,
+        description="The id of the answer's terminal event (`<message_id>:<seq>`); null if it "
+        "has none yet.",
+    )
+
+
+class SendCancel(BaseModel):
+    client_message_id: str = CLIENT_MESSAGE_ID

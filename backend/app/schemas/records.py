@@ -32,4 +32,8 @@ class AnswerRecord(BaseModel):
     ttft_ms: int | None
     duration_ms: int
     completed_at: datetime
+    chunk_ends: list[int] | None = None
     onboarding: OnboardingAdvance | None = None
+    # Write it only over an answer still `streaming`: the save of a process that lost the answer
+    # to a survivor (which stored it from the log) must not overwrite the survivor's.
+    only_if_unfinished: bool = False

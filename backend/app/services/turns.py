@@ -237,3 +237,23 @@ async def interrupt_orphaned_answers(db: Database) -> int:
     return await db.run(
         lambda session: message_crud.interrupt_unfinished_answers(session, utcnow())
     )
+
+
+def _answer_to(session: Session, user_id: uuid.UUID, client_message_id: str) -> Message | None:
+    question = message_crud.get_by_client_message_id(session, user_id, client_message_id)
+    return None if question is None else message_crud.get_reply(session, question.id)
+
+
+async def find_answer(db: Database, user_id: uuid.UUID, client_message_id: str) -> Message | None:
+    """The answer to the user's send with this client_message_id, if it has been stored."""
+    return await db.run(lambda session: _answer_to(session, user_id, client_message_id))
+
+
+async def interrupt_answer(db: Database, answer_id: uuid.UUID) -> None:
+    """An answer left `streaming` that nobody writes any more (its log is gone too)."""
+    await db.run(lambda session: message_crud.interrupt_answer(session, answer_id, utcnow()))
+
+
+async def checkpoint_answers(db: Database, partials: list[dict[str, object]]) -> None:
+    """The text so far of answers in flight, in one statement (message_crud.checkpoint_answers)."""
+    await db.run(lambda session: message_crud.checkpoint_answers(session, partials))

@@ -28,6 +28,16 @@ itself. It must not raise."""
 _Waiting = tuple["asyncio.Future[None]", Callable[[bytes], bool] | None]
 
 
+@runtime_checkable
+class FrameSource(Protocol):
+    """What an SSE response reads: a stream buffer, or another process's log (redis_log.py)."""
+
+    def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
+        """Frames after `after_seq`, several joined when the reader is behind; None after
+        `idle_s` without a frame (the caller sends a ping). Ends after the terminal event."""
+        ...
+
+
 class StreamBuffer(ABC):
     @abstractmethod
     def append(self, frame: bytes) -> int:

@@ -40,6 +40,12 @@ class StopReason(StrEnum):
     CANCELLED = "cancelled"
     DISCONNECTED = "disconnected"
     SHUTDOWN = "shutdown"
+    # Scaled mode: the stream's log in Redis cannot be written, so no other process can serve
+    # the answer; it is stopped and stored rather than generated for this process alone.
+    LOG_LOST = "log_lost"
+    # Scaled mode: another process took the answer over (this one missed its lease renewals)
+    # and has stored it from the log; this process must neither write nor save it any more.
+    OWNER_LOST = "owner_lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,18 @@ STOP_ENDINGS: dict[StopReason, Ending] = {
         "The server is restarting; please try again in a moment.",
         True,
     ),
+    StopReason.LOG_LOST: Ending(
+        MessageStatus.INTERRUPTED,
+        ErrorCode.INTERNAL,
+        "The answer was interrupted: the server lost its stream log. Please try again.",
+        True,
+    ),
+    StopReason.OWNER_LOST: Ending(
+        MessageStatus.INTERRUPTED,
+        ErrorCode.INTERNAL,
+        "The answer was interrupted: the server writing it stopped. Please try again.",
+        True,
+    ),
 }
 
 
@@ -84,9 +102,13 @@ class GenerationOutcome:
     finish_reason: str
     retryable: bool
     stop_reason: StopReason | None = None
+    # Where each chunk ends in `content` (see Message.chunk_ends).
+    chunk_ends: tuple[int, ...] = ()
 
 
 Finaliser = Callable[[GenerationOutcome], Awaitable[OnboardingProgress | None]]
+RemoteReaders = Callable[[uuid.UUID], Awaitable[int]]
+"""How many readers other processes have on an answer (scaled mode): they keep it alive too."""
 
 
 class Generation:
@@ -101,6 +123,7 @@ class Generation:
         buffer: StreamBuffer,
         idle_timeout_s: float,
         disconnect_grace_s: float,
+        remote_readers: RemoteReaders | None = None,
     ) -> None:
         self.message_id = message_id
         self.conversation_id = conversation_id
@@ -113,10 +136,13 @@ class Generation:
         self._grace_s = disconnect_grace_s
         self._readers = 0
         self._grace_timer: asyncio.TimerHandle | None = None
+        self._grace_check: asyncio.Future[None] | None = None
         self._stop_reason: StopReason | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._remote_readers = remote_readers
         self._parts: list[str] = []
+        self._ends: list[int] = []
         self._ttft_ms: int | None = None
         # The log context (user, message, request...) of whoever started it, for callbacks.
         self._context = contextvars.copy_context()
@@ -155,6 +181,15 @@ class Generation:
     def task(self) -> asyncio.Task[None] | None:
         return self._task
 
+    @property
+    def chunk_count(self) -> int:
+        return len(self._parts)
+
+    def partial(self) -> tuple[str, list[int]]:
+        """The answer so far and where each of its chunks ends (a checkpoint's content)."""
+        count = len(self._parts)  # chunks appended meanwhile belong to the next checkpoint
+        return "".join(self._parts[:count]), self._ends[:count]
+
     # Readers -------------------------------------------------------------------------------
 
     def attach(self) -> None:
@@ -179,7 +214,29 @@ class Generation:
 
     def _grace_expired(self) -> None:
         self._grace_timer = None
-        if self._readers == 0 and self.stop(StopReason.DISCONNECTED):
+        if self._readers > 0 or self.done.is_set():
+            return
+        if self._remote_readers is None:
+            self._abandon()
+            return
+        # Kept: a task nobody references may be collected before it runs.
+        self._grace_check = asyncio.ensure_future(self._count_remote_readers())
+
+    async def _count_remote_readers(self) -> None:
+        try:
+            remote = await self._remote_readers(self.message_id) if self._remote_readers else 0
+        except Exception as exc:  # the count is unknown: keep the answer, as if someone read
+            log.warning("remote_readers_unknown", error_type=type(exc).__name__)
+            remote = 1
+        if self._readers > 0 or self.done.is_set():
+            return
+        if remote > 0:  # a reader on another process keeps it alive: look again later
+            self._arm_grace_timer()
+        else:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        if self.stop(StopReason.DISCONNECTED):
             log.info("stream_abandoned", message_id=str(self.message_id))
 
     # The run -------------------------------------------------------------------------------
@@ -198,6 +255,8 @@ class Generation:
             deadline_base = started
             id_prefix = f"id: {self.message_id}:"
             buffer = self.buffer
+            parts, ends = self._parts, self._ends
+            length = 0
             with keepalive_callback(still_alive):
                 index = 0
                 async for text in self._chunks:
@@ -209,7 +268,9 @@ class Generation:
                         deadline_base = now
                     if self._ttft_ms is None:
                         self._ttft_ms = int((now - started) * 1000)
-                    self._parts.append(text)
+                    length += len(text)
+                    parts.append(text)
+                    ends.append(length)
                     buffer.append(encode_chunk(id_prefix, buffer.next_seq, text, index))
                     index += 1
                     if index % YIELD_EVERY_CHUNKS == 0:
@@ -225,6 +286,8 @@ class Generation:
         status = MessageStatus.COMPLETE
         stop_reason: StopReason | None = None
         self._consumer = asyncio.create_task(self._consume())
+        if self._stop_reason is not None:  # stopped before it began (a Stop sent before start)
+            self._consumer.cancel()
         try:
             await self._consumer
         except asyncio.CancelledError:
@@ -267,6 +330,7 @@ class Generation:
             finish_reason="stop" if status is MessageStatus.COMPLETE else str(status),
             retryable=retryable,
             stop_reason=stop_reason,
+            chunk_ends=tuple(self._ends),
         )
         # Shielded: a shutdown that cancels this task must not lose the save.
         finalise = asyncio.ensure_future(self._finalise(self.outcome))

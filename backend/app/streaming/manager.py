@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 from app.streaming.buffer import InMemoryStreamBuffer, StreamBuffer
-from app.streaming.generation import Finaliser, Generation, StopReason
+from app.streaming.generation import Finaliser, Generation, RemoteReaders, StopReason
 
 
 class StreamManager:
@@ -18,15 +18,26 @@ class StreamManager:
         disconnect_grace_s: float,
         buffer_ttl_s: float,
         buffer_factory: Callable[[uuid.UUID], StreamBuffer] = lambda _: InMemoryStreamBuffer(),
+        remote_readers: RemoteReaders | None = None,
     ) -> None:
         self._idle_timeout_s = idle_timeout_s
         self._grace_s = disconnect_grace_s
         self._ttl_s = buffer_ttl_s
         self._buffer_factory = buffer_factory
+        self._remote_readers = remote_readers
         self._generations: dict[uuid.UUID, Generation] = {}
 
     def get(self, message_id: uuid.UUID) -> Generation | None:
         return self._generations.get(message_id)
+
+    def running(self) -> list[Generation]:
+        return [g for g in self._generations.values() if not g.done.is_set()]
+
+    def stop(self, message_id: uuid.UUID, reason: StopReason) -> None:
+        """Stop the answer if this process generates it (a stop from another process)."""
+        generation = self._generations.get(message_id)
+        if generation is not None:
+            generation.stop(reason)
 
     def start(
         self,
@@ -46,6 +57,7 @@ class StreamManager:
             buffer=self._buffer_factory(message_id),
             idle_timeout_s=self._idle_timeout_s,
             disconnect_grace_s=self._grace_s,
+            remote_readers=self._remote_readers,
         )
         self._generations[message_id] = generation
         generation.start()
@@ -60,7 +72,7 @@ class StreamManager:
 
     async def shutdown(self, timeout_s: float = 10.0) -> None:
         """End every stream with an event clients understand, saving each partial answer."""
-        running = [g for g in self._generations.values() if not g.done.is_set()]
+        running = self.running()
         for generation in running:
             generation.stop(StopReason.SHUTDOWN)
         if running:

@@ -1,4 +1,10 @@
-"""Streams told again from the database, when no live buffer holds the answer."""
+"""Streams told again from the database, when no live buffer or log holds the answer.
+
+An answer stored with its chunk boundaries (`chunk_ends`) is told again exactly as it streamed:
+the same events under the same ids, so a reader resumes after any of them (after a crash, a
+restart, or once its log has expired). An older answer without them comes as one chunk, and
+cannot be resumed part way.
+"""
 
 from __future__ import annotations
 
@@ -42,10 +48,50 @@ def elsewhere_buffer(stored: Message, seq: int) -> StreamBuffer:
     return _closed_buffer(stored.id, [(seq, event)])
 
 
+def stored_chunks(stored: Message) -> list[str] | None:
+    """The stored answer cut where its chunks streamed; None if the boundaries were not kept."""
+    ends = stored.chunk_ends
+    if ends is None or len(ends) != (stored.chunk_count or 0):
+        return None
+    starts = [0, *ends[:-1]]
+    return [stored.content[start:end] for start, end in zip(starts, ends, strict=True)]
+
+
+def terminal_seq(stored: Message) -> int:
+    """The seq of a stored answer's terminal event (start is 0, then one per chunk)."""
+    chunks = stored_chunks(stored)
+    if chunks is None:
+        return (stored.chunk_count or 0) + 1
+    return len(chunks) + 1
+
+
 def stored_answer_buffer(
+    stored: Message, user_message_id: uuid.UUID, after_seq: int
+) -> StreamBuffer:
+    """A finished answer told again from after event `after_seq` (-1: from its start)."""
+    chunks = stored_chunks(stored)
+    if chunks is None:
+        return _one_chunk_buffer(stored, user_message_id, resumed=after_seq >= 0)
+    events: list[tuple[int, StreamEvent]] = []
+    if after_seq < 0:
+        events.append((0, _start(stored, user_message_id)))
+    for index in range(max(0, after_seq), len(chunks)):
+        events.append((index + 1, ChunkEvent(content=chunks[index], index=index)))
+    events.append((len(chunks) + 1, stored_ending(stored, chunk_count=len(chunks))))
+    return _closed_buffer(stored.id, events)
+
+
+def _start(stored: Message, user_message_id: uuid.UUID) -> StartEvent:
+    return StartEvent(
+        message_id=str(stored.id),
+        conversation_id=str(stored.conversation_id),
+        user_message_id=str(user_message_id),
+    )
+
+
+def _one_chunk_buffer(
     stored: Message, user_message_id: uuid.UUID, *, resumed: bool
 ) -> StreamBuffer:
-    """A finished answer told again: its whole text as one chunk, then how it ended."""
     chunk_count = stored.chunk_count or 0
     if resumed:
         # The original chunk boundaries are gone, so an exact resume is impossible.
@@ -56,29 +102,21 @@ def stored_answer_buffer(
             message_id=str(stored.id),
         )
         return _closed_buffer(stored.id, [(chunk_count + 1, gone)])
-    events: list[tuple[int, StreamEvent]] = [
-        (
-            0,
-            StartEvent(
-                message_id=str(stored.id),
-                conversation_id=str(stored.conversation_id),
-                user_message_id=str(user_message_id),
-            ),
-        )
-    ]
+    events: list[tuple[int, StreamEvent]] = [(0, _start(stored, user_message_id))]
     if stored.content:
         events.append((1, ChunkEvent(content=stored.content, index=0)))
-    events.append((chunk_count + 1, stored_ending(stored)))
+    ending = stored_ending(stored, chunk_count=1 if stored.content else 0)
+    events.append((chunk_count + 1, ending))
     return _closed_buffer(stored.id, events)
 
 
-def stored_ending(stored: Message) -> StreamEvent:
-    """The terminal event matching a stored answer's status."""
+def stored_ending(stored: Message, *, chunk_count: int) -> StreamEvent:
+    """The terminal event matching a stored answer's status (`chunk_count` chunks told)."""
     if stored.status == MessageStatus.COMPLETE:
         return CompleteEvent(
             message_id=str(stored.id),
             conversation_id=str(stored.conversation_id),
-            chunks=1 if stored.content else 0,
+            chunks=chunk_count,
             finish_reason="stop",
         )
     if stored.status == MessageStatus.CANCELLED:

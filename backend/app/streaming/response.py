@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from app.core.metrics import OPEN_CONNECTIONS
-from app.streaming.buffer import DirectReads, StreamBuffer
+from app.streaming.buffer import DirectReads, FrameSource
 from app.streaming.generation import Generation
 from app.streaming.sse import PING_FRAME, SSE_HEADERS, retry_frame
 
@@ -49,7 +49,7 @@ class SSEResponse(Response):
 
     def __init__(
         self,
-        buffer: StreamBuffer,
+        buffer: FrameSource,
         *,
         after_seq: int,
         generation: Generation | None,

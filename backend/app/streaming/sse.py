@@ -38,6 +38,13 @@ def encode_event(message_id: uuid.UUID | str, seq: int, event: StreamEvent) -> b
     return f"id: {message_id}:{seq}\ndata: {data}\n\n".encode()
 
 
+def encode_anonymous_event(event: StreamEvent) -> bytes:
+    """An event without an `id:`, for what the connection (not the answer) met: a client
+    reconnecting keeps the id of the last event of the answer it saw."""
+    data = event.model_dump_json(exclude_none=event.type != "complete")
+    return f"data: {data}\n\n".encode()
+
+
 def encode_chunk(id_prefix: str, seq: int, content: str, index: int) -> bytes:
     """The hot path: a chunk event without building a model (`id_prefix` is `id: <id>:`).
 
@@ -54,6 +61,9 @@ def encode_chunk(id_prefix: str, seq: int, content: str, index: int) -> bytes:
 class EventId:
     message_id: uuid.UUID
     seq: int
+
+    def __str__(self) -> str:
+        return f"{self.message_id}:{self.seq}"
 
 
 def parse_event_id(raw: str | None) -> EventId | None:

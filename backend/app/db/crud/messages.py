@@ -143,13 +143,14 @@ ANSWER_FIELDS = (
     "error_code",
     "model",
     "chunk_count",
+    "chunk_ends",
     "ttft_ms",
     "duration_ms",
     "completed_at",
 )
 
 
-def save_answer(session: Session, answer: Message) -> None:
+def save_answer(session: Session, answer: Message) -> bool:
     """Write a finished answer by id: an UPDATE of the row, or an INSERT if it is gone.
 
     Idempotent, so a retried save (the Celery worker) writes the same row again. The row is
@@ -159,6 +160,40 @@ def save_answer(session: Session, answer: Message) -> None:
     result = session.execute(_UPDATE_ANSWER, {"answer_id": answer.id, **values})
     if not getattr(result, "rowcount", 0):
         session.execute(_INSERT_MESSAGES, [_row(answer)])
+    return True
+
+
+_UPDATE_UNFINISHED_ANSWER = update(MESSAGES).where(
+    MESSAGES.c.id == bindparam("answer_id"), MESSAGES.c.status == MessageStatus.STREAMING
+)
+
+
+def save_unfinished_answer(session: Session, answer: Message) -> bool:
+    """Write a finished answer over its row only if that is still `streaming`: False if not."""
+    values = {key: getattr(answer, key) for key in ANSWER_FIELDS}
+    result = session.execute(_UPDATE_UNFINISHED_ANSWER, {"answer_id": answer.id, **values})
+    return bool(getattr(result, "rowcount", 0))
+
+
+# SET content, chunk_count, chunk_ends (executemany: one statement for every open answer).
+_CHECKPOINT_ANSWER = update(MESSAGES).where(
+    MESSAGES.c.id == bindparam("answer_id"), MESSAGES.c.status == MessageStatus.STREAMING
+)
+
+
+def checkpoint_answers(session: Session, partials: Sequence[dict[str, object]]) -> None:
+    """The text so far of answers in flight (`answer_id`, `content`, `chunk_count`,
+    `chunk_ends` each), so a crash loses at most one checkpoint interval of any of them."""
+    session.execute(_CHECKPOINT_ANSWER, list(partials))
+
+
+def interrupt_answer(session: Session, answer_id: uuid.UUID, now: datetime) -> None:
+    """One answer left `streaming` with nobody writing it becomes `interrupted`."""
+    session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == answer_id, MESSAGES.c.status == MessageStatus.STREAMING)
+        .values(status=MessageStatus.INTERRUPTED, error_code="interrupted", completed_at=now)
+    )
 
 
 def interrupt_unfinished_answers(session: Session, now: datetime) -> int:

@@ -31,6 +31,7 @@ from app.schemas.chat import (
     ConversationList,
     MessagePage,
     OnboardingMessageCreate,
+    SendCancel,
 )
 from app.services import conversations
 from app.streaming.response import SSEResponse
@@ -62,7 +63,7 @@ def _sse(handle: StreamHandle | None, settings: Settings) -> Response:
     if handle is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return SSEResponse(
-        handle.buffer,
+        handle.source,
         after_seq=handle.after_seq,
         generation=handle.generation,
         retry_ms=settings.stream_retry_ms,
@@ -146,14 +147,38 @@ async def send_onboarding_message(
     return await orchestrator.whole_answer(await orchestrator.send_onboarding(user, send))
 
 
+@router.get("/messages/{message_id}/stream", response_class=Response, responses=SSE_RESPONSES)
+async def watch_message(
+    message_id: uuid.UUID,
+    user: StreamUser,
+    orchestrator: OrchestratorDep,
+    settings: SettingsDep,
+    last_event_id: str | None = None,
+    last_event_id_header: LastEventIdHeader = None,
+) -> Response:
+    """Attach to one of the user's answers: live while it is generated (on any process), from
+    its log, or told again from the database. Not a send: nothing is counted or started."""
+    resume = parse_event_id(last_event_id_header or last_event_id)
+    return _sse(await orchestrator.watch(user, message_id, resume), settings)
+
+
 @router.post(
     "/messages/{message_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses={404: {}}
 )
 async def cancel_message(
     message_id: uuid.UUID, user: CurrentUser, orchestrator: OrchestratorDep
 ) -> CancelResult:
-    """Stop a generation in flight; the partial answer is kept with status `cancelled`."""
+    """Stop a generation wherever it runs; answers once the partial answer is stored
+    (`cancelled`) and the terminal event written: no chunk follows on any stream."""
     return await orchestrator.cancel(user, message_id)
+
+
+@router.post("/cancel", status_code=status.HTTP_202_ACCEPTED, responses={404: {}})
+async def cancel_send(
+    body: SendCancel, user: CurrentUser, orchestrator: OrchestratorDep
+) -> CancelResult:
+    """Stop the answer to a send named by its `client_message_id` (a Stop before `start`)."""
+    return await orchestrator.cancel_send(user, body.client_message_id)
 
 
 @router.get("/conversations")

@@ -1,0 +1,301 @@
+"""Scaled mode (REDIS_URL set): what lets any process serve, stop and recover any answer.
+
+- The stream log (app/streaming/redis_log.py): every answer's events in a Redis Stream, read by
+  any process, resumed exactly.
+- Owner leases (app/streaming/leases.py): the process writing an answer renews its lease about
+  every second; its log writes are fenced on it.
+- Stops: `POST .../cancel` on any process publishes the answer's id on `chatstream:stop`; the
+  process writing it stops it, stores the partial answer and writes the terminal `cancelled`
+  event, which the canceller waits for before it answers.
+- Recovery: every process looks for lapsed leases about every second; the first to take one over
+  ends that answer's log with an `error` event (`internal`, retryable) and stores the partial
+  answer from the log as `interrupted`, so a `kill -9` loses nothing that was streamed.
+- Stops that name a send before it reached the server (`POST /chat/cancel`) are remembered a
+  minute under `chatstream:stopped-send:<user>:<client_message_id>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import UTC
+from itertools import accumulate
+
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from app.core.config import Settings
+from app.core.metrics import ANSWERS_RECOVERED
+from app.db.base import utcnow
+from app.db.models import Message, MessageStatus
+from app.db.session import Database
+from app.persistence import save_answer
+from app.schemas.records import AnswerRecord
+from app.services import turns
+from app.streaming.events import ErrorCode, ErrorEvent, StartEvent, StreamEvent
+from app.streaming.generation import StopReason
+from app.streaming.leases import StreamLeases
+from app.streaming.redis_log import (
+    LogReader,
+    StreamLog,
+    last_entry,
+    read_whole_log,
+    wait_for_end,
+)
+from app.streaming.replay import stored_ending
+from app.streaming.sse import encode_event
+
+log = structlog.get_logger("chatstream.cluster")
+
+STOP_CHANNEL = "chatstream:stop"
+STOPPED_SEND_TTL_S = 60
+RECONNECT_AFTER_S = 1.0
+CLOSE_TIMEOUT_S = 2.0
+
+_RECOVERED = ErrorEvent(
+    code=ErrorCode.INTERNAL,
+    message="The answer was interrupted: the server writing it stopped. Please try again.",
+    retryable=True,
+)
+
+StopLocal = Callable[[uuid.UUID, StopReason], None]
+
+
+def _stopped_send_key(user_id: uuid.UUID, client_message_id: str) -> str:
+    return f"chatstream:stopped-send:{user_id}:{client_message_id}"
+
+
+class StreamCluster:
+    def __init__(self, redis: Redis, settings: Settings, *, db: Database) -> None:
+        self.redis = redis
+        self._db = db
+        self._settings = settings
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop_local: StopLocal = lambda _id, _reason: None
+        self.log = StreamLog(
+            redis,
+            owner_token=self.token,
+            done_ttl_s=settings.stream_buffer_ttl_s,
+            on_lost=self._lost,
+        )
+        self.leases = StreamLeases(
+            redis,
+            owner_token=self.token,
+            lease_s=settings.stream_owner_lease_s,
+            on_lost=self._lost,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed = asyncio.Event()
+
+    @classmethod
+    def connect(cls, settings: Settings, *, db: Database) -> StreamCluster:
+        assert settings.redis_url
+        redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+        return cls(redis, settings, db=db)
+
+    def start(self, stop_local: StopLocal) -> None:
+        """Begin writing, renewing, listening for stops and recovering; `stop_local` stops an
+        answer this process generates."""
+        self._stop_local = stop_local
+        self.log.start()
+        self.leases.start()
+        self._tasks = [
+            asyncio.create_task(self._listen_for_stops(), name="stream-stop-listener"),
+            asyncio.create_task(self._recover_forever(), name="stream-recovery"),
+        ]
+
+    async def wait_ready(self, timeout_s: float = 5.0) -> None:
+        """Wait until stop requests reach this process (tests and start-up checks)."""
+        await asyncio.wait_for(self._subscribed.wait(), timeout_s)
+
+    async def close(self) -> None:
+        """After every local answer has ended: write what is queued, then stop."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+        await self.log.close()
+        await self.leases.close()
+        await self.redis.aclose()
+
+    def _lost(self, message_id: uuid.UUID, reason: StopReason) -> None:
+        self._stop_local(message_id, reason)
+
+    # Writing ------------------------------------------------------------------------------------
+
+    async def claim(self, message_id: uuid.UUID) -> None:
+        await self.leases.claim(message_id)
+
+    def release_when_written(self, message_id: uuid.UUID) -> None:
+        """The answer's generation ended: once its terminal event is in the log, let go."""
+        task = asyncio.ensure_future(self._release(message_id))
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
+
+    async def _release(self, message_id: uuid.UUID) -> None:
+        try:
+            await self.log.flushed(message_id)
+            if self.leases.owns(message_id):
+                await self.leases.release(message_id)
+        except (RedisError, OSError) as exc:  # the lease lapses; recovery finds the log ended
+            log.warning("stream_release_failed", error_type=type(exc).__name__)
+
+    # Reading ------------------------------------------------------------------------------------
+
+    def reader(self, message_id: uuid.UUID) -> LogReader:
+        return LogReader(self.redis, message_id, self.leases)
+
+    async def last_entry(self, message_id: uuid.UUID) -> tuple[int, bool] | None:
+        return await last_entry(self.redis, message_id)
+
+    async def is_live(self, message_id: uuid.UUID) -> bool:
+        return await self.leases.is_live(message_id)
+
+    async def wait_for_end(self, message_id: uuid.UUID, timeout_s: float) -> int | None:
+        return await wait_for_end(self.redis, message_id, timeout_s)
+
+    # Stopping -----------------------------------------------------------------------------------
+
+    async def stop_elsewhere(self, message_id: uuid.UUID) -> int | None:
+        """Ask whichever process writes the answer to stop it; the seq of its terminal event
+        once that is in the log (None if it never came: the writer died and was not recovered
+        in time)."""
+        await self.redis.publish(STOP_CHANNEL, str(message_id))
+        # A writer that died is recovered within its lease, plus one look for lapsed leases.
+        timeout_s = self.leases.lease_s + 2 * self.leases.renew_interval_s + 2.0
+        return await wait_for_end(self.redis, message_id, timeout_s)
+
+    async def _listen_for_stops(self) -> None:
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(STOP_CHANNEL)
+                self._subscribed.set()
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    raw = message["data"]
+                    try:
+                        answer = uuid.UUID(raw.decode() if isinstance(raw, bytes) else raw)
+                    except ValueError:
+                        continue
+                    self._stop_local(answer, StopReason.CANCELLED)
+            except (RedisError, OSError) as exc:
+                self._subscribed.clear()
+                log.warning("stop_listener_reconnecting", error_type=type(exc).__name__)
+                await asyncio.sleep(RECONNECT_AFTER_S)
+            finally:
+                await _close_quietly(pubsub)
+
+    async def remember_stopped_send(self, user_id: uuid.UUID, client_message_id: str) -> None:
+        await self.redis.set(
+            _stopped_send_key(user_id, client_message_id), 1, ex=STOPPED_SEND_TTL_S
+        )
+
+    async def take_stopped_send(self, user_id: uuid.UUID, client_message_id: str) -> bool:
+        return bool(await self.redis.getdel(_stopped_send_key(user_id, client_message_id)))
+
+    # Recovery -----------------------------------------------------------------------------------
+
+    async def _recover_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.leases.renew_interval_s)
+            try:
+                await self.recover_lapsed()
+            except (RedisError, OSError) as exc:
+                log.warning("stream_recovery_skipped", error_type=type(exc).__name__)
+            except Exception as exc:  # the database: try again on the next round
+                log.error("stream_recovery_failed", error_type=type(exc).__name__)
+
+    async def recover_lapsed(self) -> int:
+        """End and store every answer whose writer died; how many this process recovered."""
+        recovered = 0
+        for message_id in await self.leases.lapsed():
+            if await self.leases.take_over(message_id):
+                try:
+                    await self._recover(message_id)
+                    recovered += 1
+                finally:
+                    self.release_when_written(message_id)
+        return recovered
+
+    async def _recover(self, message_id: uuid.UUID) -> None:
+        contents = await read_whole_log(self.redis, message_id)
+        if contents.ended:  # the writer died after its terminal event: nothing was lost
+            return
+        stored = await turns.load_message(self._db, message_id)
+        seq = contents.last_seq + 1
+        if not contents.has_start and seq == 0 and stored is not None:
+            self._write(message_id, 0, _start_of(stored))
+            seq = 1
+        content = "".join(contents.chunks)
+        ending: StreamEvent = _RECOVERED.model_copy(update={"message_id": str(message_id)})
+        if stored is not None and stored.status == MessageStatus.STREAMING:
+            await save_answer(
+                self._db,
+                _recovered_record(stored, content, contents.chunks),
+                self._settings.persist_timeout_s,
+            )
+        elif stored is not None:  # it was stored, then the writer died before the last event
+            ending = stored_ending(stored, chunk_count=len(contents.chunks))
+        self._write(message_id, seq, ending, terminal=True)
+        ANSWERS_RECOVERED.inc()
+        log.warning(
+            "answer_recovered",
+            message_id=str(message_id),
+            chunk_count=len(contents.chunks),
+            stored_status=None if stored is None else stored.status,
+        )
+        await self.log.flushed(message_id)
+
+    def _write(
+        self, message_id: uuid.UUID, seq: int, event: StreamEvent, *, terminal: bool = False
+    ) -> None:
+        self.log.enqueue(message_id, seq, encode_event(message_id, seq, event))
+        if terminal:
+            self.log.mark_terminal(message_id)
+
+
+def _start_of(stored: Message) -> StartEvent:
+    return StartEvent(
+        message_id=str(stored.id),
+        conversation_id=str(stored.conversation_id),
+        user_message_id=str(stored.reply_to_id),
+    )
+
+
+def _recovered_record(stored: Message, content: str, chunks: list[str]) -> AnswerRecord:
+    now = utcnow()
+    started = (
+        stored.created_at if stored.created_at.tzinfo else stored.created_at.replace(tzinfo=UTC)
+    )
+    return AnswerRecord(
+        message_id=stored.id,
+        conversation_id=stored.conversation_id,
+        user_id=stored.user_id,
+        reply_to_id=stored.reply_to_id,
+        created_at=stored.created_at,
+        content=content,
+        status=MessageStatus.INTERRUPTED,
+        error_code=ErrorCode.INTERNAL,
+        model=stored.model,
+        chunk_count=len(chunks),
+        chunk_ends=list(accumulate(len(chunk) for chunk in chunks)),
+        ttft_ms=None,
+        duration_ms=max(0, int((now - started).total_seconds() * 1000)),
+        completed_at=now,
+        only_if_unfinished=True,
+    )
+
+
+async def _close_quietly(pubsub: PubSub) -> None:
+    try:
+        await asyncio.wait_for(pubsub.aclose(), CLOSE_TIMEOUT_S)  # type: ignore[no-untyped-call]
+    except (RedisError, OSError, RuntimeError, TimeoutError):
+        pass

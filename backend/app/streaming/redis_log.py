@@ -1,0 +1,410 @@
+"""The stream log (scaled mode): every answer's frames in a Redis Stream of its own.
+
+The generating process appends each frame to a `LoggedBuffer`: its own readers read it from
+memory as in the embedded mode (the fast path), and `StreamLog` writes it to the answer's Redis
+Stream, batched: one script call per few milliseconds for every frame of every answer of this
+process, never a round trip per chunk. Any process reads the log with `LogReader`; an entry's id
+is `0-<seq + 1>`, so a reader resumes after any event with one XREAD, and the terminal entry
+carries `t`, so a reader knows the end without parsing frames.
+
+Writes are fenced: the script appends an answer's frames only while this process owns the
+answer (`chatstream:owners`, see leases.py). A process that lost an answer to a survivor
+(it missed its lease renewals) can never write into a log the survivor has ended.
+
+Each log is capped (`MAX_EVENTS`) and expires `STREAM_BUFFER_TTL_S` after its terminal entry
+(a day while in flight, should every process die); its memory grows with the answer's frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.core.metrics import (
+    STREAM_LOG_FAILURES,
+    STREAM_LOG_FRAMES,
+    STREAM_LOG_LAG,
+    STREAM_LOG_ROUND_TRIPS,
+)
+from app.streaming.buffer import InMemoryStreamBuffer
+from app.streaming.events import ErrorCode, ErrorEvent
+from app.streaming.generation import StopReason
+from app.streaming.sse import encode_anonymous_event
+
+log = structlog.get_logger("chatstream.streaming")
+
+OWNERS_KEY = "chatstream:owners"
+MAX_EVENTS = 100_000
+IN_FLIGHT_TTL_S = 86_400
+# How long frames wait to be written with others: remote readers see them this much later;
+# the generating process's own readers do not wait at all.
+FLUSH_INTERVAL_S = 0.005
+# A remote reader blocks at most this long per read, to renew its presence (leases.py).
+READ_BLOCK_S = 1.0
+READ_COUNT = 1024
+CLOSE_TIMEOUT_S = 5.0
+
+LogLost = Callable[[uuid.UUID, StopReason], None]
+"""Told of an answer whose frames could not be written: the log is down, or it is not ours."""
+
+
+def log_key(message_id: uuid.UUID | str) -> str:
+    return f"chatstream:log:{message_id}"
+
+
+def entry_id(seq: int) -> str:
+    """The Redis Stream id of event `seq` (ids must be above 0-0)."""
+    return f"0-{seq + 1}"
+
+
+def entry_seq(raw_id: bytes | str) -> int:
+    text = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+    return int(text.partition("-")[2]) - 1
+
+
+# KEYS[1]: the owners hash; KEYS[2..]: one log per answer in the batch.
+# ARGV: owner token, cap, TTL in flight, TTL once ended; then per log: answer id, entry count,
+# and per entry: id, frame, '1' if terminal. Returns the ids of answers this process does not
+# own (fenced: nothing of theirs was written).
+_APPEND_SCRIPT = """
+local token, cap, live_ttl, done_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local at = 5
+local fenced = {}
+for i = 2, #KEYS do
+  local answer, count = ARGV[at], tonumber(ARGV[at + 1])
+  at = at + 2
+  local mine = redis.call('HGET', KEYS[1], answer) == token
+  if not mine then table.insert(fenced, answer) end
+  for _ = 1, count do
+    if mine then
+      local id, frame = ARGV[at], ARGV[at + 1]
+      if ARGV[at + 2] == '1' then
+        redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', cap, id, 'f', frame, 't', '1')
+        redis.call('EXPIRE', KEYS[i], done_ttl)
+      else
+        redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', cap, id, 'f', frame)
+        if id == '0-1' then redis.call('EXPIRE', KEYS[i], live_ttl) end
+      end
+    end
+    at = at + 3
+  end
+end
+return fenced
+"""
+
+
+@dataclass(slots=True)
+class _Entry:
+    seq: int
+    frame: bytes
+    appended_at: float
+    terminal: bool = False
+
+
+@dataclass(slots=True)
+class _Batch:
+    entries: dict[uuid.UUID, list[_Entry]] = field(default_factory=dict)
+    written: asyncio.Future[None] | None = None
+
+
+class StreamLog:
+    """This process's writer of stream logs: frames queued by buffers, written in batches."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        owner_token: str,
+        done_ttl_s: float,
+        on_lost: LogLost,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+    ) -> None:
+        self._redis = redis
+        self._token = owner_token
+        self._done_ttl_s = max(1, int(done_ttl_s + 0.999))
+        self._on_lost = on_lost
+        self._flush_interval_s = flush_interval_s
+        self._append = redis.register_script(_APPEND_SCRIPT)
+        self._pending = _Batch()
+        self._in_flight: _Batch | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.round_trips = 0
+        self.frames_written = 0
+
+    def buffer(self, message_id: uuid.UUID) -> LoggedBuffer:
+        return LoggedBuffer(self, message_id)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._write_forever(), name="stream-log-writer")
+
+    async def close(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        if not self._task.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    while self._pending.entries or self._in_flight is not None:
+                        batch = self._pending if self._pending.entries else self._in_flight
+                        await self._wait_written(batch)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    # Queueing (from LoggedBuffer, on the hot path: no awaiting) --------------------------------
+
+    def enqueue(self, message_id: uuid.UUID, seq: int, frame: bytes) -> None:
+        entries = self._pending.entries.get(message_id)
+        if entries is None:
+            entries = self._pending.entries[message_id] = []
+        entries.append(_Entry(seq, frame, asyncio.get_running_loop().time()))
+        self._wake.set()
+
+    def mark_terminal(self, message_id: uuid.UUID) -> None:
+        """The answer's last queued frame is its terminal event (appended in the same step)."""
+        entries = self._pending.entries.get(message_id)
+        if entries:
+            entries[-1].terminal = True
+        else:  # cannot happen: a buffer closes right after appending, with no await between
+            log.error("stream_log_terminal_unqueued", message_id=str(message_id))
+
+    async def flushed(self, message_id: uuid.UUID) -> None:
+        """Wait until every frame queued for the answer so far is written (or failed)."""
+        if message_id in self._pending.entries:
+            await self._wait_written(self._pending)
+        elif self._in_flight is not None and message_id in self._in_flight.entries:
+            await self._wait_written(self._in_flight)
+
+    async def _wait_written(self, batch: _Batch | None) -> None:
+        if batch is None:
+            return
+        if batch.written is None:
+            batch.written = asyncio.get_running_loop().create_future()
+        await asyncio.shield(batch.written)
+
+    # Writing ----------------------------------------------------------------------------------
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            if self._flush_interval_s > 0:
+                await asyncio.sleep(self._flush_interval_s)  # let other frames join the batch
+            self._wake.clear()
+            batch, self._pending = self._pending, _Batch()
+            self._in_flight = batch
+            try:
+                await self._write(batch)
+            finally:
+                self._in_flight = None
+                if batch.written is not None and not batch.written.done():
+                    batch.written.set_result(None)
+
+    async def _write(self, batch: _Batch) -> None:
+        keys = [OWNERS_KEY]
+        args: list[str | bytes | int] = [
+            self._token,
+            MAX_EVENTS,
+            IN_FLIGHT_TTL_S,
+            self._done_ttl_s,
+        ]
+        count = 0
+        for message_id, entries in batch.entries.items():
+            keys.append(log_key(message_id))
+            args += [str(message_id), len(entries)]
+            for entry in entries:
+                args += [entry_id(entry.seq), entry.frame, "1" if entry.terminal else "0"]
+            count += len(entries)
+        try:
+            fenced = await self._append(keys=keys, args=args)
+        except Exception as exc:  # Redis away, or anything else: these answers cannot go on
+            STREAM_LOG_FAILURES.inc()
+            log.error("stream_log_write_failed", error_type=type(exc).__name__, frames=count)
+            for message_id in batch.entries:
+                self._on_lost(message_id, StopReason.LOG_LOST)
+            return
+        self.round_trips += 1
+        self.frames_written += count
+        STREAM_LOG_ROUND_TRIPS.inc()
+        STREAM_LOG_FRAMES.inc(count)
+        now = asyncio.get_running_loop().time()
+        for entries in batch.entries.values():
+            STREAM_LOG_LAG.observe(now - entries[0].appended_at)
+        for raw in fenced:
+            answer = raw.decode() if isinstance(raw, bytes) else raw
+            self._on_lost(uuid.UUID(answer), StopReason.OWNER_LOST)
+
+
+class LoggedBuffer(InMemoryStreamBuffer):
+    """A stream buffer whose frames also go to the answer's log, for readers anywhere."""
+
+    __slots__ = ("_log", "_message_id")
+
+    def __init__(self, stream_log: StreamLog, message_id: uuid.UUID) -> None:
+        super().__init__()
+        self._log = stream_log
+        self._message_id = message_id
+
+    def append(self, frame: bytes) -> int:
+        seq = super().append(frame)
+        self._log.enqueue(self._message_id, seq, frame)
+        return seq
+
+    def close(self) -> None:
+        self._log.mark_terminal(self._message_id)
+        super().close()
+
+
+# Reading --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogContents:
+    """An answer's log, read whole: what a survivor stores when the writer died."""
+
+    last_seq: int  # -1 when empty
+    ended: bool
+    has_start: bool
+    chunks: list[str]
+
+
+def _event_data(frame: bytes) -> dict[str, object]:
+    for line in frame.split(b"\n"):
+        if line.startswith(b"data: "):
+            data = json.loads(line[6:])
+            if isinstance(data, dict):
+                return data
+    return {}
+
+
+# A log's entries as redis-py returns them (its stubs type stream replies loosely).
+_Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+async def _read_after(redis: Redis, key: str, after: str | bytes, block_ms: int) -> _Entries:
+    """Entries after `after`, waiting up to `block_ms` for the first."""
+    found = cast(
+        list[tuple[bytes, _Entries]], await redis.xread({key: after}, READ_COUNT, block_ms)
+    )
+    return found[0][1] if found else []
+
+
+async def read_whole_log(redis: Redis, message_id: uuid.UUID) -> LogContents:
+    entries = cast(_Entries, await redis.xrange(log_key(message_id)))
+    chunks: list[str] = []
+    has_start = ended = False
+    last_seq = -1
+    for raw_id, fields in entries:
+        last_seq = entry_seq(raw_id)
+        ended = ended or b"t" in fields
+        data = _event_data(fields[b"f"])
+        if data.get("type") == "chunk":
+            chunks.append(str(data.get("content", "")))
+        elif data.get("type") == "start":
+            has_start = True
+    return LogContents(last_seq=last_seq, ended=ended, has_start=has_start, chunks=chunks)
+
+
+async def last_entry(redis: Redis, message_id: uuid.UUID) -> tuple[int, bool] | None:
+    """The seq of the log's last event and whether it is terminal; None if there is no log."""
+    entries = cast(_Entries, await redis.xrevrange(log_key(message_id), count=1))
+    if not entries:
+        return None
+    raw_id, fields = entries[0]
+    return entry_seq(raw_id), b"t" in fields
+
+
+async def wait_for_end(redis: Redis, message_id: uuid.UUID, timeout_s: float) -> int | None:
+    """Wait until the log has its terminal event: its seq, or None after `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last = await last_entry(redis, message_id)
+    if last is not None and last[1]:
+        return last[0]
+    after = entry_id(last[0]) if last is not None else "0-0"
+    key = log_key(message_id)
+    while (remaining := deadline - loop.time()) > 0:
+        block_ms = max(1, int(min(remaining, READ_BLOCK_S) * 1000))
+        for raw_id, fields in await _read_after(redis, key, after, block_ms):
+            after = raw_id.decode()
+            if b"t" in fields:
+                return entry_seq(raw_id)
+    return None
+
+
+class ReaderPresence(Protocol):
+    """Where remote readers say they are reading an answer (leases.py)."""
+
+    async def mark(self, message_id: uuid.UUID, reader_id: str) -> None: ...
+
+    async def unmark(self, message_id: uuid.UUID, reader_id: str) -> None: ...
+
+
+class LogReader:
+    """An answer read from its log, from any process: a FrameSource for the SSE response.
+
+    While it reads, it marks itself present (`presence`, every READ_BLOCK_S), so the writing
+    process counts it among the answer's readers for the disconnect grace window.
+    """
+
+    def __init__(
+        self, redis: Redis, message_id: uuid.UUID, presence: ReaderPresence | None = None
+    ) -> None:
+        self._redis = redis
+        self._message_id = message_id
+        self._presence = presence
+
+    async def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
+        loop = asyncio.get_running_loop()
+        key = log_key(self._message_id)
+        after: str | bytes = entry_id(after_seq) if after_seq >= 0 else "0-0"
+        reader_id = uuid.uuid4().hex
+        quiet_since = loop.time()
+        marked_at = -READ_BLOCK_S
+        try:
+            while True:
+                if self._presence is not None and loop.time() - marked_at >= READ_BLOCK_S:
+                    marked_at = loop.time()
+                    await _quietly(self._presence.mark(self._message_id, reader_id))
+                block_s = min(READ_BLOCK_S, max(0.001, idle_s - (loop.time() - quiet_since)))
+                entries = await _read_after(self._redis, key, after, int(block_s * 1000))
+                if entries:
+                    after = entries[-1][0]
+                    quiet_since = loop.time()
+                    yield b"".join(fields[b"f"] for _, fields in entries)
+                    if b"t" in entries[-1][1]:
+                        return
+                elif loop.time() - quiet_since >= idle_s:
+                    quiet_since = loop.time()
+                    yield None
+        except (RedisError, OSError) as exc:
+            log.error("stream_log_read_failed", error_type=type(exc).__name__)
+            yield encode_anonymous_event(
+                ErrorEvent(
+                    code=ErrorCode.INTERNAL,
+                    message="The connection to this answer was lost. Please try again.",
+                    retryable=True,
+                    message_id=str(self._message_id),
+                )
+            )
+        finally:
+            if self._presence is not None:
+                gone = self._presence.unmark(self._message_id, reader_id)
+                await asyncio.shield(_quietly(gone))
+
+
+async def _quietly(call: Awaitable[None]) -> None:
+    """Await a best-effort call (presence marks): a failure there must not end a stream."""
+    try:
+        await call
+    except (RedisError, OSError):
+        pass

@@ -1,0 +1,226 @@
+"""Scaled mode in one event loop: two app instances share a database and a real Redis.
+
+Each instance is a full app behind its own uvicorn server (live_server); what one writes, the
+other serves, stops and watches through the Redis stream log. Killing processes is in
+tests/processes/test_durable_streams.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.accounts import Account, new_account, stream_token
+from app.llm.scripted import ScriptedChatModel
+from tests.fixtures.database import DbProbe, finished
+from tests.fixtures.models import scripted_model, words
+from tests.fixtures.rate_limits import RedisTarget, redis_target
+from tests.fixtures.server import AppFactory, LiveServer
+from tests.fixtures.streams import (
+    assert_well_formed,
+    read_stream,
+    start_stream,
+    stream_params,
+)
+
+pytestmark = pytest.mark.asyncio
+
+CHUNKS = 40
+
+
+def slow_model() -> ScriptedChatModel:
+    return scripted_model(words(CHUNKS), delay_s=0.03)
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisTarget]:
+    with redis_target() as target:
+        yield target
+
+
+@pytest.fixture
+async def pair(
+    sqlite_server_factory: AppFactory, redis: RedisTarget
+) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    """Two instances on one SQLite file and one Redis."""
+    async with AsyncExitStack() as stack:
+        servers = [
+            await stack.enter_async_context(
+                sqlite_server_factory(slow_model(), redis_url=redis.url, stream_owner_lease_s=1.0)
+            )
+            for _ in range(2)
+        ]
+        yield servers[0], servers[1]
+
+
+def _client(server: LiveServer) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base_url, timeout=20)
+
+
+async def _account(server: LiveServer) -> Account:
+    async with _client(server) as client:
+        return await new_account(client)
+
+
+async def test_a_stream_dropped_on_one_instance_resumes_exactly_on_the_other(
+    pair: tuple[LiveServer, LiveServer], sqlite_url: str
+) -> None:
+    a, b = pair
+    account = await _account(a)
+    async with _client(a) as client_a, _client(b) as client_b:
+        params = stream_params(await stream_token(client_a, account))
+        first = await read_stream(client_a, params, stop_after=5)
+        params["token"] = await stream_token(client_b, account)
+        rest = await read_stream(
+            client_b, params, headers={"Last-Event-ID": first.events[-1].id or ""}
+        )
+    events = first.events + rest.events
+    ids = [event.id for event in events]
+    message_id = first.message_id
+    assert ids == [f"{message_id}:{seq}" for seq in range(len(ids))]
+    assert rest.payloads[-1]["type"] == "complete"
+    async with DbProbe(sqlite_url) as probe:
+        stored = await probe.wait_for_message(message_id, finished)
+    text = "".join(e.json["content"] for e in events if e.json["type"] == "chunk")
+    assert stored.content == text
+    assert stored.chunk_count == CHUNKS
+
+
+async def test_cancel_on_the_other_instance_is_fenced(
+    pair: tuple[LiveServer, LiveServer], sqlite_url: str
+) -> None:
+    a, b = pair
+    account = await _account(a)
+    async with _client(a) as client_a, _client(b) as client_b:
+        reader, task = start_stream(client_a, stream_params(await stream_token(client_a, account)))
+        await reader.wait_for_events(6)
+        response = await client_b.post(
+            f"/api/v1/chat/messages/{reader.message_id}/cancel", headers=account.auth
+        )
+        events_at_ack = len(reader.events)
+        await asyncio.wait_for(task, 10)
+    assert response.status_code == 202, response.text
+    result: dict[str, Any] = response.json()
+    assert result["status"] == "cancelled"
+    # Nothing after the acknowledgement but what it names: the terminal event.
+    assert reader.events[-1].id == result["last_event_id"]
+    assert len(reader.events) - events_at_ack <= 1
+    assert reader.terminal["code"] == "cancelled"
+    assert reader.chunk_text == result["content"]
+    async with DbProbe(sqlite_url) as probe:
+        stored = await probe.message(reader.message_id)
+    assert stored is not None
+    assert (stored.status, stored.content) == ("cancelled", result["content"])
+
+
+async def test_watching_from_the_other_instance_sees_the_same_events(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    account = await _account(a)
+    async with _client(a) as client_a, _client(b) as client_b:
+        reader, task = start_stream(client_a, stream_params(await stream_token(client_a, account)))
+        await reader.wait_for_events(3)
+        watched = await read_stream(
+            client_b,
+            {"token": await stream_token(client_b, account)},
+            path=f"/api/v1/chat/messages/{reader.message_id}/stream",
+        )
+        await asyncio.wait_for(task, 10)
+        again = await client_b.get(
+            f"/api/v1/chat/messages/{reader.message_id}/stream",
+            params={
+                "token": await stream_token(client_b, account),
+                "last_event_id": watched.events[-1].id or "",
+            },
+        )
+    assert_well_formed(watched)
+    assert watched.text.split("\n\n", 1)[1] == reader.text.split("\n\n", 1)[1]
+    assert again.status_code == 204
+
+
+async def test_someone_elses_answer_is_not_found(pair: tuple[LiveServer, LiveServer]) -> None:
+    a, b = pair
+    owner, other = await _account(a), await _account(b)
+    async with _client(a) as client_a, _client(b) as client_b:
+        reader = await read_stream(client_a, stream_params(await stream_token(client_a, owner)))
+        watch = await client_b.get(
+            f"/api/v1/chat/messages/{reader.message_id}/stream",
+            params={"token": await stream_token(client_b, other)},
+        )
+        cancel = await client_b.post(
+            f"/api/v1/chat/messages/{reader.message_id}/cancel", headers=other.auth
+        )
+    assert watch.status_code == 404
+    assert cancel.status_code == 404
+
+
+async def test_a_reader_on_the_other_instance_keeps_the_answer_alive(
+    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str
+) -> None:
+    settings = {"redis_url": redis.url, "stream_disconnect_grace_s": 0.3}
+    async with (
+        sqlite_server_factory(slow_model(), **settings) as a,
+        sqlite_server_factory(slow_model(), **settings) as b,
+    ):
+        account = await _account(a)
+        async with _client(a) as client_a, _client(b) as client_b:
+            first = await read_stream(
+                client_a, stream_params(await stream_token(client_a, account)), stop_after=3
+            )
+            watched = await read_stream(
+                client_b,
+                {"token": await stream_token(client_b, account)},
+                path=f"/api/v1/chat/messages/{first.message_id}/stream",
+            )
+    assert watched.payloads[-1]["type"] == "complete"
+    async with DbProbe(sqlite_url) as probe:
+        stored = await probe.message(first.message_id)
+    assert stored is not None and stored.status == "complete"
+
+
+async def test_stop_before_the_send_arrives_stores_it_cancelled(
+    pair: tuple[LiveServer, LiveServer], sqlite_url: str
+) -> None:
+    a, b = pair
+    account = await _account(a)
+    async with _client(a) as client_a, _client(b) as client_b:
+        params = stream_params(await stream_token(client_a, account))
+        stop = await client_b.post(
+            "/api/v1/chat/cancel",
+            json={"client_message_id": params["client_message_id"]},
+            headers=account.auth,
+        )
+        reader = await read_stream(client_a, params)
+    assert stop.status_code == 202, stop.text
+    assert stop.json()["message_id"] is None
+    assert reader.terminal["code"] == "cancelled"
+    async with DbProbe(sqlite_url) as probe:
+        stored = await probe.message(reader.message_id)
+    assert stored is not None and stored.status == "cancelled"
+
+
+async def test_stop_by_client_message_id_while_generating(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    account = await _account(a)
+    async with _client(a) as client_a, _client(b) as client_b:
+        params = stream_params(await stream_token(client_a, account))
+        reader, task = start_stream(client_a, params)
+        await reader.wait_for_events(4)
+        stop = await client_b.post(
+            "/api/v1/chat/cancel",
+            json={"client_message_id": params["client_message_id"]},
+            headers=account.auth,
+        )
+        await asyncio.wait_for(task, 10)
+    assert stop.json()["message_id"] == reader.message_id
+    assert stop.json()["last_event_id"] == reader.events[-1].id
+    assert reader.terminal["code"] == "cancelled"
+
