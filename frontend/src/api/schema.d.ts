@@ -38,6 +38,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chat/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Send
+         * @description Stop the answer to a send named by its `client_message_id` (a Stop before `start`).
+         */
+        post: operations["chat-cancel_send"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chat/conversations": {
         parameters: {
             query?: never;
@@ -100,9 +120,31 @@ export interface paths {
         put?: never;
         /**
          * Cancel Message
-         * @description Stop a generation in flight; the partial answer is kept with status `cancelled`.
+         * @description Stop a generation wherever it runs; answers once the partial answer is stored
+         *     (`cancelled`) and the terminal event written: no chunk follows on any stream.
          */
         post: operations["chat-cancel_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/messages/{message_id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Watch Message
+         * @description Attach to one of the user's answers: live while it is generated (on any process), from
+         *     its log, or told again from the database. Not a send: nothing is counted or started.
+         */
+        get: operations["chat-watch_message"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -310,13 +352,26 @@ export interface components {
             /** Username */
             username: string;
         };
-        /** CancelResult */
+        /**
+         * CancelResult
+         * @description An answer once stopped: stored, its terminal event written; nothing follows it.
+         */
         CancelResult: {
             /**
-             * Message Id
-             * Format: uuid
+             * Content
+             * @description The answer's text as stored.
              */
-            message_id: string;
+            content: string;
+            /**
+             * Last Event Id
+             * @description The id of the answer's terminal event (`<message_id>:<seq>`); null if it has none yet.
+             */
+            last_event_id?: string | null;
+            /**
+             * Message Id
+             * @description The answer; null when the send it names has not reached the server yet (it will be stored `cancelled` when it does).
+             */
+            message_id: string | null;
             /** Status */
             status: string;
         };
@@ -486,6 +541,14 @@ export interface components {
             /** Question */
             question: string;
         };
+        /** SendCancel */
+        SendCancel: {
+            /**
+             * Client Message Id
+             * @description Chosen by the client; the same id never starts a second generation.
+             */
+            client_message_id: string;
+        };
         /** StreamToken */
         StreamToken: {
             /** Expires In */
@@ -613,6 +676,46 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "chat-cancel_send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendCancel"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancelResult"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -775,6 +878,50 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "chat-watch_message": {
+        parameters: {
+            query?: {
+                last_event_id?: string | null;
+                /** @description An access token or a stream token (POST /chat/stream-token). */
+                token?: string | null;
+            };
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An SSE stream (docs/api.md). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description The client already has this answer's terminal event. */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };

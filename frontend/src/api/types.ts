@@ -32,17 +32,9 @@ export type OnboardingMessageRequest = WithDefaults<
 >;
 /** The answer to a non-streaming send: both messages, and the progress on the onboarding chat. */
 export type SendMessageResponse = Schemas['ChatTurnRead'];
-// Written by hand only until the server's schema with the durable-stream stops is checked in
-// (`npm run api:schema`); then Schemas['CancelResult'] and Schemas['SendCancel'].
-export interface CancelResponse {
-  message_id: string | null;
-  status: string;
-  content: string;
-  last_event_id: string | null;
-}
-export interface CancelSendRequest {
-  client_message_id: string;
-}
+export type CancelResponse = Schemas['CancelResult'];
+/** Stops the answer to a send named by its client_message_id (POST /chat/cancel). */
+export type CancelSendRequest = Schemas['SendCancel'];
 
 export type ConversationKind = Schemas['ConversationKind'];
 export type Conversation = Schemas['ConversationRead'];
