@@ -414,6 +414,27 @@ describe('ChatSession: following an answer it did not send', () => {
     expect(onTurnComplete).toHaveBeenCalledTimes(1);
   });
 
+  it('keeps the stored text until the retold text reaches it, so the answer never shrinks', () => {
+    const { session, streaming, state, frames } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(streamingPage('Once upon a'));
+    const turn = streaming.latest();
+    turn.text('Once ');
+    frames.flush();
+    expect(state().messages[1]?.content).toBe('Once upon a');
+    turn.text('upon a', ' time');
+    frames.flush();
+    expect(state().messages[1]?.content).toBe('Once upon a time');
+  });
+
+  it('a retold answer that ends short of the stored text ends as the stream told it', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(streamingPage('Once upon a'));
+    const turn = streaming.latest();
+    turn.text('Once ');
+    turn.fail();
+    expect(state().messages[1]).toMatchObject({ content: 'Once ', status: 'error' });
+  });
+
   it('does not follow a finished answer, nor one older than the newest', () => {
     const { session, streaming } = setup({ conversationId: 'conv-1' });
     session.showLatestPage({

@@ -79,10 +79,11 @@ interface Turn {
   /** Stop was asked for: the turn ends when the server says the answer stopped. */
   stopping: boolean;
   /**
-   * A followed answer is told from its first chunk: the first text to arrive replaces what the
-   * history had stored of it, so nothing shows twice.
+   * A followed answer is told again from its first chunk. Its text gathers here until it
+   * reaches what the history had stored of it, then replaces that: nothing shows twice, and
+   * the text on screen never shrinks. Null once replaced, and for a send.
    */
-  replacesStoredText: boolean;
+  retold: string | null;
 }
 
 export class ChatSession {
@@ -258,7 +259,7 @@ export class ChatSession {
       request,
       handle: null,
       stopping: false,
-      replacesStoredText: false,
+      retold: null,
     };
     this.turn = turn;
     this.pendingText = '';
@@ -348,7 +349,7 @@ export class ChatSession {
       request: null,
       handle: null,
       stopping: false,
-      replacesStoredText: true,
+      retold: '',
     };
     this.turn = turn;
     this.pendingText = '';
@@ -385,7 +386,7 @@ export class ChatSession {
       },
       onComplete: (end) => {
         if (!live()) return;
-        this.flushText();
+        this.flushText(true);
         this.adoptConversation(end.conversationId);
         const whole = end.answer === null ? null : fromServerMessage(end.answer);
         this.finishTurn(
@@ -407,12 +408,12 @@ export class ChatSession {
           this.answerWholeInstead(turn);
           return;
         }
-        this.flushText();
+        this.flushText(true);
         this.finishTurn(turn, (m) => ({ ...m, isStreaming: false, status: 'error', error }), error);
       },
       onCancelled: (content) => {
         if (!live()) return;
-        this.flushText();
+        this.flushText(true);
         this.finishTurn(
           turn,
           (m) => ({
@@ -503,21 +504,35 @@ export class ChatSession {
     });
   }
 
-  /** Applies the buffered text to the answer being written: at most once per frame. */
-  private flushText(): void {
+  /**
+   * Applies the buffered text to the answer being written: at most once per frame, and at the
+   * end (`ending`), when a retold answer replaces the stored text whatever its length.
+   */
+  private flushText(ending = false): void {
     this.cancelFrame?.();
     this.cancelFrame = null;
     const text = this.pendingText;
     const turn = this.turn;
     this.pendingText = '';
-    if (text === '' || turn === null) return;
-    const replaces = turn.replacesStoredText;
-    turn.replacesStoredText = false;
+    if (turn === null) return;
+    if (turn.retold !== null) {
+      const retold = turn.retold + text;
+      const stored = this.getSnapshot().messages.find((m) => m.id === turn.assistantKey);
+      const caughtUp = retold.length >= (stored?.content.length ?? 0);
+      if (!caughtUp && !ending) {
+        turn.retold = retold;
+        return;
+      }
+      turn.retold = null;
+      if (retold === '') return; // nothing was retold: the stored text stands
+      this.store.update({
+        messages: this.updated(turn.assistantKey, (m) => ({ ...m, content: retold })),
+      });
+      return;
+    }
+    if (text === '') return;
     this.store.update({
-      messages: this.updated(turn.assistantKey, (m) => ({
-        ...m,
-        content: replaces ? text : m.content + text,
-      })),
+      messages: this.updated(turn.assistantKey, (m) => ({ ...m, content: m.content + text })),
     });
   }
 
