@@ -1,0 +1,78 @@
+// Word between the tabs of this browser that an answer has started, so a tab showing that
+// conversation follows it too (BroadcastChannel; where there is none, tabs learn it on opening
+// the conversation instead).
+
+export const ANSWER_CHANNEL_NAME = 'chatstream';
+
+/** A tab's send was accepted: answer `messageId` to `question` is being written. */
+export interface AnswerStarted {
+  type: 'answer-started';
+  conversationId: string;
+  messageId: string;
+  userMessageId: string;
+  question: string;
+  clientMessageId: string;
+}
+
+export interface AnswerChannel {
+  /** Tells the other tabs; this tab's own listeners do not hear it. */
+  announce: (event: AnswerStarted) => void;
+  /** Returns a function that stops listening. */
+  listen: (listener: (event: AnswerStarted) => void) => () => void;
+}
+
+function isAnswerStarted(data: unknown): data is AnswerStarted {
+  if (typeof data !== 'object' || data === null) return false;
+  const event = data as Record<string, unknown>;
+  return (
+    event.type === 'answer-started' &&
+    ['conversationId', 'messageId', 'userMessageId', 'question', 'clientMessageId'].every(
+      (key) => typeof event[key] === 'string',
+    )
+  );
+}
+
+/** The channel over BroadcastChannel, opened while someone listens or announces. */
+class BroadcastAnswerChannel implements AnswerChannel {
+  private channel: BroadcastChannel | null = null;
+  private readonly listeners = new Set<(event: AnswerStarted) => void>();
+
+  readonly announce = (event: AnswerStarted): void => {
+    this.open().postMessage(event);
+  };
+
+  readonly listen = (listener: (event: AnswerStarted) => void): (() => void) => {
+    this.listeners.add(listener);
+    this.open();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.close();
+    };
+  };
+
+  private open(): BroadcastChannel {
+    if (this.channel !== null) return this.channel;
+    const channel = new BroadcastChannel(ANSWER_CHANNEL_NAME);
+    channel.onmessage = (message: MessageEvent) => {
+      if (!isAnswerStarted(message.data)) return;
+      for (const listener of [...this.listeners]) listener(message.data);
+    };
+    this.channel = channel;
+    return channel;
+  }
+
+  private close(): void {
+    this.channel?.close();
+    this.channel = null;
+  }
+}
+
+const SILENT: AnswerChannel = {
+  announce: () => undefined,
+  listen: () => () => undefined,
+};
+
+/** A channel between this tab and the others; a silent one where BroadcastChannel is missing. */
+export function openAnswerChannel(): AnswerChannel {
+  return typeof globalThis.BroadcastChannel === 'function' ? new BroadcastAnswerChannel() : SILENT;
+}
