@@ -30,6 +30,12 @@ export const XSS_PAYLOADS = [
   'That is all.',
 ].join('\n\n');
 
+/**
+ * Numbered words ("w1 w2 … w120"): in a page showing part of the answer, a word missing or
+ * doubled is plain to see (the shown text is not a prefix of this).
+ */
+export const COUNTED_WORDS = Array.from({ length: 120 }, (_, i) => `w${i + 1}`).join(' ');
+
 function config(serverName: string, serverEnv: ServerEnv) {
   return { serverName, serverEnv };
 }
@@ -48,6 +54,8 @@ export const SERVERS = {
     SCRIPTED_CHUNKS: '240',
     SCRIPTED_CHUNK_DELAY_S: '0.05',
   }),
+  /** Answers of 120 numbered words, ~10 s each, to reload, share and leave while written. */
+  durable: config('durable', { SCRIPTED_TEXT: COUNTED_WORDS, SCRIPTED_CHUNK_DELAY_S: '0.08' }),
   /** The first two answers fail after 8 chunks; later ones succeed. */
   failing: config('failing', {
     SCRIPTED_TEXT: PROSE,
