@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
+from app.llm.continuation import continuation_messages
+
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
@@ -26,6 +28,8 @@ class TurnContext:
     profile: Mapping[str, str] = field(default_factory=dict)
     # Onboarding only: the index of the question this message answers.
     onboarding_step: int = 0
+    # Continue: the answer so far, which the model is to go on from (app/llm/continuation.py).
+    prefill: str = ""
 
 
 def content_text(content: object) -> str:
@@ -72,6 +76,8 @@ class BaseAgent(ABC):
     async def stream_response(self, context: TurnContext) -> AsyncIterator[str]:
         """Yield each piece of text as the model produces it (LangChain `astream`, no buffering)."""
         messages = self.build_messages(context)
+        if context.prefill:
+            messages = continuation_messages(self.model, messages, context.prefill)
         chunks = (
             self.model.astream(messages)
             if self.max_tokens is None

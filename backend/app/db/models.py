@@ -90,6 +90,9 @@ class Message(Base):
     # Where each chunk of the answer ends in `content`: a stream told again from the database
     # (after a crash, or once its log has expired) resumes at any event, exactly.
     chunk_ends: Mapped[list[int] | None] = mapped_column(JSON)
+    # Added to every event's seq (chunk i is seq i + 1 + stream_offset): each Continue moves it
+    # by 2, so a continuation's ids follow its predecessor's terminal event (replay.py).
+    stream_offset: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     ttft_ms: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

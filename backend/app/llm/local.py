@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_community.chat_models import ChatLlamaCpp
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
@@ -48,6 +48,9 @@ def bundled_model_path() -> Path:
 
 
 class LocalLlamaChatModel(ChatLlamaCpp):
+    """ChatLlamaCpp on a thread of its own; a last assistant message is continued in place."""
+
+    continues_open_turn: ClassVar[bool] = True
     _executor: ThreadPoolExecutor = PrivateAttr(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="llama")
     )
@@ -63,8 +66,12 @@ class LocalLlamaChatModel(ChatLlamaCpp):
         loop = asyncio.get_running_loop()
         await self._wait_for_turn()
         try:
-            stream = self._stream(messages, stop=stop, **kwargs)
-            assert isinstance(stream, Generator)  # ChatLlamaCpp._stream is a generator function
+            stream: Iterator[ChatGenerationChunk] = (
+                self._continue(messages, stop=stop, **kwargs)
+                if messages and isinstance(messages[-1], AIMessage)
+                else self._stream(messages, stop=stop, **kwargs)
+            )
+            assert isinstance(stream, Generator)  # both are generator functions
             iterator: Generator[ChatGenerationChunk, None, None] = stream
             try:
                 while True:
@@ -80,6 +87,19 @@ class LocalLlamaChatModel(ChatLlamaCpp):
                 await asyncio.shield(loop.run_in_executor(self._executor, iterator.close))
         finally:
             self._turn.release()
+
+    def _continue(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
+    ) -> Generator[ChatGenerationChunk, None, None]:
+        """Continue the last (assistant) message: the prompt is the model's chat template with
+        that turn left open and the partial answer in it, completed as plain text."""
+        prompt, template_stop = open_turn_prompt(self.client, self._create_message_dicts(messages))
+        params = {**self._get_parameters(stop), **kwargs}
+        params["stop"] = [*params.get("stop", []), *template_stop]
+        for part in self.client.create_completion(prompt=prompt, stream=True, **params):
+            text = part["choices"][0]["text"]
+            if text:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=text))
 
     async def _next_chunk(
         self, iterator: Generator[ChatGenerationChunk, None, None]
@@ -123,6 +143,24 @@ class LocalLlamaChatModel(ChatLlamaCpp):
             return await loop.run_in_executor(
                 self._executor, lambda: self._generate(messages, stop=stop, **kwargs)
             )
+
+
+def open_turn_prompt(llama: Any, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The chat template of the GGUF rendered for `messages` but the last (an assistant
+    message), with the assistant turn opened and that message's text written into it, not
+    closed; and the template's stop strings."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # loads llama.cpp: only here
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise LocalModelMissing("The GGUF has no chat template to continue an answer with.")
+    eos_id, bos_id = llama.token_eos(), llama.token_bos()
+    eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
+    formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+    *before, partial = messages
+    rendered = formatter(messages=before)  # type: ignore[arg-type]
+    return rendered.prompt + str(partial.get("content") or ""), list(rendered.stop or [])
 
 
 def load_local_model(

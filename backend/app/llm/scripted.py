@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -73,6 +73,10 @@ def split_into_chunks(text: str) -> list[str]:
 
 
 class ScriptedChatModel(BaseChatModel):
+    """Says its script chunk by chunk. Given its own partial answer as the last message (a
+    Continue, app/llm/continuation.py), it goes on with the script from where that stops."""
+
+    continues_open_turn: ClassVar[bool] = True
     chunks: list[str]
     delay_s: float = 0.02
     fail_after: int | None = None
@@ -97,6 +101,18 @@ class ScriptedChatModel(BaseChatModel):
     def _script(self) -> Sequence[str]:
         return self.chunks
 
+    def _resume_at(self, messages: list[BaseMessage]) -> int:
+        """The chunk a continued answer resumes at: past the script's part that is its prefill."""
+        last = messages[-1] if messages else None
+        if not isinstance(last, AIMessage) or not isinstance(last.content, str):
+            return 0
+        script, told = self._script(), 0
+        for index, piece in enumerate(script):
+            if told == len(last.content):
+                return index
+            told += len(piece)
+        return len(script) if "".join(script) == last.content else 0
+
     def _fails_now(self) -> int | None:
         """The chunk count this generation fails after, or None; counts the generation."""
         self.generations += 1
@@ -113,7 +129,8 @@ class ScriptedChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         fail_after = self._fails_now()
         template = _message_template()
-        for index, piece in enumerate(self._script()):
+        start = self._resume_at(messages)
+        for index, piece in enumerate(self._script()[start:], start):
             if fail_after is not None and index >= fail_after:
                 raise ScriptedModelFailure(f"scripted failure after {index} chunks")
             if self.stall_after is not None and index >= self.stall_after:
@@ -133,7 +150,8 @@ class ScriptedChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         fail_after = self._fails_now()
         template = _message_template()
-        for index, piece in enumerate(self._script()):
+        start = self._resume_at(messages)
+        for index, piece in enumerate(self._script()[start:], start):
             if fail_after is not None and index >= fail_after:
                 raise ScriptedModelFailure(f"scripted failure after {index} chunks")
             if self.delay_s:

@@ -44,6 +44,7 @@ from app.streaming.redis_log import (
     LogReader,
     StreamLog,
     last_entry,
+    log_key,
     read_whole_log,
     wait_for_end,
 )
@@ -129,8 +130,10 @@ class StreamCluster:
 
     # Writing ------------------------------------------------------------------------------------
 
-    async def claim(self, message_id: uuid.UUID) -> None:
+    async def claim(self, message_id: uuid.UUID, *, fresh_log: bool = False) -> None:
         await self.leases.claim(message_id)
+        if fresh_log:  # a Continue: readers of the new run must not meet the old terminal event
+            await self.redis.delete(log_key(message_id))
 
     def release_when_written(self, message_id: uuid.UUID) -> None:
         """The answer's generation ended: once its terminal event is in the log, let go."""

@@ -41,7 +41,7 @@ from app.services import turns
 from app.services.rate_limits import RateLimiter, StreamLease
 from app.streaming import replay
 from app.streaming.events import OnboardingProgress
-from app.streaming.generation import Generation, GenerationOutcome, StopReason
+from app.streaming.generation import Continued, Generation, GenerationOutcome, StopReason
 from app.streaming.manager import StreamManager
 from app.streaming.sse import EventId
 
@@ -205,6 +205,29 @@ class Orchestrator:
         answer = await self._users_answer(user, message_id)
         return await readers.stream_handle(self.db, self.streams, self.cluster, answer, resume)
 
+    async def continue_answer(
+        self, user: AuthUser, message_id: uuid.UUID, resume: EventId | None
+    ) -> StreamHandle | None:
+        """Continue an interrupted or cancelled answer where it stopped, as a new run of events
+        on the same message; a reconnect (or an answer not continuable any more, say continued
+        by another tab meanwhile) reads it as `watch` does."""
+        answer = await self._users_answer(user, message_id)
+        if resume is None and answer.status in turns.CONTINUABLE:
+            async with self.limiter.lease(user.id, answer.id) as lease:
+                await self._claim(answer.id, fresh_log=True)
+                try:
+                    record = await turns.reopen_turn(self.db, user, answer.id)
+                except BaseException:
+                    await self._unclaim(answer.id)
+                    raise
+                if record is None:
+                    await self._unclaim(answer.id)
+                else:
+                    lease.keep()
+                    self._launch(user, ConversationKind.CHAT, record, lease)
+                    answer = record.assistant_message
+        return await readers.stream_handle(self.db, self.streams, self.cluster, answer, resume)
+
     async def whole_answer(self, turn: Turn) -> ChatTurnRead:
         """The answer once it has ended, as stored."""
         return await readers.whole_answer(
@@ -268,10 +291,11 @@ class Orchestrator:
             ),
         )
 
-    async def _claim(self, answer_id: uuid.UUID) -> None:
-        """Scaled mode: this process writes the answer, before any other can see it stored."""
+    async def _claim(self, answer_id: uuid.UUID, *, fresh_log: bool = False) -> None:
+        """Scaled mode: this process writes the answer, before any other can see it stored
+        (a Continue starts the answer's log afresh: its earlier run has ended)."""
         if self.cluster is not None:
-            await self.cluster.claim(answer_id)
+            await self.cluster.claim(answer_id, fresh_log=fresh_log)
 
     async def _unclaim(self, answer_id: uuid.UUID) -> None:
         if self.cluster is not None:
@@ -309,6 +333,7 @@ class Orchestrator:
                 user_message_id=record.user_message.id,
                 chunks=self._answer_chunks(kind, record.context),
                 finalise=finalise,
+                continued=_continued(assistant) if record.context.prefill else None,
             )
         if self.cluster is not None and generation.task is not None:
             cluster = self.cluster
@@ -335,3 +360,11 @@ class Orchestrator:
         model = await self.models.get()
         async for piece in self._agent(kind, model).stream_response(context):
             yield piece
+
+
+def _continued(answer: Message) -> Continued:
+    """Where a Continue of `answer` (reopened: its stream_offset moved) takes up."""
+    chunks = replay.stored_chunks(answer)
+    if chunks is None:  # stored before chunk boundaries were kept: its text as one chunk
+        chunks = [answer.content] if answer.content else []
+    return Continued(tuple(chunks), first_seq=len(chunks) + answer.stream_offset)

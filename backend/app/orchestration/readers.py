@@ -45,6 +45,8 @@ async def stream_handle(
     if resume is not None and resume.message_id == answer.id:
         after_seq = resume.seq
     generation = streams.get(answer.id)
+    if generation is not None and cluster is not None and generation.done.is_set():
+        generation = None  # the log is as good, and newer if another process continued it
     if generation is not None:
         if generation.buffer.closed and after_seq >= generation.buffer.next_seq - 1:
             return None  # the client already has the terminal event

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,6 +33,8 @@ from app.schemas.auth import AuthUser
 from app.services import onboarding
 
 REGENERABLE = frozenset({MessageStatus.ERROR, MessageStatus.INTERRUPTED, MessageStatus.CANCELLED})
+# Answers a Continue takes up where they stopped (an error may have been the text's fault).
+CONTINUABLE = frozenset({MessageStatus.INTERRUPTED, MessageStatus.CANCELLED})
 
 
 class SentMeanwhile(Exception):
@@ -257,3 +259,32 @@ async def interrupt_answer(db: Database, answer_id: uuid.UUID) -> None:
 async def checkpoint_answers(db: Database, partials: list[dict[str, object]]) -> None:
     """The text so far of answers in flight, in one statement (message_crud.checkpoint_answers)."""
     await db.run(lambda session: message_crud.checkpoint_answers(session, partials))
+
+
+def _reopen(session: Session, user: AuthUser, answer_id: uuid.UUID) -> TurnRecord | None:
+    answer = message_crud.get_message(session, answer_id)
+    if answer is None or answer.reply_to_id is None:
+        return None
+    conversation = conversation_crud.get_owned_conversation(
+        session, user.id, answer.conversation_id
+    )
+    if conversation is None or conversation.kind != ConversationKind.CHAT:
+        raise Conflict("Only chat answers can be continued; retry an onboarding answer instead.")
+    question = message_crud.get_message(session, answer.reply_to_id)
+    if question is None or not message_crud.reopen_answer(session, answer_id, CONTINUABLE):
+        return None
+    session.refresh(answer)
+    history = message_crud.recent_history(
+        session, answer.conversation_id, before=question.created_at
+    )
+    turn = _created_turn(user, question, answer, history, _profile(session, user.id), None)
+    # The model is given the stored partial as the beginning of its own reply.
+    context = replace(turn.context, prefill=answer.content)
+    return replace(turn, created=False, context=context)
+
+
+async def reopen_turn(db: Database, user: AuthUser, answer_id: uuid.UUID) -> TurnRecord | None:
+    """An interrupted or cancelled chat answer, `streaming` again to be continued where it
+    stopped; None if it is not continuable (complete, in flight, or just reopened by another
+    request). 409 for an onboarding answer."""
+    return await db.run(lambda session: _reopen(session, user, answer_id))

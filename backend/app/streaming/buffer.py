@@ -74,9 +74,11 @@ class DirectReads(Protocol):
 
 
 class InMemoryStreamBuffer(StreamBuffer):
-    __slots__ = ("_frames", "_waiting", "_closed")
+    __slots__ = ("_first_seq", "_frames", "_waiting", "_closed")
 
-    def __init__(self) -> None:
+    def __init__(self, first_seq: int = 0) -> None:
+        # The seq of the first frame: 0, or past an earlier run's events (a continued answer).
+        self._first_seq = first_seq
         self._frames: list[bytes] = []
         # Readers that caught up and wait for more.
         self._waiting: list[_Waiting] = []
@@ -88,7 +90,7 @@ class InMemoryStreamBuffer(StreamBuffer):
         self._frames.append(frame)
         if self._waiting:
             self._offer(frame)
-        return len(self._frames) - 1
+        return self._first_seq + len(self._frames) - 1
 
     def _offer(self, frame: bytes) -> None:
         waiting = self._waiting
@@ -120,7 +122,7 @@ class InMemoryStreamBuffer(StreamBuffer):
 
     @property
     def next_seq(self) -> int:
-        return len(self._frames)
+        return self._first_seq + len(self._frames)
 
     def read(self, after_seq: int, idle_s: float) -> AsyncIterator[bytes | None]:
         return self._read(after_seq, idle_s, None)
@@ -133,7 +135,7 @@ class InMemoryStreamBuffer(StreamBuffer):
     async def _read(
         self, after_seq: int, idle_s: float, writer: FrameWriter | None
     ) -> AsyncIterator[bytes | None]:
-        position = max(after_seq + 1, 0)
+        position = max(after_seq + 1 - self._first_seq, 0)  # an index into _frames
         loop = asyncio.get_running_loop()
         # One ping timer per reader, moved only when it fires: arming a timer for every wait
         # (asyncio.timeout per frame) costs more than the frame itself on a paced stream.

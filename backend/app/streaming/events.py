@@ -34,6 +34,8 @@ class StartEvent(BaseModel):
     message_id: str
     conversation_id: str
     user_message_id: str
+    # A Continue: the answer so far, which this run's chunks follow.
+    prefix: str | None = None
 
 
 class ChunkEvent(BaseModel):
@@ -49,6 +51,8 @@ class CompleteEvent(BaseModel):
     chunks: int
     finish_reason: str
     onboarding: OnboardingProgress | None = None
+    # A Continue: the whole answer, the stored part and this run's.
+    content: str | None = None
 
 
 class ErrorEvent(BaseModel):

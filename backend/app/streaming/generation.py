@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import accumulate
 
 import structlog
 
@@ -106,6 +107,15 @@ class GenerationOutcome:
     chunk_ends: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Continued:
+    """A Continue: the answer's stored chunks, which the new run's chunks follow, and the seq of
+    its start event (past every event of the earlier runs)."""
+
+    chunks: tuple[str, ...]
+    first_seq: int
+
+
 Finaliser = Callable[[GenerationOutcome], Awaitable[OnboardingProgress | None]]
 RemoteReaders = Callable[[uuid.UUID], Awaitable[int]]
 """How many readers other processes have on an answer (scaled mode): they keep it alive too."""
@@ -124,6 +134,7 @@ class Generation:
         idle_timeout_s: float,
         disconnect_grace_s: float,
         remote_readers: RemoteReaders | None = None,
+        continued: Continued | None = None,
     ) -> None:
         self.message_id = message_id
         self.conversation_id = conversation_id
@@ -141,8 +152,10 @@ class Generation:
         self._consumer: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._remote_readers = remote_readers
-        self._parts: list[str] = []
-        self._ends: list[int] = []
+        self._continued = continued
+        # The whole answer: a continued one's stored chunks first, then this run's.
+        self._parts: list[str] = list(continued.chunks) if continued else []
+        self._ends: list[int] = list(accumulate(map(len, self._parts)))
         self._ttft_ms: int | None = None
         # The log context (user, message, request...) of whoever started it, for callbacks.
         self._context = contextvars.copy_context()
@@ -151,6 +164,7 @@ class Generation:
                 message_id=str(message_id),
                 conversation_id=str(conversation_id),
                 user_message_id=str(user_message_id),
+                prefix="".join(self._parts) if continued is not None else None,
             )
         )
 
@@ -256,9 +270,9 @@ class Generation:
             id_prefix = f"id: {self.message_id}:"
             buffer = self.buffer
             parts, ends = self._parts, self._ends
-            length = 0
+            length = ends[-1] if ends else 0
             with keepalive_callback(still_alive):
-                index = 0
+                index = len(parts)
                 async for text in self._chunks:
                     if not text:
                         continue
@@ -354,6 +368,7 @@ class Generation:
                     chunks=self.outcome.chunk_count,
                     finish_reason=self.outcome.finish_reason,
                     onboarding=progress,
+                    content=self.outcome.content if self._continued is not None else None,
                 )
             )
         else:

@@ -7,7 +7,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 from app.streaming.buffer import InMemoryStreamBuffer, StreamBuffer
-from app.streaming.generation import Finaliser, Generation, RemoteReaders, StopReason
+from app.streaming.generation import (
+    Continued,
+    Finaliser,
+    Generation,
+    RemoteReaders,
+    StopReason,
+)
 
 
 class StreamManager:
@@ -17,7 +23,9 @@ class StreamManager:
         idle_timeout_s: float,
         disconnect_grace_s: float,
         buffer_ttl_s: float,
-        buffer_factory: Callable[[uuid.UUID], StreamBuffer] = lambda _: InMemoryStreamBuffer(),
+        buffer_factory: Callable[[uuid.UUID, int], StreamBuffer] = (
+            lambda _, first_seq: InMemoryStreamBuffer(first_seq)
+        ),
         remote_readers: RemoteReaders | None = None,
     ) -> None:
         self._idle_timeout_s = idle_timeout_s
@@ -47,14 +55,17 @@ class StreamManager:
         user_message_id: uuid.UUID,
         chunks: AsyncIterator[str],
         finalise: Finaliser,
+        continued: Continued | None = None,
     ) -> Generation:
+        first_seq = continued.first_seq if continued is not None else 0
         generation = Generation(
             message_id=message_id,
             conversation_id=conversation_id,
             user_message_id=user_message_id,
             chunks=chunks,
             finalise=finalise,
-            buffer=self._buffer_factory(message_id),
+            buffer=self._buffer_factory(message_id, first_seq),
+            continued=continued,
             idle_timeout_s=self._idle_timeout_s,
             disconnect_grace_s=self._grace_s,
             remote_readers=self._remote_readers,
@@ -63,12 +74,17 @@ class StreamManager:
         generation.start()
         task = generation.task
         assert task is not None
-        task.add_done_callback(lambda _: self._retain_then_forget(message_id))
+        task.add_done_callback(lambda _: self._retain_then_forget(generation))
         return generation
 
-    def _retain_then_forget(self, message_id: uuid.UUID) -> None:
-        # Finished buffers stay a while so a late reconnect resumes exactly, then go.
-        asyncio.get_running_loop().call_later(self._ttl_s, self._generations.pop, message_id, None)
+    def _retain_then_forget(self, generation: Generation) -> None:
+        # Finished buffers stay a while so a late reconnect resumes exactly, then go (unless a
+        # Continue of the same answer has taken the place meanwhile).
+        asyncio.get_running_loop().call_later(self._ttl_s, self._forget, generation)
+
+    def _forget(self, generation: Generation) -> None:
+        if self._generations.get(generation.message_id) is generation:
+            del self._generations[generation.message_id]
 
     async def shutdown(self, timeout_s: float = 10.0) -> None:
         """End every stream with an event clients understand, saving each partial answer."""

@@ -141,8 +141,8 @@ class StreamLog:
         self.round_trips = 0
         self.frames_written = 0
 
-    def buffer(self, message_id: uuid.UUID) -> LoggedBuffer:
-        return LoggedBuffer(self, message_id)
+    def buffer(self, message_id: uuid.UUID, first_seq: int = 0) -> LoggedBuffer:
+        return LoggedBuffer(self, message_id, first_seq)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._write_forever(), name="stream-log-writer")
@@ -249,8 +249,8 @@ class LoggedBuffer(InMemoryStreamBuffer):
 
     __slots__ = ("_log", "_message_id")
 
-    def __init__(self, stream_log: StreamLog, message_id: uuid.UUID) -> None:
-        super().__init__()
+    def __init__(self, stream_log: StreamLog, message_id: uuid.UUID, first_seq: int = 0) -> None:
+        super().__init__(first_seq)
         self._log = stream_log
         self._message_id = message_id
 

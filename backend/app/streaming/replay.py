@@ -58,26 +58,32 @@ def stored_chunks(stored: Message) -> list[str] | None:
 
 
 def terminal_seq(stored: Message) -> int:
-    """The seq of a stored answer's terminal event (start is 0, then one per chunk)."""
+    """The seq of a stored answer's terminal event: chunk i is seq i + 1 + stream_offset."""
     chunks = stored_chunks(stored)
     if chunks is None:
         return (stored.chunk_count or 0) + 1
-    return len(chunks) + 1
+    return len(chunks) + 1 + (stored.stream_offset or 0)
 
 
 def stored_answer_buffer(
     stored: Message, user_message_id: uuid.UUID, after_seq: int
 ) -> StreamBuffer:
-    """A finished answer told again from after event `after_seq` (-1: from its start)."""
+    """A finished answer told again from after event `after_seq` (-1: from its start).
+
+    Chunk i is event i + 1 + stream_offset, as it streamed; the start event comes first when
+    the reader has nothing of it (a continued answer's start is at its offset).
+    """
     chunks = stored_chunks(stored)
     if chunks is None:
         return _one_chunk_buffer(stored, user_message_id, resumed=after_seq >= 0)
+    offset = stored.stream_offset or 0
     events: list[tuple[int, StreamEvent]] = []
-    if after_seq < 0:
-        events.append((0, _start(stored, user_message_id)))
-    for index in range(max(0, after_seq), len(chunks)):
-        events.append((index + 1, ChunkEvent(content=chunks[index], index=index)))
-    events.append((len(chunks) + 1, stored_ending(stored, chunk_count=len(chunks))))
+    if after_seq < offset:
+        events.append((offset, _start(stored, user_message_id)))
+    for index in range(max(0, after_seq - offset), len(chunks)):
+        events.append((index + 1 + offset, ChunkEvent(content=chunks[index], index=index)))
+    ending = stored_ending(stored, chunk_count=len(chunks))
+    events.append((len(chunks) + 1 + offset, ending))
     return _closed_buffer(stored.id, events)
 
 

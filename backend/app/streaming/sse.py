@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 
-from app.streaming.events import ChunkEvent, StreamEvent
+from app.streaming.events import ChunkEvent, CompleteEvent, StreamEvent
 
 PING_FRAME = b": ping\n\n"
 SSE_HEADERS: list[tuple[bytes, bytes]] = [
@@ -34,15 +34,20 @@ def encode_event(message_id: uuid.UUID | str, seq: int, event: StreamEvent) -> b
     """
     if isinstance(event, ChunkEvent):
         return encode_chunk(f"id: {message_id}:", seq, event.content, event.index)
-    data = event.model_dump_json(exclude_none=event.type != "complete")
+    data = _event_json(event)
     return f"id: {message_id}:{seq}\ndata: {data}\n\n".encode()
 
 
 def encode_anonymous_event(event: StreamEvent) -> bytes:
     """An event without an `id:`, for what the connection (not the answer) met: a client
     reconnecting keeps the id of the last event of the answer it saw."""
-    data = event.model_dump_json(exclude_none=event.type != "complete")
-    return f"data: {data}\n\n".encode()
+    return f"data: {_event_json(event)}\n\n".encode()
+
+
+def _event_json(event: StreamEvent) -> str:
+    if isinstance(event, CompleteEvent):  # `onboarding: null` is part of every chat complete
+        return event.model_dump_json(exclude={"content"} if event.content is None else None)
+    return event.model_dump_json(exclude_none=True)
 
 
 def encode_chunk(id_prefix: str, seq: int, content: str, index: int) -> bytes:

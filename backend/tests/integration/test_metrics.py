@@ -28,6 +28,7 @@ from tests.fixtures.environment import CHATSTREAM_BIN, REPO_DIR, clean_env, free
 from tests.fixtures.models import directed_model, scripted_model
 from tests.fixtures.observability import Metrics, read_metrics
 from tests.fixtures.processes import stop_process
+from tests.fixtures.rate_limits import redis_target
 from tests.fixtures.server import AppFactory
 from tests.fixtures.streams import read_stream, start_stream, stream_params
 from tests.fixtures.waiting import poll_until, poll_value, wait_for_port
@@ -273,19 +274,32 @@ def _serve(data_dir: Path, port: int, **extra: str) -> Iterator[subprocess.Popen
 
 
 @pytest.fixture
-def two_workers(tmp_path: Path, migrated_database: str) -> Iterator[tuple[str, Path]]:
+def redis_url() -> Iterator[str]:
+    """Several workers need Redis (each answer's stream log); `serve` refuses them without."""
+    with redis_target() as target:
+        yield target.url
+
+
+@pytest.fixture
+def two_workers(
+    tmp_path: Path, migrated_database: str, redis_url: str
+) -> Iterator[tuple[str, Path]]:
     port = free_port()
     data_dir = tmp_path / "data"
-    for _ in _serve(data_dir, port, DATABASE_URL=migrated_database):
+    for _ in _serve(data_dir, port, DATABASE_URL=migrated_database, REDIS_URL=redis_url):
         yield f"http://127.0.0.1:{port}", data_dir
 
 
 @pytest.fixture
 def two_workers_with_metrics_port(
-    tmp_path: Path, migrated_database: str
+    tmp_path: Path, migrated_database: str, redis_url: str
 ) -> Iterator[tuple[str, str]]:
     port, metrics_port = free_port(), free_port()
-    extra = {"METRICS_PORT": str(metrics_port), "DATABASE_URL": migrated_database}
+    extra = {
+        "METRICS_PORT": str(metrics_port),
+        "DATABASE_URL": migrated_database,
+        "REDIS_URL": redis_url,
+    }
     for _ in _serve(tmp_path / "data", port, **extra):
         wait_for_port(metrics_port, None, 10)
         yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"

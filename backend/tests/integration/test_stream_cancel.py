@@ -35,7 +35,12 @@ async def test_cancel_stops_generation_at_once_and_saves_partial_answer_as_cance
             emitted_at_cancel = len(model.emitted)
             await asyncio.wait_for(reading, 10)
     assert response.status_code == 202, response.text
-    assert response.json() == {"message_id": message_id, "status": "cancelled"}
+    assert response.json() == {
+        "message_id": message_id,
+        "status": "cancelled",
+        "content": reader.chunk_text,
+        "last_event_id": reader.events[-1].id,
+    }
     assert answered_s < 1.0
     assert model.stopped_early
     assert len(model.emitted) == emitted_at_cancel < 200

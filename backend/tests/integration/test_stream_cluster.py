@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.accounts import Account, new_account, stream_token
 from app.llm.scripted import ScriptedChatModel
+from tests.fixtures.accounts import Account, new_account, stream_token
 from tests.fixtures.database import DbProbe, finished
 from tests.fixtures.models import scripted_model, words
 from tests.fixtures.rate_limits import RedisTarget, redis_target
@@ -223,4 +223,3 @@ async def test_stop_by_client_message_id_while_generating(
     assert stop.json()["message_id"] == reader.message_id
     assert stop.json()["last_event_id"] == reader.events[-1].id
     assert reader.terminal["code"] == "cancelled"
-

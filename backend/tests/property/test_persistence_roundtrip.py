@@ -43,7 +43,7 @@ def test_stored_answer_equals_received_chunks_for_any_chunk_sequence(
                 handle = await orchestrator.stream(turn)
                 assert handle is not None and handle.generation is not None
                 parser = SSEParser()
-                async for frames in handle.buffer.read(handle.after_seq, idle_s=10):
+                async for frames in handle.source.read(handle.after_seq, idle_s=10):
                     if frames is not None:
                         parser.feed(frames.decode("utf-8"))
                 await handle.generation.wait()

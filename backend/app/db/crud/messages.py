@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
@@ -98,8 +98,11 @@ _DELETE_MESSAGE = delete(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"
 
 
 def _row(message: Message) -> dict[str, object]:
-    # Every column, NULLs included: the rows of one executemany share their keys.
-    return {key: getattr(message, key) for key in _MESSAGE_COLUMNS}
+    # Every column, NULLs included: the rows of one executemany share their keys. A transient
+    # Message has no column defaults applied yet, so the one NOT NULL default is set here.
+    row = {key: getattr(message, key) for key in _MESSAGE_COLUMNS}
+    row["stream_offset"] = row["stream_offset"] or 0
+    return row
 
 
 def add_complete_answer(
@@ -185,6 +188,24 @@ def checkpoint_answers(session: Session, partials: Sequence[dict[str, object]]) 
     """The text so far of answers in flight (`answer_id`, `content`, `chunk_count`,
     `chunk_ends` each), so a crash loses at most one checkpoint interval of any of them."""
     session.execute(_CHECKPOINT_ANSWER, list(partials))
+
+
+def reopen_answer(
+    session: Session, answer_id: uuid.UUID, continuable: Iterable[MessageStatus]
+) -> bool:
+    """An interrupted or cancelled answer is generated again from where it stopped: `streaming`,
+    its event ids moved past the last run's. False if it was not continuable (any more)."""
+    result = session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == answer_id, MESSAGES.c.status.in_(continuable))
+        .values(
+            status=MessageStatus.STREAMING,
+            error_code=None,
+            completed_at=None,
+            stream_offset=MESSAGES.c.stream_offset + 2,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def interrupt_answer(session: Session, answer_id: uuid.UUID, now: datetime) -> None:

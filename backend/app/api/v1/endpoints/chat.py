@@ -162,6 +162,27 @@ async def watch_message(
     return _sse(await orchestrator.watch(user, message_id, resume), settings)
 
 
+@router.get(
+    "/messages/{message_id}/continue",
+    response_class=Response,
+    responses={**SSE_RESPONSES, 404: {}, 409: {}, 429: {}},
+)
+async def continue_message(
+    message_id: uuid.UUID,
+    user: StreamUser,
+    orchestrator: OrchestratorDep,
+    settings: SettingsDep,
+    last_event_id: str | None = None,
+    last_event_id_header: LastEventIdHeader = None,
+) -> Response:
+    """Continue an `interrupted` or `cancelled` chat answer where it stopped: a new run of
+    events on the same message (its `start` carries the text so far as `prefix`, its chunks
+    the rest, its `complete` the whole as `content`). Reconnects resume that run."""
+    _require_streaming(settings, user)
+    resume = parse_event_id(last_event_id_header or last_event_id)
+    return _sse(await orchestrator.continue_answer(user, message_id, resume), settings)
+
+
 @router.post(
     "/messages/{message_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses={404: {}}
 )
