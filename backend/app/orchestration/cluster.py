@@ -41,6 +41,7 @@ from app.streaming.events import ErrorCode, ErrorEvent, StartEvent, StreamEvent
 from app.streaming.generation import StopReason
 from app.streaming.leases import StreamLeases
 from app.streaming.redis_log import (
+    READ_BLOCK_S,
     LogReader,
     StreamLog,
     last_entry,
@@ -57,6 +58,7 @@ STOP_CHANNEL = "chatstream:stop"
 STOPPED_SEND_TTL_S = 60
 RECONNECT_AFTER_S = 1.0
 CLOSE_TIMEOUT_S = 2.0
+REDIS_TIMEOUT_S = 3.0
 
 _RECOVERED = ErrorEvent(
     code=ErrorCode.INTERNAL,
@@ -96,7 +98,14 @@ class StreamCluster:
     @classmethod
     def connect(cls, settings: Settings, *, db: Database) -> StreamCluster:
         assert settings.redis_url
-        redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+        # Bounded waits: a Redis that stops answering (not only one that refuses connections)
+        # must end streams with an error, not hang them. Above READ_BLOCK_S, for blocking reads.
+        redis = Redis.from_url(
+            settings.redis_url,
+            health_check_interval=30,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            socket_timeout=READ_BLOCK_S + REDIS_TIMEOUT_S,
+        )
         return cls(redis, settings, db=db)
 
     def start(self, stop_local: StopLocal) -> None:
@@ -180,8 +189,13 @@ class StreamCluster:
             try:
                 await pubsub.subscribe(STOP_CHANNEL)
                 self._subscribed.set()
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
+                while True:
+                    # Polled with a timeout of its own: `listen` would hit the socket timeout
+                    # whenever no stop came for a while, and miss stops while it reconnects.
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=READ_BLOCK_S
+                    )
+                    if message is None or message.get("type") != "message":
                         continue
                     raw = message["data"]
                     try:

@@ -8,6 +8,7 @@ tests/processes/test_durable_streams.py.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -16,6 +17,8 @@ import httpx
 import pytest
 
 from app.llm.scripted import ScriptedChatModel
+from app.orchestration.cluster import REDIS_TIMEOUT_S
+from app.streaming.redis_log import READ_BLOCK_S
 from tests.fixtures.accounts import Account, new_account, stream_token
 from tests.fixtures.database import DbProbe, finished
 from tests.fixtures.models import scripted_model, words
@@ -223,3 +226,22 @@ async def test_stop_by_client_message_id_while_generating(
     assert stop.json()["message_id"] == reader.message_id
     assert stop.json()["last_event_id"] == reader.events[-1].id
     assert reader.terminal["code"] == "cancelled"
+
+
+async def test_a_stop_reaches_a_process_that_heard_nothing_for_longer_than_its_socket_timeout(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    account = await _account(a)
+    await asyncio.sleep(READ_BLOCK_S + REDIS_TIMEOUT_S + 1)  # every connection idle that long
+    async with _client(a) as client_a, _client(b) as client_b:
+        reader, task = start_stream(client_a, stream_params(await stream_token(client_a, account)))
+        await reader.wait_for_events(4)
+        asked = time.monotonic()
+        response = await client_b.post(
+            f"/api/v1/chat/messages/{reader.message_id}/cancel", headers=account.auth
+        )
+        answered_s = time.monotonic() - asked
+        await asyncio.wait_for(task, 10)
+    assert response.json()["status"] == "cancelled"
+    assert answered_s < 0.5
