@@ -274,7 +274,8 @@ class StreamCluster:
     def _write(
         self, message_id: uuid.UUID, seq: int, event: StreamEvent, *, terminal: bool = False
     ) -> None:
-        self.log.enqueue(message_id, seq, encode_event(message_id, seq, event))
+        frame = encode_event(message_id, seq, event)
+        self.log.enqueue(message_id, seq, frame, first=isinstance(event, StartEvent))
         if terminal:
             self.log.mark_terminal(message_id)
 

@@ -73,8 +73,8 @@ def entry_seq(raw_id: bytes | str) -> int:
 
 # KEYS[1]: the owners hash; KEYS[2..]: one log per answer in the batch.
 # ARGV: owner token, cap, TTL in flight, TTL once ended; then per log: answer id, entry count,
-# and per entry: id, frame, '1' if terminal. Returns the ids of answers this process does not
-# own (fenced: nothing of theirs was written).
+# and per entry: id, frame, and '1' if terminal, 's' if the run's start, else '0'. Returns the
+# ids of answers this process does not own (fenced: nothing of theirs was written).
 _APPEND_SCRIPT = """
 local token, cap, live_ttl, done_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local at = 5
@@ -92,7 +92,7 @@ for i = 2, #KEYS do
         redis.call('EXPIRE', KEYS[i], done_ttl)
       else
         redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', cap, id, 'f', frame)
-        if id == '0-1' then redis.call('EXPIRE', KEYS[i], live_ttl) end
+        if ARGV[at + 2] == 's' then redis.call('EXPIRE', KEYS[i], live_ttl) end
       end
     end
     at = at + 3
@@ -108,6 +108,7 @@ class _Entry:
     frame: bytes
     appended_at: float
     terminal: bool = False
+    first: bool = False  # the run's start event: the log's in-flight expiry is set with it
 
 
 @dataclass(slots=True)
@@ -163,11 +164,13 @@ class StreamLog:
 
     # Queueing (from LoggedBuffer, on the hot path: no awaiting) --------------------------------
 
-    def enqueue(self, message_id: uuid.UUID, seq: int, frame: bytes) -> None:
+    def enqueue(
+        self, message_id: uuid.UUID, seq: int, frame: bytes, *, first: bool = False
+    ) -> None:
         entries = self._pending.entries.get(message_id)
         if entries is None:
             entries = self._pending.entries[message_id] = []
-        entries.append(_Entry(seq, frame, asyncio.get_running_loop().time()))
+        entries.append(_Entry(seq, frame, asyncio.get_running_loop().time(), first=first))
         self._wake.set()
 
     def mark_terminal(self, message_id: uuid.UUID) -> None:
@@ -222,7 +225,8 @@ class StreamLog:
             keys.append(log_key(message_id))
             args += [str(message_id), len(entries)]
             for entry in entries:
-                args += [entry_id(entry.seq), entry.frame, "1" if entry.terminal else "0"]
+                kind = "1" if entry.terminal else "s" if entry.first else "0"
+                args += [entry_id(entry.seq), entry.frame, kind]
             count += len(entries)
         try:
             fenced = await self._append(keys=keys, args=args)
@@ -247,16 +251,17 @@ class StreamLog:
 class LoggedBuffer(InMemoryStreamBuffer):
     """A stream buffer whose frames also go to the answer's log, for readers anywhere."""
 
-    __slots__ = ("_log", "_message_id")
+    __slots__ = ("_log", "_message_id", "_first")
 
     def __init__(self, stream_log: StreamLog, message_id: uuid.UUID, first_seq: int = 0) -> None:
         super().__init__(first_seq)
         self._log = stream_log
         self._message_id = message_id
+        self._first = first_seq
 
     def append(self, frame: bytes) -> int:
         seq = super().append(frame)
-        self._log.enqueue(self._message_id, seq, frame)
+        self._log.enqueue(self._message_id, seq, frame, first=seq == self._first)
         return seq
 
     def close(self) -> None:

@@ -1,0 +1,166 @@
+"""The Redis stream log and owner leases on a real Redis: batching, fencing, expiry, take-over."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from app.streaming.generation import StopReason
+from app.streaming.leases import LIVE_KEY, StreamLeases
+from app.streaming.redis_log import (
+    IN_FLIGHT_TTL_S,
+    OWNERS_KEY,
+    LogReader,
+    StreamLog,
+    last_entry,
+    log_key,
+    read_whole_log,
+)
+from app.streaming.sse import encode_chunk
+from tests.fixtures.rate_limits import RedisTarget, redis_target
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def target() -> Iterator[RedisTarget]:
+    with redis_target() as found:
+        yield found
+
+
+@pytest.fixture
+async def redis(target: RedisTarget) -> AsyncIterator[Redis]:
+    client = Redis.from_url(target.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+class Process:
+    """One process's log writer and leases, as the cluster wires them."""
+
+    def __init__(self, redis: Redis, lease_s: float = 5.0) -> None:
+        self.token = uuid.uuid4().hex
+        self.lost: list[tuple[uuid.UUID, StopReason]] = []
+        self.log = StreamLog(redis, owner_token=self.token, done_ttl_s=30, on_lost=self._on_lost)
+        self.leases = StreamLeases(
+            redis, owner_token=self.token, lease_s=lease_s, on_lost=self._on_lost
+        )
+
+    def _on_lost(self, message_id: uuid.UUID, reason: StopReason) -> None:
+        self.lost.append((message_id, reason))
+
+    def frame(self, message_id: uuid.UUID, seq: int) -> bytes:
+        return encode_chunk(f"id: {message_id}:", seq, f"w{seq} ", seq - 1)
+
+
+async def _cleanup(redis: Redis, *ids: uuid.UUID) -> None:
+    for message_id in ids:
+        await redis.delete(log_key(message_id))
+        await redis.hdel(OWNERS_KEY, str(message_id))
+        await redis.zrem(LIVE_KEY, str(message_id))
+
+
+async def test_frames_of_many_answers_go_in_few_round_trips(redis: Redis) -> None:
+    process = Process(redis)
+    process.log.start()
+    answers = [uuid.uuid4() for _ in range(50)]
+    try:
+        for answer in answers:
+            await process.leases.claim(answer)
+        buffers = [process.log.buffer(answer) for answer in answers]
+        for seq in range(20):
+            for answer, buffer in zip(answers, buffers, strict=True):
+                buffer.append(process.frame(answer, seq))
+                if seq == 19:  # the terminal event, closed in the same step as in a generation
+                    buffer.close()
+            await asyncio.sleep(0.001)
+        await process.log.flushed(answers[-1])
+        await process.log.close()
+        assert process.log.frames_written == 50 * 20
+        assert process.log.round_trips / process.log.frames_written < 0.2
+        for answer in answers:
+            contents = await read_whole_log(redis, answer)
+            assert contents.last_seq == 19 and contents.ended
+            assert "".join(contents.chunks) == "".join(f"w{seq} " for seq in range(20))
+            # Memory grows with the frames, and the ended log expires.
+            assert await redis.xlen(log_key(answer)) == 20
+            assert 0 < await redis.ttl(log_key(answer)) <= 30
+        assert process.lost == []
+    finally:
+        await _cleanup(redis, *answers)
+
+
+async def test_an_unfinished_log_expires_within_a_day(redis: Redis) -> None:
+    process = Process(redis)
+    process.log.start()
+    answer = uuid.uuid4()
+    try:
+        await process.leases.claim(answer)
+        process.log.buffer(answer).append(process.frame(answer, 0))
+        await process.log.flushed(answer)
+        assert IN_FLIGHT_TTL_S - 5 < await redis.ttl(log_key(answer)) <= IN_FLIGHT_TTL_S
+    finally:
+        await process.log.close()
+        await _cleanup(redis, answer)
+
+
+async def test_a_process_that_lost_the_answer_writes_nothing_more(redis: Redis) -> None:
+    owner, survivor = Process(redis, lease_s=0.5), Process(redis, lease_s=0.5)
+    owner.log.start()
+    answer = uuid.uuid4()
+    try:
+        await owner.leases.claim(answer)
+        buffer = owner.log.buffer(answer)
+        buffer.append(owner.frame(answer, 0))
+        await owner.log.flushed(answer)
+        # The owner stops renewing (a long pause): the survivor takes the answer over.
+        await asyncio.sleep(0.6)
+        assert answer in await survivor.leases.lapsed()
+        assert await survivor.leases.take_over(answer)
+        assert not await Process(redis).leases.take_over(answer)  # only one survivor wins
+        buffer.append(owner.frame(answer, 1))
+        await owner.log.flushed(answer)
+        assert owner.lost == [(answer, StopReason.OWNER_LOST)]
+        assert await last_entry(redis, answer) == (0, False)
+    finally:
+        await owner.log.close()
+        await _cleanup(redis, answer)
+
+
+async def test_a_remote_reader_resumes_after_any_event_and_ends_at_the_terminal(
+    redis: Redis,
+) -> None:
+    process = Process(redis)
+    process.log.start()
+    answer = uuid.uuid4()
+    try:
+        await process.leases.claim(answer)
+        buffer = process.log.buffer(answer)
+        for seq in range(6):
+            buffer.append(process.frame(answer, seq))
+        reader = LogReader(redis, answer, process.leases)
+        received: list[bytes] = []
+
+        async def read() -> None:
+            async for frames in reader.read(after_seq=2, idle_s=5):
+                assert frames is not None
+                received.append(frames)
+
+        reading = asyncio.create_task(read())
+        await asyncio.sleep(0.05)
+        assert await process.leases.count_readers(answer) == 1  # counted for the grace window
+        buffer.append(process.frame(answer, 6))
+        buffer.close()
+        await asyncio.wait_for(reading, 5)
+        text = b"".join(received)
+        assert text == b"".join(process.frame(answer, seq) for seq in range(3, 7))
+        assert await process.leases.count_readers(answer) == 0
+    finally:
+        await process.log.close()
+        await _cleanup(redis, answer)
