@@ -1,0 +1,48 @@
+"""Embedded mode: answers in flight are checkpointed to the database, chunk boundaries and all."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.fixtures.accounts import new_account
+from tests.fixtures.database import DbProbe
+from tests.fixtures.models import scripted_model, words
+from tests.fixtures.server import AppFactory
+from tests.fixtures.streams import start_stream, stream_params
+from tests.fixtures.waiting import poll_value
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_answers_in_flight_are_checkpointed_with_their_chunk_boundaries(
+    live_server_factory: AppFactory, database_url: str
+) -> None:
+    model = scripted_model(words(80), delay_s=0.03)
+    async with live_server_factory(model=model, stream_checkpoint_s=0.3) as server:
+        async with server.client() as client, DbProbe(database_url) as probe:
+            account = await new_account(client)
+            readers = [
+                start_stream(client, stream_params(account.access_token, f"Question {n}"))
+                for n in range(2)
+            ]
+            for reader, _ in readers:
+                await reader.wait_for_events(2)
+            checkpoints = [
+                await poll_value(
+                    lambda reader=reader: probe.message(reader.message_id),
+                    lambda stored: stored is not None and bool(stored.chunk_count),
+                    timeout_s=5,
+                )
+                for reader, _ in readers
+            ]
+            await asyncio.gather(*(task for _, task in readers))
+    for (reader, _), stored in zip(readers, checkpoints, strict=True):
+        assert stored is not None and stored.status == "streaming"
+        streamed = [p["content"] for p in reader.payloads if p["type"] == "chunk"]
+        count = stored.chunk_count or 0
+        # A checkpoint is a prefix of what streamed, cut where the chunks were.
+        assert stored.content == "".join(streamed[:count])
+        ends = stored.chunk_ends or []
+        assert len(ends) == count and ends[-1] == len(stored.content)
