@@ -430,6 +430,7 @@ describe('ChatSession: following an answer it did not send', () => {
     const { session, streaming, state } = setup({ conversationId: 'conv-1' });
     session.showLatestPage(streamingPage('Once upon a'));
     const turn = streaming.latest();
+    turn.start({ conversationId: 'conv-1' });
     turn.text('Once ');
     turn.fail();
     expect(state().messages[1]).toMatchObject({ content: 'Once ', status: 'error' });
@@ -468,6 +469,7 @@ describe('ChatSession: following an answer it did not send', () => {
     expect(state().messages[1]).toMatchObject({ status: 'cancelled', content: 'Once up' });
 
     session.showLatestPage(streamingPage()); // reopened, still marked as written
+    streaming.latest().start({ conversationId: 'conv-1' });
     streaming.latest().fail();
     expect(session.retryLastMessage()).toBe(true);
     expect(streaming.latest().request).toMatchObject({
@@ -475,6 +477,27 @@ describe('ChatSession: following an answer it did not send', () => {
       clientMessageId: 'cmid-1',
       regenerate: true,
     });
+  });
+
+  it('an answer it cannot follow (say, no stream token at a rate limit) stays as stored, not failed', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(streamingPage());
+    streaming.latest().fail({ code: 'rate_limited', message: 'Too many.', retryable: true });
+    expect(state()).toMatchObject({ status: 'idle', error: null });
+    expect(state().messages[1]).toMatchObject({
+      content: 'Once up',
+      status: 'streaming',
+      isStreaming: false,
+      error: null,
+    });
+  });
+
+  it('a followed answer that fails once started is failed, with Retry', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(streamingPage());
+    streaming.latest().start({ conversationId: 'conv-1' });
+    streaming.latest().fail();
+    expect(state().messages[1]).toMatchObject({ status: 'error', error: { retryable: true } });
   });
 
   it('a refused stream (streaming turned off) leaves the stored text as it is', () => {

@@ -78,6 +78,8 @@ interface Turn {
   handle: TurnHandle | null;
   /** Stop was asked for: the turn ends when the server says the answer stopped. */
   stopping: boolean;
+  /** The stream's `start` event came: from then on its failures are the answer's. */
+  started: boolean;
   /**
    * A followed answer is told again from its first chunk. Its text gathers here until it
    * reaches what the history had stored of it, then replaces that: nothing shows twice, and
@@ -259,6 +261,7 @@ export class ChatSession {
       request,
       handle: null,
       stopping: false,
+      started: false,
       retold: null,
     };
     this.turn = turn;
@@ -349,6 +352,7 @@ export class ChatSession {
       request: null,
       handle: null,
       stopping: false,
+      started: false,
       retold: '',
     };
     this.turn = turn;
@@ -368,6 +372,7 @@ export class ChatSession {
     return {
       onStart: (start) => {
         if (!live()) return;
+        turn.started = true;
         this.adoptConversation(start.conversationId);
         const withUser =
           turn.userKey === null
@@ -406,6 +411,12 @@ export class ChatSession {
         if (!live()) return;
         if (error.code === STREAMING_DISABLED && !this.streamingRefused) {
           this.answerWholeInstead(turn);
+          return;
+        }
+        if (turn.request === null && !turn.started) {
+          // We could not follow the answer (no stream token at a rate limit, say): that is no
+          // failure of the answer, which goes on. It stays as the history stored it.
+          this.finishTurn(turn, (m) => ({ ...m, isStreaming: false }), null);
           return;
         }
         this.flushText(true);
