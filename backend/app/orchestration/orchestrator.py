@@ -147,6 +147,8 @@ class Orchestrator:
 
     async def _stop(self, answer: Message) -> CancelResult:
         generation = self.streams.get(answer.id)
+        if generation is not None and self.cluster is not None and generation.done.is_set():
+            generation = None  # an earlier run kept here: a Continue may run elsewhere now
         if generation is not None:
             generation.stop(StopReason.CANCELLED)
             outcome = await generation.wait()
