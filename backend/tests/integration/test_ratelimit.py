@@ -148,6 +148,17 @@ async def test_messages_past_the_hourly_limit_get_429_and_replays_never_count(
             assert await chat_count(client, account) == chats
             replay = await read_stream(client, stream_request)  # still fine at the limit
             assert replay.status_code == 200 and replay.types[-1] == "complete"
+            # Watching an answer is not a send: its token is issued at the limit too.
+            watch_token = await client.post(
+                "/api/v1/chat/stream-token", params={"purpose": "watch"}, headers=account.auth
+            )
+            assert watch_token.status_code == 200, watch_token.text
+            watched = await read_stream(
+                client,
+                {"token": watch_token.json()["token"]},
+                path=f"/api/v1/chat/messages/{streamed.message_id}/stream",
+            )
+            assert watched.chunk_text == streamed.chunk_text
 
 
 async def test_a_lease_is_given_back_however_the_stream_ends(

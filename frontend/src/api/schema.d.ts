@@ -237,7 +237,8 @@ export interface paths {
          * Issue Stream Token
          * @description A short-lived token valid only for the stream endpoints, for an EventSource URL.
          *
-         *     Refused with 429 (and Retry-After) when the next message would be refused anyway.
+         *     For a send, refused with 429 (and Retry-After) when the next message would be refused
+         *     anyway; a token to watch an answer is never refused by the rate limits.
          */
         post: operations["chat-issue_stream_token"];
         delete?: never;
@@ -1174,7 +1175,10 @@ export interface operations {
     };
     "chat-issue_stream_token": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `watch`: to attach to an answer, which no rate limit refuses. */
+                purpose?: "send" | "watch";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1196,6 +1200,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
             /** @description Too Many Requests */
             429: {

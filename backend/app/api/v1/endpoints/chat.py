@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import Response
@@ -73,14 +73,22 @@ def _sse(handle: StreamHandle | None, settings: Settings) -> Response:
 
 @router.post("/stream-token", responses={403: {}, 429: {}})
 async def issue_stream_token(
-    user: CurrentUser, settings: SettingsDep, limiter: RateLimiterDep
+    user: CurrentUser,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    purpose: Annotated[
+        Literal["send", "watch"],
+        Query(description="`watch`: to attach to an answer, which no rate limit refuses."),
+    ] = "send",
 ) -> StreamToken:
     """A short-lived token valid only for the stream endpoints, for an EventSource URL.
 
-    Refused with 429 (and Retry-After) when the next message would be refused anyway.
+    For a send, refused with 429 (and Retry-After) when the next message would be refused
+    anyway; a token to watch an answer is never refused by the rate limits.
     """
     _require_streaming(settings, user)
-    await limiter.check(user.id)
+    if purpose == "send":
+        await limiter.check(user.id)
     issued = create_stream_token(settings, user.id)
     return StreamToken(token=issued.token, expires_in=issued.expires_in)
 
