@@ -389,6 +389,11 @@ class LogReader:
                     if b"t" in entries[-1][1]:
                         return
                 elif loop.time() - quiet_since >= idle_s:
+                    # A reader resuming past the last event (a bogus id) waits only while the
+                    # answer runs: once its log has ended, or is gone, there is nothing to wait for.
+                    last = await last_entry(self._redis, self._message_id)
+                    if last is None or last[1]:
+                        return
                     quiet_since = loop.time()
                     yield None
         except (RedisError, OSError) as exc:

@@ -164,3 +164,24 @@ async def test_a_remote_reader_resumes_after_any_event_and_ends_at_the_terminal(
     finally:
         await process.log.close()
         await _cleanup(redis, answer)
+
+
+async def test_a_reader_past_the_end_waits_only_while_the_answer_runs(redis: Redis) -> None:
+    process = Process(redis)
+    process.log.start()
+    answer = uuid.uuid4()
+    try:
+        await process.leases.claim(answer)
+        buffer = process.log.buffer(answer)
+        buffer.append(process.frame(answer, 0))
+        reader = LogReader(redis, answer)
+        frames = reader.read(after_seq=100_000, idle_s=0.2)
+        assert await asyncio.wait_for(anext(frames), 2) is None  # a ping: the answer runs
+        buffer.append(process.frame(answer, 1))
+        buffer.close()
+        await process.log.flushed(answer)
+        with pytest.raises(StopAsyncIteration):  # ended below the id it resumes after
+            await asyncio.wait_for(anext(frames), 2)
+    finally:
+        await process.log.close()
+        await _cleanup(redis, answer)
