@@ -18,11 +18,13 @@ from sizes import Sizes
 
 _INSPECT = """
 import json
+import app
 from app.core.config import Settings
 from app.llm.scripted import DEFAULT_SCRIPTED_TEXT, split_into_chunks
 print(json.dumps({
     "pieces": split_into_chunks(DEFAULT_SCRIPTED_TEXT) or [""],
     "env": sorted(name.upper() for name in Settings.model_fields),
+    "app_dir": app.__path__[0],
 }))
 """
 
@@ -44,6 +46,7 @@ class Harness:
         self.pieces_file = workdir / "pieces.json"
         self.base_env = {"PYTHONUNBUFFERED": "1"}
         self.tokens: list[str] = []
+        self.app_dir = ""
         self.run_tag = uuid.uuid4().hex[:8]
         self.counter = 0
 
@@ -85,6 +88,7 @@ class Harness:
             raise RuntimeError(f"chatstream migrate failed:\n{migrated[-3000:]}")
         found = json.loads(out.strip().splitlines()[-1])
         self.pieces_file.write_text(json.dumps(found["pieces"], ensure_ascii=False))
+        self.app_dir = found["app_dir"]  # the back end measured (PYTHONPATH can point elsewhere)
         ignore = set(found["env"]) | {"METRICS_PORT", "PROMETHEUS_MULTIPROC_DIR"}
         self.base_env = {k: v for k, v in os.environ.items() if k not in ignore}
         self.base_env["PYTHONUNBUFFERED"] = "1"
@@ -94,6 +98,29 @@ class Harness:
             "chatstream",
             [PY, str(BENCH / "chatstream_serve.py"), "serve", "--host", HOST, "--port", "{port}"],
             self.chatstream_env(chunks, delay_s, **extra),
+            self.workdir,
+        )
+
+    def chatstream_redis(
+        self, name: str, chunks: int, delay_s: float, redis_url: str, **extra: str
+    ) -> Server:
+        """ChatStream in scaled mode: REDIS_URL set, the same database as the others, and a
+        DATA_DIR of its own, so its /metrics (Prometheus multiprocess files live in DATA_DIR)
+        count this process only."""
+        data_dir = self.workdir / f"data-{name}"
+        data_dir.mkdir(exist_ok=True)
+        env = self.chatstream_env(
+            chunks,
+            delay_s,
+            DATA_DIR=str(data_dir),
+            DATABASE_URL=f"sqlite+aiosqlite:///{self.data_dir / 'chatstream.db'}",
+            REDIS_URL=redis_url,
+            **extra,
+        )
+        return Server(
+            name,
+            [PY, str(BENCH / "chatstream_serve.py"), "serve", "--host", HOST, "--port", "{port}"],
+            env,
             self.workdir,
         )
 

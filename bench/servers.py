@@ -133,6 +133,25 @@ class Server:
         data = self.probe()
         return None if data is None else data.get("gc")
 
+    def metrics(self, timeout_s: float = 10.0) -> dict[str, float]:
+        """The server's /metrics, as {sample with its labels: value}, e.g.
+        `chatstream_stream_log_lag_seconds_bucket{le="0.005"}`."""
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout_s)
+        try:
+            conn.request("GET", "/metrics")
+            response = conn.getresponse()
+            text = response.read().decode()
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"{self.name}: /metrics answered {response.status}")
+        samples: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "rss_kb": self.rss_kb(),

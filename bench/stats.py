@@ -62,3 +62,30 @@ def fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "NO"
     return f"{value:{spec}}{unit}"
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """Prometheus' histogram_quantile over (upper bound, cumulative count) pairs: linear within
+    the bucket the rank falls in; the highest finite bound when it falls in +Inf."""
+    buckets = sorted(buckets)
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / max(count - below, 1e-9)
+        lower, below = bound, count
+    return lower
+
+
+def spread(values: list[float | None]) -> dict[str, float | None]:
+    """Median, lowest and highest of repeated measurements (None ones left out)."""
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return {"median": None, "min": None, "max": None}
+    middle = len(known) // 2
+    median = known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) / 2
+    return {"median": median, "min": known[0], "max": known[-1]}

@@ -14,8 +14,31 @@ from stats import fmt, pct, peak_concurrency, ratio, server_failures
 
 def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
     s = h.sizes
-    paths = h.paths(s.b_streams)
-    duration = s.b_chunks * s.b_interval_s
+    return run_paced(
+        h,
+        server,
+        streams=s.b_streams,
+        chunks=s.b_chunks,
+        interval_s=s.b_interval_s,
+        ramp_s=s.b_ramp_s,
+        clients=s.b_clients,
+    )
+
+
+def run_paced(
+    h: Harness,
+    server: Server,
+    *,
+    streams: int,
+    chunks: int,
+    interval_s: float,
+    ramp_s: float,
+    clients: int,
+) -> dict[str, Any]:
+    """`streams` paced streams of `chunks` chunks, one every `interval_s`, opened evenly over
+    `ramp_s` (the server's scripted model must be set to the same pace and length)."""
+    paths = h.paths(streams)
+    duration = chunks * interval_s
     gc0 = server.gc_pauses()
     cpu0 = server.cpu_s()
     rss0 = server.rss_kb()
@@ -24,21 +47,21 @@ def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
             h.workdir,
             server.port,
             paths,
-            s.b_clients,
+            clients,
             {
                 "mode": "streams",
-                "ramp_s": s.b_ramp_s,
-                "interval_s": s.b_interval_s,
+                "ramp_s": ramp_s,
+                "interval_s": interval_s,
                 "record_arrivals": True,
-                "expected_chunks": s.b_chunks,
-                "deadline_s": s.b_ramp_s + duration * 3 + 60,
+                "expected_chunks": chunks,
+                "deadline_s": ramp_s + duration * 3 + 60,
             },
         )
-    streams = run.streams
+    results = run.streams
     cpu = server.cpu_s() - cpu0
     gc_during = collector_pauses(gc0, server.gc_pauses())
-    first = min(x["t_sent"] for x in streams)
-    last = max(x["t_end"] for x in streams if x["t_end"] is not None)
+    first = min(x["t_sent"] for x in results)
+    last = max(x["t_end"] for x in results if x["t_end"] is not None)
     delays: list[float] = []
     e2e: list[float] = []
     opens: list[float] = []
@@ -46,7 +69,7 @@ def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
     # The same lateness by the second of the run it arrived in: where the delay builds up
     # (streams opening, all streams running, streams ending and being saved).
     gaps_by_second: dict[int, list[float]] = {}
-    for x in streams:
+    for x in results:
         if x["t_start"] is not None:
             open_ms = (x["t_start"] - x["t_sent"]) * 1000
             opens.append(open_ms)
@@ -55,20 +78,21 @@ def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
                 delays.append(d)
                 e2e.append(d + open_ms)
                 gaps.append(d - previous)
-                arrived = x["t_start"] + (k + 1) * s.b_interval_s + d / 1000 - first
+                arrived = x["t_start"] + (k + 1) * interval_s + d / 1000 - first
                 gaps_by_second.setdefault(int(arrived), []).append(d - previous)
                 previous = d
-    started = [x["t_start"] for x in streams if x["t_start"]]
-    intervals = [(x["t_start"], x["t_end"]) for x in streams if x["t_start"] and x["t_end"]]
-    completed = sum(1 for x in streams if x["complete"] and not x["error"])
-    errors = server_failures(streams)
+    started = [x["t_start"] for x in results if x["t_start"]]
+    intervals = [(x["t_start"], x["t_end"]) for x in results if x["t_start"] and x["t_end"]]
+    completed = sum(1 for x in results if x["complete"] and not x["error"])
+    errors = server_failures(results)
     quantiles = ("p50", "p95", "p99")
+    events = sum(x["chunks"] for x in results)
     return {
-        "streams": s.b_streams,
+        "streams": streams,
         "completed": completed,
         "errors": errors,
         "error_count": sum(errors.values()),
-        "events": sum(x["chunks"] for x in streams),
+        "events": events,
         "peak_concurrent_streams": peak_concurrency(intervals),
         "opens_per_s": len(started) / (max(started) - first) if len(started) > 1 else None,
         "delay_ms": {q: pct(delays, float(q[1:])) for q in quantiles}
@@ -82,7 +106,9 @@ def run_b_once(h: Harness, server: Server) -> dict[str, Any]:
         "open_ms": {q: pct(opens, float(q[1:])) for q in quantiles}
         | {"max": max(opens, default=None)},
         "elapsed_s": last - first,
+        "server_cpu_s": cpu,
         "server_cpu_util": cpu / (last - first),
+        "events_per_server_cpu_s": events / cpu if cpu > 0 else None,
         "client_cpu_util": run.cpu_s / (last - first),
         "rss_before_kb": rss0,
         "peak_rss_kb": max(sampler.rss, default=None),
