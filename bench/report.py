@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT
+from machine import describe
 from stats import fmt, ratio, rounded
 
 
@@ -23,6 +24,20 @@ def collector_summary(pauses: dict[str, Any] | None) -> str:
         else 0.0
     )
     return f"{total:.0f} / {longest:.0f}"
+
+
+def _stored_whole(trial: dict[str, Any]) -> bool:
+    return trial["stored_status"] == "interrupted" and bool(trial["stored_matches_log"])
+
+
+def fmt_spread(figures: dict[str, Any] | None, spec: str = ".1f") -> str:
+    """`median [min-max]` of repeated measurements; just the value when there was one."""
+    if not figures or figures.get("median") is None:
+        return "-"
+    median, low, high = figures["median"], figures["min"], figures["max"]
+    if low == high:
+        return fmt(median, spec)
+    return f"{fmt(median, spec)} [{fmt(low, spec)}-{fmt(high, spec)}]"
 
 
 def table(results: dict[str, Any]) -> str:
@@ -193,6 +208,107 @@ def table(results: dict[str, Any]) -> str:
                 f"    RSS growth, round 1 -> round {len(cs['rounds'])} after (MB)",
                 fmt(cs["rss_growth_between_rounds_kb"] / 1024),
             )
+    e = results.get("e")
+    if e and "skipped" in e:
+        row("(e) Redis stream log: skipped, no Redis", "-")
+    elif e:
+        mem, red, bl = e["memory"], e["redis"], e["baseline"]
+        vs_mem, vs_bl = e["ratios"]["redis/memory"], e["ratios"]["memory/baseline"]
+        red_bl = e["ratios"]["redis/baseline"]
+        rounds = f"median [min-max] of {e['rounds']} rounds" if e["rounds"] > 1 else "1 round"
+        row(
+            f"(e) {e['streams']} streams x {e['chunks_per_stream']} chunks @ "
+            f"{1 / e['interval_s']:.0f}/s, {rounds}: complete",
+            f"{mem['completed']}/{mem['streams']} mem, {red['completed']}/{red['streams']} Redis",
+            f"{bl['completed']}/{bl['streams']}",
+            "",
+            "all",
+            fmt(e["all_complete"]),
+        )
+        for label, key, spec in (
+            ("events per server CPU-second", "events_per_server_cpu_s", ",.0f"),
+            ("delivery delay p50 (ms)", "delay_p50_ms", ".1f"),
+            ("delivery delay p99 (ms)", "delay_p99_ms", ".1f"),
+        ):
+            row(
+                f"    {label}, in memory",
+                fmt_spread(mem[key], spec),
+                fmt_spread(bl[key], spec),
+                fmt_spread(vs_bl[key], ".2f") if key in vs_bl else "",
+            )
+            row(
+                f"    {label}, with Redis",
+                fmt_spread(red[key], spec),
+                "",
+                fmt_spread(red_bl[key], ".2f") if key in red_bl else "",
+            )
+        row(
+            "    Redis / in memory: events per server CPU-second",
+            "",
+            "",
+            fmt_spread(vs_mem["events_per_server_cpu_s"], ".2f"),
+            ">= 0.90",
+            fmt(e["cpu_met"]),
+        )
+        row(
+            "    Redis / in memory: delivery delay p99",
+            "",
+            "",
+            fmt_spread(vs_mem["delay_p99_ms"], ".2f"),
+            "<= 1.10",
+            fmt(e["p99_met"]),
+        )
+        row(
+            "    stream log round trips per chunk",
+            fmt_spread(red["round_trips_per_chunk"], ".3f"),
+            "",
+            "",
+            "< 0.20",
+            fmt(e["round_trips_met"]),
+        )
+        row(
+            "    stream log lag p50 / p99 (ms, from the histogram)",
+            f"{fmt_spread(red['log_lag_p50_ms'])} / {fmt_spread(red['log_lag_p99_ms'])}",
+        )
+        row(
+            "    server CPU, in memory / with Redis (of one core)",
+            f"{fmt_spread(mem['server_cpu_util'], '.0%')} / "
+            f"{fmt_spread(red['server_cpu_util'], '.0%')}",
+            fmt_spread(bl["server_cpu_util"], ".0%"),
+        )
+        row(
+            f"    Redis bytes per answer's log ({e['chunks_per_stream']} chunks) / per frame",
+            f"{fmt_spread(red['redis_bytes_per_log'], ',.0f')} / "
+            f"{fmt_spread(red['redis_bytes_per_frame'], '.0f')}",
+        )
+        row(
+            "    Redis server CPU-s per run, with Redis / in memory",
+            f"{fmt_spread(red['redis_server_cpu_s'], '.2f')} / "
+            f"{fmt_spread(mem['redis_server_cpu_s'], '.2f')}",
+        )
+    f = results.get("f")
+    if f and "skipped" in f:
+        row("(f) recovery after kill -9: skipped, no Redis", "-")
+    elif f:
+        for lease in f["leases"].values():
+            trials = len(lease["trials"])
+            row(
+                f"(f) kill -9 -> terminal event on the survivor (s), lease {lease['lease_s']:g} s"
+                + (f", median [min-max] of {trials}" if trials > 1 else ""),
+                fmt_spread(lease["kill_to_terminal_s"], ".2f"),
+                "",
+                "",
+                "",
+                fmt(lease["all_ended"]),
+            )
+            row(
+                "    answer stored `interrupted`, equal to its log",
+                f"{sum(_stored_whole(t) for t in lease['trials'])}/{trials}",
+                "",
+                "",
+                "all",
+                fmt(lease["all_stored"]),
+            )
     header = ("metric", "ChatStream", "baseline", "ratio", "target", "met?")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
     lines = []
@@ -220,6 +336,7 @@ def write_json(document: dict[str, Any], out_dir: Path, quick: bool) -> Path:
 def summary(results: dict[str, Any], meta: dict[str, Any], out_path: Path) -> str:
     """The table and the lines under it, as printed at the end of the run."""
     shown = out_path.relative_to(ROOT) if out_path.is_relative_to(ROOT) else out_path
+    over = meta["machine"].get("cpu_over_run") or {}
     report = [
         "",
         table(results),
@@ -227,6 +344,14 @@ def summary(results: dict[str, Any], meta: dict[str, Any], out_path: Path) -> st
         f"{os.cpu_count()} CPUs shared by both servers and the client processes (127.0.0.1 only); "
         "ratios compare with the baseline measured in this run.",
         f"Load average {meta['machine']['loadavg_at_start'][0]:.2f} at start, "
-        f"{meta['loadavg_at_end'][0]:.2f} at end. Took {meta['duration_s']:.0f} s. JSON: {shown}",
+        f"{meta['loadavg_at_end'][0]:.2f} at end; over the run the machine's CPUs were "
+        f"{fmt(over.get('busy'), '.0%')} busy, {fmt(over.get('steal'), '.1%')} stolen. "
+        f"Took {meta['duration_s']:.0f} s. JSON: {shown}",
     ]
+    e = results.get("e")
+    if e and "runs" in e:
+        report.append("(e) machine during each run:")
+        for name, runs in e["runs"].items():
+            for index, run in enumerate(runs):
+                report.append(f"    round {index + 1} {name:8s}: {describe(run['machine'])}")
     return "\n".join(report) + "\n"

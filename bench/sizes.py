@@ -24,6 +24,13 @@ class Sizes:
     d_ramp_s: float
     d_rounds: int
     d_clients: int
+    e_streams: int
+    e_chunks: int
+    e_interval_s: float
+    e_ramp_s: float
+    e_rounds: int
+    f_leases_s: tuple[float, ...]
+    f_trials: int
     warmup_streams: int
 
 
@@ -45,6 +52,13 @@ FULL = Sizes(
     d_ramp_s=5.0,
     d_rounds=2,
     d_clients=2,
+    e_streams=200,
+    e_chunks=100,
+    e_interval_s=0.05,
+    e_ramp_s=2.0,
+    e_rounds=3,
+    f_leases_s=(5.0, 1.0),  # the default STREAM_OWNER_LEASE_S, and a short one
+    f_trials=3,
     warmup_streams=5,
 )
 QUICK = Sizes(
@@ -65,6 +79,13 @@ QUICK = Sizes(
     d_ramp_s=1.0,
     d_rounds=1,
     d_clients=1,
+    e_streams=50,
+    e_chunks=20,
+    e_interval_s=0.05,
+    e_ramp_s=1.0,
+    e_rounds=1,
+    f_leases_s=(1.0,),
+    f_trials=1,
     warmup_streams=2,
 )
 
@@ -75,4 +96,12 @@ TARGETS = {
     "b_p99_ratio": 2.0,  # ChatStream p99 delivery delay <= 2x the baseline's
     "c_median_ms": 15.0,
     "d_kb_per_stream": 100.0,
+    # Redis mode against the in-memory mode, same run, paced streams at a latency bound:
+    "e_cpu_ratio": 0.9,  # events per server CPU-second >= 90% of in-memory's
+    "e_p99_ratio": 1.1,  # p99 delivery delay <= 110% of in-memory's
+    "e_round_trips_per_chunk": 0.2,  # stream log round trips per frame written < 0.2
 }
+
+# The scripted answer of scenario (f)'s streams: long enough never to end before the kill.
+F_CHUNKS = 2000
+F_INTERVAL_S = 0.05

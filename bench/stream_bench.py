@@ -3,6 +3,7 @@
     backend/.venv/bin/python bench/stream_bench.py            # full run (a few minutes)
     backend/.venv/bin/python bench/stream_bench.py --quick    # smoke run (under a minute)
     backend/.venv/bin/python bench/stream_bench.py --scenario a,c
+    backend/.venv/bin/python bench/stream_bench.py --scenario e,f --redis-url redis://127.0.0.1:6379/14
 
 Scenarios (targets from the issue; ratios are against the baseline measured in the same run):
   a  throughput: 100 concurrent streams x 2,000 chunks, no pacing; events/s >= 50% of baseline
@@ -11,8 +12,13 @@ Scenarios (targets from the issue; ratios are against the baseline measured in t
   c  time from request to the `start` event, sequential requests on an idle server: median <= 15 ms
   d  memory per open stream (server RSS with N open slow streams minus idle, / N) <= 100 KB,
      and a leak check (tasks, connections, RSS after the streams end)
+  e  the Redis stream log: paced streams at a latency bound, ChatStream with REDIS_URL against
+     ChatStream in memory (and the baseline), in rounds: events per server CPU-second >= 90% and
+     p99 delivery delay <= 110% of in-memory's; stream log round trips per chunk < 0.2
+  f  kill -9 of the process writing an answer: time until a survivor sharing Redis and the
+     database ends it (terminal event on a reader there), with the default lease and a short one
 
-Both servers are subprocesses started with the same uvicorn settings; the client (sse_client.py)
+Every server is a subprocess started with the same uvicorn settings; the client (sse_client.py)
 runs in processes of its own, the same code for both. Everything is on 127.0.0.1. Benchmarks,
 not tests: this script never fails on a timing (exit 0 unless the benchmark itself broke).
 README.md explains how to read the results.
@@ -35,10 +41,15 @@ from typing import Any
 
 import report
 from common import PY, RESULTS, log
-from harness import Harness, warm_pair
-from scenarios import scenario_a, scenario_b, scenario_c, scenario_d
+from harness import Harness, warm_pair, warm_up
+from machine import CpuTimes, cpu_shares
+from redis_store import DEFAULT_REDIS_URL, BenchRedis
+from scenarios import scenario_a, scenario_b, scenario_c, scenario_d, scenario_e, scenario_f
 from servers import Server, start_all, stop_all
 from sizes import D_BUFFER_TTL_S, FULL, QUICK, TARGETS
+
+ALL_SCENARIOS = ("a", "b", "c", "d", "e", "f")
+REDIS_SCENARIOS = {"e", "f"}
 
 
 def main() -> int:
@@ -46,25 +57,37 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, < 1 min")
-    parser.add_argument("--scenario", default="a,b,c,d", help="subset of a,b,c,d (default: all)")
+    parser.add_argument(
+        "--scenario", default=",".join(ALL_SCENARIOS), help="subset of a,b,c,d,e,f (default: all)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, DB)")
     parser.add_argument("--b-ramp", type=float, help="(b): open the streams over this many s")
     parser.add_argument("--b-streams", type=int, help="(b): number of paced streams")
+    parser.add_argument("--e-streams", type=int, help="(e): number of paced streams")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        help="(e, f): a Redis database for this run alone; only keys the run made are deleted "
+        f"(default: $BENCH_REDIS_URL or {DEFAULT_REDIS_URL})",
+    )
     args = parser.parse_args()
     scenarios = {x.strip() for x in args.scenario.split(",") if x.strip()}
-    unknown = scenarios - {"a", "b", "c", "d"}
+    unknown = scenarios - set(ALL_SCENARIOS)
     if unknown or not scenarios:
-        parser.error(f"unknown scenario(s): {sorted(unknown)}; use a subset of a,b,c,d")
+        parser.error(f"unknown scenario(s): {sorted(unknown)}; use a subset of a,b,c,d,e,f")
     sizes = QUICK if args.quick else FULL
     if args.b_ramp is not None:
         sizes = replace(sizes, b_ramp_s=args.b_ramp)
     if args.b_streams is not None:
         sizes = replace(sizes, b_streams=args.b_streams)
+    if args.e_streams is not None:
+        sizes = replace(sizes, e_streams=args.e_streams)
     if not (Path(PY).parent / "chatstream").exists():
         log(f"note: {PY} is not the backend venv's Python; use `make bench`")
 
     began = time.monotonic()
+    cpu_at_start = CpuTimes.now()
     workdir = Path(tempfile.mkdtemp(prefix="chatstream-bench-"))
     results: dict[str, Any] = {}
     meta: dict[str, Any] = {
@@ -89,12 +112,35 @@ def main() -> int:
         f"{','.join(sorted(scenarios))}; {os.cpu_count()} CPUs shared by servers and clients; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
+    store: BenchRedis | None = None
+    if scenarios & REDIS_SCENARIOS:
+        store, why = BenchRedis.find(args.redis_url)
+        if store is None:
+            skipped = sorted(scenarios & REDIS_SCENARIOS)
+            log(
+                f"REDIS NOT AVAILABLE: {why}. Skipping scenario(s) {','.join(skipped)}; the rest "
+                "runs. Start Redis (e.g. `sudo apt-get install redis-server`) or pass "
+                "--redis-url to measure the Redis mode."
+            )
+            for name in skipped:
+                results[name] = {"skipped": why}
+            scenarios -= REDIS_SCENARIOS
+        else:
+            meta["redis_url"] = store.url
+            if store.keys_at_start:
+                log(
+                    f"note: {store.url} already holds {len(store.keys_at_start)} keys; they are "
+                    "left alone, but another user of this database can disturb (e) and (f)"
+                )
     h = Harness(sizes, workdir)
     ok = True
     groups: dict[str, tuple[Server, Server]] = {}
+    e_servers: dict[str, Server] = {}
     background: ThreadPoolExecutor | None = None
     try:
         h.prepare()
+        meta["app_dir"] = h.app_dir
+        log(f"measuring the back end in {h.app_dir}")
         # One ChatStream and one baseline per scenario (the scripted model's pace and length are
         # process settings), all started together; each pair is stopped once its scenario ran.
         if "a" in scenarios:
@@ -119,14 +165,31 @@ def main() -> int:
                 ),
                 h.baseline(sizes.d_chunks, sizes.d_interval_s),
             )
+        if "e" in scenarios and store is not None:
+            e_servers = {
+                "memory": h.chatstream(sizes.e_chunks, sizes.e_interval_s),
+                "redis": h.chatstream_redis(
+                    "chatstream-redis", sizes.e_chunks, sizes.e_interval_s, store.url
+                ),
+                "baseline": h.baseline(sizes.e_chunks, sizes.e_interval_s),
+            }
+        # Scenario (f) starts its own servers: only two may use the Redis database at a time.
         everything = list(dict.fromkeys(server for pair in groups.values() for server in pair))
+        everything += list(e_servers.values())
         start_all(everything)
-        first = next(iter(groups.values()))[0]
-        h.create_users(first)
+        if everything:
+            h.create_users(everything[0])
+        else:  # (f) alone: a server for a moment, to create the users
+            helper = h.chatstream(1, 0.0)
+            start_all([helper])
+            try:
+                h.create_users(helper)
+            finally:
+                helper.stop()
         log(f"{len(everything)} servers up; {len(h.tokens)} users created")
         # The paced scenarios' warm-up streams last as long as theirs do, but cost almost no
         # CPU: run them in the background now rather than waiting for them later.
-        background = ThreadPoolExecutor(2)
+        background = ThreadPoolExecutor(3)
         warming = {
             name: background.submit(warm_pair, h, groups[name], chunks, interval)
             for name, chunks, interval in (
@@ -135,6 +198,8 @@ def main() -> int:
             )
             if name in groups
         }
+        if e_servers:
+            warming["e"] = background.submit(warm_all, h, list(e_servers.values()))
         order = [name for name in ("c", "a", "b", "d") if name in groups]
         for index, name in enumerate(order):
             cs, bl = groups[name]
@@ -162,14 +227,34 @@ def main() -> int:
                 results["d"] = scenario_d(h, cs, bl)
             if all(groups[later] != (cs, bl) for later in order[index + 1 :]):
                 stop_all([cs, bl])
+        if e_servers and store is not None:
+            warming["e"].result(timeout=600)
+            log(
+                f"(e) Redis stream log: {sizes.e_streams} streams x {sizes.e_chunks} chunks at "
+                f"{1 / sizes.e_interval_s:g}/s, opened over {sizes.e_ramp_s:g} s, on ChatStream "
+                f"in memory, with Redis ({store.url}) and the baseline; {sizes.e_rounds} round(s)"
+            )
+            results["e"] = scenario_e(h, e_servers, store)
+            stop_all(list(e_servers.values()))
+        if "f" in scenarios and store is not None:
+            log(
+                f"(f) kill -9 of the writing process, {sizes.f_trials} trial(s) per lease of "
+                f"{', '.join(f'{lease:g}' for lease in sizes.f_leases_s)} s"
+            )
+            results["f"] = scenario_f(h, store)
     except Exception as exc:  # report what we have; the benchmark itself broke
         ok = False
         log(f"benchmark failed: {type(exc).__name__}: {exc}")
         meta["failure"] = f"{type(exc).__name__}: {exc}"
     finally:
-        stop_all(list(dict.fromkeys(server for pair in groups.values() for server in pair)))
+        stop_all(
+            list(dict.fromkeys(server for pair in groups.values() for server in pair))
+            + list(e_servers.values())
+        )
         if background is not None:
             background.shutdown(wait=True, cancel_futures=True)
+        if store is not None:
+            log(f"Redis: deleted the {store.cleanup()} keys this run made in {store.url}")
         if args.keep_temp:
             log(f"temp dir kept: {workdir}")
         else:
@@ -177,10 +262,21 @@ def main() -> int:
 
     meta["duration_s"] = time.monotonic() - began
     meta["loadavg_at_end"] = os.getloadavg()
+    meta["machine"]["cpu_over_run"] = cpu_shares(cpu_at_start, CpuTimes.now())
     document = {"meta": meta, "results": results}
     out_path = report.write_json(document, args.out, args.quick)
     sys.stdout.write(report.summary(results, meta, out_path))
     return 0 if ok else 1
+
+
+def warm_all(h: Harness, servers: list[Server]) -> None:
+    with ThreadPoolExecutor(len(servers)) as pool:
+        list(
+            pool.map(
+                lambda srv: warm_up(h, srv, h.sizes.e_chunks, h.sizes.e_interval_s),
+                servers,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The four scenarios, one module each; each runs ChatStream and the baseline and compares."""
+"""The scenarios, one module each; each runs ChatStream and the baseline and compares."""
 
 from __future__ import annotations
 
@@ -6,5 +6,7 @@ from scenarios.a_throughput import scenario_a
 from scenarios.b_paced import scenario_b
 from scenarios.c_start import scenario_c
 from scenarios.d_memory import scenario_d
+from scenarios.e_redis import scenario_e
+from scenarios.f_recovery import scenario_f
 
-__all__ = ["scenario_a", "scenario_b", "scenario_c", "scenario_d"]
+__all__ = ["scenario_a", "scenario_b", "scenario_c", "scenario_d", "scenario_e", "scenario_f"]
