@@ -35,6 +35,7 @@ from app.orchestration import readers, telemetry
 from app.orchestration.answers import AnswerSaver
 from app.orchestration.cluster import STOPPED_SEND_TTL_S, StreamCluster
 from app.orchestration.readers import StreamHandle
+from app.orchestration.send_locks import HeldSend, SendLocks
 from app.schemas.auth import AuthUser
 from app.schemas.chat import CancelResult, ChatTurnRead
 from app.services import turns
@@ -113,6 +114,7 @@ class Orchestrator:
         self.cluster = cluster
         self._answers = AnswerSaver(db, settings, model_name=models.name)
         self._stopped_sends = StoppedSends()
+        self._send_locks = SendLocks(cluster.redis if cluster is not None else None)
 
     # Entry points -------------------------------------------------------------------------------
 
@@ -240,9 +242,19 @@ class Orchestrator:
 
     async def _send(self, user: AuthUser, kind: ConversationKind, send: Send) -> Turn:
         turns.validate_message_text(send.text, self.settings)
+        async with self._send_locks.hold(user.id, send.client_message_id) as held:
+            return await self._send_held(user, kind, send, held)
+
+    async def _send_held(
+        self, user: AuthUser, kind: ConversationKind, send: Send, held: HeldSend
+    ) -> Turn:
+        # A retry that waited while another retried the same id reads that one's answer.
+        regenerates = send.regenerates and not held.sent_meanwhile
         for _attempt in range(2):
-            existing = await turns.find_turn(self.db, user.id, send.text, send.client_message_id)
-            if existing is not None and not (send.regenerates and existing.regenerable):
+            existing = await turns.find_turn(
+                self.db, user.id, kind, send.text, send.client_message_id
+            )
+            if existing is not None and not (regenerates and existing.regenerable):
                 return Turn(existing, kind, send.resume)
             answer_id = uuid.uuid4()  # the new answer's id, and its stream slot
             async with self.limiter.lease(user.id, answer_id) as lease:
@@ -256,6 +268,7 @@ class Orchestrator:
                     await self._unclaim(answer_id)
                     raise
                 lease.keep()  # released when the answer ends
+            await self._send_locks.stored(user.id, send.client_message_id)
             generation = self._launch(user, kind, record, lease)
             if await self._send_was_stopped(user.id, send.client_message_id):
                 generation.stop(StopReason.CANCELLED)

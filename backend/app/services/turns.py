@@ -27,7 +27,7 @@ from app.db.base import utcnow
 from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
-from app.db.models import ConversationKind, Message, MessageStatus
+from app.db.models import Conversation, ConversationKind, Message, MessageStatus
 from app.db.session import Database
 from app.schemas.auth import AuthUser
 from app.services import onboarding
@@ -81,24 +81,37 @@ class NewTurn:
 
 
 def _find(
-    session: Session, user_id: uuid.UUID, text: str, client_message_id: str
+    session: Session,
+    user_id: uuid.UUID,
+    kind: ConversationKind,
+    text: str,
+    client_message_id: str,
 ) -> TurnRecord | None:
     existing = message_crud.get_by_client_message_id(session, user_id, client_message_id)
     if existing is None:
         return None
     if existing.content != text:
         raise Conflict("client_message_id was already used for a different message.")
+    conversation = session.get(Conversation, existing.conversation_id)
+    if conversation is None or conversation.kind != kind:
+        # An id belongs to one conversation kind: a chat turn is never an onboarding one.
+        raise Conflict(f"client_message_id was already used in a {_other(kind)} conversation.")
     reply = message_crud.get_reply(session, existing.id)
     if reply is None:  # cannot happen: both are written in one transaction
         raise Conflict("This message has no answer record.")
     return TurnRecord(existing, reply, created=False, context=TurnContext(message=text))
 
 
+def _other(kind: ConversationKind) -> str:
+    return "chat" if kind is ConversationKind.ONBOARDING else "onboarding"
+
+
 async def find_turn(
-    db: Database, user_id: uuid.UUID, text: str, client_message_id: str
+    db: Database, user_id: uuid.UUID, kind: ConversationKind, text: str, client_message_id: str
 ) -> TurnRecord | None:
-    """The turn a client_message_id already stored, or None; 409 if it carried other text."""
-    return await db.run(lambda session: _find(session, user_id, text, client_message_id))
+    """The turn a client_message_id already stored, or None; 409 if it carried other text or
+    belongs to the other conversation kind."""
+    return await db.run(lambda session: _find(session, user_id, kind, text, client_message_id))
 
 
 def _profile(session: Session, user_id: uuid.UUID) -> Mapping[str, str]:
@@ -210,7 +223,10 @@ def _regenerate(
         question=question,
         answer_id=assistant_id,
         model=model_name,
+        replaceable=REGENERABLE,
     )
+    if answer is None:  # another request replaced it first: read its turn instead
+        raise SentMeanwhile()
     conversation_crud.touch_conversation(session, conversation.id, utcnow())
     return _created_turn(user, question, answer, history, profile, onboarding_step)
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.core.config import Settings
 from app.core.errors import LLMError, MessageNotFound, RateLimited
-from app.db.models import MessageStatus
+from app.db.models import ConversationKind, MessageStatus
 from app.db.session import Database
 from app.llm.factory import ChatModelProvider
 from app.llm.scripted import ScriptedChatModel
@@ -99,7 +99,10 @@ async def test_a_send_over_the_concurrent_limit_is_refused_and_stores_nothing(
         running = await p.orchestrator.send_chat(p.user, Send("Hello", "c-1"))
         with pytest.raises(RateLimited):
             await p.orchestrator.send_chat(p.user, Send("Hello again", "c-2"))
-        assert await turns.find_turn(p.db, p.user.id, "Hello again", "c-2") is None
+        assert (
+            await turns.find_turn(p.db, p.user.id, ConversationKind.CHAT, "Hello again", "c-2")
+            is None
+        )
         await p.orchestrator.whole_answer(running)
         assert await p.limiter.slots.in_use(p.user.id) == 0
     finally:

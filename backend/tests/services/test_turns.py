@@ -113,10 +113,13 @@ async def test_find_turn_returns_the_stored_turn_for_a_repeated_id(
     db: Database, settings: Settings, user: AuthUser
 ) -> None:
     stored = await turns.store_turn(db, settings, _new_turn(user))
-    found = await turns.find_turn(db, user.id, "Hello there", "c-1")
+    found = await turns.find_turn(db, user.id, ConversationKind.CHAT, "Hello there", "c-1")
     assert found is not None and not found.created
     assert found.assistant_message.id == stored.assistant_message.id
-    assert await turns.find_turn(db, user.id, "Hello there", "another id") is None
+    assert (
+        await turns.find_turn(db, user.id, ConversationKind.CHAT, "Hello there", "another id")
+        is None
+    )
 
 
 async def test_a_repeated_id_with_other_text_is_a_conflict(
@@ -124,7 +127,7 @@ async def test_a_repeated_id_with_other_text_is_a_conflict(
 ) -> None:
     await turns.store_turn(db, settings, _new_turn(user))
     with pytest.raises(Conflict):
-        await turns.find_turn(db, user.id, "Something else", "c-1")
+        await turns.find_turn(db, user.id, ConversationKind.CHAT, "Something else", "c-1")
 
 
 async def test_storing_an_id_twice_is_reported_and_writes_nothing(
@@ -135,7 +138,7 @@ async def test_storing_an_id_twice_is_reported_and_writes_nothing(
     with pytest.raises(turns.SentMeanwhile):
         await turns.store_turn(db, settings, second)
     assert await turns.load_message(db, second.assistant_id) is None
-    found = await turns.find_turn(db, user.id, "Hello there", "c-1")
+    found = await turns.find_turn(db, user.id, ConversationKind.CHAT, "Hello there", "c-1")
     assert found is not None and found.assistant_message.id == first.assistant_message.id
 
 
@@ -177,6 +180,7 @@ async def test_regenerate_replaces_the_failed_answer_with_a_new_empty_one(
     db: Database, settings: Settings, user: AuthUser
 ) -> None:
     stored = await turns.store_turn(db, settings, _new_turn(user))
+    await turns.interrupt_answer(db, stored.assistant_message.id)
     new_id = uuid.uuid4()
     retried = await turns.regenerate_turn(
         db, settings, user, stored, assistant_id=new_id, model_name="scripted"
@@ -186,8 +190,27 @@ async def test_regenerate_replaces_the_failed_answer_with_a_new_empty_one(
     answer = await turns.load_message(db, new_id)
     assert answer is not None and answer.status == MessageStatus.STREAMING
     assert answer.reply_to_id == stored.user_message.id
-    found = await turns.find_turn(db, user.id, "Hello there", "c-1")
+    found = await turns.find_turn(db, user.id, ConversationKind.CHAT, "Hello there", "c-1")
     assert found is not None and found.assistant_message.id == new_id
+
+
+async def test_an_answer_that_is_not_failed_is_never_replaced(
+    db: Database, settings: Settings, user: AuthUser
+) -> None:
+    stored = await turns.store_turn(db, settings, _new_turn(user))  # still streaming
+    with pytest.raises(turns.SentMeanwhile):
+        await turns.regenerate_turn(
+            db, settings, user, stored, assistant_id=uuid.uuid4(), model_name="scripted"
+        )
+    assert await turns.load_message(db, stored.assistant_message.id) is not None
+
+
+async def test_a_client_message_id_belongs_to_one_conversation_kind(
+    db: Database, settings: Settings, user: AuthUser
+) -> None:
+    await turns.store_turn(db, settings, _new_turn(user))
+    with pytest.raises(Conflict):
+        await turns.find_turn(db, user.id, ConversationKind.ONBOARDING, "Hello there", "c-1")
 
 
 async def test_an_onboarding_turn_answers_the_current_question(

@@ -94,7 +94,6 @@ _ID_BY_CLIENT_MESSAGE_ID = select(MESSAGES.c.id).where(
 
 # SET takes the parameters' other keys (the columns named in the values), as in an executemany.
 _UPDATE_ANSWER = update(MESSAGES).where(MESSAGES.c.id == bindparam("answer_id"))
-_DELETE_MESSAGE = delete(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
 
 
 def _row(message: Message) -> dict[str, object]:
@@ -131,10 +130,21 @@ def add_complete_answer(
 
 
 def replace_answer(
-    session: Session, *, failed_id: uuid.UUID, question: Message, answer_id: uuid.UUID, model: str
-) -> Message:
-    """A new empty answer to `question` in place of the failed answer `failed_id`."""
-    session.execute(_DELETE_MESSAGE, {"message_id": failed_id})
+    session: Session,
+    *,
+    failed_id: uuid.UUID,
+    question: Message,
+    answer_id: uuid.UUID,
+    model: str,
+    replaceable: Iterable[MessageStatus],
+) -> Message | None:
+    """A new empty answer to `question` in place of the failed answer `failed_id`; None if that
+    is no longer there with a `replaceable` status (a concurrent retry replaced it first)."""
+    deleted = session.execute(
+        delete(MESSAGES).where(MESSAGES.c.id == failed_id, MESSAGES.c.status.in_(replaceable))
+    )
+    if not getattr(deleted, "rowcount", 0):
+        return None
     answer = _empty_answer(answer_id, question, model)
     session.execute(_INSERT_MESSAGES, [_row(answer)])
     return answer
