@@ -2,7 +2,7 @@
 // from the server's OpenAPI (schema.d.ts, made from openapi.json by `npm run api:types`; never
 // edit either by hand). The SSE event types are in events.ts.
 
-import type { components } from './schema';
+import type { components, operations } from './schema';
 
 type Schemas = components['schemas'];
 
@@ -22,6 +22,10 @@ export type OnboardingProgress = Schemas['OnboardingProgress'];
 export type OnboardingState = Schemas['OnboardingRead'];
 
 export type StreamTokenResponse = Schemas['StreamToken'];
+/** `send` (refused at a rate limit, like the message it is for) or `watch` (never refused). */
+export type StreamTokenPurpose = NonNullable<
+  NonNullable<operations['chat-issue_stream_token']['parameters']['query']>['purpose']
+>;
 export type Message = Schemas['MessageRead'];
 export type MessageRole = Message['role'];
 export type MessageStatus = Message['status'];

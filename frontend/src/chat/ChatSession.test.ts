@@ -479,10 +479,10 @@ describe('ChatSession: following an answer it did not send', () => {
     });
   });
 
-  it('an answer it cannot follow (say, no stream token at a rate limit) stays as stored, not failed', () => {
+  it('an answer it cannot follow (say, the server out of reach) stays as stored, not failed', () => {
     const { session, streaming, state } = setup({ conversationId: 'conv-1' });
     session.showLatestPage(streamingPage());
-    streaming.latest().fail({ code: 'rate_limited', message: 'Too many.', retryable: true });
+    streaming.latest().fail({ code: 'network_error', message: 'Offline.', retryable: true });
     expect(state()).toMatchObject({ status: 'idle', error: null });
     expect(state().messages[1]).toMatchObject({
       content: 'Once up',

@@ -414,8 +414,8 @@ export class ChatSession {
           return;
         }
         if (turn.request === null && !turn.started) {
-          // We could not follow the answer (no stream token at a rate limit, say): that is no
-          // failure of the answer, which goes on. It stays as the history stored it.
+          // We could not follow the answer (the server out of reach, say): that is no failure
+          // of the answer, which goes on. It stays as the history stored it.
           this.finishTurn(turn, (m) => ({ ...m, isStreaming: false }), null);
           return;
         }

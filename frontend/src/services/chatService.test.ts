@@ -43,6 +43,28 @@ function recordStops(options: { content?: string; release?: Promise<void> } = {}
   return stops;
 }
 
+/**
+ * Records each stream token asked for, by purpose (`send` for the plain request); at the hourly
+ * limit, as the server does, a plain request is refused with 429 and a watch is not.
+ */
+function recordTokens(options: { atLimit?: boolean } = {}): string[] {
+  const purposes: string[] = [];
+  server.use(
+    http.post(`${API}/chat/stream-token`, ({ request }) => {
+      const purpose = new URL(request.url).searchParams.get('purpose') ?? 'send';
+      purposes.push(purpose);
+      if (options.atLimit && purpose !== 'watch') {
+        return HttpResponse.json(
+          { error: { code: 'rate_limited', message: 'Too many messages.' } },
+          { status: 429, headers: { 'Retry-After': '3600' } },
+        );
+      }
+      return HttpResponse.json({ token: `${purpose}-token`, expires_in: 300 });
+    }),
+  );
+  return purposes;
+}
+
 beforeEach(() => {
   signIn();
 });
@@ -515,6 +537,55 @@ describe('ChatService.attachToAnswer', () => {
     const es = await waitForEventSource();
     es.refuse();
     expect(callbacks.onError.mock.calls[0]?.[0]).toMatchObject({ code: 'stream_start_failed' });
+  });
+});
+
+describe('ChatService: which stream token', () => {
+  it('a send asks for a plain token (the rate limits may refuse it)', async () => {
+    const purposes = recordTokens();
+    new ChatService().streamMessage('hi', {}, spyCallbacks());
+    const es = await waitForEventSource();
+    expect(purposes).toEqual(['send']);
+    expect(es.params.get('token')).toBe('send-token');
+  });
+
+  it('following an answer asks for a watch token, which no rate limit refuses', async () => {
+    const purposes = recordTokens({ atLimit: true });
+    const callbacks = spyCallbacks();
+    new ChatService().attachToAnswer('a-42', callbacks);
+    const es = await waitForEventSource();
+    expect(purposes).toEqual(['watch']);
+    expect(es.params.get('token')).toBe('watch-token');
+    es.emit(start('a-42'), 'a-42:0');
+    es.emit(complete(0, 'a-42'), 'a-42:1');
+    expect(callbacks.onComplete).toHaveBeenCalledTimes(1);
+    expect(callbacks.onError).not.toHaveBeenCalled();
+  });
+
+  it("a send's stream reopened by hand after its events came reads with a watch token", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const purposes = recordTokens();
+      const callbacks = spyCallbacks();
+      new ChatService().streamMessage('hi', {}, callbacks);
+      const es = await waitForEventSource();
+      const later = recordTokens({ atLimit: true }); // the send spent the hour's last message
+      es.emit(start('a-1'), 'a-1:0');
+      es.emit(chunk('Hel', 0), 'a-1:1');
+      es.refuse();
+      await vi.advanceTimersByTimeAsync(1_000);
+
+      const reopened = await waitForEventSource(2);
+      expect(purposes).toEqual(['send']);
+      expect(later).toEqual(['watch']);
+      expect(reopened.params.get('token')).toBe('watch-token');
+      expect(reopened.params.get('last_event_id')).toBe('a-1:1');
+      reopened.emit(complete(1, 'a-1'), 'a-1:2');
+      expect(callbacks.onComplete).toHaveBeenCalledTimes(1);
+      expect(callbacks.onError).not.toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -17,6 +17,7 @@ import type {
   OnboardingMessageRequest,
   SendMessageRequest,
   SendMessageResponse,
+  StreamTokenPurpose,
   StreamTokenResponse,
 } from '../api/types';
 import { newId } from '../lib/ids';
@@ -100,8 +101,15 @@ export class ChatService {
     return stream;
   }
 
-  requestStreamToken(): Promise<StreamTokenResponse> {
-    return apiRequest<StreamTokenResponse>('/chat/stream-token', { method: 'POST' });
+  /**
+   * A stream token for an EventSource URL. `send` (the plain request) is refused with 429 when
+   * the next message would be; `watch`, to follow an answer, never is.
+   */
+  requestStreamToken(purpose: StreamTokenPurpose = 'send'): Promise<StreamTokenResponse> {
+    return apiRequest<StreamTokenResponse>('/chat/stream-token', {
+      method: 'POST',
+      query: { purpose: purpose === 'watch' ? purpose : null },
+    });
   }
 
   /** Stops answer `assistantMessageId`; resolves once it has stopped and its text is stored. */

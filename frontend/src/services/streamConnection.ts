@@ -11,7 +11,7 @@ import type {
   StreamEvent,
 } from '../api/events';
 import { parseStreamEvent } from '../api/events';
-import type { CancelResponse, StreamTokenResponse } from '../api/types';
+import type { CancelResponse, StreamTokenPurpose, StreamTokenResponse } from '../api/types';
 
 import { ApiError, apiUrl } from './http';
 
@@ -72,7 +72,7 @@ export interface StreamHandle {
 
 /** What a stream needs from its service: fresh stream tokens and server-side stops. */
 export interface StreamBackend {
-  requestStreamToken(): Promise<StreamTokenResponse>;
+  requestStreamToken(purpose: StreamTokenPurpose): Promise<StreamTokenResponse>;
   /** Resolves once the answer has stopped and its partial text is stored. */
   cancelAnswer(assistantMessageId: string): Promise<CancelResponse>;
   /** The same, naming the answer by the send's client_message_id (before `start` told its id). */
@@ -201,7 +201,7 @@ export class ActiveStream implements StreamHandle {
   async open(): Promise<void> {
     let token: string;
     try {
-      token = (await this.service.requestStreamToken()).token;
+      token = (await this.service.requestStreamToken(this.tokenPurpose())).token;
     } catch (error) {
       if (!this.finished) this.fail(toFailure(error));
       return;
@@ -217,6 +217,16 @@ export class ActiveStream implements StreamHandle {
     es.onerror = () => {
       this.handleError(es);
     };
+  }
+
+  /**
+   * Only a request that may start an answer needs a token the rate limits can refuse. Following
+   * an answer, or picking a stream up again after its events came (the answer is on the server
+   * and a last event id makes the request a reader's), starts nothing: a watch token, which the
+   * limits never refuse, so a user at the limit still sees the answer they spent it on.
+   */
+  private tokenPurpose(): StreamTokenPurpose {
+    return this.target.kind === 'answer' || this.lastEventId !== null ? 'watch' : 'send';
   }
 
   readonly detach = (): void => {
