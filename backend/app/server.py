@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Callable
 from types import FrameType
@@ -10,7 +11,50 @@ from types import FrameType
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    HTTPTOOLS_AVAILABLE = True
+except ImportError:  # httptools is optional: uvicorn then speaks h11
+    HttpToolsProtocol = asyncio.Protocol  # type: ignore[misc, assignment]
+    HTTPTOOLS_AVAILABLE = False
+
 from app.core.gc_tuning import tune_for_serving
+
+# With h11 (when httptools is absent), a request head up to this size reaches the app.
+MAX_REQUEST_HEAD_BYTES = 256 * 1024
+# httptools parses URLs with 16-bit offsets: a longer request target cannot reach the app.
+MAX_URL_BYTES = 65_535
+
+
+class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing an unparsable request with ChatStream's JSON error
+    body instead of text/plain; a URL too long to parse is a 414 that says what to do."""
+
+    def send_400_response(self, msg: str) -> None:
+        too_long = self.url is not None and len(self.url) > MAX_URL_BYTES
+        status, code, message = (
+            (414, "uri_too_long", "The URL is too long; send long messages with POST /chat/turns.")
+            if too_long
+            else (400, "bad_request", "The HTTP request is malformed.")
+        )
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        reason = b"URI Too Long" if too_long else b"Bad Request"
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+        for name, value in self.server_state.default_headers:
+            head.extend([name, b": ", value, b"\r\n"])
+        head.append(
+            b"content-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n" % len(body)
+        )
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
+
+
+def http_protocol() -> type[asyncio.Protocol] | str:
+    """httptools (fast) with JSON errors where it is installed, else h11 with a larger head."""
+    return JsonErrorHttpToolsProtocol if HTTPTOOLS_AVAILABLE else "h11"
+
 
 # Set by the app's lifespan: ends every stream with an event clients understand.
 _shutdown_hooks: set[Callable[[], None]] = set()
@@ -64,6 +108,10 @@ def run_server(*, host: str, port: int, workers: int, metrics_port: int | None =
         log_config=None,
         proxy_headers=True,
         timeout_graceful_shutdown=15,
+        # Long request lines reach the app (a JSON 413 beyond MAX_MESSAGE_CHARS) or get a JSON
+        # 414 from the protocol, never uvicorn's text/plain 400.
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        http=http_protocol(),
     )
     if metrics_port is not None:
         serve_metrics(metrics_port, host)

@@ -37,7 +37,7 @@ from app.orchestration.cluster import STOPPED_SEND_TTL_S, StreamCluster
 from app.orchestration.readers import StreamHandle
 from app.orchestration.send_locks import HeldSend, SendLocks
 from app.schemas.auth import AuthUser
-from app.schemas.chat import CancelResult, ChatTurnRead
+from app.schemas.chat import CancelResult, ChatTurnRead, MessageRead
 from app.services import turns
 from app.services.rate_limits import RateLimiter, StreamLease
 from app.streaming import replay
@@ -231,6 +231,15 @@ class Orchestrator:
                     self._launch(user, ConversationKind.CHAT, record, lease)
                     answer = record.assistant_message
         return await readers.stream_handle(self.db, self.streams, self.cluster, answer, resume)
+
+    def started(self, turn: Turn) -> ChatTurnRead:
+        """The turn as stored when its answer starts (or as found, for a repeat)."""
+        record = turn.record
+        return ChatTurnRead(
+            conversation_id=record.user_message.conversation_id,
+            user_message=MessageRead.model_validate(record.user_message),
+            assistant_message=MessageRead.model_validate(record.assistant_message),
+        )
 
     async def whole_answer(self, turn: Turn) -> ChatTurnRead:
         """The answer once it has ended, as stored."""

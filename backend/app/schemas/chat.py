@@ -70,6 +70,19 @@ class OnboardingMessageCreate(BaseModel):
     regenerate: bool = REGENERATE
 
 
+class TurnCreate(BaseModel):
+    """A message sent in a body (any length up to MAX_MESSAGE_CHARS, any script), whose answer
+    is then read with `GET /chat/messages/{id}/stream`."""
+
+    message: str
+    client_message_id: str = CLIENT_MESSAGE_ID
+    conversation_id: uuid.UUID | None = Field(
+        default=None, description="Chat only: the conversation to continue; none starts one."
+    )
+    kind: Literal["chat", "onboarding"] = "chat"
+    regenerate: bool = REGENERATE
+
+
 class ChatTurnRead(BaseModel):
     conversation_id: uuid.UUID
     user_message: MessageRead

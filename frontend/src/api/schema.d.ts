@@ -247,6 +247,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chat/turns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Turn
+         * @description Store a message and start its answer; read the answer with
+         *     `GET /chat/messages/{assistant_message.id}/stream`. The message travels in the body, so
+         *     its whole MAX_MESSAGE_CHARS fit whatever its script (a URL has no room for them).
+         */
+        post: operations["chat-start_turn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/config": {
         parameters: {
             query?: never;
@@ -578,6 +600,37 @@ export interface components {
             expires_in: number;
             /** Token */
             token: string;
+        };
+        /**
+         * TurnCreate
+         * @description A message sent in a body (any length up to MAX_MESSAGE_CHARS, any script), whose answer
+         *     is then read with `GET /chat/messages/{id}/stream`.
+         */
+        TurnCreate: {
+            /**
+             * Client Message Id
+             * @description Chosen by the client; the same id never starts a second generation.
+             */
+            client_message_id: string;
+            /**
+             * Conversation Id
+             * @description Chat only: the conversation to continue; none starts one.
+             */
+            conversation_id?: string | null;
+            /**
+             * Kind
+             * @default chat
+             * @enum {string}
+             */
+            kind: "chat" | "onboarding";
+            /** Message */
+            message: string;
+            /**
+             * Regenerate
+             * @description Repeat a send whose answer failed: a new answer replaces the failed one.
+             * @default false
+             */
+            regenerate: boolean;
         };
         /** UserCreate */
         UserCreate: {
@@ -1209,6 +1262,72 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "chat-start_turn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TurnCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatTurnRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Too Many Requests */
             429: {

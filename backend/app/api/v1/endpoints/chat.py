@@ -32,6 +32,7 @@ from app.schemas.chat import (
     MessagePage,
     OnboardingMessageCreate,
     SendCancel,
+    TurnCreate,
 )
 from app.services import conversations
 from app.streaming.response import SSEResponse
@@ -137,6 +138,27 @@ async def stream_onboarding(
     )
     turn = await orchestrator.send_onboarding(user, send)
     return _sse(await orchestrator.stream(turn), settings)
+
+
+@router.post(
+    "/turns",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={403: {}, 404: {}, 409: {}, 413: {}, 422: {}, 429: {}},
+)
+async def start_turn(
+    body: TurnCreate, user: CurrentUser, orchestrator: OrchestratorDep, settings: SettingsDep
+) -> ChatTurnRead:
+    """Store a message and start its answer; read the answer with
+    `GET /chat/messages/{assistant_message.id}/stream`. The message travels in the body, so
+    its whole MAX_MESSAGE_CHARS fit whatever its script (a URL has no room for them)."""
+    _require_streaming(settings, user)
+    if body.kind == "onboarding":
+        send = Send(body.message, body.client_message_id, regenerate=body.regenerate)
+        turn = await orchestrator.send_onboarding(user, send)
+    else:
+        send = Send(body.message, body.client_message_id, body.conversation_id, body.regenerate)
+        turn = await orchestrator.send_chat(user, send)
+    return orchestrator.started(turn)
 
 
 @router.post("/message", responses={404: {}, 413: {}, 422: {}, 502: {}})
