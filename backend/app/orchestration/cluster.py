@@ -220,7 +220,31 @@ class StreamCluster:
 
     # Recovery -----------------------------------------------------------------------------------
 
+    async def recover_unowned(self) -> int:
+        """At start-up: answers left `streaming` that no lease covers (their process died and
+        Redis lost its data meanwhile) are ended and stored like those of a dead process, so no
+        answer stays `streaming` forever. An answer stored by a live process is always leased
+        first (claimed before its turn is stored), so none of those is touched."""
+        recovered = 0
+        for message_id in await turns.unfinished_answers(self._db):
+            if await self.leases.is_live(message_id):
+                continue  # someone holds it, or recovery will once its lease lapses
+            await self.leases.claim(message_id)
+            try:
+                await self._recover(message_id)
+                recovered += 1
+            finally:
+                self.release_when_written(message_id)
+        return recovered
+
     async def _recover_forever(self) -> None:
+        try:
+            if recovered := await self.recover_unowned():
+                log.warning("unowned_answers_recovered", count=recovered)
+        except (RedisError, OSError) as exc:
+            log.warning("unowned_recovery_skipped", error_type=type(exc).__name__)
+        except Exception as exc:  # the database may be down at start: readyz reports it
+            log.warning("unowned_recovery_skipped", error_type=type(exc).__name__)
         while True:
             await asyncio.sleep(self.leases.renew_interval_s)
             try:
@@ -247,10 +271,13 @@ class StreamCluster:
         if contents.ended:  # the writer died after its terminal event: nothing was lost
             return
         stored = await turns.load_message(self._db, message_id)
+        if contents.last_seq < 0:  # nothing was logged: what the database holds is all there is
+            if stored is not None and stored.status == MessageStatus.STREAMING:
+                await turns.interrupt_answer(self._db, message_id)
+            ANSWERS_RECOVERED.inc()
+            log.warning("answer_recovered", message_id=str(message_id), chunk_count=0)
+            return
         seq = contents.last_seq + 1
-        if not contents.has_start and seq == 0 and stored is not None:
-            self._write(message_id, 0, _start_of(stored))
-            seq = 1
         content = "".join(contents.chunks)
         ending: StreamEvent = _RECOVERED.model_copy(update={"message_id": str(message_id)})
         if stored is not None and stored.status == MessageStatus.STREAMING:
@@ -278,14 +305,6 @@ class StreamCluster:
         self.log.enqueue(message_id, seq, frame, first=isinstance(event, StartEvent))
         if terminal:
             self.log.mark_terminal(message_id)
-
-
-def _start_of(stored: Message) -> StartEvent:
-    return StartEvent(
-        message_id=str(stored.id),
-        conversation_id=str(stored.conversation_id),
-        user_message_id=str(stored.reply_to_id),
-    )
 
 
 def _recovered_record(stored: Message, content: str, chunks: list[str]) -> AnswerRecord:

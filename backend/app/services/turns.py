@@ -304,3 +304,8 @@ async def reopen_turn(db: Database, user: AuthUser, answer_id: uuid.UUID) -> Tur
     stopped; None if it is not continuable (complete, in flight, or just reopened by another
     request). 409 for an onboarding answer."""
     return await db.run(lambda session: _reopen(session, user, answer_id))
+
+
+async def unfinished_answers(db: Database, limit: int = 1000) -> list[uuid.UUID]:
+    """Answers still `streaming` (scaled mode checks each against its lease at start-up)."""
+    return await db.run(lambda session: message_crud.unfinished_answer_ids(session, limit))

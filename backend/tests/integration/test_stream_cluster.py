@@ -245,3 +245,19 @@ async def test_a_stop_reaches_a_process_that_heard_nothing_for_longer_than_its_s
         await asyncio.wait_for(task, 10)
     assert response.json()["status"] == "cancelled"
     assert answered_s < 0.5
+
+
+async def test_an_answer_left_streaming_with_no_lease_is_ended_at_start_up(
+    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str
+) -> None:
+    # An answer of a process that died while Redis lost its data: `streaming`, no lease, no log.
+    async with sqlite_server_factory(slow_model()) as embedded:
+        async with _client(embedded) as client:
+            account = await _account(embedded)
+            done = await read_stream(client, stream_params(await stream_token(client, account)))
+    async with DbProbe(sqlite_url) as probe:
+        await probe.set_status(done.message_id, "streaming")
+        async with sqlite_server_factory(slow_model(), redis_url=redis.url):
+            stored = await probe.wait_for_message(done.message_id, finished, timeout_s=5)
+    assert stored.status == "interrupted"
+    assert stored.content == done.chunk_text  # what the database held is kept

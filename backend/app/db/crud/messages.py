@@ -227,6 +227,17 @@ def interrupt_answer(session: Session, answer_id: uuid.UUID, now: datetime) -> N
     )
 
 
+def unfinished_answer_ids(session: Session, limit: int) -> list[uuid.UUID]:
+    """Answers still `streaming`, oldest first."""
+    result = session.execute(
+        select(MESSAGES.c.id)
+        .where(MESSAGES.c.status == MessageStatus.STREAMING)
+        .order_by(MESSAGES.c.created_at)
+        .limit(limit)
+    )
+    return list(result.scalars().all())
+
+
 def interrupt_unfinished_answers(session: Session, now: datetime) -> int:
     """Every answer still `streaming` becomes `interrupted` (its process is gone)."""
     result = session.execute(
