@@ -92,8 +92,8 @@ class StreamCluster:
             lease_s=settings.stream_owner_lease_s,
             on_lost=self._lost,
         )
-        self._tasks: list[asyncio.Task[None]] = []
-        self._subscribed = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._releases: set[asyncio.Future[None]] = set()
 
     @classmethod
     def connect(cls, settings: Settings, *, db: Database) -> StreamCluster:
@@ -114,22 +114,19 @@ class StreamCluster:
         self._stop_local = stop_local
         self.log.start()
         self.leases.start()
-        self._tasks = [
+        self._loops = [
             asyncio.create_task(self._listen_for_stops(), name="stream-stop-listener"),
             asyncio.create_task(self._recover_forever(), name="stream-recovery"),
         ]
 
-    async def wait_ready(self, timeout_s: float = 5.0) -> None:
-        """Wait until stop requests reach this process (tests and start-up checks)."""
-        await asyncio.wait_for(self._subscribed.wait(), timeout_s)
-
     async def close(self) -> None:
-        """After every local answer has ended: write what is queued, then stop."""
-        tasks = list(self._tasks)
-        for task in tasks:
+        """After every local answer has ended: stop listening and recovering, let go of the
+        answers once their last events are written, then stop writing."""
+        for task in self._loops:
             task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+        pending = [*self._loops, *self._releases]  # the releases run on, with the writer
+        if pending:
+            await asyncio.wait(pending, timeout=CLOSE_TIMEOUT_S)
         await self.log.close()
         await self.leases.close()
         await self.redis.aclose()
@@ -147,8 +144,8 @@ class StreamCluster:
     def release_when_written(self, message_id: uuid.UUID) -> None:
         """The answer's generation ended: once its terminal event is in the log, let go."""
         task = asyncio.ensure_future(self._release(message_id))
-        self._tasks.append(task)
-        task.add_done_callback(self._tasks.remove)
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
 
     async def _release(self, message_id: uuid.UUID) -> None:
         try:
@@ -188,7 +185,6 @@ class StreamCluster:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(STOP_CHANNEL)
-                self._subscribed.set()
                 while True:
                     # Polled with a timeout of its own: `listen` would hit the socket timeout
                     # whenever no stop came for a while, and miss stops while it reconnects.
@@ -204,7 +200,6 @@ class StreamCluster:
                         continue
                     self._stop_local(answer, StopReason.CANCELLED)
             except (RedisError, OSError) as exc:
-                self._subscribed.clear()
                 log.warning("stop_listener_reconnecting", error_type=type(exc).__name__)
                 await asyncio.sleep(RECONNECT_AFTER_S)
             finally:
