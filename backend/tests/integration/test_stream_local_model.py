@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.accounts import new_account
 from tests.fixtures.database import DbProbe
-from tests.fixtures.server import live_server, make_settings
+from tests.fixtures.server import LiveServer, live_server, make_settings
 from tests.fixtures.streams import assert_well_formed, read_stream, start_stream, stream_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-async def test_local_model_answer_streams_in_chunks_and_is_stored_exactly(
-    tmp_path: Path, sqlite_url: str
-) -> None:
+def _local_model_server(
+    tmp_path: Path, sqlite_url: str, *, max_tokens: int
+) -> AbstractAsyncContextManager[LiveServer]:
+    """The app with the real local model, deterministic (temperature 0) and patient."""
     settings = make_settings(
         tmp_path,
         database_url=sqlite_url,
         llm_model="local",
-        llm_max_tokens=24,
+        llm_max_tokens=max_tokens,
         llm_temperature=0.0,
         stream_idle_timeout_s=120,
     )
-    async with live_server(settings, chat_model=None) as server:
+    return live_server(settings, chat_model=None)
+
+
+async def test_local_model_answer_streams_in_chunks_and_is_stored_exactly(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with _local_model_server(tmp_path, sqlite_url, max_tokens=24) as server:
         async with server.client() as client:
             account = await new_account(client)
             reader = await read_stream(
@@ -47,15 +55,7 @@ async def test_local_model_answer_streams_in_chunks_and_is_stored_exactly(
 async def test_local_model_continues_a_stopped_answer_from_an_open_assistant_turn(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        database_url=sqlite_url,
-        llm_model="local",
-        llm_max_tokens=48,
-        llm_temperature=0.0,
-        stream_idle_timeout_s=120,
-    )
-    async with live_server(settings, chat_model=None) as server:
+    async with _local_model_server(tmp_path, sqlite_url, max_tokens=48) as server:
         async with server.client() as client:
             account = await new_account(client)
             params = stream_params(account.access_token, "Name three colours of the rainbow.")
