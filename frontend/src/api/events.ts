@@ -1,5 +1,7 @@
-// Server-Sent Event payloads of /chat/stream and /chat/onboarding-stream (DESIGN.md §3).
-// Every event is unnamed (so EventSource.onmessage receives it) and its data is one of these.
+// Server-Sent Event payloads of the stream endpoints (docs/api.md, "The SSE protocol"): a
+// send's (/chat/stream, /chat/onboarding-stream), an answer's (/chat/messages/{id}/stream) and a
+// Continue's (/chat/messages/{id}/continue). Every event is unnamed (so EventSource.onmessage
+// receives it) and its data is one of these.
 
 import type { OnboardingProgress } from './types';
 
@@ -8,6 +10,8 @@ export interface StartEvent {
   message_id: string;
   conversation_id: string;
   user_message_id: string;
+  /** A Continue: the answer so far, which this run's chunks follow. */
+  prefix?: string;
 }
 
 export interface ChunkEvent {
@@ -23,6 +27,8 @@ export interface CompleteEvent {
   chunks: number;
   finish_reason: string;
   onboarding: OnboardingProgress | null;
+  /** A Continue: the whole answer as stored, the part before it and this run's. */
+  content?: string;
 }
 
 export type StreamErrorCode =

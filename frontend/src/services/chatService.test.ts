@@ -540,6 +540,71 @@ describe('ChatService.attachToAnswer', () => {
   });
 });
 
+describe('ChatService.continueAnswer', () => {
+  const continuedStart = { ...start('a-1', 'c-1'), prefix: 'Once upon' };
+
+  it("opens the answer's continue stream with a plain token and reads the new run", async () => {
+    const purposes = recordTokens();
+    const callbacks = spyCallbacks();
+    new ChatService().continueAnswer('a-1', callbacks);
+    const es = await waitForEventSource();
+
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/continue');
+    expect([...es.params.keys()]).toEqual(['token']);
+    expect(purposes).toEqual(['send']);
+    es.emit(continuedStart, 'a-1:4');
+    es.emit(chunk(' a time', 2), 'a-1:5');
+    const end = { ...complete(3, 'a-1', 'c-1'), content: 'Once upon a time' };
+    es.emit(end, 'a-1:6');
+
+    expect(callbacks.onStart).toHaveBeenCalledWith(continuedStart);
+    expect(callbacks.onChunk).toHaveBeenCalledWith(chunk(' a time', 2));
+    expect(callbacks.onComplete).toHaveBeenCalledWith(end);
+    expect(es.closed).toBe(true);
+  });
+
+  it('a stop while the token is being fetched opens nothing and asks nothing', async () => {
+    const stops = recordStops();
+    const callbacks = spyCallbacks();
+    new ChatService().continueAnswer('a-1', callbacks).stop();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(FakeEventSource.instances).toHaveLength(0);
+    expect(stops).toEqual([]);
+    expect(callbacks.onCancelled).toHaveBeenCalledWith(null);
+  });
+
+  it('a stop before `start` waits for it, then stops the continuation by the answer id', async () => {
+    const stops = recordStops({ content: 'Once upon a' });
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().continueAnswer('a-1', callbacks);
+    const es = await waitForEventSource();
+    stream.stop();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stops).toEqual([]);
+
+    es.emit(continuedStart, 'a-1:4');
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith('Once upon a');
+    });
+    expect(stops).toEqual(['answer:a-1']);
+    expect(callbacks.onStart).toHaveBeenCalledTimes(1);
+  });
+
+  it('a stop before `start` whose connection is then lost still asks the server', async () => {
+    const stops = recordStops({ content: 'Once upon' });
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().continueAnswer('a-1', callbacks);
+    const es = await waitForEventSource();
+    stream.stop();
+    es.refuse(); // it may have reached the server and started there
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith('Once upon');
+    });
+    expect(stops).toEqual(['answer:a-1']);
+    expect(callbacks.onError).not.toHaveBeenCalled();
+  });
+});
+
 describe('ChatService: which stream token', () => {
   it('a send asks for a plain token (the rate limits may refuse it)', async () => {
     const purposes = recordTokens();

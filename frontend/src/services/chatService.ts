@@ -4,7 +4,8 @@
 //
 // One stream's life: trade the access token for a short-lived stream token, open an
 // EventSource on /chat/stream (or /chat/onboarding-stream) with the message's client_message_id,
-// or on /chat/messages/{id}/stream to follow an answer already started, route each event to its
+// on /chat/messages/{id}/stream to follow an answer already started, or on
+// /chat/messages/{id}/continue to continue a stopped one, route each event to its
 // callback, and close the EventSource ourselves on `complete` or `error`, since EventSource
 // would otherwise reconnect and the browser would ask again. Closing a stream never stops its
 // answer: only cancelAnswer / cancelSend do.
@@ -38,6 +39,7 @@ export {
   MAX_STREAM_URL_LENGTH,
   STOP_ACK_TIMEOUT_MS,
   buildAnswerStreamUrl,
+  buildContinueUrl,
   buildStreamUrl,
 } from './streamConnection';
 
@@ -93,6 +95,21 @@ export class ChatService {
     options: Pick<StreamOptions, 'maxReconnects'> = {},
   ): StreamHandle {
     const target = { kind: 'answer', messageId } as const;
+    return this.openStream(new ActiveStream(this, target, callbacks, options.maxReconnects));
+  }
+
+  /**
+   * Continues answer `messageId`, stored `interrupted` or `cancelled`, where it stopped: its
+   * `start` carries the text so far (`prefix`), its chunks the rest, its `complete` the whole
+   * (`content`). A message for the rate limits, like a send; an answer no longer continuable
+   * (say, another tab continued it first) is read as attachToAnswer reads it.
+   */
+  continueAnswer(
+    messageId: string,
+    callbacks: StreamCallbacks,
+    options: Pick<StreamOptions, 'maxReconnects'> = {},
+  ): StreamHandle {
+    const target = { kind: 'continue', messageId } as const;
     return this.openStream(new ActiveStream(this, target, callbacks, options.maxReconnects));
   }
 
@@ -185,6 +202,7 @@ export type ChatClient = Pick<
   ChatService,
   | 'streamMessage'
   | 'attachToAnswer'
+  | 'continueAnswer'
   | 'sendMessage'
   | 'cancelSend'
   | 'listMessages'

@@ -1,7 +1,8 @@
 // One streamed answer on the wire: EventSource from stream token to terminal event, with
 // reconnects (the browser's, resumed by the server from Last-Event-ID, or ours by hand with a
 // fresh token and last_event_id), leaving an answer to run on without us, and stopping it.
-// ChatService (chatService.ts) drives it, for the answer to a send or for an answer by its id.
+// ChatService (chatService.ts) drives it, for the answer to a send, for an answer by its id, or
+// for the continuation of a stopped answer.
 
 import type {
   ChunkEvent,
@@ -79,10 +80,14 @@ export interface StreamBackend {
   cancelSend(clientMessageId: string): Promise<CancelResponse>;
 }
 
-/** Which answer a stream reads: the one a send starts, or one already started, by its id. */
+/**
+ * Which answer a stream reads: the one a send starts, one already started (by its id), or the
+ * rest of a stopped one, which a Continue starts (docs/api.md, "Continue").
+ */
 export type StreamTarget =
   | { kind: 'send'; message: string; clientMessageId: string; options: StreamOptions }
-  | { kind: 'answer'; messageId: string };
+  | { kind: 'answer'; messageId: string }
+  | { kind: 'continue'; messageId: string };
 
 export const DEFAULT_MAX_RECONNECTS = 3;
 /**
@@ -140,9 +145,27 @@ export function buildAnswerStreamUrl(params: {
   });
 }
 
+/**
+ * The continuation of an interrupted or cancelled answer. Opened without a last event id it
+ * starts one (a message for the rate limits); with one it resumes that continuation.
+ */
+export function buildContinueUrl(params: {
+  messageId: string;
+  token: string;
+  lastEventId?: string | null;
+}): string {
+  return apiUrl(`/chat/messages/${encodeURIComponent(params.messageId)}/continue`, {
+    token: params.token,
+    last_event_id: params.lastEventId,
+  });
+}
+
 function targetUrl(target: StreamTarget, token: string, lastEventId: string | null): string {
   if (target.kind === 'answer') {
     return buildAnswerStreamUrl({ messageId: target.messageId, token, lastEventId });
+  }
+  if (target.kind === 'continue') {
+    return buildContinueUrl({ messageId: target.messageId, token, lastEventId });
   }
   return buildStreamUrl({
     message: target.message,
@@ -172,8 +195,12 @@ function toFailure(error: unknown): StreamFailure {
 export class ActiveStream implements StreamHandle {
   private finished = false;
   private stopping = false;
+  /** The server was asked to stop the answer (stop() may wait for `start` to ask). */
+  private stopAsked = false;
   /** An EventSource was opened: the send may have reached the server. */
   private requested = false;
+  /** The `start` event came: the answer (or its continuation) runs on the server. */
+  private started = false;
   private es: EventSource | null = null;
   private assistantMessageId: string | null;
   private lastEventId: string | null = null;
@@ -190,7 +217,7 @@ export class ActiveStream implements StreamHandle {
     private readonly callbacks: StreamCallbacks,
     maxReconnects: number = DEFAULT_MAX_RECONNECTS,
   ) {
-    this.assistantMessageId = target.kind === 'answer' ? target.messageId : null;
+    this.assistantMessageId = target.kind === 'send' ? null : target.messageId;
     this.maxReconnects = maxReconnects;
   }
 
@@ -220,10 +247,11 @@ export class ActiveStream implements StreamHandle {
   }
 
   /**
-   * Only a request that may start an answer needs a token the rate limits can refuse. Following
-   * an answer, or picking a stream up again after its events came (the answer is on the server
-   * and a last event id makes the request a reader's), starts nothing: a watch token, which the
-   * limits never refuse, so a user at the limit still sees the answer they spent it on.
+   * Only a request that may start an answer (a send, a Continue) needs a token the rate limits
+   * can refuse. Following an answer, or picking a stream up again after its events came (the
+   * answer is on the server and a last event id makes the request a reader's), starts nothing:
+   * a watch token, which the limits never refuse, so a user at the limit still sees the answer
+   * they spent it on.
    */
   private tokenPurpose(): StreamTokenPurpose {
     return this.target.kind === 'answer' || this.lastEventId !== null ? 'watch' : 'send';
@@ -236,23 +264,37 @@ export class ActiveStream implements StreamHandle {
   readonly stop = (): void => {
     if (this.finished || this.stopping) return;
     this.stopping = true;
-    let request: Promise<CancelResponse>;
-    if (this.assistantMessageId !== null) {
-      request = this.service.cancelAnswer(this.assistantMessageId);
-    } else if (this.requested && this.target.kind === 'send') {
-      // The send may be on the server without our knowing its answer's id yet: name it by
-      // the send. A send still on its way is then stored stopped, without an answer.
-      request = this.service.cancelSend(this.target.clientMessageId);
-    } else {
-      // Still fetching the token: no send left this page, so nothing was started.
+    const { target } = this;
+    if (target.kind !== 'answer' && !this.requested) {
+      // Still fetching the token: no request left this page, so nothing was started (a send's
+      // answer is then empty; a Continue leaves the answer as it was).
       this.finish();
-      this.callbacks.onCancelled('');
+      this.callbacks.onCancelled(target.kind === 'send' ? '' : null);
       return;
     }
     // Keep reading meanwhile: what was written before the stop still arrives.
     this.stopTimer = setTimeout(() => {
       this.settleStop(null);
     }, STOP_ACK_TIMEOUT_MS);
+    // A Continue on its way is not stopped by the answer's id: the server would find the answer
+    // still stopped, say so, and then start the continuation. Its `start` asks (see route).
+    if (target.kind === 'continue' && !this.started) return;
+    this.askToStop();
+  };
+
+  /** Asks the server to stop the answer; its acknowledgement ends the stream. */
+  private askToStop(): void {
+    this.stopAsked = true;
+    let request: Promise<CancelResponse>;
+    if (this.assistantMessageId !== null) {
+      request = this.service.cancelAnswer(this.assistantMessageId);
+    } else if (this.target.kind === 'send') {
+      // The send may be on the server without our knowing its answer's id yet: name it by
+      // the send. A send still on its way is then stored stopped, without an answer.
+      request = this.service.cancelSend(this.target.clientMessageId);
+    } else {
+      return; // only a send's answer can be without an id
+    }
     request.then(
       (ack) => {
         // Another status: the answer ended before the stop; its stream says how.
@@ -262,7 +304,7 @@ export class ActiveStream implements StreamHandle {
         this.settleStop(null);
       },
     );
-  };
+  }
 
   private settleStop(content: string | null): void {
     if (this.finished) return;
@@ -286,8 +328,11 @@ export class ActiveStream implements StreamHandle {
   private route(event: StreamEvent): void {
     switch (event.type) {
       case 'start':
+        this.started = true;
         this.assistantMessageId = event.message_id;
         this.callbacks.onStart?.(event);
+        // A stop pressed while a Continue was on its way: the continuation runs now, stop it.
+        if (this.stopping && !this.stopAsked && !this.finished) this.askToStop();
         return;
       case 'chunk':
         // A resumed stream continues after Last-Event-ID; never apply a chunk twice.
@@ -348,6 +393,8 @@ export class ActiveStream implements StreamHandle {
     if (this.stopping) {
       // The stop's acknowledgement (or its time-out) ends this stream, not the lost connection.
       this.closeEventSource();
+      // A Continue whose `start` never came may still have started: ask now, by the answer.
+      if (!this.stopAsked) this.askToStop();
       return;
     }
     this.finish();

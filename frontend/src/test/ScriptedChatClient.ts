@@ -1,5 +1,5 @@
-// A ChatClient double for hook tests: records each stream (a send's, or an answer's it follows)
-// and lets the test drive its callbacks.
+// A ChatClient double for hook tests: records each stream (a send's, an answer's it follows, or
+// a Continue's) and lets the test drive its callbacks.
 
 import { vi } from 'vitest';
 
@@ -15,10 +15,12 @@ import type {
 } from '../services/chatService';
 
 export interface ScriptedStream {
-  /** The question sent; null for an answer followed by attachToAnswer(). */
+  /** The question sent; null for an answer followed or continued. */
   message: string | null;
-  /** The answer followed; null for a send. */
+  /** The answer followed (attachToAnswer); null otherwise. */
   attachedTo: string | null;
+  /** The answer continued (continueAnswer); null otherwise. */
+  continued: string | null;
   options: StreamOptions;
   callbacks: StreamCallbacks;
   detach: ReturnType<typeof vi.fn>;
@@ -65,11 +67,15 @@ export class ScriptedChatClient implements ChatClient {
   }
 
   streamMessage(message: string, options: StreamOptions, callbacks: StreamCallbacks) {
-    return this.record(message, null, options, callbacks);
+    return this.record(message, {}, options, callbacks);
   }
 
   attachToAnswer(messageId: string, callbacks: StreamCallbacks) {
-    return this.record(null, messageId, {}, callbacks);
+    return this.record(null, { attachedTo: messageId }, {}, callbacks);
+  }
+
+  continueAnswer(messageId: string, callbacks: StreamCallbacks) {
+    return this.record(null, { continued: messageId }, {}, callbacks);
   }
 
   latest(): ScriptedStream {
@@ -80,17 +86,19 @@ export class ScriptedChatClient implements ChatClient {
 
   private record(
     message: string | null,
-    attachedTo: string | null,
+    answer: { attachedTo?: string; continued?: string },
     options: StreamOptions,
     callbacks: StreamCallbacks,
   ): StreamHandle {
     seq += 1;
-    const id = attachedTo ?? `a-${seq}`;
+    const { attachedTo = null, continued = null } = answer;
+    const id = attachedTo ?? continued ?? `a-${seq}`;
     const conversationId = options.conversationId ?? 'conv-new';
     let index = 0;
     const stream: ScriptedStream = {
       message,
       attachedTo,
+      continued,
       options,
       callbacks,
       detach: vi.fn(),

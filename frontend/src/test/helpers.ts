@@ -3,7 +3,7 @@
 import { act } from '@testing-library/react';
 import { vi } from 'vitest';
 
-import type { StreamEvent } from '../api/events';
+import type { ChunkEvent, CompleteEvent, StartEvent, StreamEvent } from '../api/events';
 import { setAccessToken } from '../services/session';
 
 import { FakeEventSource } from './FakeEventSource';
@@ -31,7 +31,7 @@ export function emit(es: FakeEventSource, ...events: StreamEvent[]): void {
   });
 }
 
-export function start(messageId = 'assistant-1', conversationId = 'conv-1'): StreamEvent {
+export function start(messageId = 'assistant-1', conversationId = 'conv-1'): StartEvent {
   return {
     type: 'start',
     message_id: messageId,
@@ -40,7 +40,7 @@ export function start(messageId = 'assistant-1', conversationId = 'conv-1'): Str
   };
 }
 
-export function chunk(content: string, index: number): StreamEvent {
+export function chunk(content: string, index: number): ChunkEvent {
   return { type: 'chunk', content, index };
 }
 
@@ -49,7 +49,7 @@ export function complete(
   messageId = 'assistant-1',
   conversationId = 'conv-1',
   onboarding: { progress: number; completed: boolean } | null = null,
-): StreamEvent {
+): CompleteEvent {
   return {
     type: 'complete',
     message_id: messageId,
