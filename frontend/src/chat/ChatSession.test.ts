@@ -2,7 +2,7 @@
 
 import { describe, expect, it, vi } from 'vitest';
 
-import type { AnswerChannel, AnswerStarted } from '../services/answerChannel';
+import type { AnswerAnnouncement, AnswerChannel, AnswerStarted } from '../services/answerChannel';
 import { manualFrames } from '../test/frames';
 import { ScriptedTransport } from '../test/ScriptedTransport';
 import { makeMessage } from '../test/server';
@@ -12,22 +12,22 @@ import type { ChatSessionOptions } from './ChatSession';
 
 /** An AnswerChannel the test speaks into (`hear`) and reads (`announced`). */
 function scriptedChannel() {
-  const heard = new Set<(event: AnswerStarted) => void>();
+  const heard = new Set<(event: AnswerAnnouncement) => void>();
   const channel = {
-    announced: [] as AnswerStarted[],
+    announced: [] as AnswerAnnouncement[],
     get listeners() {
       return heard.size;
     },
-    announce: (event: AnswerStarted) => {
+    announce: (event: AnswerAnnouncement) => {
       channel.announced.push(event);
     },
-    listen: (listener: (event: AnswerStarted) => void) => {
+    listen: (listener: (event: AnswerAnnouncement) => void) => {
       heard.add(listener);
       return () => {
         heard.delete(listener);
       };
     },
-    hear: (event: AnswerStarted) => {
+    hear: (event: AnswerAnnouncement) => {
       for (const listener of heard) listener(event);
     },
   };
@@ -514,6 +514,219 @@ describe('ChatSession: following an answer it did not send', () => {
   });
 });
 
+describe('ChatSession: continuing a stopped answer', () => {
+  const stoppedPage = (
+    status: 'cancelled' | 'interrupted' = 'cancelled',
+    content = 'Once upon',
+  ) => ({
+    items: [
+      makeMessage({ id: 'u-1', role: 'user', content: 'Tell me', client_message_id: 'cmid-1' }),
+      makeMessage({ id: 'a-1', content, status }),
+    ],
+    has_more: false,
+  });
+
+  it('writes on in the same bubble: the text so far, then the rest, then the stored whole', () => {
+    const onTurnComplete = vi.fn();
+    const { session, streaming, state, frames, contents } = setup({
+      conversationId: 'conv-1',
+      onTurnComplete,
+    });
+    session.showLatestPage(stoppedPage());
+    expect(session.continueLastAnswer()).toBe(true);
+
+    const turn = streaming.latest();
+    expect(turn).toMatchObject({ request: null, continued: 'a-1', attachedTo: null });
+    expect(state().status).toBe('streaming');
+    expect(state().messages[1]).toMatchObject({
+      content: 'Once upon',
+      status: 'streaming',
+      isStreaming: true,
+    });
+    expect(session.send('meanwhile')).toBe(false);
+    expect(session.continueLastAnswer()).toBe(false);
+
+    turn.start({ conversationId: 'conv-1', prefix: 'Once upon' });
+    turn.text(' a', ' time');
+    frames.flush();
+    expect(contents()).toEqual([
+      ['user', 'Tell me'],
+      ['assistant', 'Once upon a time'],
+    ]);
+    turn.text(' there');
+    turn.complete({ conversationId: 'conv-1', content: 'Once upon a time there was.' });
+    expect(state().messages[1]).toMatchObject({
+      id: 'a-1',
+      serverId: 'a-1',
+      content: 'Once upon a time there was.',
+      status: 'complete',
+      isStreaming: false,
+      error: null,
+    });
+    expect(state()).toMatchObject({ status: 'idle', error: null });
+    expect(onTurnComplete).toHaveBeenCalledWith({ conversationId: 'conv-1', onboarding: null });
+  });
+
+  it('continues an answer right after Stop, by the id its start gave', () => {
+    const { session, streaming, state, frames } = setup();
+    session.send('Tell me');
+    const sent = streaming.latest();
+    sent.start({ conversationId: 'conv-1' });
+    sent.text('Once');
+    frames.flush();
+    session.stop();
+    sent.cancelled('Once upon');
+
+    expect(session.continueLastAnswer()).toBe(true);
+    const continued = streaming.latest();
+    expect(continued.continued).toBe(state().messages[1]?.serverId);
+    continued.start({ conversationId: 'conv-1', prefix: 'Once upon' });
+    continued.text(' a time');
+    frames.flush();
+    expect(state().messages.map((m) => m.content)).toEqual(['Tell me', 'Once upon a time']);
+  });
+
+  it('continues an answer the server lost (a retryable `internal` error), not a model failure', () => {
+    const { session, streaming } = setup();
+    session.send('Tell me');
+    streaming.latest().start({ conversationId: 'conv-1' });
+    streaming.latest().fail({ code: 'llm_error' });
+    expect(session.continueLastAnswer()).toBe(false);
+
+    expect(session.retryLastMessage()).toBe(true);
+    streaming.latest().start({ conversationId: 'conv-1' });
+    streaming.latest().text('Once');
+    streaming.latest().fail({ code: 'internal', retryable: true });
+    const retried = streaming.latest();
+    expect(session.continueLastAnswer()).toBe(true);
+    expect(streaming.latest().continued).toMatch(/^answer-/);
+    expect(streaming.latest()).not.toBe(retried);
+  });
+
+  it('has nothing to continue: a complete answer, a question, onboarding, or whole answers', () => {
+    const complete = setup({ conversationId: 'conv-1' });
+    complete.session.showLatestPage({
+      items: [makeMessage({ id: 'u-1', role: 'user' }), makeMessage({ id: 'a-1' })],
+      has_more: false,
+    });
+    expect(complete.session.continueLastAnswer()).toBe(false);
+
+    const empty = setup();
+    expect(empty.session.continueLastAnswer()).toBe(false);
+
+    const onboarding = setup({ conversationId: 'conv-1', isOnboarding: true });
+    onboarding.session.showLatestPage(stoppedPage());
+    expect(onboarding.session.continueLastAnswer()).toBe(false);
+
+    const whole = setup({ conversationId: 'conv-1' });
+    whole.session.setTransport(whole.whole);
+    whole.session.showLatestPage(stoppedPage('interrupted'));
+    expect(whole.session.continueLastAnswer()).toBe(false);
+
+    for (const tab of [complete, empty, onboarding, whole]) {
+      expect(tab.streaming.turns).toHaveLength(0);
+      expect(tab.whole.turns).toHaveLength(0);
+    }
+  });
+
+  it('Stop stops the continuation on the server; the answer ends stopped, as stored', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(stoppedPage('interrupted'));
+    session.continueLastAnswer();
+    const turn = streaming.latest();
+    turn.start({ conversationId: 'conv-1', prefix: 'Once upon' });
+    turn.text(' a');
+    session.stop();
+    expect(turn.stop).toHaveBeenCalledTimes(1);
+    turn.cancelled('Once upon a');
+    expect(state().messages[1]).toMatchObject({
+      content: 'Once upon a',
+      status: 'cancelled',
+      isStreaming: false,
+    });
+    expect(state().status).toBe('idle');
+    expect(session.continueLastAnswer()).toBe(true); // and on again
+  });
+
+  it('a continuation refused before it starts leaves the answer as it was, saying why', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(stoppedPage('interrupted'));
+    session.continueLastAnswer();
+    const refusal = { code: 'rate_limited', message: 'Too many.', retryable: true };
+    streaming.latest().fail(refusal);
+    expect(state().messages[1]).toMatchObject({
+      content: 'Once upon',
+      status: 'interrupted',
+      isStreaming: false,
+      error: refusal,
+    });
+    expect(state()).toMatchObject({ status: 'error', error: refusal });
+    expect(session.continueLastAnswer()).toBe(true); // it can be asked again
+    expect(state().messages[1]).toMatchObject({ status: 'streaming', error: null });
+  });
+
+  it('stopped before it started, the answer stays exactly as it was', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(stoppedPage('interrupted'));
+    const before = state().messages[1];
+    session.continueLastAnswer();
+    session.stop();
+    streaming.latest().cancelled(null);
+    expect(state().messages[1]).toEqual(before);
+    expect(state()).toMatchObject({ status: 'idle', error: null });
+  });
+
+  it('a continuation that fails once started is failed, with what it wrote', () => {
+    const { session, streaming, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(stoppedPage());
+    session.continueLastAnswer();
+    streaming.latest().start({ conversationId: 'conv-1', prefix: 'Once upon' });
+    streaming.latest().text(' a');
+    streaming.latest().fail();
+    expect(state().messages[1]).toMatchObject({
+      content: 'Once upon a',
+      status: 'error',
+      error: { code: 'llm_error' },
+    });
+  });
+
+  it('streaming refused by the server: the answer stays as it was, and later turns come whole', () => {
+    const { session, streaming, whole, state } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(stoppedPage());
+    const before = state().messages[1];
+    session.continueLastAnswer();
+    streaming.latest().fail({ code: 'streaming_disabled', retryable: false });
+    expect(state().messages[1]).toEqual(before);
+    expect(state()).toMatchObject({ status: 'idle', isStreamingMode: false });
+    expect(whole.turns).toHaveLength(0);
+    expect(session.continueLastAnswer()).toBe(false);
+  });
+
+  it('following an answer being continued (a reload meanwhile): no word twice, never shorter', () => {
+    const { session, streaming, state, frames } = setup({ conversationId: 'conv-1' });
+    // The history has the text as last saved: the prefix and some of the continuation.
+    session.showLatestPage({
+      items: [
+        makeMessage({ id: 'u-1', role: 'user', content: 'Tell me' }),
+        makeMessage({ id: 'a-1', content: 'Once upon a', status: 'streaming' }),
+      ],
+      has_more: false,
+    });
+    const followed = streaming.latest();
+    expect(followed.attachedTo).toBe('a-1');
+    followed.start({ conversationId: 'conv-1', prefix: 'Once upon' });
+    expect(state().messages[1]?.content).toBe('Once upon a');
+    followed.text(' a');
+    frames.flush();
+    expect(state().messages[1]?.content).toBe('Once upon a');
+    followed.text(' time');
+    frames.flush();
+    expect(state().messages[1]?.content).toBe('Once upon a time');
+    followed.complete({ conversationId: 'conv-1', content: 'Once upon a time.' });
+    expect(state().messages[1]).toMatchObject({ content: 'Once upon a time.', status: 'complete' });
+  });
+});
+
 describe('ChatSession: answers started in other tabs', () => {
   function announced(overrides: Partial<AnswerStarted> = {}): AnswerStarted {
     return {
@@ -578,6 +791,43 @@ describe('ChatSession: answers started in other tabs', () => {
     channel.hear(announced());
     expect(streaming.turns).toHaveLength(1);
     expect(streaming.latest().attachedTo).toBeNull();
+  });
+
+  it('announces a Continue once the server started it, and follows one announced here', () => {
+    const { session, streaming, channel, state } = withChannel();
+    session.showLatestPage({
+      items: [
+        makeMessage({ id: 'u-1', role: 'user', content: 'Tell me' }),
+        makeMessage({ id: 'a-1', content: 'Once upon', status: 'cancelled' }),
+      ],
+      has_more: false,
+    });
+    session.continueLastAnswer();
+    expect(channel.announced).toEqual([]);
+    streaming.latest().start({ conversationId: 'conv-1', prefix: 'Once upon' });
+    expect(channel.announced).toEqual([
+      { type: 'answer-continued', conversationId: 'conv-1', messageId: 'a-1' },
+    ]);
+    session.stop();
+    streaming.latest().cancelled('Once upon a');
+
+    // Now another tab continues it: this one follows it in the same bubble.
+    channel.hear({ type: 'answer-continued', conversationId: 'conv-1', messageId: 'a-1' });
+    const followed = streaming.latest();
+    expect(followed).toMatchObject({ attachedTo: 'a-1', continued: null });
+    expect(state().messages).toHaveLength(2);
+    expect(state().messages[1]).toMatchObject({ status: 'streaming', isStreaming: true });
+    followed.start({ conversationId: 'conv-1', prefix: 'Once upon a' });
+    followed.text(' time');
+    followed.complete({ conversationId: 'conv-1', content: 'Once upon a time' });
+    expect(state().messages[1]).toMatchObject({ content: 'Once upon a time', status: 'complete' });
+  });
+
+  it('ignores a Continue of an answer it does not show', () => {
+    const { streaming, channel, state } = withChannel();
+    channel.hear({ type: 'answer-continued', conversationId: 'conv-1', messageId: 'a-9' });
+    expect(streaming.turns).toHaveLength(0);
+    expect(state().messages).toEqual([]);
   });
 
   it('announces its own answers once the server started them, and stops listening on request', () => {

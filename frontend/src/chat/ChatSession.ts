@@ -1,7 +1,8 @@
 // One chat, outside React: the turn in flight (idle → submitted/streaming → idle or error), the
-// window of messages around it, streamed text applied at most once per frame, stop and retry.
-// A turn is a send of ours or an answer we follow: the conversation's newest answer still being
-// written when it opens (sent before a reload, or elsewhere), or one another tab announces.
+// window of messages around it, streamed text applied at most once per frame, stop, retry and
+// continue. A turn is a send of ours, a Continue of ours (a stopped answer written on, in its
+// own bubble), or an answer we follow: the conversation's newest answer still being written
+// when it opens (sent or continued before a reload, or elsewhere), or one another tab announces.
 // Leaving a conversation only lets go of its answer; Stop is what stops it, on the server.
 // The onboarding chat and the free chat differ only in `isOnboarding`. useChat binds it to React
 // with useSyncExternalStore; MessagePager fills its window with history from the server.
@@ -12,12 +13,13 @@ import type { MessagePage, OnboardingProgress } from '../api/types';
 import { scheduleFrame } from '../lib/frame';
 import { newId } from '../lib/ids';
 import { Store } from '../lib/store';
-import type { AnswerChannel, AnswerStarted } from '../services/answerChannel';
+import type { AnswerAnnouncement, AnswerChannel } from '../services/answerChannel';
 
 import type { ChatError, ChatMessage } from './messages';
 import {
   fromServerMessage,
   HISTORY_LIMIT,
+  isContinuable,
   keepNewest,
   localMessage,
   oldestServerId,
@@ -70,28 +72,34 @@ interface Retry {
 }
 
 interface Turn {
-  /** Null for an answer we follow: its question is already on screen, or not in the window. */
+  /**
+   * Null for an answer we follow or continue: its question is already on screen, or not in the
+   * window.
+   */
   userKey: string | null;
   assistantKey: string;
-  /** Null for an answer we follow: nothing is sent. */
+  /** Null for an answer we follow or continue: nothing is sent. */
   request: TurnRequest | null;
+  /** A Continue: the answer as it stood, put back if the continuation never starts. */
+  before: ChatMessage | null;
   handle: TurnHandle | null;
   /** Stop was asked for: the turn ends when the server says the answer stopped. */
   stopping: boolean;
   /** The stream's `start` event came: from then on its failures are the answer's. */
   started: boolean;
   /**
-   * A followed answer is told again from its first chunk. Its text gathers here until it
-   * reaches what the history had stored of it, then replaces that: nothing shows twice, and
-   * the text on screen never shrinks. Null once replaced, and for a send.
+   * A followed or continued answer is told again: from its first chunk, or from the text so far
+   * (a continuation's `start` carries it). Its text gathers here until it reaches what is shown
+   * of it, then replaces that: nothing shows twice, and the text on screen never shrinks. Null
+   * once replaced, and for a send.
    */
   retold: string | null;
 }
 
 export class ChatSession {
   readonly historyLimit: number;
+  readonly isOnboarding: boolean;
   private readonly store: Store<ChatSnapshot>;
-  private readonly isOnboarding: boolean;
   private readonly fallback: ChatTransport;
   private transport: ChatTransport;
   /** Set when the server refuses a stream (403 streaming_disabled) despite the config. */
@@ -162,6 +170,25 @@ export class ChatSession {
       userKey: user.id,
       clientMessageId: user.clientMessageId,
     });
+  }
+
+  /**
+   * Continues the last answer, stopped or interrupted, where it stopped (docs/api.md,
+   * "Continue"): the same message grows, and the other tabs follow it. Returns false when there
+   * is none, an answer is in flight, or answers cannot be continued here (onboarding, or
+   * answers that come whole).
+   */
+  continueLastAnswer(): boolean {
+    if (this.turn !== null || this.isOnboarding) return false;
+    const transport = this.currentTransport();
+    const answer = this.getSnapshot().messages.at(-1);
+    const serverId = answer?.serverId ?? null;
+    if (transport.continueAnswer === undefined || answer === undefined || serverId === null) {
+      return false;
+    }
+    if (!isContinuable(answer)) return false;
+    this.track(answer.id, answer, (callbacks) => transport.continueAnswer?.(serverId, callbacks));
+    return true;
   }
 
   /**
@@ -259,6 +286,7 @@ export class ChatSession {
       userKey,
       assistantKey: newId(),
       request,
+      before: null,
       handle: null,
       stopping: false,
       started: false,
@@ -318,12 +346,17 @@ export class ChatSession {
   /**
    * Another tab's send into the conversation on screen was accepted: show its question and
    * follow its answer. A retry there replaces the answers after the question, as it does here.
+   * A Continue there: follow the answer shown here as it is written on.
    */
-  private followAnnouncedAnswer(event: AnswerStarted): void {
+  private followAnnouncedAnswer(event: AnswerAnnouncement): void {
     if (this.turn !== null || event.conversationId !== this.conversationId) return;
     if (this.currentTransport().attach === undefined) return;
     const { messages } = this.getSnapshot();
     const known = messages.find((m) => m.serverId === event.messageId);
+    if (event.type === 'answer-continued') {
+      if (known !== undefined) this.follow(known.id, event.messageId);
+      return;
+    }
     if (known !== undefined) {
       if (known.status === 'streaming') this.follow(known.id, event.messageId);
       return;
@@ -346,10 +379,23 @@ export class ChatSession {
   private follow(key: string, messageId: string): void {
     const transport = this.currentTransport();
     if (transport.attach === undefined) return;
+    this.track(key, null, (callbacks) => transport.attach?.(messageId, callbacks));
+  }
+
+  /**
+   * Makes the answer shown under `key` the turn in flight, being written (again), and opens its
+   * stream. `before`: a Continue's answer as it stood.
+   */
+  private track(
+    key: string,
+    before: ChatMessage | null,
+    open: (callbacks: TurnCallbacks) => TurnHandle | undefined,
+  ): void {
     const turn: Turn = {
       userKey: null,
       assistantKey: key,
       request: null,
+      before,
       handle: null,
       stopping: false,
       started: false,
@@ -358,11 +404,16 @@ export class ChatSession {
     this.turn = turn;
     this.pendingText = '';
     this.store.update({
-      messages: this.updated(key, (m) => ({ ...m, isStreaming: true, status: 'streaming' })),
+      messages: this.updated(key, (m) => ({
+        ...m,
+        isStreaming: true,
+        status: 'streaming',
+        error: null,
+      })),
       status: 'streaming',
       error: null,
     });
-    const handle = transport.attach(messageId, this.callbacksFor(turn));
+    const handle = open(this.callbacksFor(turn)) ?? null;
     if (this.turn === turn) turn.handle = handle;
   }
 
@@ -384,7 +435,13 @@ export class ChatSession {
             serverId: start.assistantMessageId,
           })),
         });
+        if (start.prefix !== null) {
+          // A continuation: the answer is told again from its text so far, then grows.
+          turn.retold = start.prefix;
+          this.flushText();
+        }
         if (turn.request !== null) this.announce(turn.request, start);
+        else if (turn.before !== null) this.announceContinued(start);
       },
       onText: (text) => {
         if (live()) this.queueText(text);
@@ -398,7 +455,14 @@ export class ChatSession {
           turn,
           (m) =>
             whole === null
-              ? { ...m, serverId: end.assistantMessageId, isStreaming: false, status: 'complete' }
+              ? {
+                  ...m,
+                  // A continued answer ends as the server stored it, the part before and after.
+                  content: end.content ?? m.content,
+                  serverId: end.assistantMessageId,
+                  isStreaming: false,
+                  status: 'complete',
+                }
               : { ...whole, id: m.id },
           whole?.error ?? null,
         );
@@ -413,6 +477,13 @@ export class ChatSession {
           this.answerWholeInstead(turn);
           return;
         }
+        if (turn.before !== null && !turn.started) {
+          // The continuation never started (refused at a rate limit, say): the answer is as it
+          // was, and says why.
+          const before = turn.before;
+          this.finishTurn(turn, () => ({ ...before, error }), error);
+          return;
+        }
         if (turn.request === null && !turn.started) {
           // We could not follow the answer (the server out of reach, say): that is no failure
           // of the answer, which goes on. It stays as the history stored it.
@@ -424,6 +495,11 @@ export class ChatSession {
       },
       onCancelled: (content) => {
         if (!live()) return;
+        if (turn.before !== null && !turn.started && content === null) {
+          const before = turn.before; // stopped before it started: nothing changed
+          this.finishTurn(turn, () => before, null);
+          return;
+        }
         this.flushText(true);
         this.finishTurn(
           turn,
@@ -452,14 +528,25 @@ export class ChatSession {
     });
   }
 
+  /** Tells the other tabs, so one showing this answer follows its continuation too. */
+  private announceContinued(start: TurnStart): void {
+    this.options.channel?.announce({
+      type: 'answer-continued',
+      conversationId: start.conversationId,
+      messageId: start.assistantMessageId,
+    });
+  }
+
   /** The flag was turned off since the config was read: this turn and the next come whole. */
   private answerWholeInstead(turn: Turn): void {
     this.streamingRefused = true;
     if (turn.request === null) {
-      // An answer we only followed: it stays as the history stored it.
+      // An answer we only followed (it stays as the history stored it), or could not continue
+      // (it stays as it was: a Continue needs a stream).
+      const { before } = turn;
       this.detachTurn();
       this.store.update({
-        messages: this.updated(turn.assistantKey, (m) => ({ ...m, isStreaming: false })),
+        messages: this.updated(turn.assistantKey, (m) => before ?? { ...m, isStreaming: false }),
         status: 'idle',
         isStreamingMode: this.fallback.streams,
       });

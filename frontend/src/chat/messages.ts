@@ -127,6 +127,21 @@ export function isFailed(message: ChatMessage): boolean {
   return message.error !== null;
 }
 
+/**
+ * Whether the server can continue this answer where it stopped (docs/api.md, "Continue"): one
+ * it stored stopped (`cancelled`) or `interrupted`, as a stream that just ended with a retryable
+ * `internal` error leaves it.
+ */
+export function isContinuable(message: ChatMessage): boolean {
+  if (message.role !== 'assistant' || message.serverId === null || message.isStreaming) {
+    return false;
+  }
+  if (message.status === 'cancelled' || message.status === 'interrupted') return true;
+  return (
+    message.status === 'error' && message.error?.code === 'internal' && message.error.retryable
+  );
+}
+
 /** A failed REST call as the message's error. */
 export function toChatError(error: unknown): ChatError {
   if (error instanceof ApiError) {

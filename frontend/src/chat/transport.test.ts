@@ -1,6 +1,6 @@
 // ChatSession over the real transports: ChatService with the EventSource double and MSW, so
-// reconnects, resumes, following an answer, stopping it on the server, and the
-// streaming-refused fallback are seen whole.
+// reconnects, resumes, following an answer, continuing a stopped one, stopping it on the server,
+// and the streaming-refused fallback are seen whole.
 
 import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -255,6 +255,139 @@ describe('ChatSession following an answer it did not send', () => {
     expect(sender.answer()).toMatchObject({ content: 'Once upon', status: 'cancelled' });
     expect(sender.session.getSnapshot()).toMatchObject({ status: 'idle', error: null });
     stopWatching();
+  });
+});
+
+describe('ChatSession continuing a stopped answer over SSE', () => {
+  const stoppedPage = {
+    items: [
+      makeMessage({ id: 'u-1', role: 'user', content: 'Tell me' }),
+      makeMessage({ id: 'a-1', content: 'Once upon', status: 'cancelled' as const }),
+    ],
+    has_more: false,
+  };
+  // The stopped run was start a-1:0, chunks a-1:1 and a-1:2, its terminal a-1:3; a Continue's
+  // events go on from there (docs/api.md, "Continue"): its chunks' index from the stored ones.
+  const continuedStart = { ...start('a-1', 'conv-1'), prefix: 'Once upon' };
+  const continuedEnd = { ...complete(4, 'a-1', 'conv-1'), content: 'Once upon a time.' };
+
+  /** Records the purpose of each stream token asked for (`send` for the plain request). */
+  function recordTokenPurposes(): string[] {
+    const purposes: string[] = [];
+    server.use(
+      http.post(`${API}/chat/stream-token`, ({ request }) => {
+        const purpose = new URL(request.url).searchParams.get('purpose') ?? 'send';
+        purposes.push(purpose);
+        return HttpResponse.json({ token: `${purpose}-token`, expires_in: 300 });
+      }),
+    );
+    return purposes;
+  }
+
+  it('streams the rest into the same bubble, ends on the stored whole, and another tab follows', async () => {
+    const purposes = recordTokenPurposes();
+    const tab = setup({ conversationId: 'conv-1', channel: openAnswerChannel() });
+    const other = setup({ conversationId: 'conv-1', channel: openAnswerChannel() });
+    const stopWatching = other.session.watchOtherTabs();
+    // Animation frames are one queue for both tabs: the last setup() installed it.
+    const flushFrames = other.frames.flush;
+    tab.session.showLatestPage(stoppedPage);
+    other.session.showLatestPage(stoppedPage);
+
+    expect(tab.session.continueLastAnswer()).toBe(true);
+    const es = await waitForEventSource();
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/continue');
+    expect([...es.params.keys()]).toEqual(['token']);
+    expect(purposes).toEqual(['send']); // a Continue is a message for the rate limits
+
+    es.emit(continuedStart, 'a-1:4');
+    es.emit(chunk(' a', 2), 'a-1:5');
+    flushFrames();
+    expect(tab.answer()).toMatchObject({ content: 'Once upon a', isStreaming: true });
+
+    // The other tab heard of it, and follows the answer by its own stream.
+    const followed = await waitForEventSource(2);
+    expect(followed.pathname).toBe('/api/v1/chat/messages/a-1/stream');
+    expect(purposes).toEqual(['send', 'watch']);
+    followed.emit(continuedStart, 'a-1:4');
+    followed.emit(chunk(' a', 2), 'a-1:5');
+
+    for (const source of [es, followed]) source.emit(chunk(' time', 3), 'a-1:6');
+    flushFrames();
+    expect(other.answer()?.content).toBe('Once upon a time');
+    for (const source of [es, followed]) source.emit(continuedEnd, 'a-1:7');
+    for (const session of [tab.session, other.session]) {
+      expect(session.getSnapshot().messages.map((m) => [m.role, m.content, m.status])).toEqual([
+        ['user', 'Tell me', 'complete'],
+        ['assistant', 'Once upon a time.', 'complete'],
+      ]);
+      expect(session.getSnapshot().status).toBe('idle');
+    }
+    expect(es.closed && followed.closed).toBe(true);
+    stopWatching();
+  });
+
+  it('a refused reconnect reopens the continuation after its last event, with a watch token', async () => {
+    const purposes = recordTokenPurposes();
+    const { session, answer } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(stoppedPage);
+    session.continueLastAnswer();
+    const es = await waitForEventSource();
+    es.emit(continuedStart, 'a-1:4');
+    es.emit(chunk(' a', 2), 'a-1:5');
+
+    es.refuse(); // the stream token expired before the browser's reconnect
+    const reopened = await waitForEventSource(2);
+    expect(reopened.pathname).toBe('/api/v1/chat/messages/a-1/continue');
+    expect(reopened.params.get('last_event_id')).toBe('a-1:5');
+    expect(purposes).toEqual(['send', 'watch']); // resuming it is no new message
+    reopened.emit(chunk(' time', 3), 'a-1:6');
+    reopened.emit(continuedEnd, 'a-1:7');
+    expect(answer()).toMatchObject({ content: 'Once upon a time.', status: 'complete' });
+  });
+
+  it('Stop while the Continue is on its way stops the continuation once it has started', async () => {
+    const stops = recordStops('Once upon a');
+    const { session, answer } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(stoppedPage);
+    session.continueLastAnswer();
+    const es = await waitForEventSource();
+
+    session.stop();
+    // Asked now, the server would find the answer still stopped, then start the continuation.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stops).toEqual([]);
+    es.emit(continuedStart, 'a-1:4');
+    await vi.waitFor(() => {
+      expect(answer()).toMatchObject({ content: 'Once upon a', status: 'cancelled' });
+    });
+    expect(stops).toEqual(['answer:a-1']);
+    expect(es.closed).toBe(true);
+    expect(session.getSnapshot()).toMatchObject({ status: 'idle', error: null });
+  });
+
+  it('a Continue refused at the rate limit leaves the answer as it was, saying when to try again', async () => {
+    server.use(
+      http.post(`${API}/chat/stream-token`, () =>
+        HttpResponse.json(
+          { error: { code: 'rate_limited', message: 'Too many messages.' } },
+          { status: 429, headers: { 'Retry-After': '120' } },
+        ),
+      ),
+    );
+    const { session, answer } = setup({ conversationId: 'conv-1' });
+    session.showLatestPage(stoppedPage);
+    session.continueLastAnswer();
+    await vi.waitFor(() => {
+      expect(answer()?.isStreaming).toBe(false);
+    });
+    expect(answer()).toMatchObject({
+      content: 'Once upon',
+      status: 'cancelled',
+      error: { code: 'rate_limited', retryable: true, retryAfterS: 120 },
+    });
+    expect(answer()?.error?.message).toMatch(/Try again in 2 minutes/);
+    expect(FakeEventSource.instances).toHaveLength(0);
   });
 });
 

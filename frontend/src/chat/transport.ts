@@ -1,7 +1,8 @@
 // How one turn reaches the server and its answer comes back. Two transports share one shape:
 // the answer streamed over SSE (ChatService.streamMessage), or the whole answer from the
 // non-streaming POST endpoints. ChatSession picks one; it never asks which kind it has. A
-// streaming transport can also follow an answer it did not send (attach).
+// streaming transport can also follow an answer it did not send (attach), and continue a
+// stopped answer where it stopped (continueAnswer).
 
 import type { Message, OnboardingProgress } from '../api/types';
 import type { ChatClient, StreamCallbacks } from '../services/chatService';
@@ -24,6 +25,8 @@ export interface TurnStart {
   conversationId: string;
   userMessageId: string;
   assistantMessageId: string;
+  /** A continued answer's text so far, which the text that follows goes on from; else null. */
+  prefix: string | null;
 }
 
 export interface TurnEnd {
@@ -31,6 +34,8 @@ export interface TurnEnd {
   assistantMessageId: string;
   /** The stored answer, when it came whole; a streamed answer is the text sent so far. */
   answer: Message | null;
+  /** A continued answer's whole text as stored; null when the text sent is the answer. */
+  content: string | null;
   onboarding: OnboardingProgress | null;
 }
 
@@ -66,6 +71,11 @@ export interface ChatTransport {
    * where the transport cannot: a whole answer comes only as the reply to its own request.
    */
   attach?: (assistantMessageId: string, callbacks: TurnCallbacks) => TurnHandle;
+  /**
+   * Continues answer `assistantMessageId`, stopped or interrupted, where it stopped: onStart
+   * carries the text so far, onText the rest. Absent where the transport cannot.
+   */
+  continueAnswer?: (assistantMessageId: string, callbacks: TurnCallbacks) => TurnHandle;
 }
 
 /** The code of a 403 from the stream endpoints when streaming is off for this user. */
@@ -79,6 +89,7 @@ function streamCallbacks(callbacks: TurnCallbacks): StreamCallbacks {
         conversationId: event.conversation_id,
         userMessageId: event.user_message_id,
         assistantMessageId: event.message_id,
+        prefix: event.prefix ?? null,
       });
     },
     onChunk: (event) => {
@@ -89,6 +100,7 @@ function streamCallbacks(callbacks: TurnCallbacks): StreamCallbacks {
         conversationId: event.conversation_id,
         assistantMessageId: event.message_id,
         answer: null,
+        content: event.content ?? null,
         onboarding: event.onboarding,
       });
     },
@@ -108,7 +120,7 @@ export class StreamingTransport implements ChatTransport {
   constructor(
     private readonly client: Pick<
       ChatClient,
-      'streamMessage' | 'attachToAnswer' | 'fitsInStreamUrl'
+      'streamMessage' | 'attachToAnswer' | 'continueAnswer' | 'fitsInStreamUrl'
     >,
   ) {}
 
@@ -131,6 +143,10 @@ export class StreamingTransport implements ChatTransport {
 
   attach(assistantMessageId: string, callbacks: TurnCallbacks): TurnHandle {
     return this.client.attachToAnswer(assistantMessageId, streamCallbacks(callbacks));
+  }
+
+  continueAnswer(assistantMessageId: string, callbacks: TurnCallbacks): TurnHandle {
+    return this.client.continueAnswer(assistantMessageId, streamCallbacks(callbacks));
   }
 }
 
@@ -164,11 +180,13 @@ export class WholeAnswerTransport implements ChatTransport {
             conversationId: response.conversation_id,
             userMessageId: response.user_message.id,
             assistantMessageId: response.assistant_message.id,
+            prefix: null,
           });
           callbacks.onComplete({
             conversationId: response.conversation_id,
             assistantMessageId: response.assistant_message.id,
             answer: response.assistant_message,
+            content: null,
             onboarding: response.onboarding ?? null,
           });
         },

@@ -1,6 +1,6 @@
-// Word between the tabs of this browser that an answer has started, so a tab showing that
-// conversation follows it too (BroadcastChannel; where there is none, tabs learn it on opening
-// the conversation instead).
+// Word between the tabs of this browser that an answer has started, or a stopped one is being
+// continued, so a tab showing that conversation follows it too (BroadcastChannel; where there is
+// none, tabs learn it on opening the conversation instead).
 
 export const ANSWER_CHANNEL_NAME = 'chatstream';
 
@@ -14,34 +14,51 @@ export interface AnswerStarted {
   clientMessageId: string;
 }
 
-export interface AnswerChannel {
-  /** Tells the other tabs; this tab's own listeners do not hear it. */
-  announce: (event: AnswerStarted) => void;
-  /** Returns a function that stops listening. */
-  listen: (listener: (event: AnswerStarted) => void) => () => void;
+/** A tab's Continue was accepted: stopped answer `messageId` is being written again. */
+export interface AnswerContinued {
+  type: 'answer-continued';
+  conversationId: string;
+  messageId: string;
 }
 
-function isAnswerStarted(data: unknown): data is AnswerStarted {
+export type AnswerAnnouncement = AnswerStarted | AnswerContinued;
+
+export interface AnswerChannel {
+  /** Tells the other tabs; this tab's own listeners do not hear it. */
+  announce: (event: AnswerAnnouncement) => void;
+  /** Returns a function that stops listening. */
+  listen: (listener: (event: AnswerAnnouncement) => void) => () => void;
+}
+
+/** The string fields each kind of announcement carries. */
+const FIELDS: ReadonlyMap<string, readonly string[]> = new Map<
+  AnswerAnnouncement['type'],
+  readonly string[]
+>([
+  [
+    'answer-started',
+    ['conversationId', 'messageId', 'userMessageId', 'question', 'clientMessageId'],
+  ],
+  ['answer-continued', ['conversationId', 'messageId']],
+]);
+
+function isAnnouncement(data: unknown): data is AnswerAnnouncement {
   if (typeof data !== 'object' || data === null) return false;
   const event = data as Record<string, unknown>;
-  return (
-    event.type === 'answer-started' &&
-    ['conversationId', 'messageId', 'userMessageId', 'question', 'clientMessageId'].every(
-      (key) => typeof event[key] === 'string',
-    )
-  );
+  const fields = FIELDS.get(String(event.type));
+  return fields !== undefined && fields.every((key) => typeof event[key] === 'string');
 }
 
 /** The channel over BroadcastChannel, opened while someone listens or announces. */
 class BroadcastAnswerChannel implements AnswerChannel {
   private channel: BroadcastChannel | null = null;
-  private readonly listeners = new Set<(event: AnswerStarted) => void>();
+  private readonly listeners = new Set<(event: AnswerAnnouncement) => void>();
 
-  readonly announce = (event: AnswerStarted): void => {
+  readonly announce = (event: AnswerAnnouncement): void => {
     this.open().postMessage(event);
   };
 
-  readonly listen = (listener: (event: AnswerStarted) => void): (() => void) => {
+  readonly listen = (listener: (event: AnswerAnnouncement) => void): (() => void) => {
     this.listeners.add(listener);
     this.open();
     return () => {
@@ -54,7 +71,7 @@ class BroadcastAnswerChannel implements AnswerChannel {
     if (this.channel !== null) return this.channel;
     const channel = new BroadcastChannel(ANSWER_CHANNEL_NAME);
     channel.onmessage = (message: MessageEvent) => {
-      if (!isAnswerStarted(message.data)) return;
+      if (!isAnnouncement(message.data)) return;
       for (const listener of [...this.listeners]) listener(message.data);
     };
     this.channel = channel;

@@ -1,5 +1,6 @@
-// A ChatTransport double for ChatSession tests: records each turn (a send, or an answer it
-// follows) and lets the test play the server's side of it (start, text, complete, error, stop).
+// A ChatTransport double for ChatSession tests: records each turn (a send, an answer it follows,
+// or one it continues) and lets the test play the server's side of it (start, text, complete,
+// error, stop).
 
 import { vi } from 'vitest';
 
@@ -14,14 +15,16 @@ import type {
 } from '../chat/transport';
 
 export interface ScriptedTurn {
-  /** Null for an answer followed by attach(). */
+  /** Null for an answer followed by attach() or continued by continueAnswer(). */
   request: TurnRequest | null;
-  /** The answer followed, for attach(); null for a send. */
+  /** The answer followed, for attach(); null otherwise. */
   attachedTo: string | null;
+  /** The answer continued, for continueAnswer(); null otherwise. */
+  continued: string | null;
   callbacks: TurnCallbacks;
   detach: ReturnType<typeof vi.fn>;
   stop: ReturnType<typeof vi.fn>;
-  start: (ids?: { conversationId?: string; userMessageId?: string }) => void;
+  start: (ids?: { conversationId?: string; userMessageId?: string; prefix?: string }) => void;
   text: (...pieces: string[]) => void;
   complete: (end?: Partial<TurnEnd>) => void;
   /** The answer as the non-streaming endpoints return it. */
@@ -38,12 +41,16 @@ export class ScriptedTransport implements ChatTransport {
   /** Messages longer than this do not fit (a stream URL's limit, in the app). */
   maxChars = Infinity;
   readonly attach?: (assistantMessageId: string, callbacks: TurnCallbacks) => TurnHandle;
+  readonly continueAnswer?: (assistantMessageId: string, callbacks: TurnCallbacks) => TurnHandle;
 
   constructor(readonly streams: boolean) {
-    // Like the app's transports: only a streaming one can follow an answer it did not send.
+    // Like the app's transports: only a streaming one can follow an answer it did not send,
+    // or continue one.
     if (streams) {
       this.attach = (assistantMessageId, callbacks) =>
-        this.record(null, assistantMessageId, callbacks);
+        this.record(null, { attachedTo: assistantMessageId }, callbacks);
+      this.continueAnswer = (assistantMessageId, callbacks) =>
+        this.record(null, { continued: assistantMessageId }, callbacks);
     }
   }
 
@@ -52,7 +59,7 @@ export class ScriptedTransport implements ChatTransport {
   }
 
   send(request: TurnRequest, callbacks: TurnCallbacks): TurnHandle {
-    return this.record(request, null, callbacks);
+    return this.record(request, {}, callbacks);
   }
 
   latest(): ScriptedTurn {
@@ -63,15 +70,17 @@ export class ScriptedTransport implements ChatTransport {
 
   private record(
     request: TurnRequest | null,
-    attachedTo: string | null,
+    answer: { attachedTo?: string; continued?: string },
     callbacks: TurnCallbacks,
   ): TurnHandle {
     seq += 1;
-    const assistantMessageId = attachedTo ?? `answer-${seq}`;
+    const { attachedTo = null, continued = null } = answer;
+    const assistantMessageId = attachedTo ?? continued ?? `answer-${seq}`;
     const conversationId = request?.conversationId ?? `conv-${seq}`;
     const turn: ScriptedTurn = {
       request,
       attachedTo,
+      continued,
       callbacks,
       detach: vi.fn(),
       stop: vi.fn(),
@@ -80,6 +89,7 @@ export class ScriptedTransport implements ChatTransport {
           conversationId: ids.conversationId ?? conversationId,
           userMessageId: ids.userMessageId ?? `question-${seq}`,
           assistantMessageId,
+          prefix: ids.prefix ?? null,
         });
       },
       text: (...pieces) => {
@@ -90,6 +100,7 @@ export class ScriptedTransport implements ChatTransport {
           conversationId,
           assistantMessageId,
           answer: null,
+          content: null,
           onboarding: null,
           ...end,
         });
@@ -99,6 +110,7 @@ export class ScriptedTransport implements ChatTransport {
           conversationId: message.conversation_id,
           assistantMessageId: message.id,
           answer: message,
+          content: null,
           onboarding: null,
           ...end,
         });
