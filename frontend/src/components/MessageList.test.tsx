@@ -111,6 +111,74 @@ describe('MessageList', () => {
     expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
   });
 
+  it('offers Continue on the last answer when it stopped or was interrupted part way', async () => {
+    const onContinue = vi.fn();
+    const stopped = assistant('Once upon', { serverId: 'a-1', status: 'cancelled' });
+    const { rerender } = render(
+      <MessageList messages={[user('hi'), stopped]} onContinue={onContinue} />,
+    );
+    expect(screen.getByText('Stopped')).toBeInTheDocument();
+    await userEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    expect(onContinue).toHaveBeenCalledTimes(1);
+
+    const interrupted = { ...stopped, status: 'interrupted' as const };
+    rerender(<MessageList messages={[user('hi'), interrupted]} onContinue={onContinue} />);
+    expect(screen.getByText('Interrupted before it finished')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Continue' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
+  });
+
+  it('puts Continue beside Retry when the server lost the answer (a retryable internal error)', () => {
+    const lost = assistant('Once upon', {
+      serverId: 'a-1',
+      status: 'error',
+      error: { code: 'internal', message: 'Something went wrong.', retryable: true },
+    });
+    render(<MessageList messages={[user('hi'), lost]} onRetry={vi.fn()} onContinue={vi.fn()} />);
+    const alert = screen.getByRole('alert');
+    expect(within(alert).getByRole('button', { name: 'Retry' })).toBeInTheDocument();
+    expect(within(alert).getByRole('button', { name: 'Continue' })).toBeInTheDocument();
+  });
+
+  it('offers no Continue for a finished or failed answer, an older one, one being written, or without onContinue', () => {
+    const stopped = (id: string) => assistant('Part', { id, serverId: id, status: 'cancelled' });
+    const cases: ChatMessage[][] = [
+      [user('a'), assistant('Done', { serverId: 'a-1' })],
+      [
+        user('a'),
+        assistant('', {
+          serverId: 'a-1',
+          status: 'error',
+          error: { code: 'llm_error', message: 'The model failed.', retryable: true },
+        }),
+      ],
+      [user('a'), stopped('a-1'), user('b'), assistant('fine', { serverId: 'a-2' })],
+      [user('a'), { ...stopped('a-1'), status: 'streaming', isStreaming: true }],
+      [user('a'), { ...stopped('a-1'), serverId: null }],
+    ];
+    const { rerender } = render(<MessageList messages={[]} onContinue={vi.fn()} />);
+    for (const messages of cases) {
+      rerender(<MessageList messages={messages} onContinue={vi.fn()} />);
+      expect(screen.queryByRole('button', { name: 'Continue' })).not.toBeInTheDocument();
+    }
+    rerender(<MessageList messages={[user('a'), stopped('a-1')]} />);
+    expect(screen.queryByRole('button', { name: 'Continue' })).not.toBeInTheDocument();
+  });
+
+  it('announces a continued answer once as it is written on, and again when complete', () => {
+    const stopped = assistant('Once upon', { id: 'a-1', serverId: 'a-1', status: 'cancelled' });
+    const { rerender } = render(<MessageList messages={[user('hi'), stopped]} />);
+    const status = screen.getAllByRole('status').find((el) => el.getAttribute('aria-live'));
+    const writing = { ...stopped, status: 'streaming' as const, isStreaming: true };
+    rerender(<MessageList messages={[user('hi'), writing]} />);
+    expect(status).toHaveTextContent('Assistant is continuing…');
+    rerender(<MessageList messages={[user('hi'), { ...writing, content: 'Once upon a' }]} />);
+    expect(status).toHaveTextContent('Assistant is continuing…');
+    const done = { ...writing, content: 'Once upon a time.', status: 'complete' as const };
+    rerender(<MessageList messages={[user('hi'), { ...done, isStreaming: false }]} />);
+    expect(status).toHaveTextContent('Assistant replied: Once upon a time.');
+  });
+
   it('shows a loading indicator for an answer that is not streamed', () => {
     render(<MessageList messages={[user('hi'), localMessage('p', 'assistant', '', 'pending')]} />);
     expect(screen.getByRole('img', { name: /assistant is thinking/i })).toBeInTheDocument();

@@ -1,11 +1,13 @@
 // The conversation: messages as a log, the answer being written with a typing cursor, errors
-// with Retry, "Load earlier" for history kept on the server, and scroll that follows the
-// newest text without ever dragging back a reader who scrolled up.
+// with Retry, Continue for an answer that stopped part way, "Load earlier" for history kept on
+// the server, and scroll that follows the newest text without ever dragging back a reader who
+// scrolled up.
 
 import { memo, useEffect, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 
 import type { ChatMessage } from '../chat/messages';
+import { isContinuable } from '../chat/messages';
 import { useStickToBottom } from '../hooks/useStickToBottom';
 
 import { SparkleIcon } from './Icons';
@@ -16,6 +18,11 @@ export interface MessageListProps {
   messages: ChatMessage[];
   /** Wired to useChat's retryLastMessage; the Retry button shows on the last failed answer. */
   onRetry?: () => void;
+  /**
+   * Wired to useChat's continueLastAnswer where answers can be continued; the Continue button
+   * shows on the last answer when it stopped or was interrupted part way.
+   */
+  onContinue?: () => void;
   hasEarlier?: boolean;
   isLoadingEarlier?: boolean;
   onLoadEarlier?: () => void;
@@ -52,6 +59,8 @@ function useAnnouncement(messages: ChatMessage[]): string {
       if (before === undefined) {
         if (message.isStreaming) next = 'Assistant is typing…';
         else if (message.status === 'pending') next = 'Assistant is thinking…';
+      } else if (message.isStreaming && before !== 'streaming') {
+        next = 'Assistant is continuing…'; // a Continue: the same message is written on
       } else if ((before === 'streaming' || before === 'pending') && message.status !== before) {
         if (message.status === 'complete') next = `Assistant replied: ${truncate(message.content)}`;
         else if (message.status === 'cancelled') next = 'Answer stopped.';
@@ -66,9 +75,10 @@ function useAnnouncement(messages: ChatMessage[]): string {
 interface MessageItemProps {
   message: ChatMessage;
   onRetry: (() => void) | undefined;
+  onContinue: (() => void) | undefined;
 }
 
-const MessageItem = memo(function MessageItem({ message, onRetry }: MessageItemProps) {
+const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: MessageItemProps) {
   const { role, isStreaming, status, error } = message;
   const isPending = status === 'pending';
   const note = isStreaming || error ? undefined : STATUS_NOTES[status];
@@ -140,6 +150,12 @@ const MessageItem = memo(function MessageItem({ message, onRetry }: MessageItemP
                 Retry
               </button>
             )}
+            {onContinue && <ContinueButton onContinue={onContinue} />}
+          </div>
+        )}
+        {!error && onContinue && (
+          <div className={styles.actions}>
+            <ContinueButton onContinue={onContinue} />
           </div>
         )}
       </div>
@@ -147,9 +163,23 @@ const MessageItem = memo(function MessageItem({ message, onRetry }: MessageItemP
   );
 });
 
+function ContinueButton({ onContinue }: { onContinue: () => void }) {
+  return (
+    <button
+      type="button"
+      className={styles.retry}
+      onClick={onContinue}
+      title="Write the rest of this answer, after the text so far"
+    >
+      Continue
+    </button>
+  );
+}
+
 export function MessageList({
   messages,
   onRetry,
+  onContinue,
   hasEarlier = false,
   isLoadingEarlier = false,
   onLoadEarlier,
@@ -168,6 +198,7 @@ export function MessageList({
   );
   const announcement = useAnnouncement(messages);
   const lastFailedId = last?.role === 'assistant' && last.error ? last.id : null;
+  const continuableId = onContinue && last !== undefined && isContinuable(last) ? last.id : null;
 
   return (
     <div className={styles.container}>
@@ -216,6 +247,7 @@ export function MessageList({
                 key={message.id}
                 message={message}
                 onRetry={message.id === lastFailedId ? onRetry : undefined}
+                onContinue={message.id === continuableId ? onContinue : undefined}
               />
             ))}
           </div>

@@ -141,6 +141,49 @@ describe('useChat streaming', () => {
     });
   });
 
+  it('continueLastAnswer() writes the stopped answer on where it stopped, in the same message', () => {
+    const { result, client, frames } = setup();
+    act(() => {
+      result.current.sendMessage('Tell me a story');
+    });
+    const stream = client.latest();
+    act(() => {
+      stream.start();
+      stream.chunk('Once upon');
+      result.current.stop();
+      stream.cancelled();
+    });
+    expect(result.current.canContinue).toBe(true);
+    act(() => {
+      expect(result.current.continueLastAnswer()).toBe(true);
+    });
+    const continued = client.latest();
+    expect(continued.continued).toBe(result.current.messages[1]?.serverId);
+    expect(result.current.isBusy).toBe(true);
+    act(() => {
+      continued.start({ prefix: 'Once upon' });
+      continued.chunk(' a time');
+    });
+    frames.flush();
+    expect(result.current.messages.map((m) => m.content)).toEqual([
+      'Tell me a story',
+      'Once upon a time',
+    ]);
+    act(() => {
+      continued.complete({ content: 'Once upon a time.' });
+    });
+    expect(result.current.messages[1]).toMatchObject({
+      content: 'Once upon a time.',
+      status: 'complete',
+    });
+  });
+
+  it('cannot continue on the onboarding chat, nor when answers come whole', () => {
+    expect(setup({ isOnboarding: true }).result.current.canContinue).toBe(false);
+    expect(setup({ streamingEnabled: false }).result.current.canContinue).toBe(false);
+    expect(setup().result.current.canContinue).toBe(true);
+  });
+
   it('retryLastMessage() replaces the failed answer: same client_message_id, regenerate', () => {
     const { result, client } = setup();
     act(() => {

@@ -59,6 +59,13 @@ export interface UseChat {
    * same client_message_id with `regenerate`: the question is not stored twice).
    */
   retryLastMessage: () => boolean;
+  /**
+   * Whether a stopped or interrupted answer can be continued here: answers stream (Continue is
+   * a stream) and this is the free chat (an onboarding answer is retried instead).
+   */
+  canContinue: boolean;
+  /** Continues the last answer where it stopped, in the same message (docs/api.md, "Continue"). */
+  continueLastAnswer: () => boolean;
   loadEarlier: () => Promise<void>;
 }
 
@@ -116,6 +123,7 @@ export function useChat(options: UseChatOptions): UseChat {
         session.stop();
       },
       retryLastMessage: () => session.retryLastMessage(),
+      continueLastAnswer: () => session.continueLastAnswer(),
     }),
     [session],
   );
@@ -127,6 +135,7 @@ export function useChat(options: UseChatOptions): UseChat {
     isStreaming: status === 'streaming',
     isBusy: status === 'streaming' || status === 'submitted',
     isStreamingMode: snapshot.isStreamingMode,
+    canContinue: snapshot.isStreamingMode && !session.isOnboarding,
     error: snapshot.error,
     conversationId: snapshot.conversationId,
     history,

@@ -106,6 +106,42 @@ describe('ChatPage streaming', () => {
     expect(es.closed).toBe(true);
   });
 
+  it('Continue after Stop writes the rest into the same message, with Stop meanwhile', async () => {
+    const stops: string[] = [];
+    server.use(
+      http.post(`${API}/chat/messages/:id/cancel`, ({ params }) => {
+        stops.push(String(params.id));
+        return HttpResponse.json(cancelled(String(params.id), 'Once upon'), { status: 202 });
+      }),
+    );
+    const { user, input } = await openChat();
+    await user.type(input, 'Tell me a story{Enter}');
+    const es = await waitForEventSource();
+    emit(es, start('a-3', 'conv-1'), chunk('Once upon', 0));
+    await user.click(screen.getByRole('button', { name: 'Stop' }));
+    expect(await screen.findByText('Stopped')).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Continue' }));
+    const continued = await waitForEventSource(2);
+    expect(continued.pathname).toBe('/api/v1/chat/messages/a-3/continue');
+    expect(screen.queryByRole('button', { name: 'Continue' })).not.toBeInTheDocument();
+    expect(screen.queryByText('Stopped')).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument();
+    emit(continued, { ...start('a-3', 'conv-1'), prefix: 'Once upon' }, chunk(' a time', 1));
+    const log = screen.getByRole('log');
+    expect(await within(log).findByText('Once upon a time')).toBeInTheDocument();
+    emit(continued, { ...complete(2, 'a-3', 'conv-1'), content: 'Once upon a time.' });
+
+    expect(await within(log).findByText('Once upon a time.')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument();
+    const answers = within(log)
+      .getAllByTestId('message')
+      .filter((m) => m.dataset.role === 'assistant');
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toHaveAttribute('data-status', 'complete');
+    expect(stops).toEqual(['a-3']);
+  });
+
   it('shows a failed answer with Retry, which asks the server to answer the same message again', async () => {
     const { user, input } = await openChat();
     await user.type(input, 'Question{Enter}');

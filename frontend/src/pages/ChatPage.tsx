@@ -74,6 +74,7 @@ export function ChatPage() {
       <MessageList
         messages={chat.messages}
         onRetry={chat.retryLastMessage}
+        onContinue={chat.canContinue ? chat.continueLastAnswer : undefined}
         hasEarlier={chat.history.hasEarlier}
         isLoadingEarlier={chat.history.isLoadingEarlier}
         onLoadEarlier={() => void chat.loadEarlier()}

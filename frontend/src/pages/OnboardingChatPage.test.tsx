@@ -136,6 +136,24 @@ describe('OnboardingChatPage', () => {
     expect(FakeEventSource.instances).toHaveLength(1);
   });
 
+  it('offers no Continue on a stopped onboarding answer (it is retried instead)', async () => {
+    server.use(
+      http.get(`${API}/chat/conversations/:id/messages`, () =>
+        HttpResponse.json({
+          items: [
+            makeMessage({ id: 'greet', conversation_id: 'onboarding-conv', content: GREETING }),
+            makeMessage({ id: 'u-1', role: 'user', content: 'Call me Ada' }),
+            makeMessage({ id: 'a-1', content: 'Nice to', status: 'cancelled' }),
+          ],
+          has_more: false,
+        }),
+      ),
+    );
+    renderApp('/onboarding');
+    expect(await screen.findByText('Stopped')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Continue' })).not.toBeInTheDocument();
+  });
+
   it('sends an onboarded user on to the chat', async () => {
     server.use(http.get(`${API}/users/me`, () => HttpResponse.json(makeUser())));
     renderApp('/onboarding');
