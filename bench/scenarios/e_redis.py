@@ -149,6 +149,7 @@ def scenario_e(h: Harness, servers: dict[str, Server], store: BenchRedis) -> dic
             "events_per_server_cpu_s": paired(a, b, "events_per_server_cpu_s"),
             "delay_p99_ms": paired(a, b, "delay_ms", "p99"),
             "delay_p50_ms": paired(a, b, "delay_ms", "p50"),
+            "gap_lateness_p99_ms": paired(a, b, "gap_lateness_ms", "p99"),
         }
         for a, b in (("redis", "memory"), ("redis", "baseline"), ("memory", "baseline"))
     }
