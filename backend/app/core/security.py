@@ -10,6 +10,7 @@ from typing import Literal
 
 import jwt
 from pwdlib import PasswordHash
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.core.config import Settings
 
@@ -64,7 +65,22 @@ def create_stream_token(settings: Settings, user_id: uuid.UUID) -> IssuedToken:
 
 
 class InvalidToken(Exception):
-    """The token is malformed, badly signed, expired, or of a scope not accepted here."""
+    """The token is malformed, badly signed, expired, of the wrong shape, or of a scope not
+    accepted here."""
+
+
+class TokenPayload(BaseModel):
+    """The claims of a ChatStream token, each of its type. PyJWT checks the signature and the
+    times; a correctly signed token whose `scope` is a list or whose `sub` is a number is still
+    not one of ours, and is refused here like any other bad token."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    sub: uuid.UUID = Field(strict=False)  # a UUID in its string form, nothing else
+    scope: TokenScope
+    exp: int | float
+    iat: int | float | None = None
+    jti: str | None = None
 
 
 def decode_token(settings: Settings, token: str, accepted: frozenset[TokenScope]) -> TokenClaims:
@@ -75,10 +91,10 @@ def decode_token(settings: Settings, token: str, accepted: frozenset[TokenScope]
             algorithms=[_ALGORITHM],
             options={"require": ["exp", "sub", "scope"]},
         )
-        scope = claims["scope"]
-        user_id = uuid.UUID(claims["sub"])
-    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        payload = TokenPayload.model_validate(claims)
+    except (jwt.PyJWTError, ValidationError, ValueError, TypeError) as exc:
+        # Any claim of the wrong type ends here: a 401, never an error further on.
         raise InvalidToken(str(exc)) from exc
-    if scope not in accepted:
-        raise InvalidToken(f"token scope {scope!r} not accepted here")
-    return TokenClaims(user_id=user_id, scope=scope)
+    if payload.scope not in accepted:
+        raise InvalidToken(f"token scope {payload.scope!r} not accepted here")
+    return TokenClaims(user_id=payload.sub, scope=payload.scope)
