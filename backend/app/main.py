@@ -28,7 +28,6 @@ from app.orchestration.orchestrator import Orchestrator
 from app.server import add_shutdown_hook, remove_shutdown_hook
 from app.services.rate_limits import RateLimiter
 from app.services.turns import interrupt_orphaned_answers
-from app.services.user_snapshots import UserSnapshots
 from app.streaming.manager import StreamManager
 from app.streaming.response import remember_server_send
 
@@ -145,7 +144,6 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
-    app.state.user_snapshots = UserSnapshots()
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(health.router)

@@ -15,7 +15,6 @@ from app.orchestration.orchestrator import Orchestrator
 from app.schemas.auth import AuthUser
 from app.services import accounts
 from app.services.rate_limits import RateLimiter
-from app.services.user_snapshots import UserSnapshots
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -72,8 +71,7 @@ async def _user_for_token(
         claims = decode_token(settings, token, accepted)
     except InvalidToken as exc:
         raise Unauthorized() from exc
-    snapshots: UserSnapshots = request.app.state.user_snapshots
-    user = await accounts.authenticated_user(_database(request), snapshots, claims.user_id)
+    user = await accounts.authenticated_user(_database(request), claims.user_id)
     if user is None:
         raise Unauthorized("The account of this token no longer exists.")
     return user

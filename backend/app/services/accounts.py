@@ -17,7 +17,6 @@ from app.db.models import User
 from app.db.session import Database
 from app.schemas.auth import AuthUser, UserCreate
 from app.services.onboarding import open_onboarding_conversation
-from app.services.user_snapshots import UserSnapshots
 
 
 def _create_account(
@@ -57,15 +56,12 @@ async def authenticate(db: Database, email: str, password: str) -> uuid.UUID:
     return user_id
 
 
-async def authenticated_user(
-    db: Database, snapshots: UserSnapshots, user_id: uuid.UUID
-) -> AuthUser | None:
-    """The account a valid token names, from the snapshot cache or the database; None if gone."""
-    user = snapshots.get(user_id)
-    if user is not None:
-        return user
-    # Its own short transaction: a stream must not hold a database connection while it runs.
-    user = await db.run(lambda session: user_crud.get_auth_user(session, user_id))
-    if user is not None:
-        snapshots.put(user)
-    return user
+async def authenticated_user(db: Database, user_id: uuid.UUID) -> AuthUser | None:
+    """The account a valid token names, read now; None if its row is gone.
+
+    Read on every request, never remembered: an account removed from the database is refused
+    at once by every endpoint and every process (a cached copy would keep answering for it,
+    and writes for it would fail on their foreign keys). One primary-key read in its own short
+    transaction: a stream must not hold a database connection while it runs.
+    """
+    return await db.run(lambda session: user_crud.get_auth_user(session, user_id))
