@@ -85,6 +85,7 @@ class StreamCluster:
             owner_token=self.token,
             done_ttl_s=settings.stream_buffer_ttl_s,
             on_lost=self._lost,
+            on_ended=self._ended,
         )
         self.leases = StreamLeases(
             redis,
@@ -133,6 +134,9 @@ class StreamCluster:
 
     def _lost(self, message_id: uuid.UUID, reason: StopReason) -> None:
         self._stop_local(message_id, reason)
+
+    def _ended(self, message_id: uuid.UUID) -> None:
+        self.leases.forget(message_id)
 
     # Writing ------------------------------------------------------------------------------------
 
@@ -296,10 +300,11 @@ class StreamCluster:
     def _write(
         self, message_id: uuid.UUID, seq: int, event: StreamEvent, *, terminal: bool = False
     ) -> None:
+        key = log_key(message_id)
         frame = encode_event(message_id, seq, event)
-        self.log.enqueue(message_id, seq, frame, first=isinstance(event, StartEvent))
+        self.log.enqueue(key, message_id, seq, frame, starts=isinstance(event, StartEvent))
         if terminal:
-            self.log.mark_terminal(message_id)
+            self.log.mark_terminal(key)
 
 
 def _recovered_record(stored: Message, content: str, chunks: list[str]) -> AnswerRecord:

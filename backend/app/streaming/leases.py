@@ -24,11 +24,10 @@ from redis.exceptions import RedisError
 
 from app.core.metrics import LEASES_LOST
 from app.streaming.generation import StopReason
-from app.streaming.redis_log import OWNERS_KEY
+from app.streaming.redis_log import LIVE_KEY, OWNERS_KEY
 
 log = structlog.get_logger("chatstream.streaming")
 
-LIVE_KEY = "chatstream:live"
 # A reader's mark outlives the interval at which it is renewed (redis_log.READ_BLOCK_S) twice.
 READER_MARK_MS = 3000
 
@@ -134,6 +133,10 @@ class StreamLeases:
         """The answer has ended (its terminal event is in the log): nobody owns it any more."""
         self._owned.discard(message_id)
         await self._release(keys=[OWNERS_KEY, LIVE_KEY], args=[str(message_id), self._token])
+
+    def forget(self, message_id: uuid.UUID) -> None:
+        """The answer's terminal write lets go of its lease (redis_log.py): renew it no more."""
+        self._owned.discard(message_id)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._renew_forever(), name="stream-lease-renewal")

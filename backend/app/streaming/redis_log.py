@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from app.streaming.sse import encode_anonymous_event
 log = structlog.get_logger("chatstream.streaming")
 
 OWNERS_KEY = "chatstream:owners"
+LIVE_KEY = "chatstream:live"
 MAX_EVENTS = 100_000
 IN_FLIGHT_TTL_S = 86_400
 # How long frames wait to be written with others: remote readers see them this much later;
@@ -71,50 +73,74 @@ def entry_seq(raw_id: bytes | str) -> int:
     return int(text.partition("-")[2]) - 1
 
 
-# KEYS[1]: the owners hash; KEYS[2..]: one log per answer in the batch.
-# ARGV: owner token, cap, TTL in flight, TTL once ended; then per log: answer id, entry count,
-# and per entry: id, frame, and '1' if terminal, 's' if the run's start, else '0'. Returns the
+# KEYS[1]: the owners hash, KEYS[2]: the live set, KEYS[3..]: one log per answer in the batch.
+# ARGV: owner token, cap, TTL in flight, TTL once ended; then per log: the seq of its first frame
+# in the batch, the frame count, flags ('s' the first frame starts a run, 't' the last one ends
+# it, '-' neither), and the frames. Entry ids follow from the seqs and the answer id from the
+# key, so a frame costs one argument. An answer's end also lets go of its lease. Returns the
 # ids of answers this process does not own (fenced: nothing of theirs was written).
 _APPEND_SCRIPT = """
 local token, cap, live_ttl, done_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local skip = string.len('chatstream:log:')
 local at = 5
 local fenced = {}
-for i = 2, #KEYS do
-  local answer, count = ARGV[at], tonumber(ARGV[at + 1])
-  at = at + 2
-  local mine = redis.call('HGET', KEYS[1], answer) == token
-  if not mine then table.insert(fenced, answer) end
-  for _ = 1, count do
-    if mine then
-      local id, frame = ARGV[at], ARGV[at + 1]
-      if ARGV[at + 2] == '1' then
-        redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', cap, id, 'f', frame, 't', '1')
-        redis.call('EXPIRE', KEYS[i], done_ttl)
+for i = 3, #KEYS do
+  local log = KEYS[i]
+  local answer = string.sub(log, skip + 1)
+  local first, count, flags = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), ARGV[at + 2]
+  local ends = string.find(flags, 't', 1, true)
+  at = at + 3
+  if redis.call('HGET', KEYS[1], answer) == token then
+    local last = count - 1
+    for j = 0, last do
+      local id = '0-' .. string.format('%d', first + j + 1)
+      if ends and j == last then
+        redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', ARGV[at + j], 't', '1')
       else
-        redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', cap, id, 'f', frame)
-        if ARGV[at + 2] == 's' then redis.call('EXPIRE', KEYS[i], live_ttl) end
+        redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', ARGV[at + j])
       end
     end
-    at = at + 3
+    if ends then
+      redis.call('EXPIRE', log, done_ttl)
+      redis.call('HDEL', KEYS[1], answer)
+      redis.call('ZREM', KEYS[2], answer)
+    elseif string.find(flags, 's', 1, true) then
+      redis.call('EXPIRE', log, live_ttl)
+    end
+  else
+    table.insert(fenced, answer)
   end
+  at = at + count
 end
 return fenced
 """
 
 
-@dataclass(slots=True)
-class _Entry:
-    seq: int
-    frame: bytes
-    appended_at: float
-    terminal: bool = False
-    first: bool = False  # the run's start event: the log's in-flight expiry is set with it
+class _Pending:
+    """One answer's frames waiting for the next write: consecutive seqs from `first_seq`."""
+
+    __slots__ = ("message_id", "first_seq", "frames", "starts", "ends")
+
+    def __init__(self, message_id: uuid.UUID, first_seq: int, starts: bool) -> None:
+        self.message_id = message_id
+        self.first_seq = first_seq
+        self.frames: list[bytes] = []
+        self.starts = starts  # the first frame is a run's start event
+        self.ends = False  # the last frame is the terminal event
+
+    @property
+    def flags(self) -> str:
+        return ("s" if self.starts else "") + ("t" if self.ends else "") or "-"
 
 
 @dataclass(slots=True)
 class _Batch:
-    entries: dict[uuid.UUID, list[_Entry]] = field(default_factory=dict)
+    answers: dict[str, _Pending] = field(default_factory=dict)  # by log key
+    since: float = 0.0  # when its first frame was queued
     written: asyncio.Future[None] | None = None
+
+
+AnswerEnded = Callable[[uuid.UUID], None]
 
 
 class StreamLog:
@@ -127,12 +153,15 @@ class StreamLog:
         owner_token: str,
         done_ttl_s: float,
         on_lost: LogLost,
+        on_ended: AnswerEnded = lambda _: None,
         flush_interval_s: float = FLUSH_INTERVAL_S,
     ) -> None:
         self._redis = redis
         self._token = owner_token
         self._done_ttl_s = max(1, int(done_ttl_s + 0.999))
         self._on_lost = on_lost
+        # The terminal write lets go of the lease: the process stops renewing it from here.
+        self._on_ended = on_ended
         self._flush_interval_s = flush_interval_s
         self._append = redis.register_script(_APPEND_SCRIPT)
         self._pending = _Batch()
@@ -155,8 +184,8 @@ class StreamLog:
         if not self._task.done():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                    while self._pending.entries or self._in_flight is not None:
-                        batch = self._pending if self._pending.entries else self._in_flight
+                    while self._pending.answers or self._in_flight is not None:
+                        batch = self._pending if self._pending.answers else self._in_flight
                         await self._wait_written(batch)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
@@ -165,27 +194,33 @@ class StreamLog:
     # Queueing (from LoggedBuffer, on the hot path: no awaiting) --------------------------------
 
     def enqueue(
-        self, message_id: uuid.UUID, seq: int, frame: bytes, *, first: bool = False
+        self, key: str, message_id: uuid.UUID, seq: int, frame: bytes, *, starts: bool = False
     ) -> None:
-        entries = self._pending.entries.get(message_id)
-        if entries is None:
-            entries = self._pending.entries[message_id] = []
-        entries.append(_Entry(seq, frame, asyncio.get_running_loop().time(), first=first))
-        self._wake.set()
+        """Queue frame `seq` of the answer whose log is `key` (see `log_key`)."""
+        batch = self._pending
+        pending = batch.answers.get(key)
+        if pending is None:
+            if not batch.answers:
+                batch.since = time.monotonic()
+                self._wake.set()
+            pending = batch.answers[key] = _Pending(message_id, seq, starts)
+        pending.frames.append(frame)
 
-    def mark_terminal(self, message_id: uuid.UUID) -> None:
+    def mark_terminal(self, key: str) -> None:
         """The answer's last queued frame is its terminal event (appended in the same step)."""
-        entries = self._pending.entries.get(message_id)
-        if entries:
-            entries[-1].terminal = True
-        else:  # cannot happen: a buffer closes right after appending, with no await between
-            log.error("stream_log_terminal_unqueued", message_id=str(message_id))
+        pending = self._pending.answers.get(key)
+        if pending is None:  # cannot happen: a buffer closes right after appending its last
+            log.error("stream_log_terminal_unqueued", key=key)
+            return
+        pending.ends = True
+        self._on_ended(pending.message_id)
 
     async def flushed(self, message_id: uuid.UUID) -> None:
         """Wait until every frame queued for the answer so far is written (or failed)."""
-        if message_id in self._pending.entries:
+        key = log_key(message_id)
+        if key in self._pending.answers:
             await self._wait_written(self._pending)
-        elif self._in_flight is not None and message_id in self._in_flight.entries:
+        elif self._in_flight is not None and key in self._in_flight.answers:
             await self._wait_written(self._in_flight)
 
     async def _wait_written(self, batch: _Batch | None) -> None:
@@ -213,7 +248,6 @@ class StreamLog:
                     batch.written.set_result(None)
 
     async def _write(self, batch: _Batch) -> None:
-        keys = [OWNERS_KEY]
         args: list[str | bytes | int] = [
             self._token,
             MAX_EVENTS,
@@ -221,28 +255,24 @@ class StreamLog:
             self._done_ttl_s,
         ]
         count = 0
-        for message_id, entries in batch.entries.items():
-            keys.append(log_key(message_id))
-            args += [str(message_id), len(entries)]
-            for entry in entries:
-                kind = "1" if entry.terminal else "s" if entry.first else "0"
-                args += [entry_id(entry.seq), entry.frame, kind]
-            count += len(entries)
+        for pending in batch.answers.values():
+            frames = pending.frames
+            args += (pending.first_seq, len(frames), pending.flags)
+            args += frames
+            count += len(frames)
         try:
-            fenced = await self._append(keys=keys, args=args)
+            fenced = await self._append(keys=[OWNERS_KEY, LIVE_KEY, *batch.answers], args=args)
         except Exception as exc:  # Redis away, or anything else: these answers cannot go on
             STREAM_LOG_FAILURES.inc()
             log.error("stream_log_write_failed", error_type=type(exc).__name__, frames=count)
-            for message_id in batch.entries:
-                self._on_lost(message_id, StopReason.LOG_LOST)
+            for pending in batch.answers.values():
+                self._on_lost(pending.message_id, StopReason.LOG_LOST)
             return
         self.round_trips += 1
         self.frames_written += count
         STREAM_LOG_ROUND_TRIPS.inc()
         STREAM_LOG_FRAMES.inc(count)
-        now = asyncio.get_running_loop().time()
-        for entries in batch.entries.values():
-            STREAM_LOG_LAG.observe(now - entries[0].appended_at)
+        STREAM_LOG_LAG.observe(time.monotonic() - batch.since)  # its oldest frame's wait
         for raw in fenced:
             answer = raw.decode() if isinstance(raw, bytes) else raw
             self._on_lost(uuid.UUID(answer), StopReason.OWNER_LOST)
@@ -251,21 +281,22 @@ class StreamLog:
 class LoggedBuffer(InMemoryStreamBuffer):
     """A stream buffer whose frames also go to the answer's log, for readers anywhere."""
 
-    __slots__ = ("_log", "_message_id", "_first")
+    __slots__ = ("_log", "_message_id", "_key", "_first")
 
     def __init__(self, stream_log: StreamLog, message_id: uuid.UUID, first_seq: int = 0) -> None:
         super().__init__(first_seq)
         self._log = stream_log
         self._message_id = message_id
+        self._key = log_key(message_id)
         self._first = first_seq
 
     def append(self, frame: bytes) -> int:
         seq = super().append(frame)
-        self._log.enqueue(self._message_id, seq, frame, first=seq == self._first)
+        self._log.enqueue(self._key, self._message_id, seq, frame, starts=seq == self._first)
         return seq
 
     def close(self) -> None:
-        self._log.mark_terminal(self._message_id)
+        self._log.mark_terminal(self._key)
         super().close()
 
 

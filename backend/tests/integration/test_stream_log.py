@@ -91,6 +91,9 @@ async def test_frames_of_many_answers_go_in_few_round_trips(redis: Redis) -> Non
             # Memory grows with the frames, and the ended log expires.
             assert await redis.xlen(log_key(answer)) == 20
             assert 0 < await redis.ttl(log_key(answer)) <= 30
+            # The terminal write let go of the lease too: nobody owns an ended answer.
+            assert await redis.hget(OWNERS_KEY, str(answer)) is None
+            assert await redis.zscore(LIVE_KEY, str(answer)) is None
         assert process.lost == []
     finally:
         await _cleanup(redis, *answers)
