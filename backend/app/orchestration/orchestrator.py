@@ -277,7 +277,7 @@ class Orchestrator:
                     await self._unclaim(answer_id)
                     raise
                 lease.keep()  # released when the answer ends
-            await self._send_locks.stored(user.id, send.client_message_id)
+            held.mark_stored()
             generation = self._launch(user, kind, record, lease)
             if await self._send_was_stopped(user.id, send.client_message_id):
                 generation.stop(StopReason.CANCELLED)
