@@ -349,7 +349,7 @@ class Orchestrator:
                 try:
                     return await self._answers.save(user, kind, record, outcome)
                 finally:
-                    await lease.release()
+                    await _give_back(lease)
 
             generation = self.streams.start(
                 message_id=assistant.id,
@@ -392,3 +392,14 @@ def _continued(answer: Message) -> Continued:
     if chunks is None:  # stored before chunk boundaries were kept: its text as one chunk
         chunks = [answer.content] if answer.content else []
     return Continued(tuple(chunks), first_seq=len(chunks) + answer.stream_offset)
+
+
+async def _give_back(lease: StreamLease) -> None:
+    """The answer's stream slot; with Redis away it lapses by itself (its lease expires), and
+    the answer, saved already, must not be reported as failed for it."""
+    try:
+        await lease.release()
+    except (RedisError, OSError) as exc:
+        structlog.get_logger("chatstream.orchestrator").warning(
+            "stream_slot_release_failed", error_type=type(exc).__name__
+        )
