@@ -150,12 +150,12 @@ const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: 
                 Retry
               </button>
             )}
-            {onContinue && <ContinueButton onContinue={onContinue} />}
+            {onContinue && <ContinueButton onContinue={onContinue} className={styles.retry} />}
           </div>
         )}
         {!error && onContinue && (
           <div className={styles.actions}>
-            <ContinueButton onContinue={onContinue} />
+            <ContinueButton onContinue={onContinue} className={styles.action} />
           </div>
         )}
       </div>
@@ -163,11 +163,17 @@ const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: 
   );
 });
 
-function ContinueButton({ onContinue }: { onContinue: () => void }) {
+function ContinueButton({
+  onContinue,
+  className,
+}: {
+  onContinue: () => void;
+  className: string | undefined;
+}) {
   return (
     <button
       type="button"
-      className={styles.retry}
+      className={className}
       onClick={onContinue}
       title="Write the rest of this answer, after the text so far"
     >
