@@ -5,8 +5,7 @@
 
 import type { Page, Request, Route } from '@playwright/test';
 
-import type { Message } from '../../src/api/types';
-import type { ApiClient } from '../support/api';
+import { expectGrowingStarts, sampleUntilDone, storedAnswer, wordsShown } from '../support/counted';
 import { expect, test } from '../support/fixtures';
 import { COUNTED_WORDS, SERVERS } from '../support/servers';
 import {
@@ -21,66 +20,6 @@ import {
 } from '../support/ui';
 
 test.use(SERVERS.durable);
-
-interface Sample {
-  text: string;
-  status: string;
-}
-
-/**
- * Samples the last answer's text on every animation frame until it is no longer streaming.
- * Started right after a navigation, it sees the answer from the first frame that shows it.
- */
-function sampleUntilDone(page: Page): Promise<Sample[]> {
-  return page.evaluate(
-    () =>
-      new Promise<Sample[]>((resolve) => {
-        const samples: Sample[] = [];
-        const tick = () => {
-          const answers = document.querySelectorAll<HTMLElement>(
-            '[data-testid="message"][data-role="assistant"]',
-          );
-          const last = answers[answers.length - 1];
-          if (last !== undefined) {
-            const body = last.querySelector<HTMLElement>('[data-testid="message-text"]');
-            samples.push({ text: body?.innerText ?? '', status: last.dataset.status ?? '' });
-            if (last.dataset.status !== 'streaming') {
-              resolve(samples);
-              return;
-            }
-          }
-          requestAnimationFrame(tick);
-        };
-        tick();
-      }),
-  );
-}
-
-/** Whether `shown` is the answer's first words, whole: none missing, none doubled. */
-function isStartOf(shown: string, answer = COUNTED_WORDS): boolean {
-  return shown === '' || shown === answer || answer.startsWith(`${shown} `);
-}
-
-/** Every frame showed the start of the answer, and the text never shrank. */
-function expectGrowingStarts(samples: Sample[]): void {
-  const shown = samples.map((sample) => normalise(sample.text));
-  expect(shown.filter((text) => !isStartOf(text))).toEqual([]);
-  const lengths = shown.map((text) => text.length);
-  expect(lengths).toEqual([...lengths].sort((a, b) => a - b));
-}
-
-/** How many words of the counted answer a page shows. */
-async function wordsShown(page: Page): Promise<number> {
-  const text = normalise(await shownText(lastAssistant(page)));
-  return text === '' ? 0 : text.split(' ').length;
-}
-
-async function storedAnswer(api: ApiClient): Promise<Message> {
-  const stored = await api.latestChatMessages();
-  const answer = stored.at(-1);
-  if (answer?.role !== 'assistant') throw new Error('the newest message is not an answer');
-  return answer;
-}
 
 /** Requests that would start an answer: a send's stream or a non-streaming send. */
 function recordSends(page: Page): string[] {
