@@ -56,6 +56,12 @@ export const SERVERS = {
   }),
   /** Answers of 120 numbered words, ~10 s each, to reload, share and leave while written. */
   durable: config('durable', { SCRIPTED_TEXT: COUNTED_WORDS, SCRIPTED_CHUNK_DELAY_S: '0.08' }),
+  /** The same answers, and one message an hour per user: at the limit once it is sent. */
+  durableAtLimit: config('durable-at-limit', {
+    SCRIPTED_TEXT: COUNTED_WORDS,
+    SCRIPTED_CHUNK_DELAY_S: '0.08',
+    RATE_LIMIT_MESSAGES_PER_HOUR: '1',
+  }),
   /** The first two answers fail after 8 chunks; later ones succeed. */
   failing: config('failing', {
     SCRIPTED_TEXT: PROSE,
