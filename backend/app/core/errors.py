@@ -128,6 +128,11 @@ class StreamLogUnavailable(AppError):
         super().__init__(headers={"Retry-After": "2"})
 
 
+# A request schema that refuses a value for a reason of its own raises PydanticCustomError with
+# one of these codes as its type: the answer is then that error, as a service's check gives it.
+SCHEMA_ERRORS: dict[str, type[AppError]] = {UnstorableMessage.code: UnstorableMessage}
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
@@ -157,6 +162,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
+        refused = SCHEMA_ERRORS.get(str(first.get("type")))
+        if refused is not None:
+            return JSONResponse(
+                error_body(refused.code, str(first.get("msg") or refused.message)),
+                status_code=refused.status_code,
+            )
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
         detail = first.get("msg", "Invalid request.")
         message = f"{where}: {detail}" if where else str(detail)

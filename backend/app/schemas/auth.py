@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 
@@ -19,6 +20,10 @@ class UserCreate(BaseModel):
         if value is None:
             return None
         value = " ".join(value.split())
+        # Whitespace is folded above; any control character left (NUL, ESC, ...) is not part
+        # of a name, and PostgreSQL cannot store a NUL at all.
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise ValueError("a display name cannot contain control characters")
         return value or None
 
 

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
+from app.core.errors import UnstorableMessage
+from app.core.text import has_lone_surrogate
 from app.streaming.events import OnboardingProgress
+
+
+def _storable(text: str) -> str:
+    # Refused here, before the request reaches a service: the insert would fail in the driver
+    # (a 500 on SQLite, a 503 on PostgreSQL). The code is the one a NUL character gets.
+    if has_lone_surrogate(text):
+        raise PydanticCustomError(
+            UnstorableMessage.code,
+            "The message contains half of a UTF-16 surrogate pair (such as \\ud800), which "
+            "cannot be stored.",
+        )
+    return text
+
+
+MessageText = Annotated[str, AfterValidator(_storable)]
 
 CLIENT_MESSAGE_ID = Field(
     min_length=1,
@@ -58,14 +76,14 @@ REGENERATE = Field(
 
 
 class ChatMessageCreate(BaseModel):
-    message: str
+    message: MessageText
     conversation_id: uuid.UUID | None = None
     client_message_id: str = CLIENT_MESSAGE_ID
     regenerate: bool = REGENERATE
 
 
 class OnboardingMessageCreate(BaseModel):
-    message: str
+    message: MessageText
     client_message_id: str = CLIENT_MESSAGE_ID
     regenerate: bool = REGENERATE
 
@@ -74,7 +92,7 @@ class TurnCreate(BaseModel):
     """A message sent in a body (any length up to MAX_MESSAGE_CHARS, any script), whose answer
     is then read with `GET /chat/messages/{id}/stream`."""
 
-    message: str
+    message: MessageText
     client_message_id: str = CLIENT_MESSAGE_ID
     conversation_id: uuid.UUID | None = Field(
         default=None, description="Chat only: the conversation to continue; none starts one."

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.errors import EmailTaken, InvalidCredentials
 from app.core.security import hash_password, verify_password
+from app.core.text import is_storable
 from app.db.base import utcnow
 from app.db.crud import onboarding as onboarding_crud
 from app.db.crud import users as user_crud
@@ -48,8 +49,13 @@ def _credentials(session: Session, email: str) -> tuple[uuid.UUID | None, str | 
 
 async def authenticate(db: Database, email: str, password: str) -> uuid.UUID:
     """The id of the account these credentials open, or InvalidCredentials."""
-    # Read-only, and over before the slow hash check starts.
-    user_id, hashed = await db.run(lambda session: _credentials(session, email))
+    # Read-only, and over before the slow hash check starts. An address no database can hold
+    # (a NUL in the login form) is no account's: asking would only fail in the driver.
+    user_id, hashed = (
+        await db.run(lambda session: _credentials(session, email))
+        if is_storable(email)
+        else (None, None)
+    )
     # Same work and same answer whether the email is unknown or the password wrong.
     if not await verify_password(password, hashed) or user_id is None:
         raise InvalidCredentials()
