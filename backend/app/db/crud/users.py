@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import User
 from app.schemas.auth import AuthUser
 
+# The users.email column's length: no longer text is anyone's address (nor worth parsing: the
+# validator's cost grows with the length, and a login form's username has no limit of its own).
+MAX_EMAIL_CHARS = 320
+
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """The one form an address is stored and looked up in, whatever form it was typed in.
+
+    Registration and login both come through here, so `René@Example.com` typed with a
+    combining accent (NFD) finds the account registered with a precomposed é (NFC): the
+    address is normalised as registration's validator does it (NFC, the domain's Unicode
+    form), then lower-cased: the form stored since the first release.
+    """
+    email = unicodedata.normalize("NFC", email.strip())
+    if len(email) <= MAX_EMAIL_CHARS:
+        try:
+            email = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError:
+            pass  # not an address: no account has it (registration refuses it before this)
+    return email.lower()
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User | None:
