@@ -136,12 +136,16 @@ def create_app(
                 await db.dispose()
             log.info("app_stopped")
 
+    docs = settings.api_docs_exposed  # off in production unless EXPOSE_API_DOCS is set
     app = ChatStreamAPI(
         title="ChatStream",
         version="0.1.0",
         description="Self-hostable AI chat whose answers stream over Server-Sent Events.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -149,6 +153,6 @@ def create_app(
     app.include_router(health.router)
     dist = settings.frontend_dist_dir or default_dist_dir()
     if (dist / "index.html").is_file():
-        app.mount("/", SinglePageApp(dist), name="frontend")
+        app.router.default = SinglePageApp(dist)  # what no route matches (app/frontend.py)
     app.add_middleware(RequestContextMiddleware)
     return app

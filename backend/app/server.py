@@ -20,6 +20,7 @@ except ImportError:  # httptools is optional: uvicorn then speaks h11
     HTTPTOOLS_AVAILABLE = False
 
 from app.core.gc_tuning import tune_for_serving
+from app.core.middleware import SECURITY_HEADERS
 
 # With h11 (when httptools is absent), a request head up to this size reaches the app.
 MAX_REQUEST_HEAD_BYTES = 256 * 1024
@@ -41,7 +42,7 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
         reason = b"URI Too Long" if too_long else b"Bad Request"
         head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-        for name, value in self.server_state.default_headers:
+        for name, value in [*self.server_state.default_headers, *SECURITY_HEADERS]:
             head.extend([name, b": ", value, b"\r\n"])
         head.append(
             b"content-type: application/json\r\ncontent-length: %d\r\n"

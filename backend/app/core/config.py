@@ -90,6 +90,9 @@ class Settings(BaseSettings):
 
     # Metrics: a port of their own keeps /metrics off the public one.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # What the API port shows besides the API; unset: everything but in production.
+    expose_api_docs: bool | None = None
+    expose_metrics: bool | None = None
 
     # Logging
     log_format: Literal["console", "json"] | None = None
@@ -141,6 +144,23 @@ class Settings(BaseSettings):
         if self.redis_url:
             return self.redis_url
         return f"sqla+sqlite:///{(self.data_dir / 'celery-broker.sqlite').resolve()}"
+
+    @property
+    def api_docs_exposed(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (not in production, unless set)."""
+        if self.expose_api_docs is not None:
+            return self.expose_api_docs
+        return self.chatstream_env != "production"
+
+    @property
+    def metrics_on_api_port(self) -> bool:
+        """Whether /metrics is served on the API port: never with METRICS_PORT (it is served
+        there), and not in production unless EXPOSE_METRICS says so."""
+        if self.metrics_port is not None:
+            return False
+        if self.expose_metrics is not None:
+            return self.expose_metrics
+        return self.chatstream_env != "production"
 
     @property
     def resolved_log_format(self) -> Literal["console", "json"]:

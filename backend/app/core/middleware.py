@@ -16,7 +16,8 @@ from app.core.logging import redact_query_string
 access_log = structlog.get_logger("chatstream.access")
 error_log = structlog.get_logger("chatstream.errors")
 
-_SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+# On every response the app sends: JSON, errors, streams, the front end's files.
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
@@ -46,7 +47,7 @@ class RequestContextMiddleware:
                 response_started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(_SECURITY_HEADERS)
+                headers.extend(SECURITY_HEADERS)
                 message = {**message, "headers": headers}
             await send(message)
 

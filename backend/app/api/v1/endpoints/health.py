@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import DatabaseDep
+from app.core.config import Settings
 from app.core.metrics import render_latest
 
 router = APIRouter(tags=["health"])
@@ -15,12 +16,16 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus exposition; with METRICS_PORT set it is served there instead, not here."""
-    if request.app.state.settings.metrics_port is not None:
-        return JSONResponse(
-            {"error": {"code": "not_found", "message": "Metrics are on METRICS_PORT."}},
-            status_code=404,
+    """Prometheus exposition; with METRICS_PORT set it is served there instead, not here, and
+    in production only when EXPOSE_METRICS is set."""
+    settings: Settings = request.app.state.settings
+    if not settings.metrics_on_api_port:
+        where = (
+            "Metrics are on METRICS_PORT."
+            if settings.metrics_port is not None
+            else "Metrics are not served on this port (set METRICS_PORT or EXPOSE_METRICS)."
         )
+        return JSONResponse({"error": {"code": "not_found", "message": where}}, status_code=404)
     body, content_type = render_latest()
     return Response(body, media_type=content_type)
 
