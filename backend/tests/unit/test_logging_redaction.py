@@ -43,9 +43,9 @@ def test_query_string_hides_tokens_and_keeps_the_rest() -> None:
     "key", ["token", "access_token", "password", "api_key", "apikey", "client_secret", "TOKEN"]
 )
 def test_query_string_hides_every_secret_looking_parameter(key: str) -> None:
-    redacted = redact_query_string(urlencode({key: "s3cr3t-value", "page": "2"}))
+    redacted = redact_query_string(urlencode({key: "s3cr3t-value", "limit": "2"}))
     assert "s3cr3t-value" not in redacted
-    assert dict(parse_qsl(redacted)) == {key: REDACTED, "page": "2"}
+    assert dict(parse_qsl(redacted)) == {key: REDACTED, "limit": "2"}
 
 
 def test_query_string_replaces_the_message_text_by_its_length() -> None:
@@ -166,4 +166,36 @@ def test_linear_patterns_still_find_every_credential(text: str, secret: str) -> 
 
 
 def test_a_long_query_value_is_logged_as_its_length() -> None:
-    assert redact_query_string(f"pad={'a' * 40_000}&page=2") == "pad=<40000+chars>&page=2"
+    assert redact_query_string(f"pad={'a' * 40_000}&limit=2") == "pad=<40000+chars>&limit=2"
+
+
+def test_a_parameter_the_api_does_not_define_is_logged_by_its_length_only() -> None:
+    redacted = redact_query_string("pw=secret&kind=chat&debug=&Pass=hunter2&limit=5")
+    assert "secret" not in redacted and "hunter2" not in redacted
+    assert parse_qsl(redacted, keep_blank_values=True) == [
+        ("pw", "<6 chars>"),
+        ("kind", "chat"),
+        ("debug", "<0 chars>"),
+        ("Pass", "<7 chars>"),
+        ("limit", "5"),
+    ]
+
+
+def test_a_long_parameter_name_is_logged_by_its_length() -> None:
+    assert redact_query_string(f"{'n' * 5_000}=1") == "<5000-char+name>=<1+chars>"
+
+
+def test_every_query_parameter_of_the_api_is_known_to_the_access_log(tmp_path: Path) -> None:
+    from app.core.logging import LOGGED_QUERY_VALUES
+    from app.main import create_app
+
+    schema = create_app(make_settings(tmp_path)).openapi()
+    defined = {
+        parameter["name"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+    }
+    # The message is logged by its length and the token hidden; every other value is shown.
+    assert defined - {"message", "token"} == set(LOGGED_QUERY_VALUES)
