@@ -50,10 +50,53 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    _prepare_schema(settings)
     _prepare_metrics_dir(settings)
     from app.server import run_server
 
     run_server(host=host, port=port, workers=workers, metrics_port=settings.metrics_port)
+
+
+def _prepare_schema(settings: Settings) -> None:
+    """The embedded SQLite database is migrated at start, as `make run` does, so a first
+    `chatstream serve` works; any other database is migrated by its operator
+    (`chatstream migrate`, once per release), and serving without its schema is refused."""
+    from sqlalchemy.engine import make_url
+
+    from app.migrations import schema_state, upgrade_to_head
+
+    url = settings.resolved_database_url
+    where = make_url(url).render_as_string(hide_password=True)
+    try:
+        state = schema_state(url)
+    except Exception as exc:  # unreachable now: /readyz says so until it answers
+        typer.echo(
+            f"Could not read the schema of {where} ({type(exc).__name__}); starting anyway.",
+            err=True,
+        )
+        return
+    if state.up_to_date or state.ahead:
+        return
+    if make_url(url).get_backend_name() == "sqlite":
+        try:
+            upgrade_to_head(url)
+        except Exception as exc:
+            typer.echo(f"Could not migrate {where}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"Migrated {where} to the current schema.", err=True)
+        return
+    problem = (
+        "has no ChatStream schema"
+        if state.empty
+        else f"is at schema revision {', '.join(sorted(state.current))}, older than this "
+        f"version's {', '.join(sorted(state.heads))}"
+    )
+    typer.echo(
+        f"Refusing to start: the database {where} {problem}. "
+        "Run `chatstream migrate` first (see docs/deployment.md).",
+        err=True,
+    )
+    raise typer.Exit(2)
 
 
 def _prepare_metrics_dir(settings: Settings) -> None:
