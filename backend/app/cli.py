@@ -75,7 +75,14 @@ def _prepare_schema(settings: Settings) -> None:
             err=True,
         )
         return
-    if state.up_to_date or state.ahead:
+    if state.up_to_date:
+        return
+    if state.ahead:  # e.g. a rollback after a later release migrated it: let the operator decide
+        typer.echo(
+            f"The schema of {where} is at revision {', '.join(sorted(state.current))}, which "
+            "this version does not know (a later version migrated it?); starting anyway.",
+            err=True,
+        )
         return
     if make_url(url).get_backend_name() == "sqlite":
         try:
