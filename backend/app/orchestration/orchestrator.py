@@ -217,6 +217,15 @@ class Orchestrator:
         by another tab meanwhile) reads it as `watch` does."""
         answer = await self._users_answer(user, message_id)
         if resume is None and answer.status in turns.CONTINUABLE:
+            await turns.ensure_continuable_kind(self.db, user, answer)
+            # One Continue at a time per answer: the others wait, then read it, uncounted.
+            async with self._send_locks.hold(user.id, f"continue:{answer.id}"):
+                answer = await self._continue_held(user, answer)
+        return await readers.stream_handle(self.db, self.streams, self.cluster, answer, resume)
+
+    async def _continue_held(self, user: AuthUser, answer: Message) -> Message:
+        answer = await turns.load_message(self.db, answer.id) or answer
+        if answer.status in turns.CONTINUABLE:
             async with self.limiter.lease(user.id, answer.id) as lease:
                 await self._claim(answer.id, fresh_log=True)
                 try:
@@ -230,7 +239,7 @@ class Orchestrator:
                     lease.keep()
                     self._launch(user, ConversationKind.CHAT, record, lease)
                     answer = record.assistant_message
-        return await readers.stream_handle(self.db, self.streams, self.cluster, answer, resume)
+        return answer
 
     def started(self, turn: Turn) -> ChatTurnRead:
         """The turn as stored when its answer starts (or as found, for a repeat)."""

@@ -277,15 +277,25 @@ async def checkpoint_answers(db: Database, partials: list[dict[str, object]]) ->
     await db.run(lambda session: message_crud.checkpoint_answers(session, partials))
 
 
-def _reopen(session: Session, user: AuthUser, answer_id: uuid.UUID) -> TurnRecord | None:
-    answer = message_crud.get_message(session, answer_id)
-    if answer is None or answer.reply_to_id is None:
-        return None
+def _ensure_chat_answer(session: Session, user: AuthUser, answer: Message) -> None:
     conversation = conversation_crud.get_owned_conversation(
         session, user.id, answer.conversation_id
     )
     if conversation is None or conversation.kind != ConversationKind.CHAT:
         raise Conflict("Only chat answers can be continued; retry an onboarding answer instead.")
+
+
+async def ensure_continuable_kind(db: Database, user: AuthUser, answer: Message) -> None:
+    """409 for an answer a Continue does not take up (onboarding: Retry it), before anything
+    is counted for it."""
+    await db.run(lambda session: _ensure_chat_answer(session, user, answer))
+
+
+def _reopen(session: Session, user: AuthUser, answer_id: uuid.UUID) -> TurnRecord | None:
+    answer = message_crud.get_message(session, answer_id)
+    if answer is None or answer.reply_to_id is None:
+        return None
+    _ensure_chat_answer(session, user, answer)
     question = message_crud.get_message(session, answer.reply_to_id)
     if question is None or not message_crud.reopen_answer(session, answer_id, CONTINUABLE):
         return None

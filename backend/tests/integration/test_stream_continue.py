@@ -184,3 +184,35 @@ async def test_continue_on_another_instance(sqlite_server_factory: AppFactory) -
     assert continued.terminal["content"] == SCRIPT
     # From the other instance's log: the continued run only, its start carrying the prefix.
     assert watched.payloads[0]["prefix"] + watched.chunk_text == SCRIPT
+
+
+async def test_a_refused_or_repeated_continue_spends_no_message(
+    sqlite_server_factory: AppFactory,
+) -> None:
+    limits = {"rate_limit_messages_per_hour": 3}
+    model = scripted_model(SCRIPT, delay_s=0.02)
+    async with sqlite_server_factory(model=model, **limits) as server:
+        async with server.client() as client:
+            account = await new_account(client)
+            onboarding = await read_stream(
+                client,
+                stream_params(await stream_token(client, account), "Call me Ada"),
+                path=ONBOARDING_STREAM_PATH,
+                stop_after=3,
+            )
+            await client.post(_path(onboarding.message_id, "cancel"), headers=account.auth)
+            for _ in range(3):  # refused: onboarding answers are retried, not continued
+                refused = await client.get(
+                    _path(onboarding.message_id, "continue"),
+                    params={"token": account.access_token},
+                )
+                assert refused.status_code == 409
+            first = await _cancelled_after(client, account, 5)  # the second message
+            both = await asyncio.gather(
+                *(_continue(client, account, first.message_id) for _ in range(2))
+            )
+            third = await client.post("/api/v1/chat/stream-token", headers=account.auth)
+    # Two messages and one Continue: the concurrent second Continue read the first's run.
+    assert [r.terminal["type"] for r in both] == ["complete", "complete"]
+    assert third.status_code == 429
+    assert [first.chunk_text + r.chunk_text for r in both] == [SCRIPT, SCRIPT]
