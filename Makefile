@@ -7,7 +7,7 @@ VENV_BIN := $(ROOT)/backend/.venv/bin
 REPORTS := $(ROOT)/reports
 
 .PHONY: help install backend frontend-deps frontend migrate run serve worker test lint \
-	backend-test frontend-test e2e format bench clean
+	backend-test frontend-test e2e format bench chaos clean
 
 help:
 	@echo "make run    install everything, migrate, serve http://127.0.0.1:8000 with a worker"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint   ruff, mypy, ESLint, TypeScript, Prettier"
 	@echo "make e2e    browser tests only (Chromium against real servers; frontend/e2e/)"
 	@echo "make bench  streaming benchmarks (bench/)"
+	@echo "make chaos  1,000 answers through nginx while a process, PostgreSQL and Redis fail"
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
@@ -70,6 +71,12 @@ test: backend frontend
 
 bench: backend
 	$(VENV_BIN)/python bench/stream_bench.py
+
+# The scaled topology for real (nginx, two API processes, PostgreSQL, Redis, a Celery worker),
+# faults under load, then the invariants as a table; `make test` runs a 300-answer variant.
+# CHAOS_ANSWERS sets the size.
+chaos: backend
+	cd backend && $(VENV_BIN)/python -m tests.chaos $(or $(CHAOS_ANSWERS),1000)
 
 clean:
 	rm -rf $(REPORTS) frontend/dist frontend/e2e/artifacts backend/.pytest_cache backend/.mypy_cache
