@@ -19,11 +19,10 @@ class UserCreate(BaseModel):
     def _strip_name(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        # Control characters other than whitespace (NUL, ESC, ...) are invisible in a name, and
+        # PostgreSQL cannot store a NUL at all: dropped. Whitespace folds to single spaces.
+        value = "".join(c for c in value if c.isspace() or unicodedata.category(c) != "Cc")
         value = " ".join(value.split())
-        # Whitespace is folded above; any control character left (NUL, ESC, ...) is not part
-        # of a name, and PostgreSQL cannot store a NUL at all.
-        if any(unicodedata.category(char) == "Cc" for char in value):
-            raise ValueError("a display name cannot contain control characters")
         return value or None
 
 
