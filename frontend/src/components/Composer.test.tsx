@@ -93,6 +93,16 @@ describe('Composer keyboard and focus', () => {
     expect(screen.getByText(/too long: 20 of 10 characters/i)).toBeInTheDocument();
   });
 
+  it('counts characters as the server does: an emoji is one, not two UTF-16 units', async () => {
+    const { onSend, user, input } = setup({ maxLength: 4 });
+    await user.type(input, '😀😀😀😀{Enter}');
+    expect(onSend).toHaveBeenCalledWith('😀😀😀😀');
+
+    await user.type(input, '😀😀😀😀😀{Enter}');
+    expect(onSend).toHaveBeenCalledTimes(1);
+    expect(screen.getByText(/too long: 5 of 4 characters/i)).toBeInTheDocument();
+  });
+
   it('changes the placeholder while an answer is coming', () => {
     const { input, rerender, onSend, onStop } = setup();
     expect(input).toHaveAttribute('placeholder', 'Message ChatStream…');

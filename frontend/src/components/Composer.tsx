@@ -23,6 +23,16 @@ export interface ComposerProps {
 
 const COUNTER_FROM = 0.8;
 
+/**
+ * Characters as the server counts them against MAX_MESSAGE_CHARS: Unicode code points, so an
+ * emoji is one character, where `text.length` (UTF-16 units) would count it twice.
+ */
+function characterCount(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}
+
 /** Focus the box on load only where that does not pop up an on-screen keyboard. */
 function hasFinePointer(): boolean {
   if (typeof window.matchMedia !== 'function') return true;
@@ -42,7 +52,8 @@ export function Composer({
   const [text, setText] = useState('');
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const hintId = useId();
-  const tooLong = maxLength !== undefined && text.length > maxLength;
+  const length = characterCount(text);
+  const tooLong = maxLength !== undefined && length > maxLength;
   const isEmpty = text.trim() === '';
   const canSend = !isBusy && !isEmpty && !tooLong;
 
@@ -85,7 +96,7 @@ export function Composer({
     }
   };
 
-  const showCounter = maxLength !== undefined && text.length >= maxLength * COUNTER_FROM;
+  const showCounter = maxLength !== undefined && length >= maxLength * COUNTER_FROM;
 
   return (
     <form className={styles.composer} onSubmit={onSubmit} aria-label="Send a message">
@@ -125,11 +136,11 @@ export function Composer({
       <p id={hintId} className={styles.hint}>
         {tooLong ? (
           <span className={styles.tooLong}>
-            Too long: {text.length.toLocaleString()} of {maxLength.toLocaleString()} characters.
+            Too long: {length.toLocaleString()} of {maxLength.toLocaleString()} characters.
           </span>
         ) : showCounter ? (
           <span>
-            {text.length.toLocaleString()} / {maxLength.toLocaleString()}
+            {length.toLocaleString()} / {maxLength.toLocaleString()}
           </span>
         ) : (
           <span>
