@@ -130,7 +130,9 @@ class StreamLogUnavailable(AppError):
 
 # A request schema that refuses a value for a reason of its own raises PydanticCustomError with
 # one of these codes as its type: the answer is then that error, as a service's check gives it.
-SCHEMA_ERRORS: dict[str, type[AppError]] = {UnstorableMessage.code: UnstorableMessage}
+SCHEMA_ERRORS: dict[str, type[AppError]] = {
+    error.code: error for error in (EmptyMessage, UnstorableMessage)
+}
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -179,6 +181,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot parse at all (JSON that is not UTF-8, a
+            # broken form): malformed input like any other, the 422 every body route documents.
+            body = error_body("validation_error", f"body: {exc.detail}")
+            body["error"]["details"] = [{"loc": ["body"], "msg": str(exc.detail)}]  # type: ignore[assignment]
+            return JSONResponse(body, status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "http_error"
         )

@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 
 class UserCreate(BaseModel):
-    email: EmailStr
+    email: EmailStr = Field(
+        description="An address that can receive mail: special-use domains (.test, .local, "
+        ".localhost, .invalid, .onion, .arpa) and quoted local parts are refused (422). One "
+        "account per address, whatever its case or Unicode form."
+    )
     password: str = Field(min_length=8, max_length=256)
     display_name: str | None = Field(default=None, max_length=100)
 

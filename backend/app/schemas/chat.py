@@ -9,14 +9,22 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from app.core.errors import UnstorableMessage
+from app.core.errors import EmptyMessage, UnstorableMessage
 from app.core.text import has_lone_surrogate
 from app.streaming.events import OnboardingProgress
 
+# A character that is not whitespace as Python's str.isspace() defines it (what the service
+# strips to tell an empty message): the schema's own statement that a blank message is refused,
+# so a client, or a generated one, knows it before sending.
+NOT_BLANK_PATTERN = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
 
 def _storable(text: str) -> str:
-    # Refused here, before the request reaches a service: the insert would fail in the driver
-    # (a 500 on SQLite, a 503 on PostgreSQL). The code is the one a NUL character gets.
+    # Refused here, before the request reaches a service, with the codes the service's own
+    # checks give: a lone surrogate would fail the insert in the driver (a 500 on SQLite, a 503
+    # on PostgreSQL), as a NUL would.
+    if not text.strip():
+        raise PydanticCustomError(EmptyMessage.code, EmptyMessage.message)
     if has_lone_surrogate(text):
         raise PydanticCustomError(
             UnstorableMessage.code,
@@ -26,7 +34,14 @@ def _storable(text: str) -> str:
     return text
 
 
-MessageText = Annotated[str, AfterValidator(_storable)]
+MessageText = Annotated[
+    str,
+    Field(
+        description="The message: not blank; longer than MAX_MESSAGE_CHARS (GET /config) is a 413.",
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    ),
+    AfterValidator(_storable),
+]
 
 CLIENT_MESSAGE_ID = Field(
     min_length=1,

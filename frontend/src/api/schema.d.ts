@@ -429,7 +429,10 @@ export interface components {
             client_message_id: string;
             /** Conversation Id */
             conversation_id?: string | null;
-            /** Message */
+            /**
+             * Message
+             * @description The message: not blank; longer than MAX_MESSAGE_CHARS (GET /config) is a 413.
+             */
             message: string;
             /**
              * Regenerate
@@ -550,7 +553,10 @@ export interface components {
              * @description Chosen by the client; the same id never starts a second generation.
              */
             client_message_id: string;
-            /** Message */
+            /**
+             * Message
+             * @description The message: not blank; longer than MAX_MESSAGE_CHARS (GET /config) is a 413.
+             */
             message: string;
             /**
              * Regenerate
@@ -623,7 +629,10 @@ export interface components {
              * @enum {string}
              */
             kind: "chat" | "onboarding";
-            /** Message */
+            /**
+             * Message
+             * @description The message: not blank; longer than MAX_MESSAGE_CHARS (GET /config) is a 413.
+             */
             message: string;
             /**
              * Regenerate
@@ -639,6 +648,7 @@ export interface components {
             /**
              * Email
              * Format: email
+             * @description An address that can receive mail: special-use domains (.test, .local, .localhost, .invalid, .onion, .arpa) and quoted local parts are refused (422). One account per address, whatever its case or Unicode form.
              */
             email: string;
             /** Password */
@@ -790,6 +800,13 @@ export interface operations {
                     "application/json": components["schemas"]["CancelResult"];
                 };
             };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -828,6 +845,13 @@ export interface operations {
                     "application/json": components["schemas"]["ConversationList"];
                 };
             };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -861,6 +885,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["MessagePage"];
                 };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not Found */
             404: {
@@ -901,6 +932,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ChatTurnRead"];
                 };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not Found */
             404: {
@@ -952,6 +990,13 @@ export interface operations {
                     "application/json": components["schemas"]["CancelResult"];
                 };
             };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -998,6 +1043,13 @@ export interface operations {
             };
             /** @description The client already has this answer's terminal event. */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1068,6 +1120,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1100,6 +1159,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ChatTurnRead"];
                 };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Conflict */
             409: {
@@ -1167,6 +1233,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1215,6 +1288,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1246,6 +1326,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["StreamToken"];
                 };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Forbidden */
             403: {
@@ -1293,6 +1380,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ChatTurnRead"];
                 };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Forbidden */
             403: {
@@ -1356,6 +1450,13 @@ export interface operations {
                     "application/json": components["schemas"]["ClientConfig"];
                 };
             };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "onboarding-read_onboarding_state": {
@@ -1376,6 +1477,13 @@ export interface operations {
                     "application/json": components["schemas"]["OnboardingRead"];
                 };
             };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "users-read_me": {
@@ -1395,6 +1503,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UserRead"];
                 };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
