@@ -1,10 +1,11 @@
 // Answers that outlive the page: a reload mid-answer carries on in place, a second tab sees the
 // answer grow, Stop in either tab stops it in both, leaving a conversation leaves its answer
-// running, and a Stop pressed before the answer's `start` event still stops it.
+// running, and a Stop pressed before the page knows the answer's id still stops it.
 // The answers are numbered words, so a word missing or doubled on screen is plain to see.
 
 import type { Page, Request, Route } from '@playwright/test';
 
+import type { StartTurnRequest } from '../../src/api/types';
 import { expectGrowingStarts, sampleUntilDone, storedAnswer, wordsShown } from '../support/counted';
 import { expect, test } from '../support/fixtures';
 import { COUNTED_WORDS, SERVERS } from '../support/servers';
@@ -21,14 +22,22 @@ import {
 
 test.use(SERVERS.durable);
 
-/** Requests that would start an answer: a send's stream or a non-streaming send. */
+/**
+ * Requests that would start an answer: a send's POST /chat/turns, a non-streaming send, or the
+ * stream URL that carries a message (which the page no longer uses).
+ */
 function recordSends(page: Page): string[] {
   const sends: string[] = [];
   page.on('request', (request: Request) => {
     const { pathname } = new URL(request.url());
-    if (/\/chat\/(stream|message)$/.test(pathname)) sends.push(request.url());
+    if (/\/chat\/(turns|stream|message)$/.test(pathname)) sends.push(request.url());
   });
   return sends;
+}
+
+/** A send's POST, as the page makes it. */
+function isTurnPost(url: URL): boolean {
+  return url.pathname.endsWith('/api/v1/chat/turns');
 }
 
 test('a reload mid-answer carries on in place: no word missing, none doubled, no second answer', async ({
@@ -147,25 +156,22 @@ test('switching to New chat and back finds the answer still going or finished, n
   expect(await storedAnswer(api)).toMatchObject({ status: 'complete', content: COUNTED_WORDS });
 });
 
-/** Holds the send's stream request in the browser until `release` is called. */
+/** Holds the send's POST in the browser until `release` is called. */
 async function holdSends(page: Page): Promise<{ held: Promise<Route>; release: () => void }> {
   let release = (): void => undefined;
   const released = new Promise<void>((resolve) => (release = resolve));
   let hold = (_route: Route): void => undefined;
   const held = new Promise<Route>((resolve) => (hold = resolve));
-  await page.route(
-    (url) => url.pathname.endsWith('/api/v1/chat/stream'),
-    async (route) => {
-      hold(route);
-      await released;
-      // The send reaches the server only now; the browser may have given up on it meanwhile.
-      await route.continue().catch(() => undefined);
-    },
-  );
+  await page.route(isTurnPost, async (route) => {
+    hold(route);
+    await released;
+    // The send reaches the server only now; the browser may have given up on it meanwhile.
+    await route.continue().catch(() => undefined);
+  });
   return { held, release };
 }
 
-test('Stop before the answer started (its id not yet known) stops it by the send', async ({
+test('Stop before the send reached the server (its answer not yet known) stops it by the send', async ({
   page,
   account,
   api,
@@ -181,7 +187,8 @@ test('Stop before the answer started (its id not yet known) stops it by the send
 
   await send(page, 'Never mind.');
   const route = await held;
-  const clientMessageId = new URL(route.request().url()).searchParams.get('client_message_id');
+  const body = route.request().postDataJSON() as StartTurnRequest;
+  const clientMessageId = body.client_message_id;
   await page.getByRole('button', { name: 'Stop' }).click();
   const answer = lastAssistant(page);
   await expect(answer).toHaveAttribute('data-status', 'cancelled');
@@ -190,41 +197,43 @@ test('Stop before the answer started (its id not yet known) stops it by the send
     { client_message_id: clientMessageId },
   ]);
 
-  // The send arrives after the stop (it was on its way): the server must not answer it.
-  const sendUrl = route.request().url();
+  // The send arrives after the stop (it was on its way): the server must not answer it. (The
+  // page let go of its POST once stopped; the same POST again stands for it arriving late.)
   release();
-  const late = await fetch(sendUrl);
-  const events = late.status === 200 ? await late.text() : '';
-  expect(events).not.toContain('"type":"chunk"');
-  // Stored as asked, and stopped: the question, and an empty answer `cancelled`.
-  const stored = await api.latestChatMessages();
-  expect(stored.map((m) => [m.role, m.status, m.content])).toEqual([
-    ['user', 'complete', 'Never mind.'],
-    ['assistant', 'cancelled', ''],
-  ]);
+  const late = await api.startTurn(body);
+  expect(late.user_message.client_message_id).toBe(clientMessageId);
+  // Stored as asked, and stopped before a word was written: the question, an empty answer
+  // `cancelled` (the reply may still say `streaming`: the remembered stop lands just after).
+  await expect
+    .poll(async () => (await api.latestChatMessages()).map((m) => [m.role, m.status, m.content]))
+    .toEqual([
+      ['user', 'complete', 'Never mind.'],
+      ['assistant', 'cancelled', ''],
+    ]);
   await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
 });
 
-test('Stop while the send is on the server but its `start` has not reached the page stops it too', async ({
+test("Stop while the send is on the server but its reply (the answer's id) has not reached the page stops it too", async ({
   page,
   account,
   api,
 }) => {
   await signIn(page, account);
-  // The server gets the send at once; the page gets nothing of its stream until after Stop.
+  // The server gets the send at once; the page gets nothing of its reply until after Stop.
   let release = (): void => undefined;
   const released = new Promise<void>((resolve) => (release = resolve));
   let sent = (): void => undefined;
   const reachedServer = new Promise<void>((resolve) => (sent = resolve));
-  await page.route(
-    (url) => url.pathname.endsWith('/api/v1/chat/stream'),
-    async (route) => {
-      const response = route.fetch(); // resolves once the stream has ended
-      sent();
-      await released;
-      await route.fulfill({ response: await response }).catch(() => undefined);
-    },
-  );
+  const cancels: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.includes('/cancel')) cancels.push(request.url());
+  });
+  await page.route(isTurnPost, async (route) => {
+    const response = route.fetch();
+    sent();
+    await released;
+    await route.fulfill({ response: await response }).catch(() => undefined);
+  });
 
   await send(page, 'Start counting.');
   await reachedServer;
@@ -236,6 +245,7 @@ test('Stop while the send is on the server but its `start` has not reached the p
   await page.getByRole('button', { name: 'Stop' }).click();
   const answer = lastAssistant(page);
   await expect(answer).toHaveAttribute('data-status', 'cancelled');
+  expect(cancels.map((url) => new URL(url).pathname)).toEqual(['/api/v1/chat/cancel']);
   release();
 
   const stored = await storedAnswer(api);
@@ -246,4 +256,45 @@ test('Stop while the send is on the server but its `start` has not reached the p
   // It stays stopped: nothing more is written on the server.
   await page.waitForTimeout(500);
   expect((await storedAnswer(api)).content).toBe(stored.content);
+});
+
+test("Stop once the send's reply told the answer's id, before its stream said `start`, stops it by its id", async ({
+  page,
+  account,
+  api,
+}) => {
+  await signIn(page, account);
+  // The answer's stream reaches the page only after Stop.
+  let release = (): void => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let opened = (): void => undefined;
+  const streamOpened = new Promise<void>((resolve) => (opened = resolve));
+  const cancels: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.includes('/cancel')) cancels.push(request.url());
+  });
+  await page.route(
+    (url) => /\/api\/v1\/chat\/messages\/[^/]+\/stream$/.test(url.pathname),
+    async (route) => {
+      opened();
+      await released;
+      await route.continue().catch(() => undefined);
+    },
+  );
+
+  await send(page, 'Start counting.');
+  await streamOpened;
+  await page.waitForTimeout(1_000); // the model writes a few words meanwhile
+  await page.getByRole('button', { name: 'Stop' }).click();
+  const answer = lastAssistant(page);
+  await expect(answer).toHaveAttribute('data-status', 'cancelled');
+  release();
+
+  const stored = await storedAnswer(api);
+  expect(cancels.map((url) => new URL(url).pathname)).toEqual([
+    `/api/v1/chat/messages/${stored.id}/cancel`,
+  ]);
+  expect(stored.status).toBe('cancelled');
+  expect(stored.content.length).toBeGreaterThan(0);
+  expect(normalise(await shownText(answer))).toBe(normalise(stored.content));
 });

@@ -25,9 +25,11 @@ test('a failed answer shows its error with Retry; Retry brings a full answer and
 }, testInfo) => {
   const question = 'Why is the sky blue?';
   await signIn(page, account);
-  const streamUrls: string[] = [];
+  const sends: { client_message_id: string; regenerate?: boolean }[] = [];
   page.on('request', (request) => {
-    if (request.url().includes('/api/v1/chat/stream?')) streamUrls.push(request.url());
+    if (request.method() === 'POST' && request.url().endsWith('/api/v1/chat/turns')) {
+      sends.push(request.postDataJSON() as (typeof sends)[number]);
+    }
   });
 
   await send(page, question);
@@ -63,14 +65,10 @@ test('a failed answer shows its error with Retry; Retry brings a full answer and
   await expect(messages(page)).toHaveCount(2);
 
   // Every attempt repeated the same send, marked as a retry after the first.
-  const ids = streamUrls.map((url) => new URL(url).searchParams.get('client_message_id'));
+  const ids = sends.map((body) => body.client_message_id);
   expect(ids).toHaveLength(3);
   expect(new Set(ids).size).toBe(1);
-  expect(streamUrls.map((url) => new URL(url).searchParams.get('regenerate'))).toEqual([
-    null,
-    'true',
-    'true',
-  ]);
+  expect(sends.map((body) => body.regenerate ?? null)).toEqual([null, true, true]);
 
   // The server holds one question and one (complete) answer; a reload shows the same.
   const stored = await api.latestChatMessages();

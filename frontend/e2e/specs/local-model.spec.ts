@@ -15,7 +15,7 @@ test('the local model streams an answer to one message', async ({
   test.setTimeout(180_000); // the first answer loads the model
   await signIn(page, account);
   const stream = page.waitForResponse((response) =>
-    response.url().includes('/api/v1/chat/stream?'),
+    /\/api\/v1\/chat\/messages\/[^/]+\/stream\?/.test(response.url()),
   );
   // Sample the answer's length on every frame: a streamed answer grows in several steps.
   const lengths = page.evaluate(

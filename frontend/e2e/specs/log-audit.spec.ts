@@ -43,5 +43,7 @@ test('no server log of the run contains a token', () => {
 
   // The stream URLs (token in the query) were logged, redacted.
   const all = [...logs.values()].join('\n');
-  expect(all).toMatch(/"path": "\/api\/v1\/chat\/stream\?[^"]*token=\[REDACTED\]/);
+  expect(all).toMatch(
+    /"path": "\/api\/v1\/chat\/messages\/[^/"]+\/stream\?[^"]*token=\[REDACTED\]/,
+  );
 });

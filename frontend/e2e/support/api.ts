@@ -4,11 +4,13 @@
 import { randomUUID } from 'node:crypto';
 
 import type {
+  ChatTurn,
   ConversationList,
   Message,
   MessagePage,
   OnboardingState,
   SendMessageResponse,
+  StartTurnRequest,
   TokenResponse,
   User,
 } from '../../src/api/types';
@@ -84,6 +86,11 @@ export class ApiClient {
       state = await this.onboarding();
       if (turn > 20) throw new Error('onboarding did not complete');
     }
+  }
+
+  /** POST /chat/turns, as the page sends a message: the turn as stored, its answer started. */
+  startTurn(body: StartTurnRequest): Promise<ChatTurn> {
+    return this.request<ChatTurn>('/chat/turns', { method: 'POST', body: JSON.stringify(body) });
   }
 
   conversations(kind: 'chat' | 'onboarding' = 'chat'): Promise<ConversationList> {

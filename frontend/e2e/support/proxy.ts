@@ -4,7 +4,8 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
 
-const STREAM_PATH = /^\/api\/v1\/chat\/(onboarding-)?stream(\?|$)/;
+/** An answer's stream (a send's, once posted, or one followed) or a Continue's. */
+const STREAM_PATH = /^\/api\/v1\/chat\/messages\/[^/?]+\/(stream|continue)(\?|$)/;
 
 export interface SeenStreamRequest {
   path: string;

@@ -1,7 +1,7 @@
-// Server-Sent Event payloads of the stream endpoints (docs/api.md, "The SSE protocol"): a
-// send's (/chat/stream, /chat/onboarding-stream), an answer's (/chat/messages/{id}/stream) and a
-// Continue's (/chat/messages/{id}/continue). Every event is unnamed (so EventSource.onmessage
-// receives it) and its data is one of these.
+// Server-Sent Event payloads of the stream endpoints (docs/api.md, "The SSE protocol"): an
+// answer's (/chat/messages/{id}/stream: a send's, once POST /chat/turns has started it, or one
+// we follow) and a Continue's (/chat/messages/{id}/continue). Every event is unnamed (so
+// EventSource.onmessage receives it) and its data is one of these.
 
 import type { OnboardingProgress } from './types';
 

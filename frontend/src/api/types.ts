@@ -34,8 +34,15 @@ export type OnboardingMessageRequest = WithDefaults<
   Schemas['OnboardingMessageCreate'],
   'regenerate'
 >;
-/** The answer to a non-streaming send: both messages, and the progress on the onboarding chat. */
-export type SendMessageResponse = Schemas['ChatTurnRead'];
+/** A stored turn: both messages, and the progress on the onboarding chat. */
+export type ChatTurn = Schemas['ChatTurnRead'];
+/** The answer to a non-streaming send: the turn once its answer has ended. */
+export type SendMessageResponse = ChatTurn;
+/**
+ * A message sent in a body (POST /chat/turns), any length up to MAX_MESSAGE_CHARS; its answer,
+ * started, is read with GET /chat/messages/{id}/stream.
+ */
+export type StartTurnRequest = WithDefaults<Schemas['TurnCreate'], 'kind' | 'regenerate'>;
 export type CancelResponse = Schemas['CancelResult'];
 /** Stops the answer to a send named by its client_message_id (POST /chat/cancel). */
 export type CancelSendRequest = Schemas['SendCancel'];

@@ -893,19 +893,6 @@ describe('ChatSession: transports', () => {
     expect(state().messages[1]).toMatchObject({ status: 'cancelled', content: 'Partial' });
   });
 
-  it('a message the streaming transport cannot carry goes whole', () => {
-    const { session, streaming, whole, state } = setup();
-    streaming.maxChars = 10;
-    session.send('x'.repeat(11));
-    expect(streaming.turns).toHaveLength(0);
-    expect(whole.turns).toHaveLength(1);
-    expect(state().messages[1]?.status).toBe('pending');
-    whole.latest().answer(makeMessage({ content: 'ok' }));
-
-    session.send('short');
-    expect(streaming.turns).toHaveLength(1);
-  });
-
   it('answers the same turn whole when the server refuses to stream, and the next ones too', () => {
     const { session, streaming, whole, state } = setup();
     session.send('q');

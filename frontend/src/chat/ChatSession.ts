@@ -52,7 +52,7 @@ export interface ChatSessionOptions {
   /** The conversation shown at first; null starts a new one on the first send. */
   conversationId?: string | null;
   transport: ChatTransport;
-  /** Carries what `transport` cannot: a message too long for it, or all once streaming is refused. */
+  /** Carries every turn once the server refuses to stream (403 streaming_disabled). */
   fallback: ChatTransport;
   /** How many messages the window holds; older ones stay on the server. */
   historyLimit?: number;
@@ -85,7 +85,10 @@ interface Turn {
   handle: TurnHandle | null;
   /** Stop was asked for: the turn ends when the server says the answer stopped. */
   stopping: boolean;
-  /** The stream's `start` event came: from then on its failures are the answer's. */
+  /**
+   * The answer started (a send's POST was accepted, or the stream's `start` came): from then on
+   * its failures are the answer's.
+   */
   started: boolean;
   /**
    * A followed or continued answer is told again: from its first chunk, or from the text so far
@@ -279,8 +282,7 @@ export class ChatSession {
       clientMessageId: retry?.clientMessageId ?? newId(),
       regenerate: retry !== null && retry.clientMessageId !== null,
     };
-    const preferred = this.currentTransport();
-    const transport = preferred.canSend(request) ? preferred : this.fallback;
+    const transport = this.currentTransport();
     const userKey = retry?.userKey ?? newId();
     const turn: Turn = {
       userKey,

@@ -1,17 +1,17 @@
 // ChatSession over the real transports: ChatService with the EventSource double and MSW, so
-// reconnects, resumes, following an answer, continuing a stopped one, stopping it on the server,
-// and the streaming-refused fallback are seen whole.
+// the send's POST, reconnects, resumes, following an answer, continuing a stopped one, stopping
+// it on the server, and the streaming-refused fallback are seen whole.
 
 import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
-import type { SendMessageResponse } from '../api/types';
+import type { SendMessageResponse, StartTurnRequest } from '../api/types';
 import { openAnswerChannel } from '../services/answerChannel';
 import { ChatService } from '../services/chatService';
 import { FakeEventSource } from '../test/FakeEventSource';
 import { manualFrames } from '../test/frames';
 import { chunk, complete, signIn, start, waitForEventSource } from '../test/helpers';
-import { API, cancelled, makeMessage, server } from '../test/server';
+import { API, cancelled, makeMessage, recordTurns, server, startedTurn } from '../test/server';
 
 import { ChatSession } from './ChatSession';
 import type { ChatSessionOptions } from './ChatSession';
@@ -68,8 +68,118 @@ beforeEach(() => {
   signIn();
 });
 
+describe('ChatSession over SSE: the send', () => {
+  it('posts the message, shows the ids the server gave, and streams the answer by its id', async () => {
+    const turns = recordTurns({ messageId: 'a-1', conversationId: 'conv-1' });
+    const { session, frames, answer } = setup();
+    const message = '😀'.repeat(8_000);
+    session.send(message);
+    const es = await waitForEventSource();
+    expect(turns).toEqual([
+      {
+        message,
+        client_message_id: session.getSnapshot().messages[0]?.clientMessageId,
+        kind: 'chat',
+        conversation_id: null,
+      },
+    ]);
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/stream');
+    expect(session.getSnapshot().conversationId).toBe('conv-1');
+    expect(session.getSnapshot().messages.map((m) => [m.role, m.serverId])).toEqual([
+      ['user', 'user-of-a-1'],
+      ['assistant', 'a-1'],
+    ]);
+    es.emit(start('a-1'), 'a-1:0');
+    es.emit(chunk('Nice emoji.', 0), 'a-1:1');
+    es.emit(complete(1, 'a-1'), 'a-1:2');
+    frames.flush();
+    expect(answer()).toMatchObject({ content: 'Nice emoji.', status: 'complete' });
+    expect(session.getSnapshot().messages[0]?.content).toBe(message);
+  });
+
+  it("a send refused as too long (413) shows the server's message, with no Retry and no stream", async () => {
+    const tooLong = 'The message is 8001 characters long; the limit is 8000.';
+    server.use(
+      http.post(`${API}/chat/turns`, () =>
+        HttpResponse.json(
+          { error: { code: 'message_too_long', message: tooLong } },
+          { status: 413 },
+        ),
+      ),
+    );
+    const { session, answer } = setup();
+    session.send('x'.repeat(8_001));
+    await vi.waitFor(() => {
+      expect(session.getSnapshot().status).toBe('error');
+    });
+    expect(answer()).toMatchObject({
+      status: 'error',
+      isStreaming: false,
+      error: { code: 'message_too_long', message: tooLong, retryable: false },
+    });
+    expect(session.getSnapshot().error?.message).toBe(tooLong);
+    expect(session.getSnapshot().conversationId).toBeNull();
+    expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it('answers whole when the POST is refused with 403 streaming_disabled, with the same client_message_id', async () => {
+    let posted: unknown = null;
+    const turns: StartTurnRequest[] = [];
+    server.use(
+      http.post(`${API}/chat/turns`, async ({ request }) => {
+        turns.push((await request.json()) as StartTurnRequest);
+        return HttpResponse.json(
+          { error: { code: 'streaming_disabled', message: 'Streaming is off.' } },
+          { status: 403 },
+        );
+      }),
+      http.post(`${API}/chat/message`, async ({ request }) => {
+        posted = await request.json();
+        return HttpResponse.json(wholeAnswer('The whole answer.'));
+      }),
+    );
+    const { session, answer } = setup();
+    session.send('q');
+    await vi.waitFor(() => {
+      expect(answer()?.content).toBe('The whole answer.');
+    });
+    expect(posted).toMatchObject({ message: 'q', client_message_id: turns[0]?.client_message_id });
+    expect(FakeEventSource.instances).toHaveLength(0);
+    expect(session.getSnapshot()).toMatchObject({ status: 'idle', isStreamingMode: false });
+  });
+
+  it('a send that reached the server but whose reply was lost is repeated, by Retry, as the same turn', async () => {
+    const bodies: StartTurnRequest[] = [];
+    server.use(
+      http.post(`${API}/chat/turns`, async ({ request }) => {
+        const body = (await request.json()) as StartTurnRequest;
+        bodies.push(body);
+        // The first reply never arrives (the network failed after the server stored the turn).
+        if (bodies.length === 1) return HttpResponse.error();
+        return HttpResponse.json(startedTurn(body, { messageId: 'a-1' }), { status: 202 });
+      }),
+    );
+    const { session, answer } = setup();
+    session.send('q');
+    await vi.waitFor(() => {
+      expect(answer()?.error?.code).toBe('network_error');
+    });
+    expect(answer()?.error?.retryable).toBe(true);
+    expect(session.retryLastMessage()).toBe(true);
+    const es = await waitForEventSource();
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/stream');
+    expect(bodies.map((b) => b.client_message_id)).toEqual([
+      bodies[0]?.client_message_id,
+      bodies[0]?.client_message_id,
+    ]);
+    expect(bodies[1]?.regenerate).toBe(true);
+    expect(session.getSnapshot().messages.filter((m) => m.role === 'user')).toHaveLength(1);
+  });
+});
+
 describe('ChatSession over SSE: reconnect and resume', () => {
   it('keeps going after a transient drop, without applying a replayed chunk twice', async () => {
+    recordTurns({ messageId: 'a-1' });
     const { session, frames, answer } = setup();
     session.send('hi');
     const es = await waitForEventSource();
@@ -89,6 +199,7 @@ describe('ChatSession over SSE: reconnect and resume', () => {
   });
 
   it('reopens by hand with a fresh token and last_event_id when a reconnect is refused', async () => {
+    const turns = recordTurns({ messageId: 'a-1' });
     const { session, answer } = setup();
     session.send('hi');
     const es = await waitForEventSource();
@@ -97,8 +208,9 @@ describe('ChatSession over SSE: reconnect and resume', () => {
 
     es.refuse(); // e.g. the stream token expired before the browser's reconnect
     const reopened = await waitForEventSource(2);
+    expect(reopened.pathname).toBe('/api/v1/chat/messages/a-1/stream');
     expect(reopened.params.get('last_event_id')).toBe('a-1:1');
-    expect(reopened.params.get('client_message_id')).toBe(es.params.get('client_message_id'));
+    expect(turns).toHaveLength(1);
     reopened.emit(chunk('lo', 1), 'a-1:2');
     reopened.emit(complete(2, 'a-1'), 'a-1:3');
 
@@ -107,6 +219,7 @@ describe('ChatSession over SSE: reconnect and resume', () => {
   });
 
   it('reports a connection lost for good as a retryable error; retry regenerates', async () => {
+    const turns = recordTurns({ messageId: 'a-1' });
     const { session, answer } = setup();
     session.send('hi');
     const es = await waitForEventSource();
@@ -120,13 +233,16 @@ describe('ChatSession over SSE: reconnect and resume', () => {
       error: { code: 'connection_lost', retryable: true },
     });
     expect(session.retryLastMessage()).toBe(true);
-    const retry = await waitForEventSource(2);
-    expect(retry.params.get('client_message_id')).toBe(es.params.get('client_message_id'));
-    expect(retry.params.get('regenerate')).toBe('true');
+    await waitForEventSource(2);
+    expect(turns).toHaveLength(2);
+    expect(turns[1]?.client_message_id).toBe(turns[0]?.client_message_id);
+    expect(turns[0]?.regenerate).toBeUndefined();
+    expect(turns[1]?.regenerate).toBe(true);
   });
 
   it('stop() stops the answer on the server and shows the text the server stored', async () => {
     const stops = recordStops('Once upon');
+    recordTurns({ messageId: 'a-7' });
     const { session, answer } = setup();
     session.send('Tell me a story');
     const es = await waitForEventSource();
@@ -143,20 +259,32 @@ describe('ChatSession over SSE: reconnect and resume', () => {
     expect(session.getSnapshot()).toMatchObject({ status: 'idle', error: null });
   });
 
-  it("a stop before `start` names the answer by the send's client_message_id", async () => {
+  it("a stop while the send's POST is on its way names the answer by its client_message_id", async () => {
     const stops = recordStops();
+    let posted = (): void => undefined;
+    const reached = new Promise<void>((resolve) => (posted = resolve));
+    server.use(
+      http.post(`${API}/chat/turns`, () => {
+        posted();
+        return new Promise<Response>(() => undefined); // its reply never comes
+      }),
+    );
     const { session, answer } = setup();
     session.send('Tell me a story');
-    const es = await waitForEventSource();
+    await reached;
     session.stop();
     await vi.waitFor(() => {
       expect(answer()).toMatchObject({ content: '', status: 'cancelled' });
     });
-    expect(stops).toEqual([`send:${es.params.get('client_message_id') ?? ''}`]);
+    const sent = session.getSnapshot().messages[0]?.clientMessageId ?? '';
+    expect(stops).toEqual([`send:${sent}`]);
+    expect(session.getSnapshot()).toMatchObject({ status: 'idle', error: null });
+    expect(FakeEventSource.instances).toHaveLength(0);
   });
 
   it('leaving the conversation closes the stream and leaves the answer running', async () => {
     const stops = recordStops();
+    recordTurns({ messageId: 'a-7' });
     const { session } = setup();
     session.send('Tell me a story');
     const es = await waitForEventSource();
@@ -225,6 +353,7 @@ describe('ChatSession following an answer it did not send', () => {
 
   it('a tab sees the answer another tab started, and a Stop there ends it here too', async () => {
     const stops = recordStops('Once upon');
+    recordTurns({ messageId: 'a-9', conversationId: 'conv-1' });
     const sender = setup({ conversationId: 'conv-1', channel: openAnswerChannel() });
     const watcher = setup({ conversationId: 'conv-1', channel: openAnswerChannel() });
     const stopWatching = watcher.session.watchOtherTabs();

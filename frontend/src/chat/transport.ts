@@ -1,8 +1,8 @@
 // How one turn reaches the server and its answer comes back. Two transports share one shape:
-// the answer streamed over SSE (ChatService.streamMessage), or the whole answer from the
-// non-streaming POST endpoints. ChatSession picks one; it never asks which kind it has. A
-// streaming transport can also follow an answer it did not send (attach), and continue a
-// stopped answer where it stopped (continueAnswer).
+// the message posted and its answer streamed over SSE (ChatService.streamMessage), or the whole
+// answer from the non-streaming POST endpoints. ChatSession picks one; it never asks which kind
+// it has. A streaming transport can also follow an answer it did not send (attach), and
+// continue a stopped answer where it stopped (continueAnswer).
 
 import type { Message, OnboardingProgress } from '../api/types';
 import type { ChatClient, StreamCallbacks } from '../services/chatService';
@@ -63,8 +63,6 @@ export interface TurnHandle {
 export interface ChatTransport {
   /** Whether answer text arrives piece by piece (else all at once, after a wait). */
   readonly streams: boolean;
-  /** False when this transport cannot carry the message (then the fallback takes it). */
-  canSend: (request: TurnRequest) => boolean;
   send: (request: TurnRequest, callbacks: TurnCallbacks) => TurnHandle;
   /**
    * Follows answer `assistantMessageId`, already being written, from its first word. Absent
@@ -113,20 +111,19 @@ function streamCallbacks(callbacks: TurnCallbacks): StreamCallbacks {
   };
 }
 
-/** SSE: stream token, EventSource, resume after a drop, server-side stop (streamConnection.ts). */
+/**
+ * SSE: stream token, the message posted in a body (any length the server takes), EventSource on
+ * its answer, resume after a drop, server-side stop (streamConnection.ts).
+ */
 export class StreamingTransport implements ChatTransport {
   readonly streams = true;
 
   constructor(
     private readonly client: Pick<
       ChatClient,
-      'streamMessage' | 'attachToAnswer' | 'continueAnswer' | 'fitsInStreamUrl'
+      'streamMessage' | 'attachToAnswer' | 'continueAnswer'
     >,
   ) {}
-
-  canSend(request: TurnRequest): boolean {
-    return this.client.fitsInStreamUrl(request.text, { isOnboarding: request.isOnboarding });
-  }
 
   send(request: TurnRequest, callbacks: TurnCallbacks): TurnHandle {
     return this.client.streamMessage(
@@ -158,10 +155,6 @@ export class WholeAnswerTransport implements ChatTransport {
   readonly streams = false;
 
   constructor(private readonly client: Pick<ChatClient, 'sendMessage' | 'cancelSend'>) {}
-
-  canSend(): boolean {
-    return true;
-  }
 
   send(request: TurnRequest, callbacks: TurnCallbacks): TurnHandle {
     const abort = new AbortController();

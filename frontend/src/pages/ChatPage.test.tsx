@@ -5,11 +5,25 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
-import type { Conversation, MessagePage, SendMessageResponse } from '../api/types';
+import type {
+  Conversation,
+  MessagePage,
+  SendMessageResponse,
+  StartTurnRequest,
+} from '../api/types';
 import { FakeEventSource } from '../test/FakeEventSource';
 import { chunk, complete, emit, signIn, start, waitForEventSource } from '../test/helpers';
 import { currentPath, renderApp } from '../test/renderApp';
-import { API, cancelled, makeConfig, makeMessage, makeUser, server } from '../test/server';
+import {
+  API,
+  cancelled,
+  makeConfig,
+  makeMessage,
+  makeUser,
+  recordTurns,
+  server,
+  startedTurn,
+} from '../test/server';
 
 function conversation(id: string, title: string): Conversation {
   return { id, kind: 'chat', title, created_at: '2024-01-01', updated_at: '2024-01-01' };
@@ -31,6 +45,7 @@ describe('ChatPage streaming', () => {
     server.use(
       http.get(`${API}/chat/conversations`, () => HttpResponse.json({ items: conversations })),
     );
+    const turns = recordTurns({ messageId: 'a-1' });
     const { user, input } = await openChat();
     expect(screen.getByRole('heading', { name: /how can i help/i })).toBeInTheDocument();
 
@@ -41,8 +56,9 @@ describe('ChatPage streaming', () => {
     expect(log).toHaveAttribute('aria-busy', 'true');
 
     const es = await waitForEventSource();
-    expect(es.params.get('message')).toBe('Explain SSE');
-    expect(es.params.has('conversation_id')).toBe(false);
+    expect(turns).toMatchObject([{ message: 'Explain SSE', kind: 'chat', conversation_id: null }]);
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/stream');
+    expect(es.params.has('message')).toBe(false);
 
     conversations = [conversation('conv-1', 'About SSE')];
     emit(es, start('a-1', 'conv-1'), chunk('Server-Sent ', 0));
@@ -63,8 +79,8 @@ describe('ChatPage streaming', () => {
     );
     // Still the same conversation: the next message goes to it.
     await user.type(input, 'More{Enter}');
-    const second = await waitForEventSource(2);
-    expect(second.params.get('conversation_id')).toBe('conv-1');
+    await waitForEventSource(2);
+    expect(turns[1]).toMatchObject({ message: 'More', conversation_id: 'conv-1' });
   });
 
   it('Esc stops the answer, keeps the text, cancels on the server and keeps focus', async () => {
@@ -77,6 +93,7 @@ describe('ChatPage streaming', () => {
         });
       }),
     );
+    recordTurns({ messageId: 'a-9' });
     const { user, input } = await openChat();
     await user.type(input, 'Long story{Enter}');
     const es = await waitForEventSource();
@@ -114,6 +131,7 @@ describe('ChatPage streaming', () => {
         return HttpResponse.json(cancelled(String(params.id), 'Once upon'), { status: 202 });
       }),
     );
+    recordTurns({ messageId: 'a-3' });
     const { user, input } = await openChat();
     await user.type(input, 'Tell me a story{Enter}');
     const es = await waitForEventSource();
@@ -143,6 +161,17 @@ describe('ChatPage streaming', () => {
   });
 
   it('shows a failed answer with Retry, which asks the server to answer the same message again', async () => {
+    // A retry (regenerate) replaces the failed answer with a new one: a-1, then a-2.
+    const turns: StartTurnRequest[] = [];
+    server.use(
+      http.post(`${API}/chat/turns`, async ({ request }) => {
+        const body = (await request.json()) as StartTurnRequest;
+        turns.push(body);
+        return HttpResponse.json(startedTurn(body, { messageId: `a-${turns.length}` }), {
+          status: 202,
+        });
+      }),
+    );
     const { user, input } = await openChat();
     await user.type(input, 'Question{Enter}');
     const es = await waitForEventSource();
@@ -157,14 +186,52 @@ describe('ChatPage streaming', () => {
     await user.click(screen.getByRole('button', { name: 'Retry' }));
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();
     const retry = await waitForEventSource(2);
-    expect(retry.params.get('message')).toBe('Question');
+    expect(retry.pathname).toBe('/api/v1/chat/messages/a-2/stream');
     // The same send again, marked as a retry: the server does not store the question twice.
-    expect(retry.params.get('client_message_id')).toBe(es.params.get('client_message_id'));
-    expect(retry.params.get('regenerate')).toBe('true');
-    expect(es.params.has('regenerate')).toBe(false);
+    expect(turns).toHaveLength(2);
+    expect(turns[1]).toMatchObject({ message: 'Question', regenerate: true });
+    expect(turns[1]?.client_message_id).toBe(turns[0]?.client_message_id);
+    expect(turns[0]).not.toHaveProperty('regenerate');
     emit(retry, start('a-2'), chunk('Answer', 0), complete(1, 'a-2'));
     expect(await screen.findByText('Answer')).toBeInTheDocument();
     expect(screen.getAllByText('Question')).toHaveLength(1);
+  });
+
+  it("a send refused as too long shows the server's message, without Retry, and opens no stream", async () => {
+    const tooLong = 'The message is 8001 characters long; the limit is 8000.';
+    server.use(
+      // The server's limit, lower than the one the page was told: the server has the last word.
+      http.post(`${API}/chat/turns`, () =>
+        HttpResponse.json(
+          { error: { code: 'message_too_long', message: tooLong } },
+          { status: 413 },
+        ),
+      ),
+    );
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    expect(await screen.findByRole('alert')).toHaveTextContent(tooLong);
+    expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument();
+    expect(FakeEventSource.instances).toHaveLength(0);
+    expect(currentPath()).toBe('/chat'); // nothing was stored: no conversation
+  });
+
+  it('a send refused by the rate limit on its POST says when to try again', async () => {
+    server.use(
+      http.post(`${API}/chat/turns`, () =>
+        HttpResponse.json(
+          { error: { code: 'rate_limited', message: 'Slow down' } },
+          { status: 429, headers: { 'Retry-After': '30' } },
+        ),
+      ),
+    );
+    const { user, input } = await openChat();
+    await user.type(input, 'Hi{Enter}');
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      "You're sending messages too quickly. Try again in 30 seconds.",
+    );
+    expect(FakeEventSource.instances).toHaveLength(0);
   });
 
   it('a refused stream start shows a readable, retryable error', async () => {
@@ -477,6 +544,7 @@ describe('ChatPage: answers that outlive the page', () => {
 
   it('a second tab on the conversation sees the answer grow, cannot send, and its Stop stops both', async () => {
     const stops = twoConversations();
+    recordTurns({ messageId: 'a-7', conversationId: 'conv-1' });
     server.use(
       http.get(`${API}/chat/conversations/:id/messages`, () =>
         HttpResponse.json<MessagePage>({

@@ -6,7 +6,15 @@ import type { SendMessageResponse } from '../api/types';
 import { FakeEventSource } from '../test/FakeEventSource';
 import { chunk, complete, emit, signIn, start, waitForEventSource } from '../test/helpers';
 import { currentPath, renderApp } from '../test/renderApp';
-import { API, makeConfig, makeMessage, makeOnboarding, makeUser, server } from '../test/server';
+import {
+  API,
+  makeConfig,
+  makeMessage,
+  makeOnboarding,
+  makeUser,
+  recordTurns,
+  server,
+} from '../test/server';
 
 const GREETING = 'Hi! I am your assistant. What should I call you?';
 
@@ -34,7 +42,8 @@ async function openOnboarding() {
 }
 
 describe('OnboardingChatPage', () => {
-  it('shows the greeting and the progress, and streams each answer over the onboarding stream', async () => {
+  it('shows the greeting and the progress, and streams each answer, sent as an onboarding turn', async () => {
+    const turns = recordTurns({ messageId: 'a-1', conversationId: 'onboarding-conv' });
     const { user, input } = await openOnboarding();
     const progress = screen.getByRole('progressbar', { name: 'Onboarding progress' });
     expect(progress).toHaveAttribute('value', '0');
@@ -42,9 +51,14 @@ describe('OnboardingChatPage', () => {
 
     await user.type(input, 'Call me Ada{Enter}');
     const es = await waitForEventSource();
-    expect(es.pathname).toBe('/api/v1/chat/onboarding-stream');
-    expect(es.params.get('message')).toBe('Call me Ada');
-    expect(es.params.has('conversation_id')).toBe(false);
+    expect(turns).toEqual([
+      {
+        message: 'Call me Ada',
+        client_message_id: expect.any(String) as unknown,
+        kind: 'onboarding',
+      },
+    ]);
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-1/stream');
 
     emit(es, start('a-1', 'onboarding-conv'), chunk('Nice to meet you, Ada. ', 0));
     emit(es, chunk('What do you do?', 1));

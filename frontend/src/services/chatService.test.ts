@@ -3,12 +3,13 @@ import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 import type { StreamEvent } from '../api/events';
+import type { StartTurnRequest } from '../api/types';
 import { FakeEventSource } from '../test/FakeEventSource';
 import { chunk, complete, signIn, start, waitForEventSource } from '../test/helpers';
-import { API, cancelled, makeMessage, server } from '../test/server';
+import { API, cancelled, makeMessage, recordTurns, server, startedTurn } from '../test/server';
 
 import type { StreamCallbacks } from './chatService';
-import { ChatService, MAX_STREAM_URL_LENGTH, STOP_ACK_TIMEOUT_MS } from './chatService';
+import { ChatService, STOP_ACK_TIMEOUT_MS } from './chatService';
 
 function spyCallbacks() {
   return {
@@ -69,54 +70,109 @@ beforeEach(() => {
   signIn();
 });
 
+/** Holds every POST /chat/turns until `release` is called; records each body. */
+function holdTurns(): { bodies: StartTurnRequest[]; release: () => void } {
+  let release = (): void => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const bodies: StartTurnRequest[] = [];
+  server.use(
+    http.post(`${API}/chat/turns`, async ({ request }) => {
+      const body = (await request.json()) as StartTurnRequest;
+      bodies.push(body);
+      await released;
+      return HttpResponse.json(startedTurn(body), { status: 202 });
+    }),
+  );
+  return { bodies, release };
+}
+
 describe('ChatService.streamMessage', () => {
-  it('opens the stream with a stream token and a fresh client_message_id in the query', async () => {
+  it("posts the message in a body, then reads its answer's stream with a stream token", async () => {
+    const turns = recordTurns();
     const service = new ChatService();
     service.streamMessage('Hello there?', { conversationId: 'conv-9' }, spyCallbacks());
     const es = await waitForEventSource();
 
-    expect(es.pathname).toBe('/api/v1/chat/stream');
-    expect(es.params.get('message')).toBe('Hello there?');
+    expect(turns).toEqual([
+      {
+        message: 'Hello there?',
+        client_message_id: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown,
+        kind: 'chat',
+        conversation_id: 'conv-9',
+      },
+    ]);
+    expect(es.pathname).toBe('/api/v1/chat/messages/assistant-1/stream');
+    expect([...es.params.keys()]).toEqual(['token']);
     expect(es.params.get('token')).toBe('stream-token-1');
-    expect(es.params.get('conversation_id')).toBe('conv-9');
-    expect(es.params.get('client_message_id')).toMatch(/^[0-9a-f-]{36}$/);
-    expect(es.params.has('last_event_id')).toBe(false);
-    expect(es.params.has('regenerate')).toBe(false);
 
     service.streamMessage('again', {}, spyCallbacks());
-    const second = await waitForEventSource(2);
-    expect(second.params.get('client_message_id')).not.toBe(es.params.get('client_message_id'));
+    await waitForEventSource(2);
+    expect(turns[1]).toMatchObject({ message: 'again', conversation_id: null });
+    expect(turns[1]?.client_message_id).not.toBe(turns[0]?.client_message_id);
   });
 
-  it('a retry repeats the client_message_id with regenerate=true', async () => {
+  it('a retry repeats the client_message_id with regenerate: true', async () => {
+    const turns = recordTurns();
     new ChatService().streamMessage(
       'Again?',
       { clientMessageId: 'cmid-1', regenerate: true },
       spyCallbacks(),
     );
-    const es = await waitForEventSource();
-    expect(es.params.get('client_message_id')).toBe('cmid-1');
-    expect(es.params.get('regenerate')).toBe('true');
+    await waitForEventSource();
+    expect(turns).toEqual([
+      {
+        message: 'Again?',
+        client_message_id: 'cmid-1',
+        kind: 'chat',
+        conversation_id: null,
+        regenerate: true,
+      },
+    ]);
   });
 
-  it('never puts the access token in the stream URL', async () => {
-    new ChatService().streamMessage('hi', {}, spyCallbacks());
+  it('puts neither the access token nor the message in the stream URL', async () => {
+    new ChatService().streamMessage('a private question', {}, spyCallbacks());
     const es = await waitForEventSource();
     expect(es.url).not.toContain('access-token-1');
+    expect(es.url).not.toContain('private');
   });
 
-  it('uses the onboarding endpoint, without a conversation id, for onboarding', async () => {
+  it('a message of 8,000 four-byte characters travels whole in the body', async () => {
+    const turns = recordTurns();
+    const message = '😀'.repeat(8_000); // 32,000 bytes of UTF-8: no URL has room for it
+    new ChatService().streamMessage(message, {}, spyCallbacks());
+    const es = await waitForEventSource();
+    expect(turns[0]?.message).toBe(message);
+    expect(es.url.length).toBeLessThan(200);
+  });
+
+  it('sends an onboarding turn as kind onboarding, without a conversation id', async () => {
+    const turns = recordTurns({ messageId: 'a-onb' });
     new ChatService().streamMessage(
       'I am Ada',
       { isOnboarding: true, conversationId: 'ignored' },
       spyCallbacks(),
     );
     const es = await waitForEventSource();
-    expect(es.pathname).toBe('/api/v1/chat/onboarding-stream');
-    expect(es.params.has('conversation_id')).toBe(false);
+    expect(turns).toEqual([
+      { message: 'I am Ada', client_message_id: expect.any(String) as unknown, kind: 'onboarding' },
+    ]);
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-onb/stream');
   });
 
-  it('routes start and chunk events to their callbacks with their data', async () => {
+  it("tells `start` from the POST's reply before the stream opens, and not again from the stream", async () => {
+    const callbacks = spyCallbacks();
+    new ChatService().streamMessage('hi', {}, callbacks);
+    await vi.waitFor(() => {
+      expect(callbacks.onStart).toHaveBeenCalledWith(start('assistant-1', 'conv-1'));
+    });
+    const es = await waitForEventSource();
+    es.emit(start('assistant-1', 'conv-1'), 'assistant-1:0');
+    expect(callbacks.onStart).toHaveBeenCalledTimes(1);
+  });
+
+  it('routes chunk events to their callback with their data', async () => {
+    recordTurns({ messageId: 'a-1', conversationId: 'c-1' });
     const callbacks = spyCallbacks();
     new ChatService().streamMessage('hi', {}, callbacks);
     const es = await waitForEventSource();
@@ -166,7 +222,7 @@ describe('ChatService.streamMessage', () => {
     expect(callbacks.onComplete).not.toHaveBeenCalled();
   });
 
-  it('reports a refused start (error before any event) as a retryable failure', async () => {
+  it('reports a refused stream (error before any event) as a retryable failure', async () => {
     const callbacks = spyCallbacks();
     new ChatService().streamMessage('hi', {}, callbacks);
     const es = await waitForEventSource();
@@ -201,6 +257,84 @@ describe('ChatService.streamMessage', () => {
     expect(failure.message).toMatch(/too quickly/i);
     expect(failure.message).toMatch(/42 seconds/);
     expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  // The POST's refusals are plain JSON, so the page reads the server's own message (an
+  // EventSource only ever saw "closed").
+  it.each([
+    [413, 'message_too_long', 'The message is 8001 characters long; the limit is 8000.'],
+    [409, 'conflict', 'That client_message_id was used for a different message.'],
+    [422, 'empty_message', 'The message is empty.'],
+    [422, 'invalid_message', 'The message holds a character no database can store.'],
+    [403, 'streaming_disabled', 'Streaming is off for this account.'],
+  ])(
+    'a send refused with %i %s reports the server message, not retryable',
+    async (status, code, message) => {
+      server.use(
+        http.post(`${API}/chat/turns`, () =>
+          HttpResponse.json({ error: { code, message } }, { status }),
+        ),
+      );
+      const callbacks = spyCallbacks();
+      new ChatService().streamMessage('hi', {}, callbacks);
+      await vi.waitFor(() => {
+        expect(callbacks.onError).toHaveBeenCalledWith({
+          code,
+          message,
+          retryable: false,
+          retryAfterS: null,
+        });
+      });
+      expect(callbacks.onStart).not.toHaveBeenCalled();
+      expect(FakeEventSource.instances).toHaveLength(0);
+    },
+  );
+
+  it('a send refused at a rate limit by its POST says when to try again, retryable', async () => {
+    server.use(
+      http.post(`${API}/chat/turns`, () =>
+        HttpResponse.json(
+          { error: { code: 'rate_limited', message: 'Too many messages.' } },
+          { status: 429, headers: { 'Retry-After': '90' } },
+        ),
+      ),
+    );
+    const callbacks = spyCallbacks();
+    new ChatService().streamMessage('hi', {}, callbacks);
+    await vi.waitFor(() => {
+      expect(callbacks.onError).toHaveBeenCalledTimes(1);
+    });
+    expect(callbacks.onError.mock.calls[0]?.[0]).toEqual({
+      code: 'rate_limited',
+      message: "You're sending messages too quickly. Try again in 2 minutes.",
+      retryable: true,
+      retryAfterS: 90,
+    });
+    expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it('a repeat whose answer has ended reads that answer as stored: nothing new starts', async () => {
+    const turns: StartTurnRequest[] = [];
+    server.use(
+      http.post(`${API}/chat/turns`, async ({ request }) => {
+        const body = (await request.json()) as StartTurnRequest;
+        turns.push(body);
+        const turn = startedTurn(body, { messageId: 'a-done' });
+        return HttpResponse.json(
+          { ...turn, assistant_message: { ...turn.assistant_message, status: 'complete' } },
+          { status: 202 },
+        );
+      }),
+    );
+    const callbacks = spyCallbacks();
+    new ChatService().streamMessage('hi', { clientMessageId: 'cmid-9' }, callbacks);
+    const es = await waitForEventSource();
+    expect(es.pathname).toBe('/api/v1/chat/messages/a-done/stream');
+    es.emit(start('a-done'), 'a-done:0');
+    es.emit(chunk('Told again.', 0), 'a-done:1');
+    es.emit(complete(1, 'a-done'), 'a-done:2');
+    expect(callbacks.onComplete).toHaveBeenCalledWith(complete(1, 'a-done'));
+    expect(turns.map((t) => t.client_message_id)).toEqual(['cmid-9']);
   });
 
   it('lets the browser reconnect after a transient drop and keeps going', async () => {
@@ -252,6 +386,7 @@ describe('ChatService.streamMessage', () => {
   it('reopens by hand with a fresh token and last_event_id when a reconnect is refused', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
+      const turns = recordTurns({ messageId: 'a-1' });
       const callbacks = spyCallbacks();
       new ChatService().streamMessage('hi', {}, callbacks);
       const es = await waitForEventSource();
@@ -263,8 +398,9 @@ describe('ChatService.streamMessage', () => {
       await vi.advanceTimersByTimeAsync(1_000);
 
       const reopened = await waitForEventSource(2);
+      expect(reopened.pathname).toBe('/api/v1/chat/messages/a-1/stream');
       expect(reopened.params.get('last_event_id')).toBe('a-1:1');
-      expect(reopened.params.get('client_message_id')).toBe(es.params.get('client_message_id'));
+      expect(turns).toHaveLength(1); // the answer is read again, the message not sent again
       reopened.emit(chunk('lo', 1), 'a-1:2');
       reopened.emit(complete(2, 'a-1'), 'a-1:3');
 
@@ -290,6 +426,7 @@ describe('ChatService.streamMessage', () => {
 
 describe('ChatService: leaving and stopping an answer', () => {
   it('detach() closes the connection and leaves the answer running: no stop is sent', async () => {
+    recordTurns({ messageId: 'a-7' });
     const stops = recordStops();
     const callbacks = spyCallbacks();
     const stream = new ChatService().streamMessage('hi', {}, callbacks);
@@ -314,6 +451,7 @@ describe('ChatService: leaving and stopping an answer', () => {
       content: 'partial and more',
       release: new Promise<void>((resolve) => (release = resolve)),
     });
+    recordTurns({ messageId: 'a-7' });
     const callbacks = spyCallbacks();
     const stream = new ChatService().streamMessage('hi', {}, callbacks);
     const es = await waitForEventSource();
@@ -395,11 +533,14 @@ describe('ChatService: leaving and stopping an answer', () => {
     expect(callbacks.onCancelled).not.toHaveBeenCalled();
   });
 
-  it('a stop before `start` names the answer by its client_message_id', async () => {
+  it('a stop while the POST is on its way names the answer by its client_message_id', async () => {
     const stops = recordStops();
+    const turns = holdTurns();
     const callbacks = spyCallbacks();
     const stream = new ChatService().streamMessage('hi', { clientMessageId: 'cmid-5' }, callbacks);
-    const es = await waitForEventSource();
+    await vi.waitFor(() => {
+      expect(turns.bodies).toHaveLength(1);
+    });
 
     stream.stop();
 
@@ -407,16 +548,57 @@ describe('ChatService: leaving and stopping an answer', () => {
       expect(callbacks.onCancelled).toHaveBeenCalledWith('');
     });
     expect(stops).toEqual(['send:cmid-5']);
-    expect(es.closed).toBe(true);
+    // The POST's late reply (the server stored the answer stopped) changes nothing.
+    turns.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(FakeEventSource.instances).toHaveLength(0);
     expect(callbacks.onStart).not.toHaveBeenCalled();
+    expect(callbacks.onCancelled).toHaveBeenCalledTimes(1);
   });
 
-  it('a stop while the token is being fetched never opens the stream nor asks the server', async () => {
+  it('a stop while the POST is on its way, of an answer already running, ends with its stored text', async () => {
+    server.use(
+      http.post(`${API}/chat/cancel`, () =>
+        HttpResponse.json(cancelled('assistant-1', 'Hel'), { status: 202 }),
+      ),
+    );
+    const turns = holdTurns();
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().streamMessage('hi', {}, callbacks);
+    await vi.waitFor(() => {
+      expect(turns.bodies).toHaveLength(1);
+    });
+    stream.stop();
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith('Hel');
+    });
+    turns.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it("a stop once the POST told the answer's id, before the stream's `start`, names it by its id", async () => {
+    const stops = recordStops({ content: '' });
+    recordTurns({ messageId: 'a-3' });
+    const callbacks = spyCallbacks();
+    const stream = new ChatService().streamMessage('hi', {}, callbacks);
+    const es = await waitForEventSource();
+    stream.stop();
+    await vi.waitFor(() => {
+      expect(callbacks.onCancelled).toHaveBeenCalledWith('');
+    });
+    expect(stops).toEqual(['answer:a-3']);
+    expect(es.closed).toBe(true);
+  });
+
+  it('a stop while the token is being fetched never posts, opens the stream nor asks the server', async () => {
     const stops = recordStops();
+    const turns = recordTurns();
     const callbacks = spyCallbacks();
     const stream = new ChatService().streamMessage('hi', {}, callbacks);
     stream.stop();
     await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(turns).toEqual([]);
     expect(FakeEventSource.instances).toHaveLength(0);
     expect(stops).toEqual([]);
     expect(callbacks.onCancelled).toHaveBeenCalledWith('');
@@ -606,12 +788,34 @@ describe('ChatService.continueAnswer', () => {
 });
 
 describe('ChatService: which stream token', () => {
-  it('a send asks for a plain token (the rate limits may refuse it)', async () => {
-    const purposes = recordTokens();
+  it('a send asks for a plain token before it posts: the limits refuse it before anything is stored', async () => {
+    const order: string[] = [];
+    server.use(
+      http.post(`${API}/chat/stream-token`, ({ request }) => {
+        order.push(`token:${new URL(request.url).searchParams.get('purpose') ?? 'send'}`);
+        return HttpResponse.json({ token: 'send-token', expires_in: 300 });
+      }),
+      http.post(`${API}/chat/turns`, async ({ request }) => {
+        order.push('turn');
+        const body = (await request.json()) as StartTurnRequest;
+        return HttpResponse.json(startedTurn(body), { status: 202 });
+      }),
+    );
     new ChatService().streamMessage('hi', {}, spyCallbacks());
     const es = await waitForEventSource();
-    expect(purposes).toEqual(['send']);
+    expect(order).toEqual(['token:send', 'turn']);
     expect(es.params.get('token')).toBe('send-token');
+  });
+
+  it('a send refused by the token (429) is never posted', async () => {
+    recordTokens({ atLimit: true });
+    const turns = recordTurns();
+    const callbacks = spyCallbacks();
+    new ChatService().streamMessage('hi', {}, callbacks);
+    await vi.waitFor(() => {
+      expect(callbacks.onError).toHaveBeenCalledTimes(1);
+    });
+    expect(turns).toEqual([]);
   });
 
   it('following an answer asks for a watch token, which no rate limit refuses', async () => {
@@ -731,16 +935,11 @@ describe('ChatService non-streaming and support checks', () => {
     vi.stubGlobal('EventSource', undefined);
     expect(service.isStreamingSupported()).toBe(false);
   });
-
-  it('says a very long message does not fit in a stream URL', () => {
-    const service = new ChatService();
-    expect(service.fitsInStreamUrl('short question')).toBe(true);
-    expect(service.fitsInStreamUrl('é'.repeat(MAX_STREAM_URL_LENGTH))).toBe(false);
-  });
 });
 
 // Property 5: callback routing. Any sequence of events reaches exactly the matching callbacks,
-// in order, and nothing after the terminal event is delivered.
+// in order, and nothing after the terminal event is delivered. A send hears `start` from its
+// POST's reply, so its stream's `start` events are not delivered again.
 describe('Property: callback routing', () => {
   const eventArb: fc.Arbitrary<StreamEvent> = fc.oneof(
     fc.record({
@@ -783,42 +982,51 @@ describe('Property: callback routing', () => {
 
   it('delivers each event to exactly its callback, and nothing after the terminal one', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(eventArb, { maxLength: 25 }), async (events) => {
-        FakeEventSource.reset();
-        const calls: string[] = [];
-        const callbacks: StreamCallbacks = {
-          onStart: (e) => calls.push(`start:${e.message_id}`),
-          onChunk: (e) => calls.push(`chunk:${e.content}`),
-          onComplete: (e) => calls.push(`complete:${e.message_id}`),
-          onError: (e) => calls.push(`error:${e.code}`),
-          onCancelled: () => calls.push('error:cancelled'),
-        };
-        new ChatService().streamMessage('q', {}, callbacks);
-        const es = await waitForEventSource();
+      fc.asyncProperty(
+        fc.constantFrom('send', 'attach'),
+        fc.array(eventArb, { maxLength: 25 }),
+        async (kind, events) => {
+          FakeEventSource.reset();
+          const calls: string[] = [];
+          const callbacks: StreamCallbacks = {
+            onStart: (e) => calls.push(`start:${e.message_id}`),
+            onChunk: (e) => calls.push(`chunk:${e.content}`),
+            onComplete: (e) => calls.push(`complete:${e.message_id}`),
+            onError: (e) => calls.push(`error:${e.code}`),
+            onCancelled: () => calls.push('error:cancelled'),
+          };
+          if (kind === 'send') new ChatService().streamMessage('q', {}, callbacks);
+          else new ChatService().attachToAnswer('assistant-1', callbacks);
+          const es = await waitForEventSource();
 
-        let index = 0;
-        const sent = events.map((event) =>
-          event.type === 'chunk' ? { ...event, index: index++ } : event,
-        );
-        for (const event of sent) es.emit(event);
+          let index = 0;
+          const sent = events.map((event) =>
+            event.type === 'chunk' ? { ...event, index: index++ } : event,
+          );
+          for (const event of sent) es.emit(event);
 
-        const terminal = sent.findIndex((e) => e.type === 'complete' || e.type === 'error');
-        const delivered = terminal === -1 ? sent : sent.slice(0, terminal + 1);
-        const expected = delivered.map((e) => {
-          switch (e.type) {
-            case 'start':
-              return `start:${e.message_id}`;
-            case 'chunk':
-              return `chunk:${e.content}`;
-            case 'complete':
-              return `complete:${e.message_id}`;
-            case 'error':
-              return `error:${e.code}`;
-          }
-        });
-        expect(calls).toEqual(expected);
-        expect(es.closed).toBe(terminal !== -1);
-      }),
+          const terminal = sent.findIndex((e) => e.type === 'complete' || e.type === 'error');
+          const upToEnd = terminal === -1 ? sent : sent.slice(0, terminal + 1);
+          const delivered = kind === 'send' ? upToEnd.filter((e) => e.type !== 'start') : upToEnd;
+          const told = kind === 'send' ? ['start:assistant-1'] : [];
+          const expected = told.concat(
+            delivered.map((e) => {
+              switch (e.type) {
+                case 'start':
+                  return `start:${e.message_id}`;
+                case 'chunk':
+                  return `chunk:${e.content}`;
+                case 'complete':
+                  return `complete:${e.message_id}`;
+                case 'error':
+                  return `error:${e.code}`;
+              }
+            }),
+          );
+          expect(calls).toEqual(expected);
+          expect(es.closed).toBe(terminal !== -1);
+        },
+      ),
       { numRuns: 100 },
     );
   });

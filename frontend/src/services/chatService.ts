@@ -2,22 +2,24 @@
 // non-streaming fallback, stopping an answer on the server, and the conversation/message
 // listings.
 //
-// One stream's life: trade the access token for a short-lived stream token, open an
-// EventSource on /chat/stream (or /chat/onboarding-stream) with the message's client_message_id,
-// on /chat/messages/{id}/stream to follow an answer already started, or on
-// /chat/messages/{id}/continue to continue a stopped one, route each event to its
-// callback, and close the EventSource ourselves on `complete` or `error`, since EventSource
-// would otherwise reconnect and the browser would ask again. Closing a stream never stops its
-// answer: only cancelAnswer / cancelSend do.
+// One stream's life: trade the access token for a short-lived stream token; for a send, post
+// the message in a body (POST /chat/turns, with its client_message_id), which stores it and
+// starts its answer; open an EventSource on /chat/messages/{id}/stream to read that answer (or
+// one already started, to follow it), or on /chat/messages/{id}/continue to continue a stopped
+// one; route each event to its callback, and close the EventSource ourselves on `complete` or
+// `error`, since EventSource would otherwise reconnect and the browser would ask again. Closing
+// a stream never stops its answer: only cancelAnswer / cancelSend do.
 
 import type {
   CancelResponse,
   CancelSendRequest,
+  ChatTurn,
   ConversationList,
   MessagePage,
   OnboardingMessageRequest,
   SendMessageRequest,
   SendMessageResponse,
+  StartTurnRequest,
   StreamTokenPurpose,
   StreamTokenResponse,
 } from '../api/types';
@@ -25,7 +27,7 @@ import { newId } from '../lib/ids';
 
 import { apiRequest } from './http';
 import type { StreamCallbacks, StreamHandle, StreamOptions } from './streamConnection';
-import { ActiveStream, buildStreamUrl, MAX_STREAM_URL_LENGTH } from './streamConnection';
+import { ActiveStream } from './streamConnection';
 
 export type {
   StreamCallbacks,
@@ -36,11 +38,10 @@ export type {
 } from './streamConnection';
 export {
   DEFAULT_MAX_RECONNECTS,
-  MAX_STREAM_URL_LENGTH,
   STOP_ACK_TIMEOUT_MS,
   buildAnswerStreamUrl,
   buildContinueUrl,
-  buildStreamUrl,
+  buildTurnRequest,
 } from './streamConnection';
 
 export interface SendOptions {
@@ -58,22 +59,11 @@ export class ChatService {
     return typeof globalThis.EventSource === 'function';
   }
 
-  /** Whether this message fits in a stream URL (see MAX_STREAM_URL_LENGTH). */
-  fitsInStreamUrl(message: string, options: StreamOptions = {}): boolean {
-    const url = buildStreamUrl({
-      message,
-      token: 'x'.repeat(400), // a stream token is a JWT of about this length
-      clientMessageId: newId(),
-      isOnboarding: options.isOnboarding,
-      conversationId: options.conversationId,
-      lastEventId: `${newId()}:99999`,
-    });
-    return url.length <= MAX_STREAM_URL_LENGTH;
-  }
-
   /**
-   * Streams the assistant's answer to `message`. Exactly one of onComplete / onError /
-   * onCancelled is called, unless the stream is detached first.
+   * Sends `message` (POST /chat/turns) and streams the assistant's answer to it. onStart comes
+   * from the POST's reply; then exactly one of onComplete / onError / onCancelled is called,
+   * unless the stream is detached first. A refused send (413, 409, 422, 429, 403) is an onError
+   * with the server's own message.
    */
   streamMessage(message: string, options: StreamOptions, callbacks: StreamCallbacks): StreamHandle {
     const target = {
@@ -127,6 +117,15 @@ export class ChatService {
       method: 'POST',
       query: { purpose: purpose === 'watch' ? purpose : null },
     });
+  }
+
+  /**
+   * Stores a message and starts its answer, to be read with GET /chat/messages/{id}/stream
+   * (streamMessage does both). The message travels in the body, so any length up to
+   * MAX_MESSAGE_CHARS fits; the same client_message_id again returns the same turn.
+   */
+  startTurn(request: StartTurnRequest, signal?: AbortSignal): Promise<ChatTurn> {
+    return apiRequest<ChatTurn>('/chat/turns', { method: 'POST', json: request, signal });
   }
 
   /** Stops answer `assistantMessageId`; resolves once it has stopped and its text is stored. */
@@ -207,5 +206,4 @@ export type ChatClient = Pick<
   | 'cancelSend'
   | 'listMessages'
   | 'isStreamingSupported'
-  | 'fitsInStreamUrl'
 >;

@@ -2,7 +2,9 @@
 // reconnects (the browser's, resumed by the server from Last-Event-ID, or ours by hand with a
 // fresh token and last_event_id), leaving an answer to run on without us, and stopping it.
 // ChatService (chatService.ts) drives it, for the answer to a send, for an answer by its id, or
-// for the continuation of a stopped answer.
+// for the continuation of a stopped answer. A send posts its message first (POST /chat/turns:
+// a body holds the whole MAX_MESSAGE_CHARS in any script, a URL does not), then reads the
+// answer that started by its id, as any other answer is read.
 
 import type {
   ChunkEvent,
@@ -12,7 +14,13 @@ import type {
   StreamEvent,
 } from '../api/events';
 import { parseStreamEvent } from '../api/events';
-import type { CancelResponse, StreamTokenPurpose, StreamTokenResponse } from '../api/types';
+import type {
+  CancelResponse,
+  ChatTurn,
+  StartTurnRequest,
+  StreamTokenPurpose,
+  StreamTokenResponse,
+} from '../api/types';
 
 import { ApiError, apiUrl } from './http';
 
@@ -71,12 +79,17 @@ export interface StreamHandle {
   stop: () => void;
 }
 
-/** What a stream needs from its service: fresh stream tokens and server-side stops. */
+/** What a stream needs from its service: the send's POST, stream tokens, server-side stops. */
 export interface StreamBackend {
   requestStreamToken(purpose: StreamTokenPurpose): Promise<StreamTokenResponse>;
+  /**
+   * Stores the message and starts its answer (POST /chat/turns). A repeat of the same
+   * client_message_id returns the same turn: its answer, in flight or ended, is never doubled.
+   */
+  startTurn(request: StartTurnRequest, signal?: AbortSignal): Promise<ChatTurn>;
   /** Resolves once the answer has stopped and its partial text is stored. */
   cancelAnswer(assistantMessageId: string): Promise<CancelResponse>;
-  /** The same, naming the answer by the send's client_message_id (before `start` told its id). */
+  /** The same, naming the answer by the send's client_message_id (before its POST told the id). */
   cancelSend(clientMessageId: string): Promise<CancelResponse>;
 }
 
@@ -91,12 +104,6 @@ export type StreamTarget =
 
 export const DEFAULT_MAX_RECONNECTS = 3;
 /**
- * The message travels in the stream URL's query string. Servers cap the request line (uvicorn's
- * h11 at 16 KiB, nginx's large_client_header_buffers at 8 KiB), so longer URLs go the
- * non-streaming way instead of failing.
- */
-export const MAX_STREAM_URL_LENGTH = 7_500;
-/**
  * How long Stop waits for the server to say the answer stopped before calling it stopped on
  * our side anyway (the server answers once the generation has stopped, wherever it runs).
  */
@@ -110,30 +117,29 @@ const MESSAGES = {
   protocol: 'The answer stream sent something unreadable. Please try again.',
 } as const;
 
-function streamPath(isOnboarding: boolean): string {
-  return isOnboarding ? '/chat/onboarding-stream' : '/chat/stream';
-}
-
-export function buildStreamUrl(params: {
+/** The body of a send's POST /chat/turns. */
+export function buildTurnRequest(params: {
   message: string;
-  token: string;
   clientMessageId: string;
   isOnboarding?: boolean;
   conversationId?: string | null;
-  lastEventId?: string | null;
   regenerate?: boolean;
-}): string {
-  return apiUrl(streamPath(params.isOnboarding ?? false), {
-    message: params.message,
-    token: params.token,
-    client_message_id: params.clientMessageId,
-    conversation_id: params.isOnboarding ? null : params.conversationId,
-    last_event_id: params.lastEventId,
-    regenerate: params.regenerate ? 'true' : null,
-  });
+}): StartTurnRequest {
+  const { message, clientMessageId, isOnboarding = false } = params;
+  return {
+    message,
+    client_message_id: clientMessageId,
+    kind: isOnboarding ? 'onboarding' : 'chat',
+    // The onboarding chat has one conversation, found by the server.
+    ...(isOnboarding ? {} : { conversation_id: params.conversationId ?? null }),
+    ...(params.regenerate ? { regenerate: true } : {}),
+  };
 }
 
-/** The stream of an answer already started: attaching is not a send, nothing new is generated. */
+/**
+ * The stream of an answer already started (a send's, once posted, or one we follow): reading
+ * it is not a send, nothing new is generated.
+ */
 export function buildAnswerStreamUrl(params: {
   messageId: string;
   token: string;
@@ -160,23 +166,15 @@ export function buildContinueUrl(params: {
   });
 }
 
-function targetUrl(target: StreamTarget, token: string, lastEventId: string | null): string {
-  if (target.kind === 'answer') {
-    return buildAnswerStreamUrl({ messageId: target.messageId, token, lastEventId });
-  }
-  if (target.kind === 'continue') {
-    return buildContinueUrl({ messageId: target.messageId, token, lastEventId });
-  }
-  return buildStreamUrl({
-    message: target.message,
-    token,
-    clientMessageId: target.clientMessageId,
-    isOnboarding: target.options.isOnboarding,
-    conversationId: target.options.conversationId,
-    lastEventId,
-    // A reconnect (it carries a last event id) is never taken as a new retry by the server.
-    regenerate: target.options.regenerate,
-  });
+/** The URL to read a target's answer from, once it has an id (a send's, from its POST). */
+function targetUrl(
+  target: StreamTarget,
+  messageId: string,
+  token: string,
+  lastEventId: string | null,
+): string {
+  if (target.kind === 'continue') return buildContinueUrl({ messageId, token, lastEventId });
+  return buildAnswerStreamUrl({ messageId, token, lastEventId });
 }
 
 function toFailure(error: unknown): StreamFailure {
@@ -197,11 +195,13 @@ export class ActiveStream implements StreamHandle {
   private stopping = false;
   /** The server was asked to stop the answer (stop() may wait for `start` to ask). */
   private stopAsked = false;
-  /** An EventSource was opened: the send may have reached the server. */
+  /** A request left this page (a send's POST, or a Continue's stream): it may be on the server. */
   private requested = false;
-  /** The `start` event came: the answer (or its continuation) runs on the server. */
+  /** The answer (or its continuation) runs on the server: a send's POST or `start` said so. */
   private started = false;
   private es: EventSource | null = null;
+  /** Lets go of a send's POST still on its way when the stream is finished. */
+  private readonly posting = new AbortController();
   private assistantMessageId: string | null;
   private lastEventId: string | null = null;
   private lastChunkIndex = -1;
@@ -228,14 +228,22 @@ export class ActiveStream implements StreamHandle {
   async open(): Promise<void> {
     let token: string;
     try {
+      // A send asks for its token before posting: the rate limits refuse it now, before the
+      // message is stored, and the token stays good for reading the answer the send spends.
       token = (await this.service.requestStreamToken(this.tokenPurpose())).token;
     } catch (error) {
       if (!this.finished) this.fail(toFailure(error));
       return;
     }
     if (this.finished) return; // detached or stopped while the token was on its way
+    // A send posts its message first: false when refused, or over meanwhile (detached, stopped).
+    if (this.target.kind === 'send' && this.assistantMessageId === null) {
+      if (!(await this.postTurn(this.target))) return;
+    }
+    const messageId = this.assistantMessageId;
+    if (messageId === null) return;
     const EventSourceImpl = globalThis.EventSource;
-    const es = new EventSourceImpl(targetUrl(this.target, token, this.lastEventId));
+    const es = new EventSourceImpl(targetUrl(this.target, messageId, token, this.lastEventId));
     this.es = es;
     this.requested = true;
     es.onmessage = (event: MessageEvent<string>) => {
@@ -244,6 +252,43 @@ export class ActiveStream implements StreamHandle {
     es.onerror = () => {
       this.handleError(es);
     };
+  }
+
+  /**
+   * Posts the send (POST /chat/turns) and takes its answer's id: the answer has started, so the
+   * page hears `start` now, from the server's reply, and reads the answer by its id. A refusal
+   * comes as plain JSON (413 too long, 409, 422, 429 with Retry-After, 403 streaming off), its
+   * message readable as no EventSource error is. Returns false when the stream is over.
+   */
+  private async postTurn(target: Extract<StreamTarget, { kind: 'send' }>): Promise<boolean> {
+    // From here a Stop names the send by its client_message_id: the send may be on the server.
+    this.requested = true;
+    let turn: ChatTurn;
+    try {
+      turn = await this.service.startTurn(
+        buildTurnRequest({
+          message: target.message,
+          clientMessageId: target.clientMessageId,
+          isOnboarding: target.options.isOnboarding,
+          conversationId: target.options.conversationId,
+          regenerate: target.options.regenerate,
+        }),
+        this.posting.signal,
+      );
+    } catch (error) {
+      if (!this.finished) this.fail(toFailure(error));
+      return false;
+    }
+    if (this.finished) return false;
+    this.assistantMessageId = turn.assistant_message.id;
+    this.started = true;
+    this.callbacks.onStart?.({
+      type: 'start',
+      message_id: turn.assistant_message.id,
+      conversation_id: turn.conversation_id,
+      user_message_id: turn.user_message.id,
+    });
+    return !this.finished;
   }
 
   /**
@@ -289,8 +334,8 @@ export class ActiveStream implements StreamHandle {
     if (this.assistantMessageId !== null) {
       request = this.service.cancelAnswer(this.assistantMessageId);
     } else if (this.target.kind === 'send') {
-      // The send may be on the server without our knowing its answer's id yet: name it by
-      // the send. A send still on its way is then stored stopped, without an answer.
+      // The send's POST is on its way, so its answer's id is not known yet: name it by the
+      // send. A send that reaches the server after the stop is stored stopped, not answered.
       request = this.service.cancelSend(this.target.clientMessageId);
     } else {
       return; // only a send's answer can be without an id
@@ -330,7 +375,8 @@ export class ActiveStream implements StreamHandle {
       case 'start':
         this.started = true;
         this.assistantMessageId = event.message_id;
-        this.callbacks.onStart?.(event);
+        // A send's page heard `start` from its POST's reply already.
+        if (this.target.kind !== 'send') this.callbacks.onStart?.(event);
         // A stop pressed while a Continue was on its way: the continuation runs now, stop it.
         if (this.stopping && !this.stopAsked && !this.finished) this.askToStop();
         return;
@@ -419,6 +465,7 @@ export class ActiveStream implements StreamHandle {
     if (this.stopTimer !== null) clearTimeout(this.stopTimer);
     this.timer = null;
     this.stopTimer = null;
+    this.posting.abort();
     this.closeEventSource();
   }
 }

@@ -62,10 +62,6 @@ export class ScriptedChatClient implements ChatClient {
     return this.streamingSupported;
   }
 
-  fitsInStreamUrl(): boolean {
-    return true;
-  }
-
   streamMessage(message: string, options: StreamOptions, callbacks: StreamCallbacks) {
     return this.record(message, {}, options, callbacks);
   }

@@ -38,8 +38,6 @@ let seq = 0;
 
 export class ScriptedTransport implements ChatTransport {
   turns: ScriptedTurn[] = [];
-  /** Messages longer than this do not fit (a stream URL's limit, in the app). */
-  maxChars = Infinity;
   readonly attach?: (assistantMessageId: string, callbacks: TurnCallbacks) => TurnHandle;
   readonly continueAnswer?: (assistantMessageId: string, callbacks: TurnCallbacks) => TurnHandle;
 
@@ -52,10 +50,6 @@ export class ScriptedTransport implements ChatTransport {
       this.continueAnswer = (assistantMessageId, callbacks) =>
         this.record(null, { continued: assistantMessageId }, callbacks);
     }
-  }
-
-  canSend(request: TurnRequest): boolean {
-    return request.text.length <= this.maxChars;
   }
 
   send(request: TurnRequest, callbacks: TurnCallbacks): TurnHandle {

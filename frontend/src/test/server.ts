@@ -6,11 +6,13 @@ import { setupServer } from 'msw/node';
 
 import type {
   CancelResponse,
+  ChatTurn,
   ConversationList,
   Message,
   MessagePage,
   OnboardingState,
   ServerConfig,
+  StartTurnRequest,
   User,
 } from '../api/types';
 
@@ -79,11 +81,65 @@ export function cancelled(messageId: string | null, content = ''): CancelRespons
   };
 }
 
+/**
+ * What POST /chat/turns answers (202): the question stored and its answer started, with the ids
+ * the `start()` test helper uses by default (answer `assistant-1` in `conv-1`).
+ */
+export function startedTurn(
+  body: StartTurnRequest,
+  ids: { messageId?: string; conversationId?: string } = {},
+): ChatTurn {
+  const { messageId = 'assistant-1' } = ids;
+  const conversationId =
+    ids.conversationId ??
+    body.conversation_id ??
+    (body.kind === 'onboarding' ? 'onboarding-conv' : 'conv-1');
+  return {
+    conversation_id: conversationId,
+    user_message: makeMessage({
+      id: `user-of-${messageId}`,
+      conversation_id: conversationId,
+      role: 'user',
+      content: body.message,
+      client_message_id: body.client_message_id,
+    }),
+    assistant_message: makeMessage({
+      id: messageId,
+      conversation_id: conversationId,
+      content: '',
+      status: 'streaming',
+      completed_at: null,
+    }),
+    onboarding: null,
+  };
+}
+
+/**
+ * Answers each POST /chat/turns as `startedTurn` does (with these ids) and records its body,
+ * in order.
+ */
+export function recordTurns(
+  ids: { messageId?: string; conversationId?: string } = {},
+): StartTurnRequest[] {
+  const bodies: StartTurnRequest[] = [];
+  server.use(
+    http.post(`${API}/chat/turns`, async ({ request }) => {
+      const body = (await request.json()) as StartTurnRequest;
+      bodies.push(body);
+      return HttpResponse.json(startedTurn(body, ids), { status: 202 });
+    }),
+  );
+  return bodies;
+}
+
 export const handlers = [
   http.get(`${API}/users/me`, () => HttpResponse.json(makeUser())),
   http.get(`${API}/config`, () => HttpResponse.json(makeConfig())),
   http.post(`${API}/chat/stream-token`, () =>
     HttpResponse.json({ token: 'stream-token-1', expires_in: 300 }),
+  ),
+  http.post(`${API}/chat/turns`, async ({ request }) =>
+    HttpResponse.json(startedTurn((await request.json()) as StartTurnRequest), { status: 202 }),
   ),
   http.post(`${API}/chat/messages/:id/cancel`, ({ params }) =>
     HttpResponse.json(cancelled(String(params.id)), { status: 202 }),
