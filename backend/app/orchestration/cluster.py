@@ -59,6 +59,7 @@ STOPPED_SEND_TTL_S = 60
 RECONNECT_AFTER_S = 1.0
 CLOSE_TIMEOUT_S = 2.0
 REDIS_TIMEOUT_S = 3.0
+MAX_REDIS_CONNECTIONS = 5000
 
 _RECOVERED = ErrorEvent(
     code=ErrorCode.INTERNAL,
@@ -106,6 +107,9 @@ class StreamCluster:
             health_check_interval=30,
             socket_connect_timeout=REDIS_TIMEOUT_S,
             socket_timeout=READ_BLOCK_S + REDIS_TIMEOUT_S,
+            # Each reader of another process's answer holds a connection in a blocking read:
+            # redis-py's default of 100 ran out when a dead process's clients all came here.
+            max_connections=MAX_REDIS_CONNECTIONS,
         )
         return cls(redis, settings, db=db)
 
@@ -260,9 +264,13 @@ class StreamCluster:
             if await self.leases.take_over(message_id):
                 try:
                     await self._recover(message_id)
-                    recovered += 1
-                finally:
-                    self.release_when_written(message_id)
+                except BaseException:
+                    # Not recovered (the database away): stop renewing, so the lease lapses
+                    # again and this or another survivor tries once more.
+                    self.leases.forget(message_id)
+                    raise
+                recovered += 1
+                self.release_when_written(message_id)
         return recovered
 
     async def _recover(self, message_id: uuid.UUID) -> None:

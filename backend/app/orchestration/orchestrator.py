@@ -237,7 +237,7 @@ class Orchestrator:
                     await self._unclaim(answer.id)
                 else:
                     lease.keep()
-                    self._launch(user, ConversationKind.CHAT, record, lease)
+                    self._launch(user, ConversationKind.CHAT, record, lease, continued=True)
                     answer = record.assistant_message
         return answer
 
@@ -341,6 +341,8 @@ class Orchestrator:
         kind: ConversationKind,
         record: turns.TurnRecord,
         lease: StreamLease,
+        *,
+        continued: bool = False,
     ) -> Generation:
         assistant = record.assistant_message
         agent = telemetry.agent_name(kind)
@@ -366,7 +368,7 @@ class Orchestrator:
                 user_message_id=record.user_message.id,
                 chunks=self._answer_chunks(kind, record.context),
                 finalise=finalise,
-                continued=_continued(assistant) if record.context.prefill else None,
+                continued=_continued(assistant) if continued else None,
             )
         if self.cluster is not None and generation.task is not None:
             cluster = self.cluster

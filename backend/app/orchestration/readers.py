@@ -97,6 +97,10 @@ async def whole_answer(
         # A repeated send whose answer another process writes: wait for it there.
         await cluster.wait_for_end(turn.assistant_message.id, settings.stream_idle_timeout_s * 2)
     assistant = await turns.load_message(db, turn.assistant_message.id)
+    question = turn.user_message
+    if assistant is None and question.client_message_id is not None:
+        # A retry replaced it meanwhile: the question's answer now is the retry's.
+        assistant = await turns.find_answer(db, question.user_id, question.client_message_id)
     if assistant is None:
         raise MessageNotFound()
     progress: OnboardingProgress | None = None

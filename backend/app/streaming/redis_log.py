@@ -166,6 +166,8 @@ class StreamLog:
         self._append = redis.register_script(_APPEND_SCRIPT)
         self._pending = _Batch()
         self._in_flight: _Batch | None = None
+        # Logs whose frames could not be written: nothing more is written to them.
+        self._broken: dict[str, uuid.UUID] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.round_trips = 0
@@ -197,6 +199,8 @@ class StreamLog:
         self, key: str, message_id: uuid.UUID, seq: int, frame: bytes, *, starts: bool = False
     ) -> None:
         """Queue frame `seq` of the answer whose log is `key` (see `log_key`)."""
+        if key in self._broken:  # frames after a lost write would leave a hole in the log
+            return
         batch = self._pending
         pending = batch.answers.get(key)
         if pending is None:
@@ -208,6 +212,10 @@ class StreamLog:
 
     def mark_terminal(self, key: str) -> None:
         """The answer's last queued frame is its terminal event (appended in the same step)."""
+        broken = self._broken.pop(key, None)
+        if broken is not None:  # its log stops where the write failed: once its lease
+            self._on_ended(broken)  # lapses, a survivor ends it as the database holds it
+            return
         pending = self._pending.answers.get(key)
         if pending is None:  # cannot happen: a buffer closes right after appending its last
             log.error("stream_log_terminal_unqueued", key=key)
@@ -265,6 +273,7 @@ class StreamLog:
         except Exception as exc:  # Redis away, or anything else: these answers cannot go on
             STREAM_LOG_FAILURES.inc()
             log.error("stream_log_write_failed", error_type=type(exc).__name__, frames=count)
+            self._broken.update((key, p.message_id) for key, p in batch.answers.items())
             for pending in batch.answers.values():
                 self._on_lost(pending.message_id, StopReason.LOG_LOST)
             return

@@ -53,7 +53,7 @@ def stored_chunks(stored: Message) -> list[str] | None:
     ends = stored.chunk_ends
     if ends is None or len(ends) != (stored.chunk_count or 0):
         return None
-    starts = [0, *ends[:-1]]
+    starts = [0, *ends[:-1]] if ends else []
     return [stored.content[start:end] for start, end in zip(starts, ends, strict=True)]
 
 

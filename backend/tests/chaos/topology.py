@@ -198,6 +198,9 @@ def _nginx_conf(directory: Path, upstream_ports: list[int], listen_port: int, co
         site, "/var/log/nginx/chatstream.access.log", str(directory / "access.log")
     )
     site = _replace_once(
+        site, "/var/log/nginx/chatstream.error.log", str(directory / "stream-error.log")
+    )
+    site = _replace_once(
         site,
         "proxy_buffering off;",
         "add_header X-Upstream $upstream_addr always;\n        proxy_buffering off;",
@@ -247,6 +250,7 @@ class Topology:
             postgres=self.postgres.root / "log",
             **{
                 "nginx error log": self.nginx.error_log,
+                "nginx stream error log": self.nginx.error_log.with_name("stream-error.log"),
                 "nginx access log": self.nginx.access_log,
                 "nginx output": self.nginx.log_path,
             },

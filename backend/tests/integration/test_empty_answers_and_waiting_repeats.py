@@ -1,6 +1,6 @@
 """Answers that ended before their first chunk, and a repeat that waits while a retry replaces
 its answer: three back-end bugs the send state machine found (tests/property/
-test_send_state_machine.py steers clear of them; remove those detours with the xfail marks).
+test_send_state_machine.py), kept as regression tests.
 """
 
 from __future__ import annotations
@@ -39,13 +39,6 @@ async def _stopped_before_its_first_chunk(
     return params
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Orchestrator._launch passes `continued=None` when the stored text is empty "
-    "(`if record.context.prefill`), so the Continue's events start again at seq 0 (ids the "
-    "client already has) while stream_offset moved by 2: later replays number it otherwise",
-)
 async def test_continue_of_an_answer_stopped_before_its_first_chunk_numbers_on_from_its_end(
     live_server_factory: AppFactory,
 ) -> None:
@@ -68,13 +61,6 @@ async def test_continue_of_an_answer_stopped_before_its_first_chunk_numbers_on_f
     assert not {e.id for e in stopped.events} & {e.id for e in continued.events}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="replay.stored_chunks zips `[0, *ends[:-1]]` with `ends` strictly: with no chunk "
-    "(`chunk_ends == []`) that raises ValueError, a 500 for every read of such an answer "
-    "once its buffer is gone (after STREAM_BUFFER_TTL_S, or a restart)",
-)
 async def test_an_answer_that_ended_without_a_chunk_is_told_again_from_the_database(
     live_server_factory: AppFactory,
 ) -> None:
@@ -149,13 +135,6 @@ class HoldsTheReadAfterASave(Database):
         await self.inner.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="readers.whole_answer waits for the answer, then loads it by id: if a retry "
-    "replaced it meanwhile (it ended cancelled or interrupted), MessageNotFound makes the "
-    "repeat a 404; twenty concurrent retries of an answer in flight meet it by chance",
-)
 async def test_a_repeat_waiting_for_an_answer_a_retry_replaces_is_answered(
     live_server_factory: AppFactory, database_url: str
 ) -> None:

@@ -201,10 +201,10 @@ class SendStateMachine(RuleBasedStateMachine):
 
     @staticmethod
     def told_with_500(row: Row) -> bool:
-        """An answer that ended without a chunk fails with a 500 once it is told again from the
-        database (test_an_answer_that_ended_without_a_chunk_is_told_again..., xfail): reads,
-        repeats by stream and cancels of it are left out."""
-        return row.status != "streaming" and not row.content
+        """An answer that ended without a chunk once failed with a 500 when told again from the
+        database; fixed (test_empty_answers_and_waiting_repeats.py), so nothing is left out."""
+        del row
+        return False
 
     def rows(self) -> dict[str, Row]:
         return {row.id: row for row in self.run(stored_rows(self.world.probe, self.user_id))}
