@@ -4,6 +4,10 @@
 holds encoded frames indexed by sequence number (0 = start), so a reader resumes after any event
 with nothing missing and nothing repeated.
 
+A buffer may hold frames back from its readers until they are stored elsewhere (`_show`): the
+scaled mode's `LoggedBuffer` shows a frame only once the answer's log has it, so no reader of this
+process is ever sent a frame that a survivor of this process's death would not have.
+
 `InMemoryStreamBuffer` also serves `DirectReads`: a reader that has caught up may give a
 `FrameWriter`, and a frame appended while it waits is handed to that writer by the appending task,
 so the reader's own task is not woken for it. On a paced stream that is every frame, and a task
@@ -19,13 +23,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
 FrameWriter = Callable[[bytes], bool]
-"""Writes one frame for a waiting reader, now, from the appending task: True if it took the frame
-(written, or being written), False if it cannot now; the reader is then woken and sends the frame
-itself. It must not raise."""
+"""Writes frames (one, or several joined) for a waiting reader, now, from the appending task:
+True if it took them (written, or being written), False if it cannot now; the reader is then
+woken and sends them itself. It must not raise."""
 
 # A reader waiting at the end of the buffer: the future that wakes it, and what takes frames
-# for it while it waits (None: wake it for every frame).
-_Waiting = tuple["asyncio.Future[None]", Callable[[bytes], bool] | None]
+# for it while it waits (their bytes and their count; None: wake it for every frame).
+_Waiting = tuple["asyncio.Future[None]", Callable[[bytes, int], bool] | None]
 
 
 @runtime_checkable
@@ -74,32 +78,57 @@ class DirectReads(Protocol):
 
 
 class InMemoryStreamBuffer(StreamBuffer):
-    __slots__ = ("_first_seq", "_frames", "_waiting", "_closed")
+    __slots__ = ("_first_seq", "_frames", "_shown", "_waiting", "_closed")
 
     def __init__(self, first_seq: int = 0) -> None:
         # The seq of the first frame: 0, or past an earlier run's events (a continued answer).
         self._first_seq = first_seq
         self._frames: list[bytes] = []
+        # How many of the frames readers may see (the first ones): all, unless held back.
+        self._shown = 0
         # Readers that caught up and wait for more.
         self._waiting: list[_Waiting] = []
         self._closed = False
 
     def append(self, frame: bytes) -> int:
+        # `_store` then `_show`, inlined: this runs for every frame of every answer.
+        if self._closed:
+            raise RuntimeError("append to a closed stream buffer")
+        frames = self._frames
+        frames.append(frame)
+        count = self._shown = len(frames)
+        if self._waiting:
+            self._offer(frame, 1)
+        return self._first_seq + count - 1
+
+    def _store(self, frame: bytes) -> int:
+        """Keep the frame without showing it yet; its seq."""
         if self._closed:
             raise RuntimeError("append to a closed stream buffer")
         self._frames.append(frame)
-        if self._waiting:
-            self._offer(frame)
         return self._first_seq + len(self._frames) - 1
 
-    def _offer(self, frame: bytes) -> None:
+    def _show(self, count: int) -> None:
+        """Let readers see the first `count` frames; once the buffer is closed and they are
+        all shown, readers end."""
+        shown = self._shown
+        if count > shown:
+            self._shown = count
+            if self._waiting:
+                frames = self._frames
+                joined = frames[shown] if count - shown == 1 else b"".join(frames[shown:count])
+                self._offer(joined, count - shown)
+        if self._closed and self._shown == len(self._frames):
+            self._wake()
+
+    def _offer(self, frames: bytes, count: int) -> None:
         waiting = self._waiting
-        kept = 0  # compacted in place: those whose writer took the frame go on waiting
+        kept = 0  # compacted in place: those whose writer took the frames go on waiting
         for entry in waiting:
             wake, take = entry
-            if wake.done():  # woken already (a ping, a cancel): it reads this frame itself
+            if wake.done():  # woken already (a ping, a cancel): it reads these frames itself
                 continue
-            if take is not None and take(frame):
+            if take is not None and take(frames, count):
                 waiting[kept] = entry
                 kept += 1
             else:
@@ -108,7 +137,8 @@ class InMemoryStreamBuffer(StreamBuffer):
 
     def close(self) -> None:
         self._closed = True
-        self._wake()
+        if self._shown == len(self._frames):
+            self._wake()
 
     def _wake(self) -> None:
         waiting, self._waiting = self._waiting, []
@@ -155,13 +185,13 @@ class InMemoryStreamBuffer(StreamBuffer):
                 waiter.set_result(None)
             timer = loop.call_later(idle_s, check_idle)
 
-        def take(frame: bytes) -> bool:
+        def take(frames: bytes, count: int) -> bool:
             # Runs in the appending task while this reader waits, so its state is not in use.
             nonlocal position, last_yield
             assert writer is not None
-            if not writer(frame):
+            if not writer(frames):
                 return False
-            position += 1
+            position += count
             last_yield = loop.time()
             return True
 
@@ -169,8 +199,8 @@ class InMemoryStreamBuffer(StreamBuffer):
         timer = loop.call_later(idle_s, check_idle)
         try:
             while True:
-                if position < len(self._frames):
-                    end = len(self._frames)
+                if position < self._shown:
+                    end = self._shown
                     frames = (
                         self._frames[position]
                         if end - position == 1
@@ -181,7 +211,7 @@ class InMemoryStreamBuffer(StreamBuffer):
                     last_yield = loop.time()
                     yield frames
                     continue
-                if self._closed:
+                if self._closed and position >= len(self._frames):
                     return
                 if ping_due:
                     ping_due = False

@@ -1,11 +1,15 @@
 """The stream log (scaled mode): every answer's frames in a Redis Stream of its own.
 
-The generating process appends each frame to a `LoggedBuffer`: its own readers read it from
-memory as in the embedded mode (the fast path), and `StreamLog` writes it to the answer's Redis
-Stream, batched: one script call per few milliseconds for every frame of every answer of this
-process, never a round trip per chunk. Any process reads the log with `LogReader`; an entry's id
-is `0-<seq + 1>`, so a reader resumes after any event with one XREAD, and the terminal entry
-carries `t`, so a reader knows the end without parsing frames.
+The generating process appends each frame to a `LoggedBuffer`, and `StreamLog` writes it to the
+answer's Redis Stream, batched: one script call per few milliseconds for every frame of every
+answer of this process, never a round trip per chunk. The process's own readers read the frames
+from memory as in the embedded mode (the fast path), but only once the log holds them: a reader
+is never sent a frame that a survivor, should this process die, would not have; the survivor
+would store the answer without it and give its seq to another event.
+
+Any process reads the log with `LogReader`; an entry's id is `0-<seq + 1>`, so a reader resumes
+after any event with one XREAD, and the terminal entry carries `t`, so a reader knows the end
+without parsing frames.
 
 Writes are fenced: the script appends an answer's frames only while this process owns the
 answer (`chatstream:owners`, see leases.py). A process that lost an answer to a survivor
@@ -47,8 +51,9 @@ OWNERS_KEY = "chatstream:owners"
 LIVE_KEY = "chatstream:live"
 MAX_EVENTS = 100_000
 IN_FLIGHT_TTL_S = 86_400
-# How long frames wait to be written with others: remote readers see them this much later;
-# the generating process's own readers do not wait at all.
+# The least time between the starts of two writes. A frame that comes after a quiet spell is
+# written at the next loop tick; under load the frames of this long go in one write. Every
+# reader, the generating process's own included, sees a frame only once it is written.
 FLUSH_INTERVAL_S = 0.005
 # A remote reader blocks at most this long per read, to renew its presence (leases.py).
 READ_BLOCK_S = 1.0
@@ -119,10 +124,19 @@ return fenced
 class _Pending:
     """One answer's frames waiting for the next write: consecutive seqs from `first_seq`."""
 
-    __slots__ = ("message_id", "first_seq", "frames", "starts", "ends")
+    __slots__ = ("message_id", "buffer", "first_seq", "frames", "starts", "ends")
 
-    def __init__(self, message_id: uuid.UUID, first_seq: int, starts: bool) -> None:
+    def __init__(
+        self,
+        message_id: uuid.UUID,
+        buffer: LoggedBuffer | None,
+        first_seq: int,
+        starts: bool,
+    ) -> None:
         self.message_id = message_id
+        # Where the frames wait to be shown to this process's readers (None: a survivor's
+        # recovery writes, which nobody here reads from memory).
+        self.buffer = buffer
         self.first_seq = first_seq
         self.frames: list[bytes] = []
         self.starts = starts  # the first frame is a run's start event
@@ -196,10 +210,20 @@ class StreamLog:
     # Queueing (from LoggedBuffer, on the hot path: no awaiting) --------------------------------
 
     def enqueue(
-        self, key: str, message_id: uuid.UUID, seq: int, frame: bytes, *, starts: bool = False
+        self,
+        key: str,
+        message_id: uuid.UUID,
+        seq: int,
+        frame: bytes,
+        *,
+        starts: bool = False,
+        buffer: LoggedBuffer | None = None,
     ) -> None:
-        """Queue frame `seq` of the answer whose log is `key` (see `log_key`)."""
+        """Queue frame `seq` of the answer whose log is `key` (see `log_key`); once written (or
+        once it cannot be), `buffer` shows it to its readers."""
         if key in self._broken:  # frames after a lost write would leave a hole in the log
+            if buffer is not None:
+                buffer.stop_logging()
             return
         batch = self._pending
         pending = batch.answers.get(key)
@@ -207,7 +231,7 @@ class StreamLog:
             if not batch.answers:
                 batch.since = time.monotonic()
                 self._wake.set()
-            pending = batch.answers[key] = _Pending(message_id, seq, starts)
+            pending = batch.answers[key] = _Pending(message_id, buffer, seq, starts)
         pending.frames.append(frame)
 
     def mark_terminal(self, key: str) -> None:
@@ -241,10 +265,13 @@ class StreamLog:
     # Writing ----------------------------------------------------------------------------------
 
     async def _write_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_write = -self._flush_interval_s
         while True:
             await self._wake.wait()
-            if self._flush_interval_s > 0:
-                await asyncio.sleep(self._flush_interval_s)  # let other frames join the batch
+            # Let the other frames of this tick, or of the rest of the interval, join the batch.
+            await asyncio.sleep(max(0.0, last_write + self._flush_interval_s - loop.time()))
+            last_write = loop.time()
             self._wake.clear()
             batch, self._pending = self._pending, _Batch()
             self._in_flight = batch
@@ -273,7 +300,8 @@ class StreamLog:
         except Exception as exc:  # Redis away, or anything else: these answers cannot go on
             STREAM_LOG_FAILURES.inc()
             log.error("stream_log_write_failed", error_type=type(exc).__name__, frames=count)
-            self._broken.update((key, p.message_id) for key, p in batch.answers.items())
+            for key, pending in batch.answers.items():
+                self._break(key, pending)
             for pending in batch.answers.values():
                 self._on_lost(pending.message_id, StopReason.LOG_LOST)
             return
@@ -282,27 +310,62 @@ class StreamLog:
         STREAM_LOG_ROUND_TRIPS.inc()
         STREAM_LOG_FRAMES.inc(count)
         STREAM_LOG_LAG.observe(time.monotonic() - batch.since)  # its oldest frame's wait
+        lost: set[str] = set()
         for raw in fenced:
-            answer = raw.decode() if isinstance(raw, bytes) else raw
-            self._on_lost(uuid.UUID(answer), StopReason.OWNER_LOST)
+            lost.add(log_key(raw.decode() if isinstance(raw, bytes) else raw))
+        for key, pending in batch.answers.items():
+            if key in lost:
+                self._break(key, pending)
+            elif pending.buffer is not None:
+                pending.buffer.show_through(pending.first_seq + len(pending.frames) - 1)
+        for key in lost:
+            self._on_lost(batch.answers[key].message_id, StopReason.OWNER_LOST)
+
+    def _break(self, key: str, pending: _Pending) -> None:
+        """Write nothing more to the answer's log: its frames here were not written (Redis
+        failed), or must not be (another process owns the answer now). Its readers here see
+        every frame from now on, its end included; a reader elsewhere sees the log's end."""
+        if pending.buffer is not None:
+            pending.buffer.stop_logging()
+        if pending.ends:  # the run ended in this batch (a later Continue starts a fresh log)
+            return
+        queued = self._pending.answers.pop(key, None)  # written after this, they leave a hole
+        if queued is not None:
+            if queued.buffer is not None:
+                queued.buffer.stop_logging()
+            if queued.ends:  # its end is queued already: nothing more of this run will come
+                return
+        self._broken[key] = pending.message_id  # until its end is appended (mark_terminal)
 
 
 class LoggedBuffer(InMemoryStreamBuffer):
     """A stream buffer whose frames also go to the answer's log, for readers anywhere."""
 
-    __slots__ = ("_log", "_message_id", "_key", "_first")
+    __slots__ = ("_log", "_message_id", "_key", "_logging")
 
     def __init__(self, stream_log: StreamLog, message_id: uuid.UUID, first_seq: int = 0) -> None:
         super().__init__(first_seq)
         self._log = stream_log
         self._message_id = message_id
         self._key = log_key(message_id)
-        self._first = first_seq
+        self._logging = True
 
     def append(self, frame: bytes) -> int:
-        seq = super().append(frame)
-        self._log.enqueue(self._key, self._message_id, seq, frame, starts=seq == self._first)
+        if not self._logging:
+            return super().append(frame)
+        seq = self._store(frame)  # shown once written (show_through)
+        starts = seq == self._first_seq
+        self._log.enqueue(self._key, self._message_id, seq, frame, starts=starts, buffer=self)
         return seq
+
+    def show_through(self, seq: int) -> None:
+        """The log holds the frames up to `seq`: this process's readers may have them."""
+        self._show(seq + 1 - self._first_seq)
+
+    def stop_logging(self) -> None:
+        """The log takes nothing more of this answer: show every frame, now and from now on."""
+        self._logging = False
+        self._show(len(self._frames))
 
     def close(self) -> None:
         self._log.mark_terminal(self._key)

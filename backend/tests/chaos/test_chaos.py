@@ -14,13 +14,6 @@ from tests.fixtures.environment import require
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.mark.xfail(
-    strict=False,  # which fault a run meets first depends on timing: not every run shows it
-    reason="Open: the writing process hands frames to its own readers before the stream log "
-    "has them, so after its kill -9 a client can hold a chunk the survivor never stored "
-    "(tests/processes/test_durable_streams.py, ...loses_nothing..., xfail strict). The "
-    "table this test prints is the list of what is still broken.",
-)
 async def test_no_answer_is_lost_or_garbled_when_a_process_postgres_and_redis_fail(
     tmp_path: Path,
 ) -> None:

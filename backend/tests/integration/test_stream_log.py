@@ -188,3 +188,117 @@ async def test_a_reader_past_the_end_waits_only_while_the_answer_runs(redis: Red
     finally:
         await process.log.close()
         await _cleanup(redis, answer)
+
+
+async def test_the_writers_own_readers_get_a_frame_only_once_the_log_holds_it(
+    redis: Redis,
+) -> None:
+    """Else a kill -9 between the two leaves a client with a chunk no survivor has."""
+    process = Process(redis)
+    answer = uuid.uuid4()
+    try:
+        await process.leases.claim(answer)
+        buffer = process.log.buffer(answer)
+        taken: list[bytes] = []
+
+        def write_directly(frames: bytes) -> bool:
+            taken.append(frames)
+            return True
+
+        plain = asyncio.ensure_future(anext(buffer.read(after_seq=-1, idle_s=30)))
+        direct = asyncio.ensure_future(
+            anext(buffer.read_direct(after_seq=-1, idle_s=30, writer=write_directly))
+        )
+        await asyncio.sleep(0)  # both wait at the end of the buffer
+        buffer.append(process.frame(answer, 0))
+        buffer.append(process.frame(answer, 1))
+        # The writer has not started: nothing is in the log, so no reader here has anything.
+        await asyncio.sleep(0.1)
+        assert not plain.done() and taken == []
+        process.log.start()
+        await process.log.flushed(answer)
+        assert await last_entry(redis, answer) == (1, False)
+        both = process.frame(answer, 0) + process.frame(answer, 1)
+        assert await asyncio.wait_for(plain, 1) == both
+        assert taken == [both]  # handed over joined, from the writer's task
+        direct.cancel()
+
+        logged_when_read: list[tuple[int, int]] = []
+
+        async def read_all() -> bytes:
+            received = b""
+            async for frames in buffer.read(after_seq=-1, idle_s=30):
+                assert frames is not None
+                received += frames
+                last = await last_entry(redis, answer)
+                assert last is not None
+                logged_when_read.append((received.count(b"event: chunk"), last[0] + 1))
+            return received
+
+        reading = asyncio.create_task(read_all())
+        for seq in range(2, 40):
+            buffer.append(process.frame(answer, seq))
+            await asyncio.sleep(0.001 if seq % 3 else 0)
+        buffer.close()
+        received = await asyncio.wait_for(reading, 5)
+        assert received == b"".join(process.frame(answer, seq) for seq in range(40))
+        # Whenever the reader held n frames, the log held at least n.
+        assert all(held <= logged for held, logged in logged_when_read)
+        contents = await read_whole_log(redis, answer)
+        assert contents.ended and contents.last_seq == 39
+    finally:
+        await process.log.close()
+        await _cleanup(redis, answer)
+
+
+async def test_when_the_log_cannot_be_written_the_writers_readers_get_every_frame_and_the_end(
+    redis: Redis,
+) -> None:
+    """The process lives on and ends the answer itself: its readers must not wait for a log."""
+    unreachable = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    process = Process(unreachable)
+    process.log.start()
+    answer = uuid.uuid4()
+    try:
+        buffer = process.log.buffer(answer)
+        frames = buffer.read(after_seq=-1, idle_s=30)
+        buffer.append(process.frame(answer, 0))
+        first = await asyncio.wait_for(anext(frames), 5)
+        assert first == process.frame(answer, 0)
+        assert process.lost == [(answer, StopReason.LOG_LOST)]
+        buffer.append(process.frame(answer, 1))  # the generation's last frames: shown at once
+        buffer.close()
+        assert await asyncio.wait_for(anext(frames), 1) == process.frame(answer, 1)
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(anext(frames), 1)
+    finally:
+        await process.log.close()
+        await unreachable.aclose()
+
+
+async def test_a_process_that_lost_the_answer_still_ends_its_own_readers(redis: Redis) -> None:
+    owner, survivor = Process(redis, lease_s=0.5), Process(redis, lease_s=0.5)
+    owner.log.start()
+    answer = uuid.uuid4()
+    try:
+        await owner.leases.claim(answer)
+        buffer = owner.log.buffer(answer)
+        buffer.append(owner.frame(answer, 0))
+        await owner.log.flushed(answer)
+        await asyncio.sleep(0.6)
+        assert await survivor.leases.take_over(answer)
+        frames = buffer.read(after_seq=0, idle_s=30)
+        buffer.append(owner.frame(answer, 1))
+        await owner.log.flushed(answer)
+        assert owner.lost == [(answer, StopReason.OWNER_LOST)]
+        buffer.append(owner.frame(answer, 2))  # its error event, in the generation
+        buffer.close()
+        received = b""
+        async for chunk in frames:
+            assert chunk is not None
+            received += chunk
+        assert received == owner.frame(answer, 1) + owner.frame(answer, 2)
+        assert await last_entry(redis, answer) == (0, False)  # nothing of it in the log
+    finally:
+        await owner.log.close()
+        await _cleanup(redis, answer)

@@ -138,16 +138,6 @@ async def test_kill_9_of_the_writer_ends_the_answer_on_the_survivor_within_the_l
     assert _chunks(sender.events[: resume_at + 1]) + rest.chunk_text == stored.content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The writer's own readers get each frame before it is in the Redis log "
-        "(LoggedBuffer.append offers it at once; StreamLog writes it ~5 ms later), so a kill -9 "
-        "in between leaves its client with chunks the survivor never stores, under ids the "
-        "survivor gives its error event; the client's reconnect never gets a terminal event "
-        "(an empty response before the recovery, 204 after it)"
-    ),
-)
 async def test_kill_9_loses_nothing_the_writers_own_readers_were_sent(
     tmp_path: Path, postgres_url: str, own_redis: RedisServer
 ) -> None:
