@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -25,6 +26,7 @@ from app.llm.factory import ChatModelProvider
 from app.orchestration.checkpoints import Checkpointer
 from app.orchestration.cluster import StreamCluster
 from app.orchestration.orchestrator import Orchestrator
+from app.schemas.errors import document_validation_errors
 from app.server import add_shutdown_hook, remove_shutdown_hook
 from app.services.rate_limits import RateLimiter
 from app.services.turns import interrupt_orphaned_answers
@@ -40,11 +42,17 @@ def _operation_id(route: APIRoute) -> str:
 
 
 class ChatStreamAPI(FastAPI):
-    """FastAPI, keeping the server's own `send` for stream bodies (app/streaming/response.py)."""
+    """FastAPI, keeping the server's own `send` for stream bodies (app/streaming/response.py),
+    and documenting the 422 its error handler really answers (app/core/errors.py)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         remember_server_send(scope, send)
         await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = document_validation_errors(super().openapi())
+        return self.openapi_schema
 
 
 async def _recover_orphaned_answers(db: Database) -> None:

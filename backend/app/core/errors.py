@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.schemas.errors import ErrorBody, ErrorInfo, FieldError
 
 
 class AppError(Exception):
@@ -135,8 +138,9 @@ SCHEMA_ERRORS: dict[str, type[AppError]] = {
 }
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
+def error_body(code: str, message: str, details: list[FieldError] | None = None) -> dict[str, Any]:
+    info = ErrorInfo(code=code, message=message, details=details)
+    return ErrorBody(error=info).model_dump(exclude_none=True)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -173,19 +177,16 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
         detail = first.get("msg", "Invalid request.")
         message = f"{where}: {detail}" if where else str(detail)
-        body = error_body("validation_error", message)
-        body["error"]["details"] = [  # type: ignore[assignment]
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in errors
-        ]
-        return JSONResponse(body, status_code=422)
+        details = [FieldError(loc=list(e.get("loc", ())), msg=e.get("msg", "")) for e in errors]
+        return JSONResponse(error_body("validation_error", message, details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:
             # FastAPI's answer to a body it cannot parse at all (JSON that is not UTF-8, a
             # broken form): malformed input like any other, the 422 every body route documents.
-            body = error_body("validation_error", f"body: {exc.detail}")
-            body["error"]["details"] = [{"loc": ["body"], "msg": str(exc.detail)}]  # type: ignore[assignment]
+            details = [FieldError(loc=["body"], msg=str(exc.detail))]
+            body = error_body("validation_error", f"body: {exc.detail}", details)
             return JSONResponse(body, status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "http_error"

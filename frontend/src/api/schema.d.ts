@@ -498,10 +498,40 @@ export interface components {
              */
             updated_at: string;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /**
+         * ErrorBody
+         * @description Every error's body, whatever its status (docs/api.md, "Errors").
+         */
+        ErrorBody: {
+            error: components["schemas"]["ErrorInfo"];
+        };
+        /** ErrorInfo */
+        ErrorInfo: {
+            /**
+             * Code
+             * @description Stable and machine-readable; docs/api.md lists them by status.
+             */
+            code: string;
+            /**
+             * Details
+             * @description `validation_error` only: every value refused.
+             */
+            details?: components["schemas"]["FieldError"][];
+            /**
+             * Message
+             * @description For people: what was wrong, and what to do.
+             */
+            message: string;
+        };
+        /** FieldError */
+        FieldError: {
+            /**
+             * Loc
+             * @description Where: `query`, `path` or `body`, then the field.
+             */
+            loc: (string | number)[];
+            /** Msg */
+            msg: string;
         };
         /** MessagePage */
         MessagePage: {
@@ -676,19 +706,6 @@ export interface components {
              */
             onboarding_completed: boolean;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -720,20 +737,22 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Conflict */
+            /** @description The email is taken (`email_taken`). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -760,20 +779,22 @@ export interface operations {
                     "application/json": components["schemas"]["AccessToken"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Incorrect email or password (`invalid_credentials`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -800,27 +821,22 @@ export interface operations {
                     "application/json": components["schemas"]["CancelResult"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
-                content?: never;
             };
-            /** @description Validation Error */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -845,20 +861,22 @@ export interface operations {
                     "application/json": components["schemas"]["ConversationList"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -886,27 +904,31 @@ export interface operations {
                     "application/json": components["schemas"]["MessagePage"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Not Found */
+            /** @description Not found, or not the user's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -933,40 +955,77 @@ export interface operations {
                     "application/json": components["schemas"]["ChatTurnRead"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Not Found */
+            /** @description Not found, or not the user's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Request Entity Too Large */
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The message is longer than MAX_MESSAGE_CHARS (`message_too_long`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unprocessable Entity */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Bad Gateway */
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model failed to answer (`llm_error`); the message is kept. */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model stopped responding (`timeout`); the message is kept. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -990,27 +1049,31 @@ export interface operations {
                     "application/json": components["schemas"]["CancelResult"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Not Found */
+            /** @description Not found, or not the user's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1048,42 +1111,59 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Not Found */
+            /** @description Streaming is not enabled for this account (`streaming_disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Conflict */
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -1120,20 +1200,31 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1160,47 +1251,75 @@ export interface operations {
                     "application/json": components["schemas"]["ChatTurnRead"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Conflict */
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Request Entity Too Large */
+            /** @description The message is longer than MAX_MESSAGE_CHARS (`message_too_long`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unprocessable Entity */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Bad Gateway */
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model failed to answer (`llm_error`); the message is kept. */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model stopped responding (`timeout`); the message is kept. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
     "chat-stream_onboarding": {
         parameters: {
             query: {
-                /** @description The user's message. */
+                /** @description The user's message: not blank; longer than MAX_MESSAGE_CHARS is a 413. */
                 message: string;
                 client_message_id: string;
                 last_event_id?: string | null;
@@ -1233,20 +1352,67 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Streaming is not enabled for this account (`streaming_disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The message is longer than MAX_MESSAGE_CHARS (`message_too_long`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The URL is over 64 KB (`uri_too_long`): send long messages with POST /chat/turns. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1254,7 +1420,7 @@ export interface operations {
     "chat-stream_chat": {
         parameters: {
             query: {
-                /** @description The user's message. */
+                /** @description The user's message: not blank; longer than MAX_MESSAGE_CHARS is a 413. */
                 message: string;
                 client_message_id: string;
                 conversation_id?: string | null;
@@ -1288,20 +1454,76 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Streaming is not enabled for this account (`streaming_disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The message is longer than MAX_MESSAGE_CHARS (`message_too_long`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The URL is over 64 KB (`uri_too_long`): send long messages with POST /chat/turns. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1327,35 +1549,41 @@ export interface operations {
                     "application/json": components["schemas"]["StreamToken"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Forbidden */
+            /** @description Streaming is not enabled for this account (`streaming_disabled`). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Validation Error */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -1381,54 +1609,68 @@ export interface operations {
                     "application/json": components["schemas"]["ChatTurnRead"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Forbidden */
+            /** @description Streaming is not enabled for this account (`streaming_disabled`). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Not Found */
+            /** @description Not found, or not the user's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Conflict */
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Request Entity Too Large */
+            /** @description The message is longer than MAX_MESSAGE_CHARS (`message_too_long`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unprocessable Entity */
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Too Many Requests */
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -1450,12 +1692,14 @@ export interface operations {
                     "application/json": components["schemas"]["ClientConfig"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -1477,12 +1721,14 @@ export interface operations {
                     "application/json": components["schemas"]["OnboardingRead"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -1504,12 +1750,14 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Missing, malformed or expired token, or its account is gone. */
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -1553,12 +1801,14 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Service Unavailable */
+            /** @description Not ready: `database_unavailable` or `database_not_migrated`. */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };

@@ -25,6 +25,7 @@ from app.orchestration.readers import StreamHandle
 from app.rollout import streaming_enabled_for
 from app.schemas.auth import AuthUser, StreamToken
 from app.schemas.chat import (
+    NOT_BLANK_PATTERN,
     CancelResult,
     ChatMessageCreate,
     ChatTurnRead,
@@ -34,6 +35,7 @@ from app.schemas.chat import (
     SendCancel,
     TurnCreate,
 )
+from app.schemas.errors import error_responses
 from app.services import conversations
 from app.streaming.response import SSEResponse
 from app.streaming.sse import parse_event_id
@@ -44,7 +46,15 @@ SSE_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/event-stream": {}}, "description": "An SSE stream (docs/api.md)."},
     204: {"description": "The client already has this answer's terminal event."},
 }
-MessageQuery = Annotated[str, Query(description="The user's message.")]
+# The pattern only documents that a blank message is refused: the send's own check refuses it,
+# with the `empty_message` error a body's message gets, not a generic pattern mismatch.
+MessageQuery = Annotated[
+    str,
+    Query(
+        description="The user's message: not blank; longer than MAX_MESSAGE_CHARS is a 413.",
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    ),
+]
 ClientMessageIdQuery = Annotated[
     str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
 ]
@@ -72,7 +82,7 @@ def _sse(handle: StreamHandle | None, settings: Settings) -> Response:
     )
 
 
-@router.post("/stream-token", responses={403: {}, 429: {}})
+@router.post("/stream-token", responses=error_responses(403, 429))
 async def issue_stream_token(
     user: CurrentUser,
     settings: SettingsDep,
@@ -94,7 +104,11 @@ async def issue_stream_token(
     return StreamToken(token=issued.token, expires_in=issued.expires_in)
 
 
-@router.get("/stream", response_class=Response, responses=SSE_RESPONSES)
+@router.get(
+    "/stream",
+    response_class=Response,
+    responses={**SSE_RESPONSES, **error_responses(403, 404, 409, 413, 414, 422, 429)},
+)
 async def stream_chat(
     user: StreamUser,
     orchestrator: OrchestratorDep,
@@ -118,7 +132,11 @@ async def stream_chat(
     return _sse(await orchestrator.stream(turn), settings)
 
 
-@router.get("/onboarding-stream", response_class=Response, responses=SSE_RESPONSES)
+@router.get(
+    "/onboarding-stream",
+    response_class=Response,
+    responses={**SSE_RESPONSES, **error_responses(403, 409, 413, 414, 422, 429)},
+)
 async def stream_onboarding(
     user: StreamUser,
     orchestrator: OrchestratorDep,
@@ -143,7 +161,7 @@ async def stream_onboarding(
 @router.post(
     "/turns",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={403: {}, 404: {}, 409: {}, 413: {}, 422: {}, 429: {}},
+    responses=error_responses(403, 404, 409, 413, 422, 429),
 )
 async def start_turn(
     body: TurnCreate, user: CurrentUser, orchestrator: OrchestratorDep, settings: SettingsDep
@@ -161,7 +179,7 @@ async def start_turn(
     return orchestrator.started(turn)
 
 
-@router.post("/message", responses={404: {}, 413: {}, 422: {}, 502: {}})
+@router.post("/message", responses=error_responses(404, 409, 413, 422, 429, 502, 504))
 async def send_message(
     body: ChatMessageCreate, user: CurrentUser, orchestrator: OrchestratorDep
 ) -> ChatTurnRead:
@@ -169,7 +187,7 @@ async def send_message(
     return await orchestrator.whole_answer(await orchestrator.send_chat(user, send))
 
 
-@router.post("/onboarding-message", responses={409: {}, 413: {}, 422: {}, 502: {}})
+@router.post("/onboarding-message", responses=error_responses(409, 413, 422, 429, 502, 504))
 async def send_onboarding_message(
     body: OnboardingMessageCreate, user: CurrentUser, orchestrator: OrchestratorDep
 ) -> ChatTurnRead:
@@ -177,7 +195,11 @@ async def send_onboarding_message(
     return await orchestrator.whole_answer(await orchestrator.send_onboarding(user, send))
 
 
-@router.get("/messages/{message_id}/stream", response_class=Response, responses=SSE_RESPONSES)
+@router.get(
+    "/messages/{message_id}/stream",
+    response_class=Response,
+    responses={**SSE_RESPONSES, **error_responses(404)},
+)
 async def watch_message(
     message_id: uuid.UUID,
     user: StreamUser,
@@ -195,7 +217,7 @@ async def watch_message(
 @router.get(
     "/messages/{message_id}/continue",
     response_class=Response,
-    responses={**SSE_RESPONSES, 404: {}, 409: {}, 429: {}},
+    responses={**SSE_RESPONSES, **error_responses(403, 404, 409, 429)},
 )
 async def continue_message(
     message_id: uuid.UUID,
@@ -214,7 +236,9 @@ async def continue_message(
 
 
 @router.post(
-    "/messages/{message_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses={404: {}}
+    "/messages/{message_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404),
 )
 async def cancel_message(
     message_id: uuid.UUID, user: CurrentUser, orchestrator: OrchestratorDep
@@ -224,7 +248,7 @@ async def cancel_message(
     return await orchestrator.cancel(user, message_id)
 
 
-@router.post("/cancel", status_code=status.HTTP_202_ACCEPTED, responses={404: {}})
+@router.post("/cancel", status_code=status.HTTP_202_ACCEPTED)
 async def cancel_send(
     body: SendCancel, user: CurrentUser, orchestrator: OrchestratorDep
 ) -> CancelResult:
@@ -239,7 +263,7 @@ async def list_conversations(
     return await conversations.list_conversations(db, user.id, kind)
 
 
-@router.get("/conversations/{conversation_id}/messages", responses={404: {}})
+@router.get("/conversations/{conversation_id}/messages", responses=error_responses(404))
 async def list_messages(
     conversation_id: uuid.UUID,
     user: CurrentUser,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from app.api.deps import DatabaseDep
 from app.core.config import Settings
 from app.core.metrics import render_latest
+from app.schemas.errors import error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -35,7 +36,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {}})
+@router.get(
+    "/readyz",
+    responses=error_responses(
+        503, descriptions={503: "Not ready: `database_unavailable` or `database_not_migrated`."}
+    ),
+)
 async def readyz(db: DatabaseDep) -> JSONResponse:
     """Ready when the database answers within 3 s and holds the migrated schema."""
     try:
