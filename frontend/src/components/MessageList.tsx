@@ -12,6 +12,7 @@ import { useStickToBottom } from '../hooks/useStickToBottom';
 
 import { SparkleIcon } from './Icons';
 import { Markdown } from './Markdown';
+import { MessageActions } from './MessageActions';
 import styles from './MessageList.module.css';
 
 export interface MessageListProps {
@@ -142,6 +143,10 @@ const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: 
           </span>
         )}
         {note !== undefined && <p className={styles.note}>{note}</p>}
+        {role === 'assistant' &&
+          status === 'complete' &&
+          !isStreaming &&
+          message.content !== '' && <MessageActions markdown={message.content} />}
         {error && (
           <div className={styles.error} role="alert">
             <p>{error.message}</p>
