@@ -43,6 +43,7 @@ from app.core.metrics import (
 from app.streaming.buffer import InMemoryStreamBuffer
 from app.streaming.events import ErrorCode, ErrorEvent
 from app.streaming.generation import StopReason
+from app.streaming.script_connection import Arg, ScriptConnection
 from app.streaming.sse import encode_anonymous_event
 
 log = structlog.get_logger("chatstream.streaming")
@@ -177,7 +178,7 @@ class StreamLog:
         # The terminal write lets go of the lease: the process stops renewing it from here.
         self._on_ended = on_ended
         self._flush_interval_s = flush_interval_s
-        self._append = redis.register_script(_APPEND_SCRIPT)
+        self._append = ScriptConnection(redis, _APPEND_SCRIPT)
         self._pending = _Batch()
         self._in_flight: _Batch | None = None
         # Logs whose frames could not be written: nothing more is written to them.
@@ -206,6 +207,7 @@ class StreamLog:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+        await self._append.close()
 
     # Queueing (from LoggedBuffer, on the hot path: no awaiting) --------------------------------
 
@@ -283,7 +285,7 @@ class StreamLog:
                     batch.written.set_result(None)
 
     async def _write(self, batch: _Batch) -> None:
-        args: list[str | bytes | int] = [
+        args: list[Arg] = [
             self._token,
             MAX_EVENTS,
             IN_FLIGHT_TTL_S,
@@ -296,7 +298,7 @@ class StreamLog:
             args += frames
             count += len(frames)
         try:
-            fenced = await self._append(keys=[OWNERS_KEY, LIVE_KEY, *batch.answers], args=args)
+            fenced = await self._append.call([OWNERS_KEY, LIVE_KEY, *batch.answers], args)
         except Exception as exc:  # Redis away, or anything else: these answers cannot go on
             STREAM_LOG_FAILURES.inc()
             log.error("stream_log_write_failed", error_type=type(exc).__name__, frames=count)

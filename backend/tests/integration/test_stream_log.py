@@ -302,3 +302,39 @@ async def test_a_process_that_lost_the_answer_still_ends_its_own_readers(redis: 
     finally:
         await owner.log.close()
         await _cleanup(redis, answer)
+
+
+async def test_the_writer_survives_a_script_flush_and_a_dropped_connection(
+    target: RedisTarget, redis: Redis
+) -> None:
+    """Redis restarted (its script cache empty) or the writer's connection cut: the writes go
+    on, on a new connection; only a Redis that stays away ends the answers."""
+    name = f"log-writer-{uuid.uuid4().hex[:8]}"
+    own = Redis.from_url(target.url, client_name=name)
+    process = Process(own)
+    process.log.start()
+    first = uuid.uuid4()
+    try:
+        await process.leases.claim(first)
+        buffer = process.log.buffer(first)
+        buffer.append(process.frame(first, 0))
+        await process.log.flushed(first)
+        await redis.script_flush()
+        buffer.append(process.frame(first, 1))
+        await process.log.flushed(first)
+        assert await last_entry(redis, first) == (1, False)
+        assert process.lost == []
+
+        killed = 0
+        for client in await redis.client_list():
+            if client.get("name") == name:
+                killed += await redis.client_kill_filter(_id=client["id"])
+        assert killed  # the writer's connection was there to cut
+        buffer.append(process.frame(first, 2))
+        await process.log.flushed(first)
+        assert await last_entry(redis, first) == (2, False)
+        assert process.lost == []
+    finally:
+        await process.log.close()
+        await own.aclose()
+        await _cleanup(redis, first)
