@@ -219,9 +219,8 @@ class RedisStreamSlots(StreamSlots):
         await self._redis.zrem(self._key(user_id), str(lease_id))
 
     async def in_use(self, user_id: uuid.UUID) -> int:
-        key = self._key(user_id)
-        await self._redis.zremrangebyscore(key, "-inf", time.time())
-        count: int = await self._redis.zcard(key)
+        # Leases whose expiry has passed are not counted (`acquire` removes them): one read.
+        count: int = await self._redis.zcount(self._key(user_id), f"({time.time()}", "+inf")
         return count
 
     async def _renew_forever(self) -> None:
