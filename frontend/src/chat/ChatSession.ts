@@ -42,6 +42,11 @@ export interface ChatSnapshot {
   hasEarlier: boolean;
   status: ChatStatus;
   error: ChatError | null;
+  /**
+   * Why the last send was refused before the server took it (a rate limit, too long, the
+   * server out of reach): its bubble is gone and its text went back to onSendRefused.
+   */
+  sendError: ChatError | null;
   conversationId: string | null;
   /** Whether answers stream (false: whole answers, by choice or because the server refused). */
   isStreamingMode: boolean;
@@ -62,6 +67,11 @@ export interface ChatSessionOptions {
   onTurnComplete?: (result: TurnResult) => void;
   /** Word to and from this browser's other tabs that an answer started (see watchOtherTabs). */
   channel?: AnswerChannel;
+  /**
+   * A new message the server did not take: `text` goes back to the box, so nothing typed is
+   * lost (the reason is the snapshot's sendError).
+   */
+  onSendRefused?: (text: string, error: ChatError) => void;
 }
 
 /** What a retry reuses: the failed turn's user message and its idempotency key. */
@@ -80,6 +90,8 @@ interface Turn {
   assistantKey: string;
   /** Null for an answer we follow or continue: nothing is sent. */
   request: TurnRequest | null;
+  /** A send of a new message (not a retry): refused, it leaves no bubble behind. */
+  isNewMessage: boolean;
   /** A Continue: the answer as it stood, put back if the continuation never starts. */
   before: ChatMessage | null;
   handle: TurnHandle | null;
@@ -124,6 +136,7 @@ export class ChatSession {
       hasEarlier: false,
       status: 'idle',
       error: null,
+      sendError: null,
       conversationId: options.conversationId ?? null,
       isStreamingMode: this.transport.streams,
     });
@@ -241,6 +254,7 @@ export class ChatSession {
       hasEarlier: false,
       status: 'idle',
       error: null,
+      sendError: null,
     });
     return true;
   }
@@ -288,6 +302,7 @@ export class ChatSession {
       userKey,
       assistantKey: newId(),
       request,
+      isNewMessage: retry === null,
       before: null,
       handle: null,
       stopping: false,
@@ -329,6 +344,7 @@ export class ChatSession {
       hasEarlier: this.getSnapshot().hasEarlier || kept.dropped,
       status: placeholder.isStreaming ? 'streaming' : 'submitted',
       error: null,
+      sendError: null,
     });
   }
 
@@ -397,6 +413,7 @@ export class ChatSession {
       userKey: null,
       assistantKey: key,
       request: null,
+      isNewMessage: false,
       before,
       handle: null,
       stopping: false,
@@ -479,6 +496,10 @@ export class ChatSession {
           this.answerWholeInstead(turn);
           return;
         }
+        if (turn.isNewMessage && !turn.started && error.refused === true) {
+          this.refuseSend(turn, error);
+          return;
+        }
         if (turn.before !== null && !turn.started) {
           // The continuation never started (refused at a rate limit, say): the answer is as it
           // was, and says why.
@@ -494,6 +515,14 @@ export class ChatSession {
         }
         this.flushText(true);
         this.finishTurn(turn, (m) => ({ ...m, isStreaming: false, status: 'error', error }), error);
+      },
+      onConnectionChange: (reconnecting) => {
+        if (!live()) return;
+        this.store.update({
+          messages: this.updated(turn.assistantKey, (m) =>
+            m.isStreaming ? { ...m, isReconnecting: reconnecting } : m,
+          ),
+        });
       },
       onCancelled: (content) => {
         if (!live()) return;
@@ -573,10 +602,29 @@ export class ChatSession {
   ): void {
     this.turn = null;
     this.store.update({
-      messages: this.updated(turn.assistantKey, answer),
+      messages: this.updated(turn.assistantKey, (m) => {
+        const ended = answer(m);
+        return ended.isReconnecting === true ? { ...ended, isReconnecting: false } : ended;
+      }),
       status: error === null ? 'idle' : 'error',
       error,
     });
+  }
+
+  /**
+   * The server did not take a new message: its question and answer bubbles go (nothing was
+   * stored), and its text goes back to the box with the reason beside it.
+   */
+  private refuseSend(turn: Turn, error: ChatError): void {
+    this.turn = null;
+    const gone = new Set([turn.userKey, turn.assistantKey]);
+    this.store.update({
+      messages: this.getSnapshot().messages.filter((m) => !gone.has(m.id)),
+      status: 'idle',
+      error: null,
+      sendError: error,
+    });
+    if (turn.request !== null) this.options.onSendRefused?.(turn.request.text, error);
   }
 
   private adoptConversation(conversationId: string): void {

@@ -9,6 +9,13 @@ export interface ChatError {
   message: string;
   retryable: boolean;
   retryAfterS?: number | null;
+  /** When a retry can succeed (epoch ms), from Retry-After; null or absent: now. */
+  retryAt?: number | null;
+  /**
+   * The server did not take the message (refused before it was stored, or never reached): a
+   * send that fails so gives its text back to the box instead of leaving a bubble behind.
+   */
+  refused?: boolean;
 }
 
 export interface ChatMessage {
@@ -26,15 +33,23 @@ export interface ChatMessage {
   /** 'pending': sent on the non-streaming path, waiting for the whole answer. */
   status: MessageStatus | 'pending';
   isStreaming: boolean;
+  /** The answer's connection dropped and is being picked up again (its stream resumes). */
+  isReconnecting?: boolean;
   error: ChatError | null;
   createdAt: string;
 }
 
 export const HISTORY_LIMIT = 50;
 
+/**
+ * One wording per outcome: an answer that ended with one of these codes reads the same live
+ * (whatever the server's event said) and after a reload (where only the code is stored).
+ */
+const OUTCOME_CODES = new Set(['llm_error', 'timeout']);
+
 const ERROR_TEXT: Record<string, string> = {
   llm_error: 'The assistant ran into a problem and could not finish this answer.',
-  timeout: 'The assistant took too long to answer.',
+  timeout: 'The assistant stopped responding before it finished this answer.',
   internal: 'Something went wrong on the server.',
   rate_limited: "You're sending messages too quickly. Please wait a moment.",
   unauthorized: 'Your session has ended. Please sign in again.',
@@ -142,25 +157,41 @@ export function isContinuable(message: ChatMessage): boolean {
   );
 }
 
-/** A failed REST call as the message's error. */
-export function toChatError(error: unknown): ChatError {
+/** The message an error shows: the app's own words for an answer's outcome, else the server's. */
+function outcomeText(code: string, message: string): string {
+  return OUTCOME_CODES.has(code) ? errorText(code) : message;
+}
+
+function retryAtFrom(retryAfterS: number | null | undefined, now: number): number | null {
+  return retryAfterS === null || retryAfterS === undefined ? null : now + retryAfterS * 1000;
+}
+
+/**
+ * A failed REST call as the message's error. A whole answer's 502 and 504 come after the
+ * question was stored; any other status means the server did not take it.
+ */
+export function toChatError(error: unknown, now: number = Date.now()): ChatError {
   if (error instanceof ApiError) {
     return {
       code: error.code,
-      message: error.message,
+      message: outcomeText(error.code, error.message),
       retryable: error.status !== 401 && error.status !== 403 && error.status !== 404,
       retryAfterS: error.retryAfterS,
+      retryAt: retryAtFrom(error.retryAfterS, now),
+      refused: error.status !== 502 && error.status !== 504,
     };
   }
   return { code: 'internal', message: 'Something went wrong. Please try again.', retryable: true };
 }
 
 /** A failed stream as the message's error. */
-export function failureToChatError(failure: StreamFailure): ChatError {
+export function failureToChatError(failure: StreamFailure, now: number = Date.now()): ChatError {
   return {
     code: failure.code,
-    message: failure.message,
+    message: outcomeText(failure.code, failure.message),
     retryable: failure.retryable,
     retryAfterS: failure.retryAfterS ?? null,
+    retryAt: retryAtFrom(failure.retryAfterS, now),
+    refused: failure.refused ?? false,
   };
 }

@@ -50,6 +50,8 @@ export interface TurnCallbacks {
    * text the server stored when it said so; null when the text delivered so far is all there is.
    */
   onCancelled: (content: string | null) => void;
+  /** The answer's connection dropped (true) or is back (false); streams only. */
+  onConnectionChange?: (reconnecting: boolean) => void;
 }
 
 /** A turn on its way. */
@@ -107,6 +109,9 @@ function streamCallbacks(callbacks: TurnCallbacks): StreamCallbacks {
     },
     onCancelled: (content) => {
       callbacks.onCancelled(content);
+    },
+    onConnectionChange: (reconnecting) => {
+      callbacks.onConnectionChange?.(reconnecting);
     },
   };
 }

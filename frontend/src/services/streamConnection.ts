@@ -39,6 +39,11 @@ export interface StreamFailure {
   retryable: boolean;
   /** Seconds to wait before retrying, when the server said (Retry-After on a 429). */
   retryAfterS?: number | null;
+  /**
+   * The send never reached the answer: its token or its POST was refused, or the server was out
+   * of reach. Nothing was stored (a 4xx or 503 refusal), or nothing is known to be.
+   */
+  refused?: boolean;
 }
 
 export interface StreamOptions {
@@ -51,7 +56,11 @@ export interface StreamOptions {
    * answer with a new one to the same stored question (docs/api.md, "Idempotent sends").
    */
   regenerate?: boolean;
-  /** How many reconnects in a row may fail before the stream is reported lost. */
+  /**
+   * How many of our own reopens in a row the server may refuse with an HTTP status (say, a
+   * 404) before the stream is reported lost. An unreachable server is tried again for
+   * RECONNECT_WINDOW_MS instead, however many times that takes.
+   */
   maxReconnects?: number;
 }
 
@@ -66,6 +75,11 @@ export interface StreamCallbacks {
    * already delivered are that text.
    */
   onCancelled: (content: string | null) => void;
+  /**
+   * The connection dropped (true: we are reconnecting, the answer goes on on the server) or is
+   * back (false: the stream resumes after the last event we saw).
+   */
+  onConnectionChange?: (reconnecting: boolean) => void;
 }
 
 /** A stream in progress: exactly one terminal callback follows unless it is detached first. */
@@ -103,6 +117,20 @@ export type StreamTarget =
   | { kind: 'continue'; messageId: string };
 
 export const DEFAULT_MAX_RECONNECTS = 3;
+/**
+ * How long a dropped stream is tried again before it is reported lost: long enough for a
+ * server restart; the answer's durable log resumes it from the last event we saw.
+ */
+export const RECONNECT_WINDOW_MS = 60_000;
+/** Our reopens wait this long first, twice as long each time after, up to the maximum. */
+export const RECONNECT_FIRST_DELAY_MS = 500;
+export const RECONNECT_MAX_DELAY_MS = 8_000;
+
+/** The wait before our `attempt`-th reopen in a row (1-based). */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_FIRST_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+}
+
 /**
  * How long Stop waits for the server to say the answer stopped before calling it stopped on
  * our side anyway (the server answers once the generation has stopped, wherever it runs).
@@ -177,16 +205,24 @@ function targetUrl(
   return buildAnswerStreamUrl({ messageId, token, lastEventId });
 }
 
+/** A stream token or a send's POST that failed: the send was refused (see StreamFailure). */
 function toFailure(error: unknown): StreamFailure {
   if (error instanceof ApiError) {
     return {
       code: error.code,
       message: error.message,
-      retryable: error.status === 0 || error.status === 429 || error.status >= 500,
+      retryable: isTransient(error),
       retryAfterS: error.retryAfterS,
+      refused: true,
     };
   }
-  return { code: 'network_error', message: MESSAGES.startFailed, retryable: true };
+  return { code: 'network_error', message: MESSAGES.startFailed, retryable: true, refused: true };
+}
+
+/** The server out of reach, busy or restarting: worth asking again. */
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof ApiError)) return true;
+  return error.status === 0 || error.status === 429 || error.status >= 500;
 }
 
 /** One stream from token to terminal event. Callbacks stop the moment it is finished. */
@@ -206,7 +242,12 @@ export class ActiveStream implements StreamHandle {
   private lastEventId: string | null = null;
   private lastChunkIndex = -1;
   private receivedAny = false;
+  /** Our reopens in a row that the server refused with an HTTP status. */
   private failedReconnects = 0;
+  /** When the connection dropped (epoch ms); null while it is up. */
+  private droppedAt: number | null = null;
+  /** Our reopens since the drop, for the backoff. */
+  private reconnectAttempts = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly maxReconnects: number;
@@ -216,6 +257,7 @@ export class ActiveStream implements StreamHandle {
     private readonly target: StreamTarget,
     private readonly callbacks: StreamCallbacks,
     maxReconnects: number = DEFAULT_MAX_RECONNECTS,
+    private readonly reconnectWindowMs: number = RECONNECT_WINDOW_MS,
   ) {
     this.assistantMessageId = target.kind === 'send' ? null : target.messageId;
     this.maxReconnects = maxReconnects;
@@ -232,7 +274,10 @@ export class ActiveStream implements StreamHandle {
       // message is stored, and the token stays good for reading the answer the send spends.
       token = (await this.service.requestStreamToken(this.tokenPurpose())).token;
     } catch (error) {
-      if (!this.finished) this.fail(toFailure(error));
+      if (this.finished) return;
+      // Reconnecting to a server still out of reach (or restarting): try again later.
+      if (this.droppedAt !== null && isTransient(error)) this.reconnectLater();
+      else this.fail(toFailure(error));
       return;
     }
     if (this.finished) return; // detached or stopped while the token was on its way
@@ -246,6 +291,9 @@ export class ActiveStream implements StreamHandle {
     const es = new EventSourceImpl(targetUrl(this.target, messageId, token, this.lastEventId));
     this.es = es;
     this.requested = true;
+    es.onopen = () => {
+      if (!this.finished && es === this.es) this.markConnected();
+    };
     es.onmessage = (event: MessageEvent<string>) => {
       this.handleMessage(es, event);
     };
@@ -299,7 +347,11 @@ export class ActiveStream implements StreamHandle {
    * they spent it on.
    */
   private tokenPurpose(): StreamTokenPurpose {
-    return this.target.kind === 'answer' || this.lastEventId !== null ? 'watch' : 'send';
+    // A send's answer, once posted, started on the server: reading it again starts nothing.
+    const started = this.target.kind === 'send' && this.started;
+    return this.target.kind === 'answer' || started || this.lastEventId !== null
+      ? 'watch'
+      : 'send';
   }
 
   readonly detach = (): void => {
@@ -361,6 +413,7 @@ export class ActiveStream implements StreamHandle {
     if (this.finished || es !== this.es) return;
     this.receivedAny = true;
     this.failedReconnects = 0;
+    this.markConnected();
     if (message.lastEventId) this.lastEventId = message.lastEventId;
     const event = parseStreamEvent(message.data);
     if (event === null) {
@@ -406,33 +459,59 @@ export class ActiveStream implements StreamHandle {
     }
   }
 
+  /**
+   * A drop: the browser reconnects once by itself (with Last-Event-ID, after the server's
+   * `retry:`). If that fails too, or the server refuses the connection with a plain HTTP status
+   * (most often the stream token expired), we reopen by hand with a fresh token, continuing
+   * after the last event we saw, waiting longer each time, for RECONNECT_WINDOW_MS at most.
+   */
   private handleError(es: EventSource): void {
     if (this.finished || es !== this.es) return;
-    if (es.readyState !== READY_STATE_CLOSED) {
-      // A transient drop: the browser reconnects with Last-Event-ID and the server resumes.
-      this.failedReconnects += 1;
-      if (this.failedReconnects > this.maxReconnects) {
-        this.fail({ code: 'connection_lost', message: MESSAGES.connectionLost, retryable: true });
-      }
-      return;
-    }
-    // CLOSED: the server refused the connection with a plain HTTP status.
-    if (!this.receivedAny) {
+    const refused = es.readyState === READY_STATE_CLOSED;
+    if (refused && !this.receivedAny && this.droppedAt === null) {
+      // The first connection refused with a plain HTTP status.
       this.fail({ code: 'stream_start_failed', message: MESSAGES.startFailed, retryable: true });
       return;
     }
-    // Refused on reconnect after events came (most often the stream token expired): reopen by
-    // hand with a fresh token, continuing after the last event we saw.
-    this.failedReconnects += 1;
-    if (this.failedReconnects > this.maxReconnects) {
+    const firstDrop = this.droppedAt === null;
+    this.markDropped();
+    if (!refused && firstDrop) return; // the browser is reconnecting
+    if (refused) {
+      this.failedReconnects += 1;
+      if (this.failedReconnects > this.maxReconnects) {
+        this.fail({ code: 'connection_lost', message: MESSAGES.connectionLost, retryable: true });
+        return;
+      }
+    }
+    this.closeEventSource();
+    this.reconnectLater();
+  }
+
+  /** The next reopen, after a longer wait each time; lost once the window has passed. */
+  private reconnectLater(): void {
+    const droppedAt = this.droppedAt ?? Date.now();
+    if (Date.now() - droppedAt >= this.reconnectWindowMs) {
       this.fail({ code: 'connection_lost', message: MESSAGES.connectionLost, retryable: true });
       return;
     }
-    this.closeEventSource();
+    this.reconnectAttempts += 1;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.open();
-    }, 500 * this.failedReconnects);
+    }, reconnectDelayMs(this.reconnectAttempts));
+  }
+
+  private markDropped(): void {
+    if (this.droppedAt !== null) return;
+    this.droppedAt = Date.now();
+    this.callbacks.onConnectionChange?.(true);
+  }
+
+  private markConnected(): void {
+    if (this.droppedAt === null) return;
+    this.droppedAt = null;
+    this.reconnectAttempts = 0;
+    this.callbacks.onConnectionChange?.(false);
   }
 
   private fail(failure: StreamFailure): void {
@@ -451,6 +530,7 @@ export class ActiveStream implements StreamHandle {
     const es = this.es;
     this.es = null;
     if (es !== null) {
+      es.onopen = null;
       es.onmessage = null;
       es.onerror = null;
       es.close();
