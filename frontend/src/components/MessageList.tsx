@@ -10,10 +10,12 @@ import type { ChatMessage } from '../chat/messages';
 import { isContinuable } from '../chat/messages';
 import { useStickToBottom } from '../hooks/useStickToBottom';
 
+import { AnswerStatus } from './AnswerStatus';
 import { SparkleIcon } from './Icons';
 import { Markdown } from './Markdown';
 import { MessageActions } from './MessageActions';
 import styles from './MessageList.module.css';
+import { RetryButton } from './RetryButton';
 
 export interface MessageListProps {
   messages: ChatMessage[];
@@ -151,9 +153,7 @@ const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: 
           <div className={styles.error} role="alert">
             <p>{error.message}</p>
             {onRetry && error.retryable && (
-              <button type="button" className={styles.retry} onClick={onRetry}>
-                Retry
-              </button>
+              <RetryButton error={error} onRetry={onRetry} className={styles.retry} />
             )}
             {onContinue && <ContinueButton onContinue={onContinue} className={styles.retry} />}
           </div>
@@ -262,6 +262,7 @@ export function MessageList({
               />
             ))}
           </div>
+          <AnswerStatus message={last} />
         </div>
       </div>
       {!isAtBottom && (

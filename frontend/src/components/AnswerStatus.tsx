@@ -1,0 +1,73 @@
+// The line under an answer on its way that says what is happening while no text comes:
+// "Still thinking… (12 s)" after a few silent seconds, "Reconnecting…" while its connection is
+// down. A screen reader hears each state once (politely), never the seconds ticking.
+
+import { useEffect, useState } from 'react';
+
+import type { ChatMessage } from '../chat/messages';
+
+import styles from './AnswerStatus.module.css';
+
+/** Silence before the line says the assistant is still thinking. */
+export const STILL_THINKING_AFTER_MS = 3_000;
+const TICK_MS = 1_000;
+
+/** Milliseconds since `key` last changed, counted in whole ticks; 0 while `key` is null. */
+function useSilenceMs(key: string | null): number {
+  const [tick, setTick] = useState({ key, ms: 0 });
+  useEffect(() => {
+    if (key === null) return;
+    const startedAt = Date.now();
+    const timer = setInterval(() => {
+      setTick({ key, ms: Date.now() - startedAt });
+    }, TICK_MS);
+    return () => {
+      clearInterval(timer);
+    };
+  }, [key]);
+  return key !== null && tick.key === key ? tick.ms : 0;
+}
+
+export function AnswerStatus({ message }: { message: ChatMessage | undefined }) {
+  const waiting =
+    message !== undefined &&
+    message.role === 'assistant' &&
+    (message.isStreaming || message.status === 'pending');
+  const reconnecting = waiting && message.isReconnecting === true;
+  // Any new text (or a change of connection) starts the silence again.
+  const progressKey = waiting
+    ? `${message.id}:${message.content.length}:${reconnecting ? 'down' : 'up'}`
+    : null;
+  const silenceMs = useSilenceMs(progressKey);
+  const thinking = waiting && !reconnecting && silenceMs >= STILL_THINKING_AFTER_MS;
+
+  const visible = reconnecting
+    ? 'Reconnecting…'
+    : thinking
+      ? `Still thinking… (${Math.floor(silenceMs / 1000)} s)`
+      : null;
+  // Said once per state: the wait for a first word, and each drop of the connection.
+  const spoken = reconnecting
+    ? 'Reconnecting…'
+    : thinking && message.content === ''
+      ? 'Still thinking…'
+      : '';
+
+  return (
+    <>
+      {visible !== null && (
+        <p
+          className={styles.status}
+          data-state={reconnecting ? 'reconnecting' : 'thinking'}
+          data-testid="answer-status"
+          aria-hidden="true"
+        >
+          {visible}
+        </p>
+      )}
+      <div role="status" aria-live="polite" aria-atomic="true" className="sr-only">
+        {spoken}
+      </div>
+    </>
+  );
+}
