@@ -1,25 +1,47 @@
 // Assistant text as markdown. Finished blocks are rendered once (memo + cache); while the
-// answer streams only its last block is parsed again on each update.
+// answer streams only its last block is parsed again on each update. Top-level code blocks are
+// CodeBlock components (label, Copy, highlighting); the rest is sanitised HTML.
 
 import { memo, useMemo } from 'react';
 
+import type { MarkdownPart } from '../lib/markdown';
 import { renderFinishedBlock, renderStreamingBlock, splitMarkdownBlocks } from '../lib/markdown';
 
+import { CodeBlock } from './CodeBlock';
 import styles from './Markdown.module.css';
 
+function Parts({ parts, isStreaming }: { parts: MarkdownPart[]; isStreaming: boolean }) {
+  const last = parts.length - 1;
+  return parts.map((part, index) =>
+    part.kind === 'code' ? (
+      <CodeBlock key={index} code={part.code} language={part.language} isOpen={part.isOpen} />
+    ) : (
+      <div
+        key={index}
+        className={styles.block}
+        // The text still being written flows into the typing caret (MessageList.module.css).
+        data-streaming-block={isStreaming && index === last ? '' : undefined}
+        dangerouslySetInnerHTML={{ __html: part.html }}
+      />
+    ),
+  );
+}
+
 const FinishedBlock = memo(function FinishedBlock({ text }: { text: string }) {
-  const html = useMemo(() => renderFinishedBlock(text), [text]);
-  return <div className={styles.block} dangerouslySetInnerHTML={{ __html: html }} />;
+  const parts = useMemo(() => renderFinishedBlock(text), [text]);
+  return (
+    <div className={styles.block}>
+      <Parts parts={parts} isStreaming={false} />
+    </div>
+  );
 });
 
 const StreamingBlock = memo(function StreamingBlock({ text }: { text: string }) {
-  const html = useMemo(() => renderStreamingBlock(text), [text]);
+  const parts = useMemo(() => renderStreamingBlock(text), [text]);
   return (
-    <div
-      className={styles.block}
-      data-streaming-block=""
-      dangerouslySetInnerHTML={{ __html: html }}
-    />
+    <div className={styles.block}>
+      <Parts parts={parts} isStreaming />
+    </div>
   );
 });
 

@@ -5,7 +5,9 @@ import {
   finishedBlockParseCount,
   openFence,
   renderFinishedBlock,
+  languageOf,
   renderMarkdown,
+  renderParts,
   renderStreamingBlock,
   sanitizeHtml,
   splitMarkdownBlocks,
@@ -63,13 +65,46 @@ describe('renderMarkdown', () => {
   });
 });
 
+describe('renderParts', () => {
+  it('keeps top-level code blocks apart from the HTML around them', () => {
+    const parts = renderParts(
+      'Intro\n\n```Python title="x.py"\nprint(1)\n```\n\n    indented\n\nEnd',
+    );
+    expect(parts).toEqual([
+      { kind: 'html', html: '<p>Intro</p>\n' },
+      { kind: 'code', code: 'print(1)', language: 'python', isOpen: false },
+      { kind: 'code', code: 'indented', language: '', isOpen: false },
+      { kind: 'html', html: '<p>End</p>\n' },
+    ]);
+  });
+
+  it('makes code inside a list a focusable, labelled scroll box', () => {
+    const [part] = renderParts('1. Run:\n\n   ```sh\n   ls <dir>\n   ```');
+    const pre = fragment(part?.kind === 'html' ? part.html : '').querySelector('li pre');
+    expect(pre?.getAttribute('tabindex')).toBe('0');
+    expect(pre?.getAttribute('role')).toBe('group');
+    expect(pre?.getAttribute('aria-label')).toBe('sh code');
+    expect(pre?.textContent).toBe('ls <dir>\n');
+  });
+
+  it('reads the language from the first word of the fence, lower case', () => {
+    expect(languageOf(' TypeScript {1,3}')).toBe('typescript');
+    expect(languageOf(undefined)).toBe('');
+    expect(languageOf('')).toBe('');
+  });
+});
+
 describe('streaming markdown', () => {
   it('closes an open code fence so half-written code renders as code', () => {
     expect(openFence('text\n```js\nconst a')).toBe('```');
     expect(openFence('```js\nx\n```\n')).toBeNull();
-    const html = fragment(renderStreamingBlock('```js\nconst a = 1'));
-    expect(html.querySelector('pre code')?.textContent).toContain('const a = 1');
-    expect(html.querySelectorAll('pre')).toHaveLength(1);
+    expect(renderStreamingBlock('Look:\n```js\nconst a = 1')).toEqual([
+      { kind: 'html', html: '<p>Look:</p>\n' },
+      { kind: 'code', code: 'const a = 1', language: 'js', isOpen: true },
+    ]);
+    expect(renderStreamingBlock('```js\nconst a = 1\n```')).toEqual([
+      { kind: 'code', code: 'const a = 1', language: 'js', isOpen: false },
+    ]);
   });
 
   it('splits at blank lines outside code fences only', () => {

@@ -2,10 +2,12 @@
 // shown as text, then DOMPurify keeps only harmless tags and http(s)/mailto links.
 //
 // Long answers are split into top-level blocks so a finished block is parsed once and cached;
-// while streaming only the last (growing) block is parsed again.
+// while streaming only the last (growing) block is parsed again. A block comes out as parts:
+// sanitised HTML, and its top-level code blocks apart, for CodeBlock to label and highlight.
 
 import DOMPurify from 'dompurify';
 import { Marked } from 'marked';
+import type { Token } from 'marked';
 
 function escapeHtml(text: string): string {
   return text
@@ -24,8 +26,20 @@ const marked = new Marked({
     html({ text }) {
       return escapeHtml(text);
     },
+    // Code inside a list or quote (top-level code is a CodeBlock): a long line scrolls sideways,
+    // so the keyboard must be able to reach it.
+    code({ text, lang }) {
+      const label = `${languageOf(lang) || 'text'} code`;
+      const body = `${escapeHtml(text.replace(/\n$/, ''))}\n`;
+      return `<pre tabindex="0" role="group" aria-label="${escapeHtml(label)}"><code>${body}</code></pre>\n`;
+    },
   },
 });
+
+/** The language a fence names ("```python title=x" → "python"), lower case; "" for none. */
+export function languageOf(info: string | undefined): string {
+  return (info ?? '').trim().split(/\s+/)[0]?.toLowerCase().slice(0, 32) ?? '';
+}
 
 const SAFE_URL = /^(?:https?:|mailto:)/i;
 
@@ -133,21 +147,53 @@ export function splitMarkdownBlocks(text: string): string[] {
   return blocks;
 }
 
+export type MarkdownPart =
+  | { kind: 'html'; html: string }
+  /** A top-level code block; `isOpen` while its closing fence has not been written yet. */
+  | { kind: 'code'; code: string; language: string; isOpen: boolean };
+
+/** Markdown → parts: top-level code blocks apart, everything between as sanitised HTML. */
+export function renderParts(text: string): MarkdownPart[] {
+  const parts: MarkdownPart[] = [];
+  let between: Token[] = [];
+  const flush = () => {
+    if (between.length === 0) return;
+    parts.push({ kind: 'html', html: sanitizeHtml(marked.parser(between)) });
+    between = [];
+  };
+  for (const token of marked.lexer(text)) {
+    if (token.type === 'code') {
+      flush();
+      const { text: code, lang } = token as { text: string; lang?: string };
+      parts.push({ kind: 'code', code, language: languageOf(lang), isOpen: false });
+    } else if (token.type !== 'space') {
+      between.push(token);
+    }
+  }
+  flush();
+  return parts;
+}
+
 /**
  * Renders the block still being written. An unclosed code fence is closed, so the half-written
- * code shows as code from its first line rather than flickering between paragraph and code.
+ * code shows as code from its first line rather than flickering between paragraph and code; its
+ * part says it is still open.
  */
-export function renderStreamingBlock(text: string): string {
+export function renderStreamingBlock(text: string): MarkdownPart[] {
   const fence = openFence(text);
-  return renderMarkdown(fence === null ? text : `${text}\n${fence}`);
+  if (fence === null) return renderParts(text);
+  const parts = renderParts(`${text}\n${fence}`);
+  const last = parts.at(-1);
+  if (last?.kind === 'code') last.isOpen = true;
+  return parts;
 }
 
 const CACHE_LIMIT = 500;
-const blockCache = new Map<string, string>();
+const blockCache = new Map<string, MarkdownPart[]>();
 let parseCount = 0;
 
 /** Renders a finished block, from the cache when it has been rendered before. */
-export function renderFinishedBlock(text: string): string {
+export function renderFinishedBlock(text: string): MarkdownPart[] {
   const cached = blockCache.get(text);
   if (cached !== undefined) {
     // Refresh its place in the least-recently-used order.
@@ -156,13 +202,13 @@ export function renderFinishedBlock(text: string): string {
     return cached;
   }
   parseCount += 1;
-  const html = renderMarkdown(text);
-  blockCache.set(text, html);
+  const parts = renderParts(text);
+  blockCache.set(text, parts);
   if (blockCache.size > CACHE_LIMIT) {
     const oldest = blockCache.keys().next().value;
     if (oldest !== undefined) blockCache.delete(oldest);
   }
-  return html;
+  return parts;
 }
 
 /** How many finished blocks were parsed (not served from the cache): for tests. */
