@@ -117,3 +117,8 @@ async def test_nginx_keeps_metrics_internal_and_passes_probes(
         index = await client.get("/some/client/route")
         assert index.status_code == 200 and "ChatStream" in index.text  # the SPA fallback
         assert "content-security-policy" in index.headers
+        # The API's own pages reach the API (which serves them outside production), never the SPA.
+        assert (await client.get("/openapi.json")).json()["info"]["title"]
+        for page, marker in (("/docs", "swagger-ui"), ("/redoc", "<redoc")):
+            html = (await client.get(page)).text
+            assert marker in html and 'id="root"' not in html
