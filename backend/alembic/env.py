@@ -10,10 +10,16 @@ from alembic import context
 from app.core.config import get_settings
 from app.db import models  # noqa: F401  (registers the tables)
 from app.db.base import Base
+from app.db.crud.search import is_search_object
 from app.db.session import create_engine
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Autogenerate leaves the search index alone: migrations make it, the models do not."""
+    return type_ not in {"table", "index"} or not is_search_object(name)
 
 
 def database_url() -> str:
@@ -32,7 +38,12 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

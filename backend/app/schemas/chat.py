@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -77,6 +78,52 @@ class ConversationRead(BaseModel):
 
 class ConversationList(BaseModel):
     items: list[ConversationRead]
+
+
+TITLE_MAX_CHARS = 200
+# A character that is neither whitespace nor a control character: what a title must hold.
+TITLE_PATTERN = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+def _title(text: str) -> str:
+    # One line, as the sidebar shows it: control characters (invisible; PostgreSQL cannot store
+    # a NUL) are dropped, and runs of whitespace, newlines too, become one space.
+    text = "".join(c for c in text if c.isspace() or unicodedata.category(c) != "Cc")
+    title = " ".join(text.split())
+    if not title:
+        raise PydanticCustomError("empty_title", "The title is blank.")
+    if has_lone_surrogate(title):
+        raise PydanticCustomError(
+            "invalid_title", "The title contains half of a UTF-16 surrogate pair."
+        )
+    return title
+
+
+class ConversationUpdate(BaseModel):
+    title: Annotated[
+        str,
+        Field(
+            max_length=TITLE_MAX_CHARS,
+            # Documents the check `_title` makes, with a clearer message than a mismatch's.
+            json_schema_extra={"pattern": TITLE_PATTERN},
+            description="The new title, at most 200 characters; control characters are "
+            "dropped, and whitespace is trimmed (runs of it become one space).",
+        ),
+        AfterValidator(_title),
+    ]
+
+
+class SearchHitRead(BaseModel):
+    conversation_id: uuid.UUID
+    conversation_title: str | None
+    message_id: uuid.UUID
+    role: Literal["user", "assistant"]
+    snippet: str = Field(description="Plain text around the best match, `…` where cut.")
+    created_at: datetime
+
+
+class SearchResults(BaseModel):
+    items: list[SearchHitRead] = Field(description="Best match first; newer first among equals.")
 
 
 class MessagePage(BaseModel):

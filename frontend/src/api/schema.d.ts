@@ -75,6 +75,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chat/conversations/{conversation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Conversation
+         * @description Delete one of the user's conversations and its messages; an answer still being
+         *     written in it is stopped first (as `POST /chat/messages/{id}/cancel` stops it).
+         */
+        delete: operations["chat-delete_conversation"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename Conversation
+         * @description Rename one of the user's conversations; its place in the list does not change.
+         */
+        patch: operations["chat-rename_conversation"];
+        trace?: never;
+    };
     "/api/v1/chat/conversations/{conversation_id}/messages": {
         parameters: {
             query?: never;
@@ -199,6 +224,26 @@ export interface paths {
         };
         /** Stream Onboarding */
         get: operations["chat-stream_onboarding"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Messages
+         * @description Search the user's own messages (never anyone else's), best match first.
+         */
+        get: operations["chat-search_messages"];
         put?: never;
         post?: never;
         delete?: never;
@@ -498,6 +543,14 @@ export interface components {
              */
             updated_at: string;
         };
+        /** ConversationUpdate */
+        ConversationUpdate: {
+            /**
+             * Title
+             * @description The new title, at most 200 characters; control characters are dropped, and whitespace is trimmed (runs of it become one space).
+             */
+            title: string;
+        };
         /**
          * ErrorBody
          * @description Every error's body, whatever its status (docs/api.md, "Errors").
@@ -621,6 +674,44 @@ export interface components {
             key: string;
             /** Question */
             question: string;
+        };
+        /** SearchHitRead */
+        SearchHitRead: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Conversation Title */
+            conversation_title: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Message Id
+             * Format: uuid
+             */
+            message_id: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+            /**
+             * Snippet
+             * @description Plain text around the best match, `…` where cut.
+             */
+            snippet: string;
+        };
+        /** SearchResults */
+        SearchResults: {
+            /**
+             * Items
+             * @description Best match first; newer first among equals.
+             */
+            items: components["schemas"]["SearchHitRead"][];
         };
         /** SendCancel */
         SendCancel: {
@@ -844,6 +935,7 @@ export interface operations {
     "chat-list_conversations": {
         parameters: {
             query?: {
+                /** @description Only this kind; both (the onboarding conversation too) without it. */
                 kind?: components["schemas"]["ConversationKind"] | null;
             };
             header?: never;
@@ -863,6 +955,106 @@ export interface operations {
             };
             /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "chat-delete_conversation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "chat-rename_conversation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConversationUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationRead"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1408,6 +1600,48 @@ export interface operations {
             };
             /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "chat-search_messages": {
+        parameters: {
+            query: {
+                /** @description Words to find, each as the start of a word; punctuation is ignored. */
+                q: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
-from app.db.models import Conversation, ConversationKind
+from app.db.models import Conversation, ConversationKind, Message, MessageStatus
 
 
 def get_owned_conversation(
@@ -74,6 +74,24 @@ def list_conversations(
         query = query.where(Conversation.kind == kind)
     result = session.execute(query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()))
     return result.scalars().all()
+
+
+def streaming_answer_ids(session: Session, conversation_id: uuid.UUID) -> list[uuid.UUID]:
+    """The conversation's answers still being written."""
+    result = session.execute(
+        select(Message.id).where(
+            Message.conversation_id == conversation_id,
+            Message.status == MessageStatus.STREAMING,
+        )
+    )
+    return list(result.scalars().all())
+
+
+def delete_conversation(session: Session, conversation_id: uuid.UUID) -> None:
+    """The conversation and its messages (deleted first: a message's answer refers to its
+    question, and the search index's triggers see each row go)."""
+    session.execute(delete(Message).where(Message.conversation_id == conversation_id))
+    session.execute(delete(Conversation).where(Conversation.id == conversation_id))
 
 
 def title_from_message(text: str, limit: int = 60) -> str:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import Response
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from app.api.deps import (
     CurrentUser,
@@ -30,8 +32,11 @@ from app.schemas.chat import (
     ChatMessageCreate,
     ChatTurnRead,
     ConversationList,
+    ConversationRead,
+    ConversationUpdate,
     MessagePage,
     OnboardingMessageCreate,
+    SearchResults,
     SendCancel,
     TurnCreate,
 )
@@ -258,9 +263,64 @@ async def cancel_send(
 
 @router.get("/conversations")
 async def list_conversations(
-    user: CurrentUser, db: DatabaseDep, kind: ConversationKind | None = None
+    user: CurrentUser,
+    db: DatabaseDep,
+    kind: Annotated[
+        ConversationKind | None,
+        Query(description="Only this kind; both (the onboarding conversation too) without it."),
+    ] = None,
 ) -> ConversationList:
     return await conversations.list_conversations(db, user.id, kind)
+
+
+@router.patch("/conversations/{conversation_id}", responses=error_responses(404))
+async def rename_conversation(
+    conversation_id: uuid.UUID, body: ConversationUpdate, user: CurrentUser, db: DatabaseDep
+) -> ConversationRead:
+    """Rename one of the user's conversations; its place in the list does not change."""
+    return await conversations.rename_conversation(db, user.id, conversation_id, body.title)
+
+
+@router.delete(
+    "/conversations/{conversation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(404),
+)
+async def delete_conversation(
+    conversation_id: uuid.UUID, user: CurrentUser, db: DatabaseDep, orchestrator: OrchestratorDep
+) -> Response:
+    """Delete one of the user's conversations and its messages; an answer still being
+    written in it is stopped first (as `POST /chat/messages/{id}/cancel` stops it)."""
+    for answer_id in await conversations.answers_in_flight(db, user.id, conversation_id):
+        await orchestrator.cancel(user, answer_id)
+    await conversations.delete_conversation(db, user.id, conversation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _search_words(q: str) -> str:
+    if not q.strip():
+        raise PydanticCustomError("empty_query", "Type one or more words to search for.")
+    return q
+
+
+@router.get("/search")
+async def search_messages(
+    user: CurrentUser,
+    db: DatabaseDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=200,
+            description="Words to find, each as the start of a word; punctuation is ignored.",
+            json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+        ),
+        AfterValidator(_search_words),
+    ],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> SearchResults:
+    """Search the user's own messages (never anyone else's), best match first."""
+    return await conversations.search_messages(db, user.id, q, limit)
 
 
 @router.get("/conversations/{conversation_id}/messages", responses=error_responses(404))
