@@ -30,6 +30,19 @@ export const XSS_PAYLOADS = [
   'That is all.',
 ].join('\n\n');
 
+/** The code block of CODE_ANSWER: Python with one line far wider than any screen. */
+export const CODE_PYTHON =
+  'def greet(name: str) -> str:\n' +
+  '    """Say hello, at length."""\n' +
+  `    message = "${'a very long line that scrolls sideways '.repeat(8).trim()}"\n` +
+  '    return f"Hello, {name}! {message}"';
+
+/** An answer with a fenced python block, for the code block's label, highlighting and Copy. */
+export const CODE_ANSWER =
+  'Here is a function that greets someone:\n\n' +
+  `\`\`\`python\n${CODE_PYTHON}\n\`\`\`\n\n` +
+  'Call it with `greet("Ada")`.';
+
 /**
  * Numbered words ("w1 w2 … w120"): in a page showing part of the answer, a word missing or
  * doubled is plain to see (the shown text is not a prefix of this).
@@ -86,6 +99,8 @@ export const SERVERS = {
     LOCAL_MODEL_THREADS: '1',
     STREAM_IDLE_TIMEOUT_S: '150',
   }),
+  /** Answers with a fenced python block (~2 s). */
+  code: config('code', { SCRIPTED_TEXT: CODE_ANSWER, SCRIPTED_CHUNK_DELAY_S: '0.02' }),
   /** One message an hour per user. */
   rateLimited: config('rate-limited', {
     SCRIPTED_TEXT: 'Noted. That was your one message for this hour.',
