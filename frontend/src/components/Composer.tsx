@@ -11,6 +11,14 @@ import { SendIcon } from './Icons';
 export interface ComposerProps {
   /** Returns false when the message was refused (it then stays in the box). */
   onSend: (text: string) => boolean;
+  /**
+   * The box's text, when the page keeps it (a draft that outlives the page); with
+   * onValueChange. Without them the box keeps its own.
+   */
+  value?: string;
+  onValueChange?: (text: string) => void;
+  /** Why the last send was refused; its text is back in the box. */
+  error?: string | null;
   onStop: () => void;
   /** An answer is in flight: sending is blocked and the button stops it instead. */
   isBusy: boolean;
@@ -41,6 +49,9 @@ function hasFinePointer(): boolean {
 
 export function Composer({
   onSend,
+  value,
+  onValueChange,
+  error = null,
   onStop,
   isBusy,
   maxLength,
@@ -49,7 +60,10 @@ export function Composer({
   label = 'Message',
   autoFocus = hasFinePointer(),
 }: ComposerProps) {
-  const [text, setText] = useState('');
+  const [ownText, setOwnText] = useState('');
+  const text = value ?? ownText;
+  const setText = onValueChange ?? setOwnText;
+  const errorId = useId();
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const hintId = useId();
   const length = characterCount(text);
@@ -100,6 +114,11 @@ export function Composer({
 
   return (
     <form className={styles.composer} onSubmit={onSubmit} aria-label="Send a message">
+      {error !== null && (
+        <p id={errorId} className={styles.error} role="alert">
+          {error}
+        </p>
+      )}
       <div className={styles.field} data-busy={isBusy ? 'true' : 'false'}>
         <textarea
           ref={inputRef}
@@ -111,7 +130,7 @@ export function Composer({
           onKeyDown={onKeyDown}
           placeholder={isBusy ? busyPlaceholder : placeholder}
           aria-label={label}
-          aria-describedby={hintId}
+          aria-describedby={error === null ? hintId : `${errorId} ${hintId}`}
           aria-invalid={tooLong}
           rows={1}
           autoFocus={autoFocus}

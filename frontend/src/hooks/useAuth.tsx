@@ -7,6 +7,7 @@ import type { ReactNode } from 'react';
 import type { RegisterRequest, ServerConfig, User } from '../api/types';
 import * as authService from '../services/authService';
 import { getConfig } from '../services/configService';
+import { clearDrafts } from '../services/drafts';
 import { ApiError } from '../services/http';
 import { getAccessToken, onSessionExpired } from '../services/session';
 
@@ -16,9 +17,15 @@ export interface AuthState {
   status: AuthStatus;
   user: User | null;
   config: ServerConfig | null;
+  /**
+   * The server ended the session (a 401: the token expired or was removed), as opposed to a
+   * sign-out: the sign-in page says so. False again once signed in.
+   */
+  sessionExpired: boolean;
   /** Signs in and loads the profile; resolves with the user (to choose /chat or /onboarding). */
   login: (email: string, password: string) => Promise<User>;
   register: (request: RegisterRequest) => Promise<User>;
+  /** Signs out on purpose: the user's drafts on this browser are forgotten too. */
   logout: () => void;
   markOnboardingComplete: () => void;
 }
@@ -56,10 +63,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     getAccessToken() === null ? ANONYMOUS : { status: 'loading', user: null, config: null },
   );
 
+  const [sessionExpired, setSessionExpired] = useState(false);
   useEffect(
     () =>
       onSessionExpired(() => {
         setSession(ANONYMOUS);
+        setSessionExpired(true);
       }),
     [],
   );
@@ -80,6 +89,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     await authService.login(email, password);
     const next = await loadSession();
     setSession(next);
+    setSessionExpired(false);
     return next.user as User;
   }, []);
 
@@ -91,18 +101,20 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [login],
   );
 
+  const userId = session.user?.id ?? null;
   const logout = useCallback(() => {
+    if (userId !== null) clearDrafts(userId);
     authService.logout();
     setSession(ANONYMOUS);
-  }, []);
+  }, [userId]);
 
   const markOnboardingComplete = useCallback(() => {
     setSession((s) => (s.user ? { ...s, user: { ...s.user, onboarding_completed: true } } : s));
   }, []);
 
   const value = useMemo<AuthState>(
-    () => ({ ...session, login, register, logout, markOnboardingComplete }),
-    [session, login, register, logout, markOnboardingComplete],
+    () => ({ ...session, sessionExpired, login, register, logout, markOnboardingComplete }),
+    [session, sessionExpired, login, register, logout, markOnboardingComplete],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

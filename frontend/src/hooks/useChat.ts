@@ -36,6 +36,8 @@ export interface UseChatOptions {
   onConversationStarted?: (conversationId: string) => void;
   /** An answer finished; carries the onboarding progress on the onboarding chat. */
   onTurnComplete?: (result: TurnResult) => void;
+  /** A new message the server did not take: put `text` back in the box (see sendError). */
+  onSendRefused?: (text: string) => void;
 }
 
 export interface UseChat {
@@ -48,6 +50,8 @@ export interface UseChat {
   /** Whether answers stream (false: the feature flag is off or EventSource is missing). */
   isStreamingMode: boolean;
   error: ChatError | null;
+  /** Why the last send was refused before the server took it; its text went to onSendRefused. */
+  sendError: ChatError | null;
   conversationId: string | null;
   history: HistoryState;
   /** Sends a message; returns false when refused (empty, or an answer is still coming). */
@@ -96,6 +100,7 @@ export function useChat(options: UseChatOptions): UseChat {
         historyLimit: options.historyLimit,
         onConversationStarted: (id) => handlers.current.onConversationStarted?.(id),
         onTurnComplete: (result) => handlers.current.onTurnComplete?.(result),
+        onSendRefused: (text) => handlers.current.onSendRefused?.(text),
         channel,
       }),
   );
@@ -137,6 +142,7 @@ export function useChat(options: UseChatOptions): UseChat {
     isStreamingMode: snapshot.isStreamingMode,
     canContinue: snapshot.isStreamingMode && !session.isOnboarding,
     error: snapshot.error,
+    sendError: snapshot.sendError,
     conversationId: snapshot.conversationId,
     history,
     loadEarlier,

@@ -11,6 +11,7 @@ import { MessageList } from '../components/MessageList';
 import { useAuth } from '../hooks/useAuth';
 import { useChat } from '../hooks/useChat';
 import { useConversations } from '../hooks/useConversations';
+import { useDraft } from '../hooks/useDraft';
 
 import styles from './ChatPage.module.css';
 
@@ -28,12 +29,16 @@ export function ChatPage() {
     [navigate, refresh],
   );
 
+  // What is typed is kept per conversation (a reload, or signing in again, finds it), and a
+  // send the server did not take comes back to the box.
+  const draft = useDraft(user?.id ?? null, conversationId);
   const chat = useChat({
     isOnboarding: false,
     conversationId,
     streamingEnabled: config?.streaming_enabled ?? false,
     onConversationStarted,
     onTurnComplete: refresh,
+    onSendRefused: draft.restore,
   });
 
   if (user && !user.onboarding_completed) return <Navigate to="/onboarding" replace />;
@@ -92,6 +97,9 @@ export function ChatPage() {
       />
       <Composer
         onSend={chat.sendMessage}
+        value={draft.text}
+        onValueChange={draft.setText}
+        error={chat.sendError?.message ?? null}
         onStop={chat.stop}
         isBusy={chat.isBusy}
         maxLength={config?.max_message_chars}

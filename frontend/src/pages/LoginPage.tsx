@@ -17,7 +17,7 @@ export function homePath(onboardingCompleted: boolean): string {
 }
 
 export function LoginPage() {
-  const { status, user, login } = useAuth();
+  const { status, user, login, sessionExpired } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
   const [email, setEmail] = useState('');
@@ -28,6 +28,8 @@ export function LoginPage() {
   if (status === 'authenticated' && user && !submitting) {
     return <Navigate to={homePath(user.onboarding_completed)} replace />;
   }
+  // Sent here by a 401 from the page the user was on: they go back there, to their draft.
+  const returning = sessionExpired && (location.state as FromState | null)?.from !== undefined;
 
   const onSubmit = async (event: SyntheticEvent) => {
     event.preventDefault();
@@ -55,6 +57,12 @@ export function LoginPage() {
 
   return (
     <AuthCard title="Welcome back" subtitle="Sign in to continue your conversations.">
+      {returning && (
+        <p className={authStyles.notice} role="status">
+          Your session has ended. Sign in again to go back to where you were; what you typed is
+          kept.
+        </p>
+      )}
       <form className={authStyles.form} onSubmit={(event) => void onSubmit(event)} noValidate>
         <Field
           label="Email"

@@ -12,12 +12,15 @@ import { OnboardingProgress } from '../components/OnboardingProgress';
 import { useAuth } from '../hooks/useAuth';
 import { useChat } from '../hooks/useChat';
 import type { TurnResult } from '../hooks/useChat';
+import { useDraft } from '../hooks/useDraft';
 import { useOnboarding } from '../hooks/useOnboarding';
 
 import styles from './OnboardingChatPage.module.css';
 
 /** How long the "all set" message shows before moving on to the chat. */
 export const ONBOARDING_REDIRECT_MS = 2500;
+/** The onboarding answer being typed is a draft of its own. */
+const ONBOARDING_DRAFT = 'onboarding';
 
 export function OnboardingChatPage() {
   const navigate = useNavigate();
@@ -37,11 +40,13 @@ export function OnboardingChatPage() {
     [applyProgress, markOnboardingComplete],
   );
 
+  const draft = useDraft(user?.id ?? null, ONBOARDING_DRAFT);
   const chat = useChat({
     isOnboarding: true,
     conversationId: onboarding?.conversation_id ?? null,
     streamingEnabled: config?.streaming_enabled ?? false,
     onTurnComplete,
+    onSendRefused: draft.restore,
   });
 
   useEffect(() => {
@@ -102,6 +107,9 @@ export function OnboardingChatPage() {
       ) : (
         <Composer
           onSend={chat.sendMessage}
+          value={draft.text}
+          onValueChange={draft.setText}
+          error={chat.sendError?.message ?? null}
           onStop={chat.stop}
           isBusy={chat.isBusy}
           maxLength={config?.max_message_chars}

@@ -1,0 +1,43 @@
+// The message box's text for one conversation, kept as the user's draft (services/drafts.ts):
+// read when the conversation opens, saved as it changes, forgotten once sent.
+
+import { useCallback, useState } from 'react';
+
+import { loadDraft, NEW_CONVERSATION, saveDraft } from '../services/drafts';
+
+export interface Draft {
+  text: string;
+  setText: (text: string) => void;
+  /** A refused send's text back in the box, before anything typed since. */
+  restore: (text: string) => void;
+}
+
+export function useDraft(userId: string | null, conversationId: string | null): Draft {
+  const conversationKey = conversationId ?? NEW_CONVERSATION;
+  const owner = userId === null ? null : `${userId}:${conversationKey}`;
+  const read = (): string => (userId === null ? '' : loadDraft(userId, conversationKey));
+  const [state, setState] = useState(() => ({ owner, text: read() }));
+  let current = state;
+  if (state.owner !== owner) {
+    // Another conversation (or user): its own draft, read during render so no frame shows
+    // the previous one.
+    current = { owner, text: read() };
+    setState(current);
+  }
+
+  const setText = useCallback(
+    (text: string) => {
+      setState({ owner, text });
+      if (userId !== null) saveDraft(userId, conversationKey, text);
+    },
+    [owner, userId, conversationKey],
+  );
+  const shown = current.text;
+  const restore = useCallback(
+    (text: string) => {
+      setText(shown.trim() === '' ? text : `${text}\n\n${shown}`);
+    },
+    [setText, shown],
+  );
+  return { text: shown, setText, restore };
+}
