@@ -8,6 +8,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SendMessageResponse, StartTurnRequest } from '../api/types';
 import { openAnswerChannel } from '../services/answerChannel';
 import { ChatService } from '../services/chatService';
+import { RECONNECT_WINDOW_MS } from '../services/streamConnection';
 import { FakeEventSource } from '../test/FakeEventSource';
 import { manualFrames } from '../test/frames';
 import { chunk, complete, signIn, start, waitForEventSource } from '../test/helpers';
@@ -15,6 +16,7 @@ import { API, cancelled, makeMessage, recordTurns, server, startedTurn } from '.
 
 import { ChatSession } from './ChatSession';
 import type { ChatSessionOptions } from './ChatSession';
+import { errorText } from './messages';
 import { StreamingTransport, WholeAnswerTransport } from './transport';
 
 function setup(options: Partial<ChatSessionOptions> = {}) {
@@ -97,7 +99,7 @@ describe('ChatSession over SSE: the send', () => {
     expect(session.getSnapshot().messages[0]?.content).toBe(message);
   });
 
-  it("a send refused as too long (413) shows the server's message, with no Retry and no stream", async () => {
+  it("a send refused as too long (413) gives its text back with the server's message: no bubble, no stream", async () => {
     const tooLong = 'The message is 8001 characters long; the limit is 8000.';
     server.use(
       http.post(`${API}/chat/turns`, () =>
@@ -107,19 +109,58 @@ describe('ChatSession over SSE: the send', () => {
         ),
       ),
     );
-    const { session, answer } = setup();
+    const onSendRefused = vi.fn();
+    const { session } = setup({ onSendRefused });
     session.send('x'.repeat(8_001));
     await vi.waitFor(() => {
-      expect(session.getSnapshot().status).toBe('error');
+      expect(session.getSnapshot().sendError).not.toBeNull();
     });
-    expect(answer()).toMatchObject({
-      status: 'error',
-      isStreaming: false,
-      error: { code: 'message_too_long', message: tooLong, retryable: false },
+    expect(session.getSnapshot()).toMatchObject({
+      messages: [], // nothing was stored: nothing stays on screen as if it had been
+      status: 'idle',
+      error: null,
+      sendError: { code: 'message_too_long', message: tooLong, retryable: false },
+      conversationId: null,
     });
-    expect(session.getSnapshot().error?.message).toBe(tooLong);
-    expect(session.getSnapshot().conversationId).toBeNull();
+    expect(onSendRefused).toHaveBeenCalledExactlyOnceWith(
+      'x'.repeat(8_001),
+      expect.objectContaining({ code: 'message_too_long' }),
+    );
     expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it('a send refused at the rate limit gives its text back, and the next send clears the reason', async () => {
+    server.use(
+      http.post(
+        `${API}/chat/stream-token`,
+        () =>
+          HttpResponse.json(
+            { error: { code: 'rate_limited', message: 'Too many messages.' } },
+            { status: 429, headers: { 'Retry-After': '60' } },
+          ),
+        { once: true },
+      ),
+    );
+    recordTurns({ messageId: 'a-1' });
+    const onSendRefused = vi.fn();
+    const { session } = setup({ onSendRefused });
+    session.send('Kept for later');
+    await vi.waitFor(() => {
+      expect(onSendRefused).toHaveBeenCalledTimes(1);
+    });
+    expect(onSendRefused.mock.calls[0]?.[0]).toBe('Kept for later');
+    expect(session.getSnapshot().sendError).toMatchObject({
+      code: 'rate_limited',
+      retryAfterS: 60,
+      refused: true,
+    });
+    expect(session.getSnapshot().sendError?.message).toMatch(/Try again in 60 seconds/);
+    expect(session.getSnapshot().messages).toEqual([]);
+
+    expect(session.send('Kept for later')).toBe(true);
+    expect(session.getSnapshot().sendError).toBeNull();
+    await waitForEventSource();
+    expect(session.getSnapshot().messages.map((m) => m.role)).toEqual(['user', 'assistant']);
   });
 
   it('answers whole when the POST is refused with 403 streaming_disabled, with the same client_message_id', async () => {
@@ -225,11 +266,27 @@ describe('ChatSession over SSE: reconnect and resume', () => {
     const es = await waitForEventSource();
     es.emit(start('a-1'));
     es.emit(chunk('Part', 0));
-    for (let drop = 0; drop < 4; drop += 1) es.drop();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      server.use(http.post(`${API}/chat/stream-token`, () => HttpResponse.error()));
+      es.drop();
+      expect(answer()).toMatchObject({ isStreaming: true, isReconnecting: true });
+      es.drop();
+      await vi.advanceTimersByTimeAsync(RECONNECT_WINDOW_MS + 10_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    server.use(
+      http.post(`${API}/chat/stream-token`, () =>
+        HttpResponse.json({ token: 'back', expires_in: 300 }),
+      ),
+    );
+    expect(turns).toHaveLength(1);
 
     expect(answer()).toMatchObject({
       content: 'Part',
       status: 'error',
+      isReconnecting: false,
       error: { code: 'connection_lost', retryable: true },
     });
     expect(session.retryLastMessage()).toBe(true);
@@ -570,7 +627,8 @@ describe('ChatSession with whole answers', () => {
     await vi.waitFor(() => {
       expect(answer()).toMatchObject({
         status: 'error',
-        error: { code: 'llm_error', message: 'The model failed.', retryable: true },
+        // One wording per outcome: the same words as this answer reloaded from history.
+        error: { code: 'llm_error', message: errorText('llm_error'), retryable: true },
       });
     });
   });

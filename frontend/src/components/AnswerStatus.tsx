@@ -65,7 +65,13 @@ export function AnswerStatus({ message }: { message: ChatMessage | undefined }) 
           {visible}
         </p>
       )}
-      <div role="status" aria-live="polite" aria-atomic="true" className="sr-only">
+      {/* A live region of its own, apart from the list's "Assistant replied" status. */}
+      <div
+        aria-live="polite"
+        aria-atomic="true"
+        className="sr-only"
+        data-testid="answer-status-live"
+      >
         {spoken}
       </div>
     </>

@@ -18,10 +18,13 @@ function useIsBefore(retryAt: number | null | undefined): boolean {
     let timer: ReturnType<typeof setTimeout>;
     const wait = () => {
       const left = Math.max(0, retryAt - Date.now());
-      timer = setTimeout(() => {
-        if (Date.now() >= retryAt) setPassed(retryAt);
-        else wait();
-      }, Math.min(left, MAX_TIMEOUT_MS));
+      timer = setTimeout(
+        () => {
+          if (Date.now() >= retryAt) setPassed(retryAt);
+          else wait();
+        },
+        Math.min(left, MAX_TIMEOUT_MS),
+      );
     };
     wait();
     return () => {

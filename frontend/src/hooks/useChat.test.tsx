@@ -86,7 +86,12 @@ describe('useChat streaming', () => {
       content: 'Part',
       isStreaming: false,
       status: 'error',
-      error: { code: 'timeout', message: 'Took too long', retryable: true },
+      // The app's one wording for a stall, as after a reload (not the event's own words).
+      error: {
+        code: 'timeout',
+        message: 'The assistant stopped responding before it finished this answer.',
+        retryable: true,
+      },
     });
     expect(result.current.status).toBe('error');
     expect(result.current.error?.code).toBe('timeout');

@@ -181,7 +181,10 @@ describe('ChatPage streaming', () => {
       message: 'The model is unavailable.',
       retryable: true,
     });
-    expect(await screen.findByRole('alert')).toHaveTextContent('The model is unavailable.');
+    // One wording per outcome: the words a reload of this failed answer shows.
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      'The assistant ran into a problem and could not finish this answer.',
+    );
 
     await user.click(screen.getByRole('button', { name: 'Retry' }));
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();
@@ -435,7 +438,9 @@ describe('ChatPage without streaming (plan 13)', () => {
     );
     const { user, input } = await openChat();
     await user.type(input, 'Hi{Enter}');
-    expect(await screen.findByRole('alert')).toHaveTextContent('The model failed.');
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      'The assistant ran into a problem and could not finish this answer.',
+    );
     expect(screen.getByRole('button', { name: 'Retry' })).toBeInTheDocument();
   });
 });

@@ -10,6 +10,7 @@ import { API, cancelled, makeMessage, recordTurns, server, startedTurn } from '.
 
 import type { StreamCallbacks } from './chatService';
 import { ChatService, STOP_ACK_TIMEOUT_MS } from './chatService';
+import { RECONNECT_WINDOW_MS, reconnectDelayMs } from './streamConnection';
 
 function spyCallbacks() {
   return {
@@ -283,6 +284,7 @@ describe('ChatService.streamMessage', () => {
           message,
           retryable: false,
           retryAfterS: null,
+          refused: true, // nothing was stored: the page gives the text back to the box
         });
       });
       expect(callbacks.onStart).not.toHaveBeenCalled();
@@ -309,6 +311,7 @@ describe('ChatService.streamMessage', () => {
       message: "You're sending messages too quickly. Try again in 2 minutes.",
       retryable: true,
       retryAfterS: 90,
+      refused: true,
     });
     expect(FakeEventSource.instances).toHaveLength(0);
   });
@@ -364,23 +367,103 @@ describe('ChatService.streamMessage', () => {
     expect(callbacks.onChunk).toHaveBeenCalledTimes(1);
   });
 
-  it('gives up after a bounded number of failed reconnects and reports the loss', async () => {
-    const callbacks = spyCallbacks();
-    new ChatService().streamMessage('hi', { maxReconnects: 2 }, callbacks);
+  it('says it is reconnecting while the connection is down, and when it is back', async () => {
+    const callbacks = { ...spyCallbacks(), onConnectionChange: vi.fn() };
+    new ChatService().streamMessage('hi', {}, callbacks);
     const es = await waitForEventSource();
-    es.emit(start());
-
+    es.emit(start(), 'a:0');
     es.drop();
-    es.drop();
+    expect(callbacks.onConnectionChange.mock.calls).toEqual([[true]]);
+    es.open(); // the browser's own reconnect got through
+    expect(callbacks.onConnectionChange.mock.calls).toEqual([[true], [false]]);
     expect(callbacks.onError).not.toHaveBeenCalled();
-    es.drop();
+  });
 
-    expect(callbacks.onError).toHaveBeenCalledTimes(1);
-    expect(callbacks.onError.mock.calls[0]?.[0]).toMatchObject({
-      code: 'connection_lost',
-      retryable: true,
-    });
-    expect(es.closed).toBe(true);
+  it('retries a server out of reach with growing waits, then resumes after the last event', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      recordTurns({ messageId: 'a-1' });
+      const tokens = recordTokens();
+      const callbacks = { ...spyCallbacks(), onConnectionChange: vi.fn() };
+      new ChatService().streamMessage('hi', {}, callbacks);
+      const es = await waitForEventSource();
+      es.emit(start('a-1'), 'a-1:0');
+      es.emit(chunk('Hel', 0), 'a-1:1');
+      // The server goes away: the browser's reconnect fails, then every token request.
+      server.use(http.post(`${API}/chat/stream-token`, () => HttpResponse.error()));
+      es.drop();
+      es.drop();
+      expect(es.closed).toBe(true);
+      expect([1, 2, 3, 4, 5, 6].map(reconnectDelayMs)).toEqual([
+        500, 1_000, 2_000, 4_000, 8_000, 8_000,
+      ]);
+      await vi.advanceTimersByTimeAsync(500 + 1_000 + 2_000 + 4_000);
+      expect(FakeEventSource.instances).toHaveLength(1); // no token, no stream
+      expect(callbacks.onError).not.toHaveBeenCalled();
+
+      server.resetHandlers(); // the server is back
+      recordTurns({ messageId: 'a-1' });
+      const watchTokens = recordTokens();
+      await vi.advanceTimersByTimeAsync(8_000);
+      const reopened = await waitForEventSource(2);
+      expect(reopened.params.get('last_event_id')).toBe('a-1:1');
+      expect(watchTokens).toEqual(['watch']); // reading an answer: never refused by the limits
+      reopened.emit(chunk('lo', 1), 'a-1:2');
+      reopened.emit(complete(2, 'a-1'), 'a-1:3');
+      expect(callbacks.onConnectionChange.mock.calls).toEqual([[true], [false]]);
+      expect(callbacks.onComplete).toHaveBeenCalledTimes(1);
+      expect(callbacks.onError).not.toHaveBeenCalled();
+      expect(tokens).toEqual(['send']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('gives up once the server has been out of reach for the reconnect window', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      recordTurns({ messageId: 'a-1' });
+      const callbacks = spyCallbacks();
+      new ChatService().streamMessage('hi', {}, callbacks);
+      const es = await waitForEventSource();
+      es.emit(start('a-1'), 'a-1:0');
+      server.use(http.post(`${API}/chat/stream-token`, () => HttpResponse.error()));
+      es.drop();
+      es.drop();
+      await vi.advanceTimersByTimeAsync(RECONNECT_WINDOW_MS - 1_000);
+      expect(callbacks.onError).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(callbacks.onError).toHaveBeenCalledTimes(1);
+      expect(callbacks.onError.mock.calls[0]?.[0]).toMatchObject({
+        code: 'connection_lost',
+        retryable: true,
+      });
+      expect(FakeEventSource.instances).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('gives up after a bounded number of reopens the server refuses with a status', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      recordTurns({ messageId: 'a-1' });
+      const callbacks = spyCallbacks();
+      new ChatService().streamMessage('hi', { maxReconnects: 2 }, callbacks);
+      let es = await waitForEventSource();
+      es.emit(start('a-1'), 'a-1:0');
+      for (let refusal = 1; refusal <= 2; refusal += 1) {
+        es.refuse();
+        await vi.advanceTimersByTimeAsync(reconnectDelayMs(refusal));
+        es = await waitForEventSource(refusal + 1);
+      }
+      expect(callbacks.onError).not.toHaveBeenCalled();
+      es.refuse();
+      expect(callbacks.onError.mock.calls[0]?.[0]).toMatchObject({ code: 'connection_lost' });
+      expect(es.closed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('reopens by hand with a fresh token and last_event_id when a reconnect is refused', async () => {

@@ -205,18 +205,38 @@ function targetUrl(
   return buildAnswerStreamUrl({ messageId, token, lastEventId });
 }
 
-/** A stream token or a send's POST that failed: the send was refused (see StreamFailure). */
-function toFailure(error: unknown): StreamFailure {
+/**
+ * A stream token or a send's POST that failed. `refused`: the send surely left nothing on the
+ * server (see StreamFailure).
+ */
+function toFailure(error: unknown, refused: boolean): StreamFailure {
   if (error instanceof ApiError) {
     return {
       code: error.code,
       message: error.message,
       retryable: isTransient(error),
       retryAfterS: error.retryAfterS,
-      refused: true,
+      ...(refused ? { refused } : {}),
     };
   }
-  return { code: 'network_error', message: MESSAGES.startFailed, retryable: true, refused: true };
+  return {
+    code: 'network_error',
+    message: MESSAGES.startFailed,
+    retryable: true,
+    ...(refused ? { refused } : {}),
+  };
+}
+
+/**
+ * Whether a send's failed POST surely stored nothing: a refusal (4xx) or a server that could
+ * not start the answer (503). A lost reply (no status) or another 5xx may have stored the
+ * message: Retry then repeats the same send, which the server never stores twice.
+ */
+function postRefused(error: unknown): boolean {
+  return (
+    error instanceof ApiError &&
+    (error.status === 503 || (error.status >= 400 && error.status < 500))
+  );
 }
 
 /** The server out of reach, busy or restarting: worth asking again. */
@@ -277,7 +297,8 @@ export class ActiveStream implements StreamHandle {
       if (this.finished) return;
       // Reconnecting to a server still out of reach (or restarting): try again later.
       if (this.droppedAt !== null && isTransient(error)) this.reconnectLater();
-      else this.fail(toFailure(error));
+      // Nothing was posted yet: a send's message was not stored.
+      else this.fail(toFailure(error, this.target.kind === 'send' && !this.started));
       return;
     }
     if (this.finished) return; // detached or stopped while the token was on its way
@@ -324,7 +345,7 @@ export class ActiveStream implements StreamHandle {
         this.posting.signal,
       );
     } catch (error) {
-      if (!this.finished) this.fail(toFailure(error));
+      if (!this.finished) this.fail(toFailure(error, postRefused(error)));
       return false;
     }
     if (this.finished) return false;
@@ -349,9 +370,7 @@ export class ActiveStream implements StreamHandle {
   private tokenPurpose(): StreamTokenPurpose {
     // A send's answer, once posted, started on the server: reading it again starts nothing.
     const started = this.target.kind === 'send' && this.started;
-    return this.target.kind === 'answer' || started || this.lastEventId !== null
-      ? 'watch'
-      : 'send';
+    return this.target.kind === 'answer' || started || this.lastEventId !== null ? 'watch' : 'send';
   }
 
   readonly detach = (): void => {
