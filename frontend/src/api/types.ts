@@ -51,6 +51,11 @@ export type ConversationKind = Schemas['ConversationKind'];
 export type Conversation = Schemas['ConversationRead'];
 export type ConversationList = Schemas['ConversationList'];
 export type MessagePage = Schemas['MessagePage'];
+/** PATCH /chat/conversations/{id}: a new title (trimmed by the server, 1..200 characters). */
+export type ConversationUpdate = Schemas['ConversationUpdate'];
+/** One message found by GET /chat/search; `snippet` is plain text, never markup. */
+export type SearchHit = Schemas['SearchHitRead'];
+export type SearchResults = Schemas['SearchResults'];
 
 /**
  * Every error's body (docs/api.md, "Errors"). One handler renders all of them, so the OpenAPI

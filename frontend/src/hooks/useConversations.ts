@@ -1,4 +1,5 @@
-// The user's chat conversations for the sidebar, newest first.
+// The user's conversations for the sidebar, newest first (the onboarding one too): loaded,
+// refreshed after each turn, renamed and deleted.
 
 import { useCallback, useEffect, useState } from 'react';
 
@@ -11,6 +12,14 @@ export interface UseConversations {
   isLoading: boolean;
   error: string | null;
   refresh: () => void;
+  /** Renames on the server, then in the list; rejects with the server's reason. */
+  rename: (conversationId: string, title: string) => Promise<void>;
+  /** Deletes on the server (its messages too), then from the list. */
+  remove: (conversationId: string) => Promise<void>;
+}
+
+function describe(reason: unknown, fallback: string): string {
+  return reason instanceof ApiError ? reason.message : fallback;
 }
 
 export function useConversations(): UseConversations {
@@ -23,14 +32,14 @@ export function useConversations(): UseConversations {
     const abort = new AbortController();
     chatService.listConversations(abort.signal).then(
       (list) => {
-        setConversations(list.items.filter((c) => c.kind === 'chat'));
+        setConversations(list.items);
         setIsLoading(false);
         setError(null);
       },
       (reason: unknown) => {
         if (abort.signal.aborted) return;
         setIsLoading(false);
-        setError(reason instanceof ApiError ? reason.message : 'Could not load conversations.');
+        setError(describe(reason, 'Could not load conversations.'));
       },
     );
     return () => {
@@ -42,5 +51,26 @@ export function useConversations(): UseConversations {
     setVersion((v) => v + 1);
   }, []);
 
-  return { conversations, isLoading, error, refresh };
+  const rename = useCallback(async (conversationId: string, title: string) => {
+    try {
+      const renamed = await chatService.renameConversation(conversationId, title);
+      setConversations((list) => list.map((c) => (c.id === renamed.id ? renamed : c)));
+    } catch (reason) {
+      throw new Error(describe(reason, 'Could not rename the conversation.'));
+    }
+  }, []);
+
+  const remove = useCallback(async (conversationId: string) => {
+    try {
+      await chatService.deleteConversation(conversationId);
+    } catch (reason) {
+      // Already gone (another tab deleted it): what the user asked for is done.
+      if (!(reason instanceof ApiError && reason.status === 404)) {
+        throw new Error(describe(reason, 'Could not delete the conversation.'));
+      }
+    }
+    setConversations((list) => list.filter((c) => c.id !== conversationId));
+  }, []);
+
+  return { conversations, isLoading, error, refresh, rename, remove };
 }

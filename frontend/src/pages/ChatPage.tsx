@@ -11,7 +11,9 @@ import { MessageList } from '../components/MessageList';
 import { useAuth } from '../hooks/useAuth';
 import { useChat } from '../hooks/useChat';
 import { useConversations } from '../hooks/useConversations';
+import { useDocumentTitle } from '../hooks/useDocumentTitle';
 import { useDraft } from '../hooks/useDraft';
+import { conversationTitle } from '../lib/conversationGroups';
 
 import styles from './ChatPage.module.css';
 
@@ -19,7 +21,7 @@ export function ChatPage() {
   const { conversationId = null } = useParams();
   const navigate = useNavigate();
   const { user, config, logout } = useAuth();
-  const { conversations, isLoading, error, refresh } = useConversations();
+  const { conversations, isLoading, error, refresh, rename, remove } = useConversations();
 
   const onConversationStarted = useCallback(
     (id: string) => {
@@ -41,11 +43,27 @@ export function ChatPage() {
     onSendRefused: draft.restore,
   });
 
-  if (user && !user.onboarding_completed) return <Navigate to="/onboarding" replace />;
-
   const current = conversations.find((c) => c.id === chat.conversationId);
   const title =
-    chat.conversationId === null ? 'New chat' : current?.title?.trim() || 'Conversation';
+    chat.conversationId === null
+      ? 'New chat'
+      : current
+        ? conversationTitle(current)
+        : 'Conversation';
+  useDocumentTitle(title);
+
+  const deleteConversation = useCallback(
+    async (id: string) => {
+      await remove(id);
+      if (id === chat.conversationId) void navigate('/chat', { replace: true });
+    },
+    [remove, chat.conversationId, navigate],
+  );
+
+  if (user && !user.onboarding_completed) return <Navigate to="/onboarding" replace />;
+
+  // The onboarding conversation can be read here; its questions are answered on /onboarding.
+  const isReadOnly = current?.kind === 'onboarding';
 
   return (
     <ChatLayout
@@ -63,6 +81,8 @@ export function ChatPage() {
           }}
           onNavigate={close}
           onLogout={logout}
+          onRename={rename}
+          onDelete={deleteConversation}
         />
       )}
       header={
@@ -95,15 +115,21 @@ export function ChatPage() {
           </div>
         }
       />
-      <Composer
-        onSend={chat.sendMessage}
-        value={draft.text}
-        onValueChange={draft.setText}
-        error={chat.sendError?.message ?? null}
-        onStop={chat.stop}
-        isBusy={chat.isBusy}
-        maxLength={config?.max_message_chars}
-      />
+      {isReadOnly ? (
+        <p className={styles.readOnly}>
+          This is the conversation you had while setting up. It is kept here to read.
+        </p>
+      ) : (
+        <Composer
+          onSend={chat.sendMessage}
+          value={draft.text}
+          onValueChange={draft.setText}
+          error={chat.sendError?.message ?? null}
+          onStop={chat.stop}
+          isBusy={chat.isBusy}
+          maxLength={config?.max_message_chars}
+        />
+      )}
     </ChatLayout>
   );
 }

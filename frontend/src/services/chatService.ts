@@ -1,6 +1,6 @@
 // Chat over the network: streaming answers through EventSource (DESIGN.md §3), the
-// non-streaming fallback, stopping an answer on the server, and the conversation/message
-// listings.
+// non-streaming fallback, stopping an answer on the server, and the conversations: listed,
+// renamed, deleted, searched, and their messages.
 //
 // One stream's life: trade the access token for a short-lived stream token; for a send, post
 // the message in a body (POST /chat/turns, with its client_message_id), which stores it and
@@ -14,9 +14,12 @@ import type {
   CancelResponse,
   CancelSendRequest,
   ChatTurn,
+  Conversation,
   ConversationList,
+  ConversationUpdate,
   MessagePage,
   OnboardingMessageRequest,
+  SearchResults,
   SendMessageRequest,
   SendMessageResponse,
   StartTurnRequest,
@@ -174,8 +177,28 @@ export class ChatService {
     });
   }
 
+  /** Every conversation of the user, the onboarding one too, newest first. */
   listConversations(signal?: AbortSignal): Promise<ConversationList> {
-    return apiRequest<ConversationList>('/chat/conversations', { query: { kind: 'chat' }, signal });
+    return apiRequest<ConversationList>('/chat/conversations', { signal });
+  }
+
+  renameConversation(conversationId: string, title: string): Promise<Conversation> {
+    return apiRequest<Conversation>(`/chat/conversations/${encodeURIComponent(conversationId)}`, {
+      method: 'PATCH',
+      json: { title } satisfies ConversationUpdate,
+    });
+  }
+
+  /** Deletes the conversation and its messages; the server stops an answer in flight first. */
+  deleteConversation(conversationId: string): Promise<void> {
+    return apiRequest<undefined>(`/chat/conversations/${encodeURIComponent(conversationId)}`, {
+      method: 'DELETE',
+    });
+  }
+
+  /** The user's messages holding every word of `query`, best match first. */
+  searchMessages(query: string, signal?: AbortSignal): Promise<SearchResults> {
+    return apiRequest<SearchResults>('/chat/search', { query: { q: query, limit: 20 }, signal });
   }
 
   listMessages(
