@@ -43,8 +43,13 @@ test('a code block in an answer: highlighted, labelled, copied, scrolled by keyb
 
   await send(page, 'Show me a Python function.');
   const answer = await waitForAnswer(page);
-  const block = answer.getByTestId('code-block');
-  await expect(block).toHaveCount(1);
+  await expect(answer.getByTestId('code-block')).toHaveCount(2);
+  const block = answer.getByTestId('code-block').first();
+  // The second, in a list item, is a code block too.
+  const inList = answer.getByRole('listitem').getByTestId('code-block');
+  await expect(inList.getByTestId('code-language')).toHaveText('bash');
+  await expect(inList.getByRole('button', { name: 'Copy bash code' })).toBeVisible();
+  await expect(inList.locator('.hljs-string').first()).toBeVisible();
 
   // Highlighted by the lazily loaded chunk, and labelled.
   await expect(block.locator('.hljs-keyword').first()).toHaveText('def');

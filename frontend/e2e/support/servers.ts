@@ -30,18 +30,23 @@ export const XSS_PAYLOADS = [
   'That is all.',
 ].join('\n\n');
 
-/** The code block of CODE_ANSWER: Python with one line far wider than any screen. */
+/** The python block of CODE_ANSWER: Python with one line far wider than any screen. */
 export const CODE_PYTHON =
   'def greet(name: str) -> str:\n' +
   '    """Say hello, at length."""\n' +
   `    message = "${'a very long line that scrolls sideways '.repeat(8).trim()}"\n` +
   '    return f"Hello, {name}! {message}"';
 
-/** An answer with a fenced python block, for the code block's label, highlighting and Copy. */
+/** A python block, then a bash block in a list: for the code blocks' labels, colours and Copy. */
 export const CODE_ANSWER =
   'Here is a function that greets someone:\n\n' +
   `\`\`\`python\n${CODE_PYTHON}\n\`\`\`\n\n` +
-  'Call it with `greet("Ada")`.';
+  'To try it:\n\n' +
+  '1. Save it as `greet.py`.\n' +
+  '2. Run it:\n\n' +
+  '   ```bash\n' +
+  '   python3 -c \'from greet import greet; print(greet("Ada"))\'\n' +
+  '   ```';
 
 /**
  * Numbered words ("w1 w2 … w120"): in a page showing part of the answer, a word missing or

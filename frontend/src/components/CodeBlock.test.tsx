@@ -27,6 +27,25 @@ describe('CodeBlock', () => {
     });
   });
 
+  it('gives code inside a list item the same label, Copy and highlighting', () => {
+    render(
+      <Markdown
+        text={'1. Install:\n\n   ```bash\n   for f in *.py; do echo "$f"; done\n   ```\n2. Run it.'}
+        isStreaming={false}
+      />,
+    );
+    const list = screen.getByRole('list');
+    const [first, second] = within(list).getAllByRole('listitem');
+    expect(first).toHaveTextContent('Install:');
+    expect(within(first!).getByTestId('code-language')).toHaveTextContent('bash');
+    expect(within(first!).getByRole('button', { name: 'Copy bash code' })).toBeInTheDocument();
+    expect(within(first!).getByRole('group', { name: 'bash code' })).toHaveTextContent(
+      'for f in *.py',
+    );
+    expect(first!.querySelector('.hljs-keyword')).toHaveTextContent('for');
+    expect(second).toHaveTextContent('Run it.');
+  });
+
   it('copies the code without its fences', async () => {
     const user = userEvent.setup();
     const writeText = vi.fn(() => Promise.resolve());

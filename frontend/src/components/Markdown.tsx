@@ -1,6 +1,6 @@
 // Assistant text as markdown. Finished blocks are rendered once (memo + cache); while the
-// answer streams only its last block is parsed again on each update. Top-level code blocks are
-// CodeBlock components (label, Copy, highlighting); the rest is sanitised HTML.
+// answer streams only its last block is parsed again on each update. Code blocks (top level or
+// in a list) are CodeBlock components (label, Copy, highlighting); the rest is sanitised HTML.
 
 import { memo, useMemo } from 'react';
 
@@ -12,10 +12,25 @@ import styles from './Markdown.module.css';
 
 function Parts({ parts, isStreaming }: { parts: MarkdownPart[]; isStreaming: boolean }) {
   const last = parts.length - 1;
-  return parts.map((part, index) =>
-    part.kind === 'code' ? (
-      <CodeBlock key={index} code={part.code} language={part.language} isOpen={part.isOpen} />
-    ) : (
+  return parts.map((part, index) => {
+    if (part.kind === 'code') {
+      return (
+        <CodeBlock key={index} code={part.code} language={part.language} isOpen={part.isOpen} />
+      );
+    }
+    if (part.kind === 'list') {
+      const List = part.ordered ? 'ol' : 'ul';
+      return (
+        <List key={index} start={part.ordered && part.start !== 1 ? Number(part.start) : undefined}>
+          {part.items.map((item, itemIndex) => (
+            <li key={itemIndex}>
+              <Parts parts={item} isStreaming={false} />
+            </li>
+          ))}
+        </List>
+      );
+    }
+    return (
       <div
         key={index}
         className={styles.block}
@@ -23,8 +38,8 @@ function Parts({ parts, isStreaming }: { parts: MarkdownPart[]; isStreaming: boo
         data-streaming-block={isStreaming && index === last ? '' : undefined}
         dangerouslySetInnerHTML={{ __html: part.html }}
       />
-    ),
-  );
+    );
+  });
 }
 
 const FinishedBlock = memo(function FinishedBlock({ text }: { text: string }) {

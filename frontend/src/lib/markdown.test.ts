@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 
 import {
   finishedBlockParseCount,
-  openFence,
   renderFinishedBlock,
   languageOf,
   renderMarkdown,
@@ -78,9 +77,31 @@ describe('renderParts', () => {
     ]);
   });
 
-  it('makes code inside a list a focusable, labelled scroll box', () => {
-    const [part] = renderParts('1. Run:\n\n   ```sh\n   ls <dir>\n   ```');
-    const pre = fragment(part?.kind === 'html' ? part.html : '').querySelector('li pre');
+  it('makes a list with code a list of parts, so its code is a code block too', () => {
+    const parts = renderParts('3. Run:\n\n   ```sh\n   ls <dir>\n   ```\n4. Done');
+    expect(parts).toEqual([
+      {
+        kind: 'list',
+        ordered: true,
+        start: 3,
+        items: [
+          [
+            { kind: 'html', html: '<p>Run:</p>\n' },
+            { kind: 'code', code: 'ls <dir>', language: 'sh', isOpen: false },
+          ],
+          [{ kind: 'html', html: '<p>Done</p>\n' }],
+        ],
+      },
+    ]);
+    // Without code, a list stays HTML.
+    expect(renderParts('- a\n- b')).toEqual([
+      { kind: 'html', html: '<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n' },
+    ]);
+  });
+
+  it('makes code in a quote a focusable, labelled scroll box', () => {
+    const [part] = renderParts('> ```sh\n> ls <dir>\n> ```');
+    const pre = fragment(part?.kind === 'html' ? part.html : '').querySelector('blockquote pre');
     expect(pre?.getAttribute('tabindex')).toBe('0');
     expect(pre?.getAttribute('role')).toBe('group');
     expect(pre?.getAttribute('aria-label')).toBe('sh code');
@@ -95,9 +116,7 @@ describe('renderParts', () => {
 });
 
 describe('streaming markdown', () => {
-  it('closes an open code fence so half-written code renders as code', () => {
-    expect(openFence('text\n```js\nconst a')).toBe('```');
-    expect(openFence('```js\nx\n```\n')).toBeNull();
+  it('shows half-written code as code, marked open until its fence closes', () => {
     expect(renderStreamingBlock('Look:\n```js\nconst a = 1')).toEqual([
       { kind: 'html', html: '<p>Look:</p>\n' },
       { kind: 'code', code: 'const a = 1', language: 'js', isOpen: true },
@@ -105,6 +124,13 @@ describe('streaming markdown', () => {
     expect(renderStreamingBlock('```js\nconst a = 1\n```')).toEqual([
       { kind: 'code', code: 'const a = 1', language: 'js', isOpen: false },
     ]);
+    expect(renderStreamingBlock('```js\nconst a = 1\n``')).toMatchObject([{ isOpen: true }]);
+    expect(renderStreamingBlock('```')).toMatchObject([{ kind: 'code', code: '', isOpen: true }]);
+    expect(renderStreamingBlock('1. Run:\n   ```sh\n   ls')).toMatchObject([
+      { kind: 'list', items: [[{ kind: 'html' }, { kind: 'code', code: 'ls', isOpen: true }]] },
+    ]);
+    // A finished block's code is done, closed or not (an answer stopped part way).
+    expect(renderFinishedBlock('```js\nconst b')).toMatchObject([{ isOpen: false }]);
   });
 
   it('splits at blank lines outside code fences only', () => {

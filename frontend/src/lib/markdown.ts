@@ -6,8 +6,8 @@
 // sanitised HTML, and its top-level code blocks apart, for CodeBlock to label and highlight.
 
 import DOMPurify from 'dompurify';
-import { Marked } from 'marked';
-import type { Token } from 'marked';
+import { Marked, Parser } from 'marked';
+import type { Token, Tokens } from 'marked';
 
 function escapeHtml(text: string): string {
   return text
@@ -91,25 +91,6 @@ export function renderMarkdown(text: string): string {
 
 const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})/;
 
-/** Returns the fence that is still open at the end of `text`, or null. */
-export function openFence(text: string): string | null {
-  let fence: string | null = null;
-  for (const line of text.split('\n')) {
-    const match = FENCE_OPEN.exec(line);
-    if (fence === null) {
-      if (match) fence = match[1] ?? null;
-    } else if (match) {
-      const marker = match[1] ?? '';
-      const closes =
-        marker[0] === fence[0] &&
-        marker.length >= fence.length &&
-        line.trim().length === marker.length;
-      if (closes) fence = null;
-    }
-  }
-  return fence;
-}
-
 /**
  * Splits markdown into top-level blocks at blank lines outside code fences, where the next
  * line starts at the left margin (indented lines continue a list item or code block).
@@ -149,23 +130,61 @@ export function splitMarkdownBlocks(text: string): string[] {
 
 export type MarkdownPart =
   | { kind: 'html'; html: string }
-  /** A top-level code block; `isOpen` while its closing fence has not been written yet. */
-  | { kind: 'code'; code: string; language: string; isOpen: boolean };
+  /** A code block; `isOpen` while its closing fence has not been written yet. */
+  | { kind: 'code'; code: string; language: string; isOpen: boolean }
+  /** A list with code in it: its items are parts too, so their code is a CodeBlock as well. */
+  | { kind: 'list'; ordered: boolean; start: number | ''; items: MarkdownPart[][] };
 
-/** Markdown → parts: top-level code blocks apart, everything between as sanitised HTML. */
-export function renderParts(text: string): MarkdownPart[] {
+function holdsCode(token: Token): boolean {
+  if (token.type === 'code') return true;
+  if (token.type === 'list') return (token as Tokens.List).items.some(holdsCode);
+  if (token.type === 'list_item') return (token as Tokens.ListItem).tokens.some(holdsCode);
+  return false;
+}
+
+/** A fenced code token whose closing fence has not been written (yet). */
+function isUnclosedFence(raw: string): boolean {
+  const lines = raw.replace(/\n+$/, '').split('\n');
+  const marker = FENCE_OPEN.exec(lines[0] ?? '')?.[1];
+  if (marker === undefined) return false; // indented code: nothing to wait for
+  const last = (lines.length > 1 ? lines.at(-1) : undefined)?.trim() ?? '';
+  const closes = last.length >= marker.length && last === (marker[0] ?? '').repeat(last.length);
+  return !closes;
+}
+
+/**
+ * Tokens → parts: code blocks (top level, or in a list) apart, everything between as sanitised
+ * HTML. `top` is false inside a tight list item (its text is not wrapped in paragraphs).
+ */
+function partsOf(tokens: Token[], top: boolean, isStreaming: boolean): MarkdownPart[] {
   const parts: MarkdownPart[] = [];
   let between: Token[] = [];
   const flush = () => {
     if (between.length === 0) return;
-    parts.push({ kind: 'html', html: sanitizeHtml(marked.parser(between)) });
+    // A parser per call: it binds the shared renderer to itself while it runs.
+    const html = new Parser(marked.defaults).parse(between, top);
+    parts.push({ kind: 'html', html: sanitizeHtml(html) });
     between = [];
   };
-  for (const token of marked.lexer(text)) {
+  for (const token of tokens) {
     if (token.type === 'code') {
       flush();
-      const { text: code, lang } = token as { text: string; lang?: string };
-      parts.push({ kind: 'code', code, language: languageOf(lang), isOpen: false });
+      const { text, lang, raw } = token as Tokens.Code;
+      parts.push({
+        kind: 'code',
+        code: text,
+        language: languageOf(lang),
+        isOpen: isStreaming && isUnclosedFence(raw),
+      });
+    } else if (token.type === 'list' && holdsCode(token)) {
+      flush();
+      const { ordered, start, items } = token as Tokens.List;
+      parts.push({
+        kind: 'list',
+        ordered,
+        start,
+        items: items.map((item) => partsOf(item.tokens, item.loose, isStreaming)),
+      });
     } else if (token.type !== 'space') {
       between.push(token);
     }
@@ -174,18 +193,17 @@ export function renderParts(text: string): MarkdownPart[] {
   return parts;
 }
 
+/** Markdown → parts (see partsOf); `isStreaming` marks a code block not closed yet as open. */
+export function renderParts(text: string, isStreaming = false): MarkdownPart[] {
+  return partsOf(marked.lexer(text), true, isStreaming);
+}
+
 /**
- * Renders the block still being written. An unclosed code fence is closed, so the half-written
- * code shows as code from its first line rather than flickering between paragraph and code; its
- * part says it is still open.
+ * Renders the block still being written. Code whose closing fence is still to come shows as
+ * code from its first line (marked runs an unclosed fence to the end), marked open.
  */
 export function renderStreamingBlock(text: string): MarkdownPart[] {
-  const fence = openFence(text);
-  if (fence === null) return renderParts(text);
-  const parts = renderParts(`${text}\n${fence}`);
-  const last = parts.at(-1);
-  if (last?.kind === 'code') last.isOpen = true;
-  return parts;
+  return renderParts(text, true);
 }
 
 const CACHE_LIMIT = 500;
