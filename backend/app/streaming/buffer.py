@@ -9,10 +9,13 @@ scaled mode's `LoggedBuffer` shows a frame only once the answer's log has it, so
 process is ever sent a frame that a survivor of this process's death would not have.
 
 `InMemoryStreamBuffer` also serves `DirectReads`: a reader that has caught up may give a
-`FrameWriter`, and a frame appended while it waits is handed to that writer by the appending task,
-so the reader's own task is not woken for it. On a paced stream that is every frame, and a task
-step per frame is a large part of what a frame costs. The SSE response (response.py) uses it
-where a buffer offers it; any other buffer is read with `read` alone.
+`FrameWriter`, and the frames appended while it waits are handed to that writer from a loop
+callback, so the reader's own task is not woken for them. On a paced stream that is every frame,
+and a task step per frame is a large part of what a frame costs. The callback runs once per loop
+tick, before the loop waits for I/O again, with the frames of that tick joined: a generation
+that appends several frames in one step costs each reader one write and one `send`, and none
+waits longer than the step that appended it. The SSE response (response.py) uses it where a
+buffer offers it; any other buffer is read with `read` alone.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
 FrameWriter = Callable[[bytes], bool]
-"""Writes frames (one, or several joined) for a waiting reader, now, from the appending task:
+"""Writes frames (one, or several joined) for a waiting reader, now, from the appending code:
 True if it took them (written, or being written), False if it cannot now; the reader is then
 woken and sends them itself. It must not raise."""
 
@@ -67,7 +70,7 @@ class StreamBuffer(ABC):
 
 @runtime_checkable
 class DirectReads(Protocol):
-    """A buffer whose appending task can write a frame for a reader that has caught up."""
+    """A buffer that can write frames for a reader that has caught up, outside its task."""
 
     def read_direct(
         self, after_seq: int, idle_s: float, writer: FrameWriter
@@ -78,7 +81,7 @@ class DirectReads(Protocol):
 
 
 class InMemoryStreamBuffer(StreamBuffer):
-    __slots__ = ("_first_seq", "_frames", "_shown", "_waiting", "_closed")
+    __slots__ = ("_first_seq", "_frames", "_shown", "_waiting", "_closed", "_flush_due")
 
     def __init__(self, first_seq: int = 0) -> None:
         # The seq of the first frame: 0, or past an earlier run's events (a continued answer).
@@ -89,17 +92,27 @@ class InMemoryStreamBuffer(StreamBuffer):
         # Readers that caught up and wait for more.
         self._waiting: list[_Waiting] = []
         self._closed = False
+        # Frames appended while readers wait are handed to them once per loop tick, joined: a
+        # generation that appends several in one step costs each reader one write, one send.
+        self._flush_due = False
 
     def append(self, frame: bytes) -> int:
-        # `_store` then `_show`, inlined: this runs for every frame of every answer.
+        # `_store` then showing it, inlined: this runs for every frame of every answer.
         if self._closed:
             raise RuntimeError("append to a closed stream buffer")
         frames = self._frames
         frames.append(frame)
-        count = self._shown = len(frames)
-        if self._waiting:
-            self._offer(frame, 1)
-        return self._first_seq + count - 1
+        if not self._flush_due:
+            if self._waiting:  # before the loop looks for I/O again: no added latency
+                self._flush_due = True
+                asyncio.get_running_loop().call_soon(self._flush)
+            else:  # readers not waiting read it when they run
+                self._shown = len(frames)
+        return self._first_seq + len(frames) - 1
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        self._show(len(self._frames))
 
     def _store(self, frame: bytes) -> int:
         """Keep the frame without showing it yet; its seq."""
@@ -186,7 +199,7 @@ class InMemoryStreamBuffer(StreamBuffer):
             timer = loop.call_later(idle_s, check_idle)
 
         def take(frames: bytes, count: int) -> bool:
-            # Runs in the appending task while this reader waits, so its state is not in use.
+            # Runs outside this reader's task while it waits, so its state is not in use.
             nonlocal position, last_yield
             assert writer is not None
             if not writer(frames):

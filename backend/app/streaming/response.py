@@ -5,14 +5,15 @@ pings during silence and disconnect detection: a watcher task listens for `http.
 cancels the send loop at once, and pings make a vanished client show up as a failed send even on
 servers that report disconnects only then.
 
-The fast path, in this module only: while the client keeps up, a frame is written by the task
-that appended it to the buffer (`DirectFrameWriter`, for buffers that offer `DirectReads`), and
-the reader's task wakes only for pings, for a slow client and at the end. An ASGI `send` is a
-coroutine, and uvicorn's completes without ever suspending unless the client reads too slowly
-(the transport is paused for flow control). The writer steps that coroutine once: if it
-completes, the frame is on the wire and no other task was woken for it; if it suspends, the rest
-of that send runs as a task of its own, and the writer refuses frames until the reader has waited
-for it, so frames never overtake each other and a slow client never blocks the generation.
+The fast path, in this module only: while the client keeps up, frames are written by the buffer
+as they are shown, once per loop tick (`DirectFrameWriter`, for buffers that offer `DirectReads`,
+see buffer.py), and the reader's task wakes only for pings, for a slow client and at the end.
+An ASGI `send` is a coroutine, and uvicorn's completes without ever suspending unless the
+client reads too slowly (the transport is paused for flow control). The writer steps that
+coroutine once: if it completes, the frame is on the wire and no other task was woken for it; if
+it suspends, the rest of that send runs as a task of its own, and the writer refuses frames until
+the reader has waited for it, so frames never overtake each other and a slow client never blocks
+the generation.
 
 Each layer between the response and the server (Starlette's error middleware, the request
 context middleware) wraps `send` in a coroutine of its own that only looks at the start message.
@@ -129,7 +130,7 @@ class SSEResponse(Response):
 
 
 class DirectFrameWriter:
-    """Writes a frame from the appending task when the server takes it at once (see above)."""
+    """Writes frames outside the reader's task when the server takes them at once (see above)."""
 
     __slots__ = ("_send", "_pending")
 

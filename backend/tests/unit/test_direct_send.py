@@ -1,4 +1,5 @@
-"""Frames handed to a waiting reader's writer: in order, once, and never past a slow send."""
+"""Frames handed to a waiting reader's writer: in order, once, and never past a slow send; the
+frames appended in one loop tick joined, in one write."""
 
 from __future__ import annotations
 
@@ -70,22 +71,45 @@ async def _waiting_reader(
     return buffer, send, reader
 
 
+async def _tick() -> None:
+    """One turn of the loop: the frames appended so far are handed over."""
+    await asyncio.sleep(0)
+
+
 async def test_a_caught_up_reader_is_not_woken_for_frames_its_writer_sends() -> None:
     buffer, send, reader = await _waiting_reader()
     for n in range(50):
         buffer.append(b"%d;" % n)
-        assert send.written[-1] == b"%d;" % n  # written by the appending code, synchronously
+        await _tick()
+        assert send.written[-1] == b"%d;" % n  # written before the reader's task ever ran
     buffer.close()
     assert await reader == 0
     assert b"".join(send.written) == b"".join(b"%d;" % n for n in range(50))
 
 
+async def test_frames_appended_in_one_tick_go_out_in_one_write() -> None:
+    buffer, send, reader = await _waiting_reader()
+    buffer.append(b"a;")
+    buffer.append(b"b;")
+    buffer.append(b"c;")
+    assert send.written == []  # not yet: at the end of this tick
+    await _tick()
+    assert send.written == [b"a;b;c;"]
+    buffer.append(b"d;")
+    buffer.close()  # the end in the same tick as the last frame: the reader ends after it
+    assert await reader == 0
+    assert send.written == [b"a;b;c;", b"d;"]
+
+
 async def test_frames_behind_a_send_that_must_wait_follow_it_in_order() -> None:
     buffer, send, reader = await _waiting_reader()
     buffer.append(b"a;")
+    await _tick()
     send.pause()  # the client stops reading: the next send cannot finish now
     buffer.append(b"b;")  # taken: it finishes in a task of its own once the client reads again
+    await _tick()
     buffer.append(b"c;")  # refused by the writer: the reader sends it after b
+    await _tick()
     buffer.append(b"d;")
     await asyncio.sleep(0.01)
     assert send.written == [b"a;"]
@@ -110,6 +134,7 @@ async def test_a_failed_slow_send_is_raised_in_the_reader_and_nothing_is_sent_af
     buffer, send, reader = await _waiting_reader()
     send.pause()
     buffer.append(b"a;")
+    await _tick()  # taken: its send waits for the client
     send.fail_with = BrokenPipeError("gone")
     send.resume()
     await asyncio.sleep(0.01)
@@ -123,6 +148,7 @@ async def test_a_cancelled_reader_stops_its_unfinished_send() -> None:
     buffer, send, reader = await _waiting_reader()
     send.pause()
     buffer.append(b"a;")
+    await _tick()  # taken: its send waits for the client
     reader.cancel()  # the client disconnected
     await asyncio.gather(reader, return_exceptions=True)
     send.resume()
