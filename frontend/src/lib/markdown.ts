@@ -3,7 +3,8 @@
 //
 // Long answers are split into top-level blocks so a finished block is parsed once and cached;
 // while streaming only the last (growing) block is parsed again. A block comes out as parts:
-// sanitised HTML, and its top-level code blocks apart, for CodeBlock to label and highlight.
+// sanitised HTML, and its code blocks (top level or in a list) apart, for CodeBlock to label,
+// highlight and offer to copy.
 
 import DOMPurify from 'dompurify';
 import { Marked, Parser } from 'marked';
@@ -26,8 +27,8 @@ const marked = new Marked({
     html({ text }) {
       return escapeHtml(text);
     },
-    // Code inside a list or quote (top-level code is a CodeBlock): a long line scrolls sideways,
-    // so the keyboard must be able to reach it.
+    // Code in a quote (elsewhere code is a CodeBlock): a long line scrolls sideways, so the
+    // keyboard must be able to reach it.
     code({ text, lang }) {
       const label = `${languageOf(lang) || 'text'} code`;
       const body = `${escapeHtml(text.replace(/\n$/, ''))}\n`;
