@@ -72,6 +72,12 @@ export interface ChatSessionOptions {
    * lost (the reason is the snapshot's sendError).
    */
   onSendRefused?: (text: string, error: ChatError) => void;
+  /**
+   * A new message is in the conversation now (its answer started, or it ended otherwise than
+   * refused): a draft kept until then can go. Called at most once per send, never with
+   * onSendRefused.
+   */
+  onSendAccepted?: (text: string) => void;
 }
 
 /** What a retry reuses: the failed turn's user message and its idempotency key. */
@@ -90,7 +96,10 @@ interface Turn {
   assistantKey: string;
   /** Null for an answer we follow or continue: nothing is sent. */
   request: TurnRequest | null;
-  /** A send of a new message (not a retry): refused, it leaves no bubble behind. */
+  /**
+   * A send of a new message (not a retry) whose fate is not told yet (onSendAccepted or
+   * onSendRefused); refused, it leaves no bubble behind.
+   */
   isNewMessage: boolean;
   /** A Continue: the answer as it stood, put back if the continuation never starts. */
   before: ChatMessage | null;
@@ -443,6 +452,7 @@ export class ChatSession {
       onStart: (start) => {
         if (!live()) return;
         turn.started = true;
+        this.accepted(turn);
         this.adoptConversation(start.conversationId);
         const withUser =
           turn.userKey === null
@@ -500,6 +510,7 @@ export class ChatSession {
           this.refuseSend(turn, error);
           return;
         }
+        this.accepted(turn); // its bubble stays, with the error and Retry
         if (turn.before !== null && !turn.started) {
           // The continuation never started (refused at a rate limit, say): the answer is as it
           // was, and says why.
@@ -526,6 +537,7 @@ export class ChatSession {
       },
       onCancelled: (content) => {
         if (!live()) return;
+        this.accepted(turn);
         if (turn.before !== null && !turn.started && content === null) {
           const before = turn.before; // stopped before it started: nothing changed
           this.finishTurn(turn, () => before, null);
@@ -611,12 +623,20 @@ export class ChatSession {
     });
   }
 
+  /** Tells the page, once, that a new message stays in the conversation. */
+  private accepted(turn: Turn): void {
+    if (!turn.isNewMessage || turn.request === null) return;
+    turn.isNewMessage = false;
+    this.options.onSendAccepted?.(turn.request.text);
+  }
+
   /**
    * The server did not take a new message: its question and answer bubbles go (nothing was
    * stored), and its text goes back to the box with the reason beside it.
    */
   private refuseSend(turn: Turn, error: ChatError): void {
     this.turn = null;
+    turn.isNewMessage = false;
     const gone = new Set([turn.userKey, turn.assistantKey]);
     this.store.update({
       messages: this.getSnapshot().messages.filter((m) => !gone.has(m.id)),

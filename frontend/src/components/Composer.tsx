@@ -13,7 +13,8 @@ export interface ComposerProps {
   onSend: (text: string) => boolean;
   /**
    * The box's text, when the page keeps it (a draft that outlives the page); with
-   * onValueChange. Without them the box keeps its own.
+   * onValueChange. The page then also empties it after a send. Without them the box keeps its
+   * own, emptied on a send.
    */
   value?: string;
   onValueChange?: (text: string) => void;
@@ -73,7 +74,7 @@ export function Composer({
 
   const send = () => {
     if (!canSend) return;
-    if (onSend(text)) setText('');
+    if (onSend(text) && value === undefined) setOwnText('');
     inputRef.current?.focus();
   };
 

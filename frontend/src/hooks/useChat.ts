@@ -38,6 +38,8 @@ export interface UseChatOptions {
   onTurnComplete?: (result: TurnResult) => void;
   /** A new message the server did not take: put `text` back in the box (see sendError). */
   onSendRefused?: (text: string) => void;
+  /** A new message stays in the conversation (its answer started, or failed with Retry). */
+  onSendAccepted?: (text: string) => void;
 }
 
 export interface UseChat {
@@ -101,6 +103,7 @@ export function useChat(options: UseChatOptions): UseChat {
         onConversationStarted: (id) => handlers.current.onConversationStarted?.(id),
         onTurnComplete: (result) => handlers.current.onTurnComplete?.(result),
         onSendRefused: (text) => handlers.current.onSendRefused?.(text),
+        onSendAccepted: (text) => handlers.current.onSendAccepted?.(text),
         channel,
       }),
   );

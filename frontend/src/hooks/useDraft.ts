@@ -1,5 +1,7 @@
 // The message box's text for one conversation, kept as the user's draft (services/drafts.ts):
-// read when the conversation opens, saved as it changes, forgotten once sent.
+// read when the conversation opens, saved as it changes, forgotten once the server has taken
+// the message. Until then the stored copy stays: a send cut short (the session ended, the page
+// closed) finds its text again.
 
 import { useCallback, useState } from 'react';
 
@@ -8,6 +10,10 @@ import { loadDraft, NEW_CONVERSATION, saveDraft } from '../services/drafts';
 export interface Draft {
   text: string;
   setText: (text: string) => void;
+  /** The box empties for a send; the stored draft stays until accepted() or restore(). */
+  sent: () => void;
+  /** The sent message is in the conversation: its stored copy goes (unless typed anew). */
+  accepted: () => void;
   /** A refused send's text back in the box, before anything typed since. */
   restore: (text: string) => void;
 }
@@ -33,11 +39,17 @@ export function useDraft(userId: string | null, conversationId: string | null): 
     [owner, userId, conversationKey],
   );
   const shown = current.text;
+  const sent = useCallback(() => {
+    setState({ owner, text: '' });
+  }, [owner]);
+  const accepted = useCallback(() => {
+    if (userId !== null && shown === '') saveDraft(userId, conversationKey, '');
+  }, [userId, conversationKey, shown]);
   const restore = useCallback(
     (text: string) => {
       setText(shown.trim() === '' ? text : `${text}\n\n${shown}`);
     },
     [setText, shown],
   );
-  return { text: shown, setText, restore };
+  return { text: shown, setText, sent, accepted, restore };
 }

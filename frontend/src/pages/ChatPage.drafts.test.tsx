@@ -81,6 +81,17 @@ describe('ChatPage drafts', () => {
     expect(afterSend.input).toHaveValue('');
   });
 
+  it('a sent draft is kept until the server takes the message: a page closed meanwhile finds it', async () => {
+    server.use(http.post(`${API}/chat/turns`, () => new Promise<never>(() => undefined)));
+    const first = await openChat('/chat/conv-1');
+    await first.user.type(first.input, 'On its way{Enter}');
+    expect(first.input).toHaveValue('');
+    first.unmount(); // closed before the POST was answered
+
+    const again = await openChat('/chat/conv-1');
+    expect(again.input).toHaveValue('On its way');
+  });
+
   it("another account on the same browser never sees the first one's draft", async () => {
     const first = await openChat('/chat');
     await first.user.type(first.input, 'Private words');

@@ -41,7 +41,13 @@ export function ChatPage() {
     onConversationStarted,
     onTurnComplete: refresh,
     onSendRefused: draft.restore,
+    onSendAccepted: draft.accepted,
   });
+  const send = (text: string): boolean => {
+    if (!chat.sendMessage(text)) return false;
+    draft.sent();
+    return true;
+  };
 
   const current = conversations.find((c) => c.id === chat.conversationId);
   const title =
@@ -121,7 +127,7 @@ export function ChatPage() {
         </p>
       ) : (
         <Composer
-          onSend={chat.sendMessage}
+          onSend={send}
           value={draft.text}
           onValueChange={draft.setText}
           error={chat.sendError?.message ?? null}

@@ -47,7 +47,13 @@ export function OnboardingChatPage() {
     streamingEnabled: config?.streaming_enabled ?? false,
     onTurnComplete,
     onSendRefused: draft.restore,
+    onSendAccepted: draft.accepted,
   });
+  const send = (text: string): boolean => {
+    if (!chat.sendMessage(text)) return false;
+    draft.sent();
+    return true;
+  };
 
   useEffect(() => {
     if (!finished) return;
@@ -106,7 +112,7 @@ export function OnboardingChatPage() {
         </div>
       ) : (
         <Composer
-          onSend={chat.sendMessage}
+          onSend={send}
           value={draft.text}
           onValueChange={draft.setText}
           error={chat.sendError?.message ?? null}
