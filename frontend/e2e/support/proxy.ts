@@ -1,5 +1,6 @@
 // A small HTTP proxy in front of a server that the test controls: it forwards everything
-// unbuffered and, on demand, cuts the open answer streams as a flaky network would.
+// unbuffered and, on demand, cuts the open answer streams as a flaky network would, or acts as
+// a server gone away (every connection dropped) until it is told the server is back.
 
 import { createServer, request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -20,7 +21,10 @@ interface OpenStream {
 
 export class CuttableProxy {
   readonly streamRequests: SeenStreamRequest[] = [];
+  /** Requests dropped while the server was "gone". */
+  dropped = 0;
   private readonly open = new Set<OpenStream>();
+  private down = false;
 
   private constructor(
     private readonly server: Server,
@@ -45,6 +49,11 @@ export class CuttableProxy {
   }
 
   private forward(target: URL, req: IncomingMessage, res: ServerResponse): void {
+    if (this.down) {
+      this.dropped += 1;
+      req.socket.destroy(); // as a server that is not there: no status, the connection just fails
+      return;
+    }
     const isStream = STREAM_PATH.test(req.url ?? '');
     const seen: SeenStreamRequest | null = isStream
       ? {
@@ -90,6 +99,16 @@ export class CuttableProxy {
     }
     this.open.clear();
     return cut;
+  }
+
+  /** The server goes away: open streams are cut and every request fails until serverBack(). */
+  serverGone(): number {
+    this.down = true;
+    return this.cutStreams();
+  }
+
+  serverBack(): void {
+    this.down = false;
   }
 
   get openStreams(): number {

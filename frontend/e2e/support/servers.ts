@@ -106,6 +106,11 @@ export const SERVERS = {
   }),
   /** Answers with a fenced python block (~2 s). */
   code: config('code', { SCRIPTED_TEXT: CODE_ANSWER, SCRIPTED_CHUNK_DELAY_S: '0.02' }),
+  /** A model slow to start: each of its three words takes 4.5 s ("Still thinking" shows). */
+  slowFirstWord: config('slow-first-word', {
+    SCRIPTED_TEXT: 'Thought it through.',
+    SCRIPTED_CHUNK_DELAY_S: '4.5',
+  }),
   /** One message an hour per user. */
   rateLimited: config('rate-limited', {
     SCRIPTED_TEXT: 'Noted. That was your one message for this hour.',

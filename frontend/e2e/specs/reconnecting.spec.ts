@@ -1,0 +1,94 @@
+// Honest status while the connection is down: a server that goes away mid-answer (every
+// connection to it fails) shows "Reconnecting…" while the page keeps trying with growing waits;
+// when it answers again the stream resumes after the last event it saw and the answer
+// completes, nothing missing or doubled.
+
+import type { Page } from '@playwright/test';
+
+import { axeViolations } from '../support/axe';
+import { expect, test } from '../support/fixtures';
+import { CuttableProxy } from '../support/proxy';
+import { snap } from '../support/screenshots';
+import { COUNTED_WORDS, SERVERS } from '../support/servers';
+import {
+  lastAssistant,
+  normalise,
+  send,
+  shownText,
+  signIn,
+  userTexts,
+  waitForAnswer,
+} from '../support/ui';
+
+function answerStatus(page: Page) {
+  return page.getByTestId('answer-status');
+}
+
+/** What the status line's live region says (what a screen reader hears, once per change). */
+function spokenStatus(page: Page) {
+  return page.getByTestId('answer-status-live');
+}
+
+// 120 numbered words over ~10 s: a word missing or doubled would show.
+test.use(SERVERS.durable);
+
+// 120 numbered words over ~10 s: a word missing or doubled would show.
+
+test('shows Reconnecting…, then resumes and completes when the server is back', async ({
+  page,
+  account,
+  api,
+  testServer,
+}, testInfo) => {
+  const proxy = await CuttableProxy.start(testServer.url);
+  try {
+    await signIn(page, account);
+    await page.goto(`${proxy.url}/login`);
+    await page.getByLabel('Email').fill(account.email);
+    await page.getByLabel('Password').fill(account.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page).toHaveURL(/\/chat$/);
+
+    await send(page, 'Count for me, please.');
+    const answer = lastAssistant(page);
+    await expect(answer).toContainText('w10');
+    const before = normalise(await shownText(answer));
+
+    expect(proxy.serverGone()).toBe(1);
+    await expect(answerStatus(page)).toHaveText('Reconnecting…');
+    await expect(spokenStatus(page)).toHaveText('Reconnecting…');
+    expect(await axeViolations(page)).toEqual([]);
+    await snap(page, testInfo, 'reconnecting');
+    // Still reconnecting a few seconds on: no error, the text so far kept.
+    await page.waitForTimeout(3_500);
+    await expect(answerStatus(page)).toHaveText('Reconnecting…');
+    await expect(answer.getByRole('alert')).toHaveCount(0);
+    expect(proxy.dropped).toBeGreaterThan(0); // the page kept trying
+
+    proxy.serverBack();
+    await waitForAnswer(page, 30_000);
+    await expect(answerStatus(page)).toHaveCount(0);
+    await expect(answer.getByRole('alert')).toHaveCount(0);
+    const shown = normalise(await shownText(answer));
+    expect(shown.startsWith(before)).toBe(true);
+    expect(shown).toBe(COUNTED_WORDS);
+    // The stream was picked up after the last event seen, not asked again from the start.
+    const resumed = proxy.streamRequests.slice(1);
+    expect(resumed.length).toBeGreaterThan(0);
+    for (const request of resumed) {
+      const lastEventId =
+        request.lastEventId ?? new URL(request.path, proxy.url).searchParams.get('last_event_id');
+      expect(lastEventId).toMatch(/^[0-9a-f-]{36}:\d+$/);
+    }
+
+    const stored = await api.latestChatMessages();
+    expect(stored.map((m) => [m.role, m.status])).toEqual([
+      ['user', 'complete'],
+      ['assistant', 'complete'],
+    ]);
+    expect(stored[1]?.content).toBe(COUNTED_WORDS);
+    await expect(userTexts(page)).toHaveText(['Count for me, please.']);
+  } finally {
+    await proxy.stop();
+  }
+});
