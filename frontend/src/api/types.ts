@@ -57,10 +57,5 @@ export type ConversationUpdate = Schemas['ConversationUpdate'];
 export type SearchHit = Schemas['SearchHitRead'];
 export type SearchResults = Schemas['SearchResults'];
 
-/**
- * Every error's body (docs/api.md, "Errors"). One handler renders all of them, so the OpenAPI
- * schema does not list it per route.
- */
-export interface ApiErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
+/** Every error's body, whatever its status (docs/api.md, "Errors"); each route lists its own. */
+export type ApiErrorBody = Schemas['ErrorBody'];
