@@ -67,11 +67,16 @@ test('a chat turn by keyboard only: Tab order, Enter to send, Esc to stop, focus
   await expect(composer(page)).toBeFocused();
 
   // Tab order on the chat page, from the message box round to it again: its Send button, the
-  // sidebar (new chat, theme, sign out), the conversation, the box.
+  // sidebar (new chat, search, the onboarding conversation with its Rename and Delete, theme,
+  // sign out), the conversation, the box.
   const order = await tabCycle(page);
   expect(order).toEqual([
     'button:Send',
     'button:New chat',
+    'input:Search conversations',
+    'a:Getting to know you',
+    'button:Rename “Getting to know you”',
+    'button:Delete “Getting to know you”',
     'button:Switch to light theme',
     'button:Sign out',
     'div:Messages',
