@@ -110,7 +110,8 @@ describe('ChatSession over SSE: the send', () => {
       ),
     );
     const onSendRefused = vi.fn();
-    const { session } = setup({ onSendRefused });
+    const onSendAccepted = vi.fn();
+    const { session } = setup({ onSendRefused, onSendAccepted });
     session.send('x'.repeat(8_001));
     await vi.waitFor(() => {
       expect(session.getSnapshot().sendError).not.toBeNull();
@@ -126,7 +127,35 @@ describe('ChatSession over SSE: the send', () => {
       'x'.repeat(8_001),
       expect.objectContaining({ code: 'message_too_long' }),
     );
+    expect(onSendAccepted).not.toHaveBeenCalled();
     expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it('tells once that a new message was accepted, when its answer starts; a retry is no new message', async () => {
+    recordTurns({ messageId: 'a-1' });
+    const onSendAccepted = vi.fn();
+    const { session } = setup({ onSendAccepted });
+    session.send('Kept until now');
+    const es = await waitForEventSource();
+    expect(onSendAccepted).toHaveBeenCalledExactlyOnceWith('Kept until now');
+    es.emit(start('a-1'), 'a-1:0');
+    es.emit({ type: 'error', code: 'llm_error', message: 'x', retryable: true }, 'a-1:1');
+    expect(session.retryLastMessage()).toBe(true);
+    await waitForEventSource(2);
+    expect(onSendAccepted).toHaveBeenCalledTimes(1);
+  });
+
+  it('a send whose reply was lost keeps its bubble and Retry: it counts as accepted', async () => {
+    server.use(http.post(`${API}/chat/turns`, () => HttpResponse.error()));
+    const onSendAccepted = vi.fn();
+    const onSendRefused = vi.fn();
+    const { session, answer } = setup({ onSendAccepted, onSendRefused });
+    session.send('Maybe stored');
+    await vi.waitFor(() => {
+      expect(answer()?.error?.code).toBe('network_error');
+    });
+    expect(onSendAccepted).toHaveBeenCalledExactlyOnceWith('Maybe stored');
+    expect(onSendRefused).not.toHaveBeenCalled();
   });
 
   it('a send refused at the rate limit gives its text back, and the next send clears the reason', async () => {
