@@ -10,6 +10,7 @@ from typing import Any
 
 from common import ROOT
 from machine import describe
+from sizes import TARGETS
 from stats import fmt, ratio, rounded
 
 
@@ -38,6 +39,11 @@ def fmt_spread(figures: dict[str, Any] | None, spec: str = ".1f") -> str:
     if low == high:
         return fmt(median, spec)
     return f"{fmt(median, spec)} [{fmt(low, spec)}-{fmt(high, spec)}]"
+
+
+def capacity(search: dict[str, Any]) -> str:
+    """(g)'s capacity, `400+` when no probe failed (the search hit a limit first)."""
+    return f"{search['capacity']}{'+' if search['capacity_is_lower_bound'] else ''}"
 
 
 def table(results: dict[str, Any]) -> str:
@@ -76,6 +82,28 @@ def table(results: dict[str, Any]) -> str:
             "    errors / incomplete streams",
             f"{cs['errors']} / {cs['incomplete']}",
             f"{bl['errors']} / {bl['incomplete']}",
+        )
+    g = results.get("g")
+    if g:
+        cs, bl = g["chatstream"], g["baseline"]
+        row(
+            f"(g) capacity: most streams carried at p99 <= {g['p99_bound_ms']:.0f} ms "
+            f"({1 / g['interval_s']:.0f}/s x {g['chunks_per_stream']} chunks)",
+            capacity(cs),
+            capacity(bl),
+            fmt(g["ratio"], ".2f"),
+            f">= {TARGETS['g_capacity_ratio']:.2f}",
+            fmt(g["met"]),
+        )
+        row(
+            "    first probe not carried",
+            fmt(cs["first_failure"], "d"),
+            fmt(bl["first_failure"], "d"),
+        )
+        row(
+            "    probes, search time (s)",
+            f"{len(cs['probes'])}, {cs['search_s']:.0f}",
+            f"{len(bl['probes'])}, {bl['search_s']:.0f}",
         )
     b = results.get("b")
     if b:
@@ -355,6 +383,25 @@ def summary(results: dict[str, Any], meta: dict[str, Any], out_path: Path) -> st
         f"{fmt(over.get('busy'), '.0%')} busy, {fmt(over.get('steal'), '.1%')} stolen. "
         f"Took {meta['duration_s']:.0f} s. JSON: {shown}",
     ]
+    g = results.get("g")
+    if g:
+        report.append(
+            f"(g) probes (carried: all complete, zero errors, p99 <= {g['p99_bound_ms']:.0f} ms, "
+            f"at least {g['peak_share']:.0%} open at once):"
+        )
+        for name in ("chatstream", "baseline"):
+            for p in g[name]["probes"]:
+                verdict = "carried" if p["carried"] else "NOT carried"
+                report.append(
+                    f"    {name:10s} {p['streams']:5d} streams: {verdict:11s} p99 "
+                    f"{fmt(p['delay_ms']['p99'], '.0f')} ms, {p['error_count']} errors, "
+                    f"{p['completed']} complete, peak {p['peak_concurrent_streams']} open; "
+                    f"{describe(p['machine'])}"
+                )
+            report.append(f"    {name:10s} search stopped by {g[name]['stopped_by']}")
+    b = results.get("b")
+    if b and b.get("sized_by"):
+        report.append(f"(b) {b['chatstream']['streams']} streams: {b['sized_by']}")
     e = results.get("e")
     if e and "runs" in e:
         report.append("(e) machine during each run:")

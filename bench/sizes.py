@@ -31,6 +31,14 @@ class Sizes:
     e_rounds: int
     f_leases_s: tuple[float, ...]
     f_trials: int
+    g_start_streams: int  # the first probe; doubled while probes pass
+    g_chunks: int
+    g_interval_s: float
+    g_open_per_s: float  # a probe opens its streams at this rate ...
+    g_ramp_max_s: float  # ... or over this long, whichever is shorter
+    g_max_probes: int  # per server
+    g_budget_s: float  # per server: no probe starts that would end past it
+    g_resolution: float  # bisect until (first failure - last pass) <= this x last pass
     warmup_streams: int
 
 
@@ -59,6 +67,14 @@ FULL = Sizes(
     e_rounds=3,
     f_leases_s=(5.0, 1.0),  # the default STREAM_OWNER_LEASE_S, and a short one
     f_trials=3,
+    g_start_streams=50,
+    g_chunks=300,  # 15 s, as (b): all of a probe's streams are open for at least 9 s
+    g_interval_s=0.05,
+    g_open_per_s=200.0,
+    g_ramp_max_s=6.0,
+    g_max_probes=10,
+    g_budget_s=330.0,
+    g_resolution=0.1,
     warmup_streams=5,
 )
 QUICK = Sizes(
@@ -86,6 +102,14 @@ QUICK = Sizes(
     e_rounds=1,
     f_leases_s=(1.0,),
     f_trials=1,
+    g_start_streams=50,
+    g_chunks=60,  # 3 s
+    g_interval_s=0.05,
+    g_open_per_s=200.0,
+    g_ramp_max_s=1.5,
+    g_max_probes=5,
+    g_budget_s=40.0,
+    g_resolution=0.25,
     warmup_streams=2,
 )
 
@@ -100,7 +124,12 @@ TARGETS = {
     "e_cpu_ratio": 0.9,  # events per server CPU-second >= 90% of in-memory's
     "e_p99_ratio": 1.1,  # p99 delivery delay <= 110% of in-memory's
     "e_round_trips_per_chunk": 0.2,  # stream log round trips per frame written < 0.2
+    "g_capacity_ratio": 0.6,  # ChatStream's capacity at the latency bound >= 60% of baseline's
 }
+
+# Scenario (g): what a server must do to carry a probe's streams.
+G_P99_BOUND_MS = 250.0  # p99 delivery delay at most this
+G_PEAK_SHARE = 0.9  # and at least this share of the streams open at once
 
 # The scripted answer of scenario (f)'s streams: long enough never to end before the kill.
 F_CHUNKS = 2000

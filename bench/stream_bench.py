@@ -17,6 +17,9 @@ Scenarios (targets from the issue; ratios are against the baseline measured in t
      p99 delivery delay <= 110% of in-memory's; stream log round trips per chunk < 0.2
   f  kill -9 of the process writing an answer: time until a survivor sharing Redis and the
      database ends it (terminal event on a reader there), with the default lease and a short one
+  g  capacity: the most paced streams (20 chunks/s) each server carries with zero errors and
+     p99 delivery delay <= 250 ms (a doubling, then bisecting search); ChatStream >= 60% of the
+     baseline's. It runs before (b), which then opens half the baseline's capacity
 
 Every server is a subprocess started with the same uvicorn settings; the client (sse_client.py)
 runs in processes of its own, the same code for both. Everything is on 127.0.0.1. Benchmarks,
@@ -44,11 +47,20 @@ from common import PY, RESULTS, log
 from harness import Harness, warm_pair, warm_up
 from machine import CpuTimes, cpu_shares
 from redis_store import DEFAULT_REDIS_URL, BenchRedis
-from scenarios import scenario_a, scenario_b, scenario_c, scenario_d, scenario_e, scenario_f
+from scenarios import (
+    scenario_a,
+    scenario_b,
+    scenario_c,
+    scenario_d,
+    scenario_e,
+    scenario_f,
+    scenario_g,
+)
+from scenarios.g_capacity import ramp_for
 from servers import Server, start_all, stop_all
 from sizes import D_BUFFER_TTL_S, FULL, QUICK, TARGETS
 
-ALL_SCENARIOS = ("a", "b", "c", "d", "e", "f")
+ALL_SCENARIOS = ("a", "b", "c", "d", "e", "f", "g")
 REDIS_SCENARIOS = {"e", "f"}
 
 
@@ -58,7 +70,7 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, < 1 min")
     parser.add_argument(
-        "--scenario", default=",".join(ALL_SCENARIOS), help="subset of a,b,c,d,e,f (default: all)"
+        "--scenario", default=",".join(ALL_SCENARIOS), help="subset of a,b,c,d,e,f,g (default: all)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, DB)")
@@ -75,7 +87,7 @@ def main() -> int:
     scenarios = {x.strip() for x in args.scenario.split(",") if x.strip()}
     unknown = scenarios - set(ALL_SCENARIOS)
     if unknown or not scenarios:
-        parser.error(f"unknown scenario(s): {sorted(unknown)}; use a subset of a,b,c,d,e,f")
+        parser.error(f"unknown scenario(s): {sorted(unknown)}; use a subset of a,b,c,d,e,f,g")
     sizes = QUICK if args.quick else FULL
     if args.b_ramp is not None:
         sizes = replace(sizes, b_ramp_s=args.b_ramp)
@@ -153,6 +165,11 @@ def main() -> int:
                     h.chatstream(sizes.c_chunks, 0.0),
                     h.baseline(sizes.c_chunks, 0.0),
                 )
+        if "g" in scenarios:
+            groups["g"] = (
+                h.chatstream(sizes.g_chunks, sizes.g_interval_s),
+                h.baseline(sizes.g_chunks, sizes.g_interval_s),
+            )
         if "b" in scenarios:
             groups["b"] = (
                 h.chatstream(sizes.b_chunks, sizes.b_interval_s),
@@ -189,10 +206,11 @@ def main() -> int:
         log(f"{len(everything)} servers up; {len(h.tokens)} users created")
         # The paced scenarios' warm-up streams last as long as theirs do, but cost almost no
         # CPU: run them in the background now rather than waiting for them later.
-        background = ThreadPoolExecutor(3)
+        background = ThreadPoolExecutor(4)
         warming = {
             name: background.submit(warm_pair, h, groups[name], chunks, interval)
             for name, chunks, interval in (
+                ("g", sizes.g_chunks, sizes.g_interval_s),
                 ("b", sizes.b_chunks, sizes.b_interval_s),
                 ("d", sizes.d_chunks, sizes.d_interval_s),
             )
@@ -200,7 +218,8 @@ def main() -> int:
         }
         if e_servers:
             warming["e"] = background.submit(warm_all, h, list(e_servers.values()))
-        order = [name for name in ("c", "a", "b", "d") if name in groups]
+        # (g) before (b): (b) opens half the baseline's capacity that (g) measured.
+        order = [name for name in ("c", "a", "g", "b", "d") if name in groups]
         for index, name in enumerate(order):
             cs, bl = groups[name]
             if name == "c":
@@ -211,13 +230,24 @@ def main() -> int:
                 warm_pair(h, (cs, bl), sizes.a_chunks, 0.0)
                 log(f"(a) throughput: {sizes.a_streams} streams x {sizes.a_chunks} chunks")
                 results["a"] = scenario_a(h, cs, bl)
+            elif name == "g":
+                warming["g"].result(timeout=600)
+                log(
+                    f"(g) capacity: paced streams of {sizes.g_chunks} chunks at "
+                    f"{1 / sizes.g_interval_s:g}/s, from {sizes.g_start_streams} streams; at most "
+                    f"{sizes.g_max_probes} probes and {sizes.g_budget_s:g} s per server"
+                )
+                results["g"] = scenario_g(h, cs, bl)
             elif name == "b":
                 warming["b"].result(timeout=600)
+                sized_by = size_b(h, results.get("g"), args)
                 log(
-                    f"(b) {sizes.b_streams} streams x {sizes.b_chunks} chunks at "
-                    f"{1 / sizes.b_interval_s:g}/s, opened over {sizes.b_ramp_s:g} s"
+                    f"(b) {h.sizes.b_streams} streams x {sizes.b_chunks} chunks at "
+                    f"{1 / sizes.b_interval_s:g}/s, opened over {h.sizes.b_ramp_s:g} s; "
+                    f"{sized_by}"
                 )
                 results["b"] = scenario_b(h, cs, bl)
+                results["b"]["sized_by"] = sized_by
             else:
                 warming["d"].result(timeout=600)
                 log(
@@ -267,6 +297,26 @@ def main() -> int:
     out_path = report.write_json(document, args.out, args.quick)
     sys.stdout.write(report.summary(results, meta, out_path))
     return 0 if ok else 1
+
+
+def size_b(h: Harness, g: dict[str, Any] | None, args: argparse.Namespace) -> str:
+    """Set (b)'s number of streams to half the baseline's capacity measured by (g), so that
+    (b) measures a load both servers should carry, not saturation. Says how (b) was sized."""
+    if args.b_streams is not None:
+        return "its size set by --b-streams"
+    if g is None:
+        return "its fixed size: (g) did not run, so no capacity was measured"
+    capacity = g["baseline"]["capacity"]
+    if capacity < 2:
+        return "its fixed size: (g) found no baseline capacity"
+    streams = capacity // 2
+    ramp = (
+        h.sizes.b_ramp_s
+        if args.b_ramp is not None
+        else min(h.sizes.b_ramp_s, ramp_for(h.sizes, streams))
+    )
+    h.sizes = replace(h.sizes, b_streams=streams, b_ramp_s=ramp)
+    return f"half the baseline's capacity measured by (g) ({capacity} streams)"
 
 
 def warm_all(h: Harness, servers: list[Server]) -> None:

@@ -8,5 +8,14 @@ from scenarios.c_start import scenario_c
 from scenarios.d_memory import scenario_d
 from scenarios.e_redis import scenario_e
 from scenarios.f_recovery import scenario_f
+from scenarios.g_capacity import scenario_g
 
-__all__ = ["scenario_a", "scenario_b", "scenario_c", "scenario_d", "scenario_e", "scenario_f"]
+__all__ = [
+    "scenario_a",
+    "scenario_b",
+    "scenario_c",
+    "scenario_d",
+    "scenario_e",
+    "scenario_f",
+    "scenario_g",
+]
