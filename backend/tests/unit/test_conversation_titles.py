@@ -37,3 +37,21 @@ def test_one_long_word_is_cut_hard() -> None:
 def test_title_never_exceeds_the_limit_plus_ellipsis(limit: int) -> None:
     text = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor"
     assert len(title_from_message(text, limit=limit)) <= limit + 1
+
+
+@pytest.mark.parametrize(
+    ("message", "title"),
+    [
+        ("```python\nprint(1 / 0)\n```\nWhy does this fail?", "Why does this fail?"),
+        ("Why does this fail?\n~~~\nx = [1, 2\n~~~", "Why does this fail?"),
+        ("# Trip plan\n- Lisbon\n- Porto", "Trip plan Lisbon Porto"),
+        ("> quoted text\n1. first step", "quoted text first step"),
+        ("Explain `asyncio.gather` **briefly**", "Explain asyncio.gather briefly"),
+        ("Do [the docs](https://example.com/a_b) say so?", "Do the docs say so?"),
+        ("Is 2*3*4 = 24 and a_b_c a name?", "Is 2*3*4 = 24 and a_b_c a name?"),
+        ("```\nx = 1\n```", "x = 1"),
+        ("```", "```"),
+    ],
+)
+def test_markdown_and_fenced_code_leave_the_words_of_the_message(message: str, title: str) -> None:
+    assert title_from_message(message) == title

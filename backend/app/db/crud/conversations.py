@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -94,9 +95,30 @@ def delete_conversation(session: Session, conversation_id: uuid.UUID) -> None:
     session.execute(delete(Conversation).where(Conversation.id == conversation_id))
 
 
+# Markdown that reads as noise in a title: fenced code (kept only if it is all there is), the
+# markers that start a heading, quote or list item, strong emphasis, inline code, link targets.
+_FENCED_CODE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.S | re.M)
+_FENCE_LINE = re.compile(r"^[ \t]*(```|~~~)[^\n]*$", re.M)
+_LINE_MARKER = re.compile(
+    r"^[ \t]{0,3}(?:#{1,6}[ \t]+|>[ \t]?|[-*+][ \t]+|\d{1,3}[.)][ \t]+)", re.M
+)
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+
+
+def _plain_text(text: str) -> str:
+    prose = _FENCED_CODE.sub(" ", text)
+    if not prose.strip():  # only code: its text, without the fences
+        prose = _FENCE_LINE.sub(" ", text)
+    prose = _LINE_MARKER.sub("", prose)
+    prose = _LINK.sub(r"\1", prose)
+    return _EMPHASIS.sub("", prose)
+
+
 def title_from_message(text: str, limit: int = 60) -> str:
-    """A conversation title from its first message: first line, cut at a word boundary."""
-    line = " ".join(text.strip().split())
+    """A conversation title from its first message: its words without markdown or fenced code,
+    on one line, cut at a word boundary."""
+    line = " ".join(_plain_text(text).split()) or " ".join(text.split())
     if len(line) <= limit:
         return line
     cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
