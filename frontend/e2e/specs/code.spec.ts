@@ -81,10 +81,21 @@ test('a code block in an answer: highlighted, labelled, copied, scrolled by keyb
   await expect.poll(() => code.evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
 
   // Screenshots of the block at rest: scrolled back, the Copy buttons back to "Copy".
-  await code.evaluate((el) => {
-    el.scrollLeft = 0;
-    el.blur();
-  });
+  await code.evaluate((el) => el.blur());
+  // Once the keyboard's smooth scroll has come to rest, back to the start.
+  await expect
+    .poll(() =>
+      code.evaluate(
+        (el) =>
+          new Promise<boolean>((resolve) => {
+            const before = el.scrollLeft;
+            setTimeout(() => resolve(el.scrollLeft === before), 300);
+          }),
+      ),
+    )
+    .toBe(true);
+  await code.evaluate((el) => el.scrollTo({ left: 0, behavior: 'instant' }));
+  await expect.poll(() => code.evaluate((el) => el.scrollLeft)).toBe(0);
   await expect(answer.getByRole('button', { name: 'Copy answer' })).toBeVisible();
   await expect(block.getByRole('button', { name: 'Copy python code' })).toBeVisible();
   await snap(page, testInfo, 'code-light');
