@@ -68,12 +68,14 @@ FULL = Sizes(
     f_leases_s=(5.0, 1.0),  # the default STREAM_OWNER_LEASE_S, and a short one
     f_trials=3,
     g_start_streams=50,
-    g_chunks=300,  # 15 s, as (b): all of a probe's streams are open for at least 9 s
+    # 5 s, as (e): long enough to be open all at once for 2.5 s, short enough that the drift
+    # every paced stream accumulates (each sleep wakes a little late) stays well under the bound.
+    g_chunks=100,
     g_interval_s=0.05,
     g_open_per_s=200.0,
-    g_ramp_max_s=6.0,
+    g_ramp_max_s=2.5,
     g_max_probes=10,
-    g_budget_s=330.0,
+    g_budget_s=150.0,
     g_resolution=0.1,
     warmup_streams=5,
 )
@@ -103,10 +105,10 @@ QUICK = Sizes(
     f_leases_s=(1.0,),
     f_trials=1,
     g_start_streams=50,
-    g_chunks=60,  # 3 s
+    g_chunks=40,  # 2 s
     g_interval_s=0.05,
     g_open_per_s=200.0,
-    g_ramp_max_s=1.5,
+    g_ramp_max_s=1.0,
     g_max_probes=5,
     g_budget_s=40.0,
     g_resolution=0.25,
