@@ -1,14 +1,22 @@
 // Honest status while the connection is down: a server that goes away mid-answer (every
 // connection to it fails) shows "Reconnecting…" while the page keeps trying with growing waits;
 // when it answers again the stream resumes after the last event it saw and the answer
-// completes, nothing missing or doubled.
+// completes, nothing missing or doubled. A server that crashes (SIGKILL) and starts again on the
+// same database: "Reconnecting…", then the answer ends honestly (Continue or Retry, no cursor
+// left blinking) and can be finished.
+
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 import type { Page } from '@playwright/test';
 
 import { axeViolations } from '../support/axe';
 import { expect, test } from '../support/fixtures';
+import { TEMPLATE_DB } from '../support/paths';
 import { CuttableProxy } from '../support/proxy';
 import { snap } from '../support/screenshots';
+import { ChatStreamServer } from '../support/server';
 import { COUNTED_WORDS, SERVERS } from '../support/servers';
 import {
   lastAssistant,
@@ -90,5 +98,56 @@ test('shows Reconnecting…, then resumes and completes when the server is back'
     await expect(userTexts(page)).toHaveText(['Count for me, please.']);
   } finally {
     await proxy.stop();
+  }
+});
+
+test('a server that crashes mid-answer and starts again: Reconnecting…, then the answer ends honestly and can be finished', async ({
+  page,
+  account,
+}, testInfo) => {
+  // Our own server on our own copy of the database, so it can crash and start again on it.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'chatstream-e2e-crash-'));
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(TEMPLATE_DB + suffix)) {
+      copyFileSync(TEMPLATE_DB + suffix, path.join(dataDir, `chatstream.db${suffix}`));
+    }
+  }
+  const env = SERVERS.durable.serverEnv;
+  let server = await ChatStreamServer.start({ name: 'crash-before', env, dataDir });
+  const proxy = await CuttableProxy.start(server.url);
+  try {
+    await page.goto(`${proxy.url}/login`);
+    await page.getByLabel('Email').fill(account.email);
+    await page.getByLabel('Password').fill(account.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page).toHaveURL(/\/chat$/);
+
+    await send(page, 'Count, even through a crash.');
+    const answer = lastAssistant(page);
+    await expect(answer).toContainText('w30');
+
+    await server.kill(); // no goodbye: the stream just breaks, the generation dies with it
+    await expect(answerStatus(page)).toHaveText('Reconnecting…');
+    await expect(answer.getByRole('alert')).toHaveCount(0);
+
+    server = await ChatStreamServer.start({ name: 'crash-after', env, dataDir });
+    proxy.retarget(server.url);
+
+    // Back: the page finds out by itself how the answer ended, never leaving a cursor
+    // blinking: either its text as the server kept it, to Continue, or (the server refusing to
+    // resume past what it kept, which it does today) the connection lost, with Retry.
+    await expect(answer).toHaveAttribute('data-streaming', 'false', { timeout: 30_000 });
+    await expect(answerStatus(page)).toHaveCount(0);
+    const finish = answer.getByRole('button', { name: /^(Continue|Retry)$/ });
+    await expect(finish).toBeVisible();
+    expect(await axeViolations(page)).toEqual([]);
+    await snap(page, testInfo, 'crash-after-restart');
+    await finish.click();
+    await waitForAnswer(page, 30_000);
+    expect(normalise(await shownText(answer))).toBe(COUNTED_WORDS);
+  } finally {
+    await proxy.stop();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

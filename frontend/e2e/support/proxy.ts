@@ -35,17 +35,24 @@ export class CuttableProxy {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  private upstream: URL | null = null;
+
   static async start(target: string): Promise<CuttableProxy> {
-    const upstreamUrl = new URL(target);
     let proxy: CuttableProxy | null = null;
     const server = createServer((req, res) => {
-      proxy?.forward(upstreamUrl, req, res);
+      if (proxy?.upstream) proxy.forward(proxy.upstream, req, res);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('proxy has no port');
     proxy = new CuttableProxy(server, address.port);
+    proxy.upstream = new URL(target);
     return proxy;
+  }
+
+  /** From now on, forwards to `target` (a server started again on another port). */
+  retarget(target: string): void {
+    this.upstream = new URL(target);
   }
 
   private forward(target: URL, req: IncomingMessage, res: ServerResponse): void {
@@ -76,6 +83,10 @@ export class CuttableProxy {
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
         res.flushHeaders();
         upstreamRes.pipe(res);
+        // The server died mid-response: the browser's connection breaks too, as it would
+        // without a proxy in between.
+        upstreamRes.on('aborted', () => res.destroy());
+        upstreamRes.on('error', () => res.destroy());
       },
     );
     upstream.on('error', () => {

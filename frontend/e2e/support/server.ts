@@ -207,6 +207,15 @@ export class ChatStreamServer {
     if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 
+  /** SIGKILL: the process dies as in a crash, nothing ends cleanly; the data directory stays. */
+  async kill(): Promise<void> {
+    if (this.exitCode === undefined) {
+      this.process.kill('SIGKILL');
+      await this.exited;
+    }
+    await sleep(150); // the log stream's last write
+  }
+
   readLog(): string {
     return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : '';
   }
