@@ -102,11 +102,17 @@ class Harness:
         )
 
     def chatstream_redis(
-        self, name: str, chunks: int, delay_s: float, redis_url: str, **extra: str
+        self,
+        name: str,
+        chunks: int,
+        delay_s: float,
+        redis_url: str,
+        workers: int = 1,
+        **extra: str,
     ) -> Server:
         """ChatStream in scaled mode: REDIS_URL set, the same database as the others, and a
         DATA_DIR of its own, so its /metrics (Prometheus multiprocess files live in DATA_DIR)
-        count this process only."""
+        count this server's processes only; `workers` > 1 runs `serve --workers N`."""
         data_dir = self.workdir / f"data-{name}"
         data_dir.mkdir(exist_ok=True)
         env = self.chatstream_env(
@@ -117,12 +123,10 @@ class Harness:
             REDIS_URL=redis_url,
             **extra,
         )
-        return Server(
-            name,
-            [PY, str(BENCH / "chatstream_serve.py"), "serve", "--host", HOST, "--port", "{port}"],
-            env,
-            self.workdir,
-        )
+        cmd = [PY, str(BENCH / "chatstream_serve.py"), "serve", "--host", HOST, "--port", "{port}"]
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
+        return Server(name, cmd, env, self.workdir)
 
     def baseline(self, chunks: int, delay_s: float) -> Server:
         env = {

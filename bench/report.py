@@ -101,6 +101,10 @@ def table(results: dict[str, Any]) -> str:
             fmt(bl["first_failure"], "d"),
         )
         row(
+            "    server CPU at capacity (of one core)",
+            *pair(cs["server_cpu_util_at_capacity"], bl["server_cpu_util_at_capacity"], ".0%"),
+        )
+        row(
             "    probes, search time (s)",
             f"{len(cs['probes'])}, {cs['search_s']:.0f}",
             f"{len(bl['probes'])}, {bl['search_s']:.0f}",
@@ -391,9 +395,11 @@ def summary(results: dict[str, Any], meta: dict[str, Any], out_path: Path) -> st
         )
         for name in ("chatstream", "baseline"):
             for p in g[name]["probes"]:
-                verdict = "carried" if p["carried"] else "NOT carried"
+                verdict = ("carried" if p["carried"] else "NOT carried") + (
+                    " (again)" if p.get("repeat") else ""
+                )
                 report.append(
-                    f"    {name:10s} {p['streams']:5d} streams: {verdict:11s} p99 "
+                    f"    {name:10s} {p['streams']:5d} streams: {verdict:19s} p99 "
                     f"{fmt(p['delay_ms']['p99'], '.0f')} ms, {p['error_count']} errors, "
                     f"{p['completed']} complete, peak {p['peak_concurrent_streams']} open; "
                     f"{describe(p['machine'])}"

@@ -91,20 +91,38 @@ class Server:
     def fds(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
+    def pids(self) -> list[int]:
+        """The server's process and its descendants (`serve --workers N` runs N children)."""
+        found: list[int] = []
+        todo = [self.pid]
+        while todo and len(found) < 64:
+            pid = todo.pop()
+            found.append(pid)
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as fh:
+                todo.extend(int(child) for child in fh.read().split())
+        return found
+
     def sockets(self) -> int:
-        """Open sockets (listening socket and connections), not the database's files."""
+        """Open sockets (listening socket and connections), not the database's files; summed
+        over the server's processes."""
         count = 0
-        base = f"/proc/{self.pid}/fd"
-        for name in os.listdir(base):
+        for pid in self.pids():
+            base = f"/proc/{pid}/fd"
             with contextlib.suppress(OSError):
-                if os.readlink(f"{base}/{name}").startswith("socket:"):
-                    count += 1
+                for name in os.listdir(base):
+                    with contextlib.suppress(OSError):
+                        if os.readlink(f"{base}/{name}").startswith("socket:"):
+                            count += 1
         return count
 
     def cpu_s(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as fh:
-            parts = fh.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / CLK_TCK  # utime + stime, all threads
+        """utime + stime of every thread, summed over the server's processes (live ones)."""
+        ticks = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as fh:
+                parts = fh.read().rsplit(")", 1)[1].split()
+                ticks += int(parts[11]) + int(parts[12])
+        return ticks / CLK_TCK
 
     def probe(self, timeout_s: float = 3.0) -> dict[str, Any] | None:
         """What the server's SIGUSR1 probe wrote (None if it did not answer in time)."""

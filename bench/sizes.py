@@ -74,8 +74,8 @@ FULL = Sizes(
     g_interval_s=0.05,
     g_open_per_s=200.0,
     g_ramp_max_s=2.5,
-    g_max_probes=10,
-    g_budget_s=150.0,
+    g_max_probes=14,
+    g_budget_s=200.0,
     g_resolution=0.1,
     warmup_streams=5,
 )
@@ -109,8 +109,8 @@ QUICK = Sizes(
     g_interval_s=0.05,
     g_open_per_s=200.0,
     g_ramp_max_s=1.0,
-    g_max_probes=5,
-    g_budget_s=40.0,
+    g_max_probes=6,
+    g_budget_s=45.0,
     g_resolution=0.25,
     warmup_streams=2,
 )
@@ -127,6 +127,7 @@ TARGETS = {
     "e_p99_ratio": 1.1,  # p99 delivery delay <= 110% of in-memory's
     "e_round_trips_per_chunk": 0.2,  # stream log round trips per frame written < 0.2
     "g_capacity_ratio": 0.6,  # ChatStream's capacity at the latency bound >= 60% of baseline's
+    "h_workers_ratio": 1.6,  # with Redis, `serve --workers 2` carries >= 1.6x one process
 }
 
 # Scenario (g): what a server must do to carry a probe's streams.

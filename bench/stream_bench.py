@@ -20,6 +20,7 @@ Scenarios (targets from the issue; ratios are against the baseline measured in t
   g  capacity: the most paced streams (20 chunks/s) each server carries with zero errors and
      p99 delivery delay <= 250 ms (a doubling, then bisecting search); ChatStream >= 60% of the
      baseline's. It runs before (b), which then opens half the baseline's capacity
+  h  (g)'s search for ChatStream with REDIS_URL: `serve --workers 2` >= 1.6x one process
 
 Every server is a subprocess started with the same uvicorn settings; the client (sse_client.py)
 runs in processes of its own, the same code for both. Everything is on 127.0.0.1. Benchmarks,
@@ -55,13 +56,14 @@ from scenarios import (
     scenario_e,
     scenario_f,
     scenario_g,
+    scenario_h,
 )
 from scenarios.g_capacity import ramp_for
 from servers import Server, start_all, stop_all
 from sizes import D_BUFFER_TTL_S, FULL, QUICK, TARGETS
 
-ALL_SCENARIOS = ("a", "b", "c", "d", "e", "f", "g")
-REDIS_SCENARIOS = {"e", "f"}
+ALL_SCENARIOS = ("a", "b", "c", "d", "e", "f", "g", "h")
+REDIS_SCENARIOS = {"e", "f", "h"}
 
 
 def main() -> int:
@@ -70,7 +72,9 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, < 1 min")
     parser.add_argument(
-        "--scenario", default=",".join(ALL_SCENARIOS), help="subset of a,b,c,d,e,f,g (default: all)"
+        "--scenario",
+        default=",".join(ALL_SCENARIOS),
+        help="subset of a,b,c,d,e,f,g,h (default: all)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, DB)")
@@ -80,14 +84,14 @@ def main() -> int:
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
-        help="(e, f): a Redis database for this run alone; only keys the run made are deleted "
+        help="(e, f, h): a Redis database for this run alone; only keys the run made are deleted "
         f"(default: $BENCH_REDIS_URL or {DEFAULT_REDIS_URL})",
     )
     args = parser.parse_args()
     scenarios = {x.strip() for x in args.scenario.split(",") if x.strip()}
     unknown = scenarios - set(ALL_SCENARIOS)
     if unknown or not scenarios:
-        parser.error(f"unknown scenario(s): {sorted(unknown)}; use a subset of a,b,c,d,e,f,g")
+        parser.error(f"unknown scenario(s): {sorted(unknown)}; use a subset of a,b,c,d,e,f,g,h")
     sizes = QUICK if args.quick else FULL
     if args.b_ramp is not None:
         sizes = replace(sizes, b_ramp_s=args.b_ramp)
@@ -148,6 +152,7 @@ def main() -> int:
     ok = True
     groups: dict[str, tuple[Server, Server]] = {}
     e_servers: dict[str, Server] = {}
+    h_servers: tuple[Server, Server] | None = None
     background: ThreadPoolExecutor | None = None
     try:
         h.prepare()
@@ -190,9 +195,18 @@ def main() -> int:
                 ),
                 "baseline": h.baseline(sizes.e_chunks, sizes.e_interval_s),
             }
+        if "h" in scenarios and store is not None:
+            h_servers = (
+                h.chatstream_redis(
+                    "chatstream-redis-1", sizes.g_chunks, sizes.g_interval_s, store.url
+                ),
+                h.chatstream_redis(
+                    "chatstream-redis-2w", sizes.g_chunks, sizes.g_interval_s, store.url, workers=2
+                ),
+            )
         # Scenario (f) starts its own servers: only two may use the Redis database at a time.
         everything = list(dict.fromkeys(server for pair in groups.values() for server in pair))
-        everything += list(e_servers.values())
+        everything += list(e_servers.values()) + list(h_servers or ())
         start_all(everything)
         if everything:
             h.create_users(everything[0])
@@ -218,6 +232,10 @@ def main() -> int:
         }
         if e_servers:
             warming["e"] = background.submit(warm_all, h, list(e_servers.values()))
+        if h_servers:
+            warming["h"] = background.submit(
+                warm_pair, h, h_servers, sizes.g_chunks, sizes.g_interval_s
+            )
         # (g) before (b): (b) opens half the baseline's capacity that (g) measured.
         order = [name for name in ("c", "a", "g", "b", "d") if name in groups]
         for index, name in enumerate(order):
@@ -266,6 +284,14 @@ def main() -> int:
             )
             results["e"] = scenario_e(h, e_servers, store)
             stop_all(list(e_servers.values()))
+        if h_servers and store is not None:
+            warming["h"].result(timeout=600)
+            log(
+                f"(h) capacity with Redis ({store.url}): `serve --workers 2` against one process, "
+                f"paced streams of {sizes.g_chunks} chunks at {1 / sizes.g_interval_s:g}/s"
+            )
+            results["h"] = scenario_h(h, *h_servers, store.url)
+            stop_all(list(h_servers))
         if "f" in scenarios and store is not None:
             log(
                 f"(f) kill -9 of the writing process, {sizes.f_trials} trial(s) per lease of "
@@ -280,6 +306,7 @@ def main() -> int:
         stop_all(
             list(dict.fromkeys(server for pair in groups.values() for server in pair))
             + list(e_servers.values())
+            + list(h_servers or ())
         )
         if background is not None:
             background.shutdown(wait=True, cancel_futures=True)

@@ -8,7 +8,7 @@ from scenarios.c_start import scenario_c
 from scenarios.d_memory import scenario_d
 from scenarios.e_redis import scenario_e
 from scenarios.f_recovery import scenario_f
-from scenarios.g_capacity import scenario_g
+from scenarios.g_capacity import scenario_g, scenario_h
 
 __all__ = [
     "scenario_a",
@@ -18,4 +18,5 @@ __all__ = [
     "scenario_e",
     "scenario_f",
     "scenario_g",
+    "scenario_h",
 ]
