@@ -197,5 +197,12 @@ def test_every_query_parameter_of_the_api_is_known_to_the_access_log(tmp_path: P
         for parameter in operation.get("parameters", [])
         if parameter["in"] == "query"
     }
-    # The message is logged by its length and the token hidden; every other value is shown.
-    assert defined - {"message", "token"} == set(LOGGED_QUERY_VALUES)
+    # The message and a search's words are logged by their length and the token hidden;
+    # every other value is shown.
+    assert defined - {"message", "q", "token"} == set(LOGGED_QUERY_VALUES)
+
+
+def test_a_search_is_logged_by_its_length_not_its_words() -> None:
+    from app.core.logging import redact_query_string
+
+    assert redact_query_string("q=my+private+words&limit=5") == "q=<16+chars>&limit=5"
