@@ -46,6 +46,29 @@ def capacity(search: dict[str, Any]) -> str:
     return f"{search['capacity']}{'+' if search['capacity_is_lower_bound'] else ''}"
 
 
+def probe_lines(letter: str, names: tuple[str, ...], x: dict[str, Any] | None) -> list[str]:
+    """Every probe of a capacity search, (g) or (h), with the machine's state meanwhile."""
+    if not x or "skipped" in x:
+        return []
+    lines = [
+        f"({letter}) probes (carried: all complete, zero errors, p99 <= {x['p99_bound_ms']:.0f} "
+        f"ms, at least {x['peak_share']:.0%} open at once):"
+    ]
+    for name in names:
+        for p in x[name]["probes"]:
+            verdict = ("carried" if p["carried"] else "NOT carried") + (
+                " (again)" if p.get("repeat") else ""
+            )
+            lines.append(
+                f"    {name:11s} {p['streams']:5d} streams: {verdict:19s} p99 "
+                f"{fmt(p['delay_ms']['p99'], '.0f')} ms, {p['error_count']} errors, "
+                f"{p['completed']} complete, peak {p['peak_concurrent_streams']} open; "
+                f"{describe(p['machine'])}"
+            )
+        lines.append(f"    {name:11s} search stopped by {x[name]['stopped_by']}")
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, ...]] = []
 
@@ -108,6 +131,41 @@ def table(results: dict[str, Any]) -> str:
             "    probes, search time (s)",
             f"{len(cs['probes'])}, {cs['search_s']:.0f}",
             f"{len(bl['probes'])}, {bl['search_s']:.0f}",
+        )
+    x = results.get("h")
+    if x and "skipped" in x:
+        row("(h) capacity with Redis, --workers 2 / one process: skipped, no Redis", "-")
+    elif x:
+        two, one = x["two_workers"], x["one_process"]
+
+        def both(a: str, b: str) -> str:
+            return f"{a} / {b}"
+
+        row(
+            "(h) capacity with Redis, serve --workers 2 / one process",
+            both(capacity(two), capacity(one)),
+            "",
+            fmt(x["ratio"], ".2f"),
+            f">= {TARGETS['h_workers_ratio']:.2f}",
+            fmt(x["met"]),
+        )
+        row(
+            "    first probe not carried",
+            both(fmt(two["first_failure"], "d"), fmt(one["first_failure"], "d")),
+        )
+        row(
+            "    server CPU at capacity (of one core)",
+            both(
+                fmt(two["server_cpu_util_at_capacity"], ".0%"),
+                fmt(one["server_cpu_util_at_capacity"], ".0%"),
+            ),
+        )
+        row(
+            "    probes, search time (s)",
+            both(
+                f"{len(two['probes'])}, {two['search_s']:.0f}",
+                f"{len(one['probes'])}, {one['search_s']:.0f}",
+            ),
         )
     b = results.get("b")
     if b:
@@ -387,24 +445,8 @@ def summary(results: dict[str, Any], meta: dict[str, Any], out_path: Path) -> st
         f"{fmt(over.get('busy'), '.0%')} busy, {fmt(over.get('steal'), '.1%')} stolen. "
         f"Took {meta['duration_s']:.0f} s. JSON: {shown}",
     ]
-    g = results.get("g")
-    if g:
-        report.append(
-            f"(g) probes (carried: all complete, zero errors, p99 <= {g['p99_bound_ms']:.0f} ms, "
-            f"at least {g['peak_share']:.0%} open at once):"
-        )
-        for name in ("chatstream", "baseline"):
-            for p in g[name]["probes"]:
-                verdict = ("carried" if p["carried"] else "NOT carried") + (
-                    " (again)" if p.get("repeat") else ""
-                )
-                report.append(
-                    f"    {name:10s} {p['streams']:5d} streams: {verdict:19s} p99 "
-                    f"{fmt(p['delay_ms']['p99'], '.0f')} ms, {p['error_count']} errors, "
-                    f"{p['completed']} complete, peak {p['peak_concurrent_streams']} open; "
-                    f"{describe(p['machine'])}"
-                )
-            report.append(f"    {name:10s} search stopped by {g[name]['stopped_by']}")
+    for letter, names in (("g", ("chatstream", "baseline")), ("h", ("two_workers", "one_process"))):
+        report += probe_lines(letter, names, results.get(letter))
     b = results.get("b")
     if b and b.get("sized_by"):
         report.append(f"(b) {b['chatstream']['streams']} streams: {b['sized_by']}")

@@ -115,6 +115,21 @@ class Server:
                             count += 1
         return count
 
+    def connections(self) -> int:
+        """Open client connections to the server's port (from /proc/net/tcp: neither listening
+        nor in TIME_WAIT), whichever of its processes holds them; not its database or Redis
+        connections."""
+        port = f":{self.port:04X}"
+        count = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table) as fh:
+                next(fh, None)
+                for line in fh:
+                    fields = line.split()
+                    if fields[1].endswith(port) and fields[3] not in ("0A", "06"):
+                        count += 1
+        return count
+
     def cpu_s(self) -> float:
         """utime + stime of every thread, summed over the server's processes (live ones)."""
         ticks = 0

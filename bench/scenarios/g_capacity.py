@@ -26,7 +26,7 @@ from stats import fmt, ratio
 
 from scenarios.b_paced import run_paced
 
-SETTLE_MAX_S = 30.0  # wait at most this long for a server's streams to end and be saved
+SETTLE_MAX_S = 20.0  # wait at most this long for a server's streams to end and be saved
 SETTLE_PAUSE_S = 1.0  # then this long more, for the machine
 STREAMS_PER_CLIENT = 750  # client processes: one per this many streams
 MIN_STREAMS = 10  # below this a probe says nothing
@@ -142,13 +142,13 @@ def probe(h: Harness, server: Server, streams: int) -> dict[str, Any]:
 
 
 def settle(server: Server, idle: dict[str, Any]) -> dict[str, Any]:
-    """Wait until the server's connections are closed and its tasks back to idle (streams ended,
-    answers saved), then a moment more."""
+    """Wait until the clients' connections are closed and the server's tasks back to idle
+    (streams ended, answers saved), then a moment more."""
     began = time.monotonic()
     settled = False
     while time.monotonic() - began < SETTLE_MAX_S:
-        if server.sockets() <= idle["sockets"] + 2:
-            # The probe answers for the first process only: with workers, sockets must do.
+        if server.connections() == 0:
+            # The probe answers for the first process only: with workers, connections must do.
             tasks = server.tasks() if len(server.pids()) == 1 else None
             if tasks is None or idle["tasks"] is None or tasks <= idle["tasks"] + 2:
                 settled = True
