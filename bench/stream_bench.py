@@ -1,7 +1,7 @@
 """ChatStream's streaming benchmark: ChatStream against a bare Starlette SSE baseline, same run.
 
-    backend/.venv/bin/python bench/stream_bench.py            # full run (a few minutes)
-    backend/.venv/bin/python bench/stream_bench.py --quick    # smoke run (under a minute)
+    backend/.venv/bin/python bench/stream_bench.py            # full run (15-20 minutes)
+    backend/.venv/bin/python bench/stream_bench.py --quick    # smoke run (3-4 minutes)
     backend/.venv/bin/python bench/stream_bench.py --scenario a,c
     backend/.venv/bin/python bench/stream_bench.py --scenario e,f --redis-url redis://127.0.0.1:6379/14
 
@@ -70,7 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, < 1 min")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, 3-4 min")
     parser.add_argument(
         "--scenario",
         default=",".join(ALL_SCENARIOS),
@@ -146,7 +146,7 @@ def main() -> int:
             if store.keys_at_start:
                 log(
                     f"note: {store.url} already holds {len(store.keys_at_start)} keys; they are "
-                    "left alone, but another user of this database can disturb (e) and (f)"
+                    "left alone, but another user of this database can disturb (e), (f) and (h)"
                 )
     h = Harness(sizes, workdir)
     ok = True

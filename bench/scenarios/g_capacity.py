@@ -8,6 +8,9 @@ A failed probe is repeated once before it counts: other work on the machine only
 Each server has a probe limit and a wall-clock budget. The two servers' probes alternate, so
 that both searches see the same machine, more or less. A figure at saturation measures the
 machine as much as the server, which is why only the ratio has a target.
+
+Scenario (h) runs the same search for ChatStream with REDIS_URL: `serve --workers 2` against one
+process.
 """
 
 from __future__ import annotations
