@@ -107,6 +107,7 @@ class Harness:
         chunks: int,
         delay_s: float,
         redis_url: str,
+        *,
         workers: int = 1,
         **extra: str,
     ) -> Server:
