@@ -102,18 +102,11 @@ class Harness:
         )
 
     def chatstream_redis(
-        self,
-        name: str,
-        chunks: int,
-        delay_s: float,
-        redis_url: str,
-        *,
-        workers: int = 1,
-        **extra: str,
+        self, name: str, chunks: int, delay_s: float, redis_url: str, **extra: str
     ) -> Server:
         """ChatStream in scaled mode: REDIS_URL set, the same database as the others, and a
         DATA_DIR of its own, so its /metrics (Prometheus multiprocess files live in DATA_DIR)
-        count this server's processes only; `workers` > 1 runs `serve --workers N`."""
+        count this server's processes only."""
         data_dir = self.workdir / f"data-{name}"
         data_dir.mkdir(exist_ok=True)
         env = self.chatstream_env(
@@ -124,10 +117,20 @@ class Harness:
             REDIS_URL=redis_url,
             **extra,
         )
-        cmd = [PY, str(BENCH / "chatstream_serve.py"), "serve", "--host", HOST, "--port", "{port}"]
-        if workers > 1:
-            cmd += ["--workers", str(workers)]
-        return Server(name, cmd, env, self.workdir)
+        return Server(
+            name,
+            [PY, str(BENCH / "chatstream_serve.py"), "serve", "--host", HOST, "--port", "{port}"],
+            env,
+            self.workdir,
+        )
+
+    def chatstream_workers(
+        self, name: str, chunks: int, delay_s: float, redis_url: str, workers: int
+    ) -> Server:
+        """ChatStream in scaled mode as `chatstream serve --workers N`."""
+        server = self.chatstream_redis(name, chunks, delay_s, redis_url)
+        server.cmd += ["--workers", str(workers)]
+        return server
 
     def baseline(self, chunks: int, delay_s: float) -> Server:
         env = {

@@ -200,8 +200,8 @@ def main() -> int:
                 h.chatstream_redis(
                     "chatstream-redis-1", sizes.g_chunks, sizes.g_interval_s, store.url
                 ),
-                h.chatstream_redis(
-                    "chatstream-redis-2w", sizes.g_chunks, sizes.g_interval_s, store.url, workers=2
+                h.chatstream_workers(
+                    "chatstream-redis-2w", sizes.g_chunks, sizes.g_interval_s, store.url, 2
                 ),
             )
         # Scenario (f) starts its own servers: only two may use the Redis database at a time.
