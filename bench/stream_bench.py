@@ -58,7 +58,6 @@ from scenarios import (
     scenario_g,
     scenario_h,
 )
-from scenarios.g_capacity import ramp_for
 from servers import Server, start_all, stop_all
 from sizes import D_BUFFER_TTL_S, FULL, QUICK, TARGETS
 
@@ -337,13 +336,16 @@ def size_b(h: Harness, g: dict[str, Any] | None, args: argparse.Namespace) -> st
     if capacity < 2:
         return "its fixed size: (g) found no baseline capacity"
     streams = capacity // 2
-    ramp = (
-        h.sizes.b_ramp_s
-        if args.b_ramp is not None
-        else min(h.sizes.b_ramp_s, ramp_for(h.sizes, streams))
-    )
+    # At (g)'s opening rate, over (b)'s usual ramp at most.
+    ramp = h.sizes.b_ramp_s
+    if args.b_ramp is None:
+        ramp = min(ramp, streams / h.sizes.g_open_per_s)
     h.sizes = replace(h.sizes, b_streams=streams, b_ramp_s=ramp)
-    return f"half the baseline's capacity measured by (g) ({capacity} streams)"
+    said = f"half the baseline's capacity measured by (g) ({capacity} streams)"
+    own = g["chatstream"]["capacity"]
+    if streams > own:
+        said += f"; more than ChatStream carried in (g) ({own}), so ChatStream runs saturated"
+    return said
 
 
 def warm_all(h: Harness, servers: list[Server]) -> None:
