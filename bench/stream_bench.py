@@ -341,7 +341,8 @@ def size_b(h: Harness, g: dict[str, Any] | None, args: argparse.Namespace) -> st
     if args.b_ramp is None:
         ramp = min(ramp, streams / h.sizes.g_open_per_s)
     h.sizes = replace(h.sizes, b_streams=streams, b_ramp_s=ramp)
-    said = f"half the baseline's capacity measured by (g) ({capacity} streams)"
+    at_least = "at least " if g["baseline"]["capacity_is_lower_bound"] else ""
+    said = f"half the baseline's capacity measured by (g) ({at_least}{capacity} streams)"
     own = g["chatstream"]["capacity"]
     if streams > own:
         said += f"; more than ChatStream carried in (g) ({own}), so ChatStream runs saturated"
