@@ -7,8 +7,8 @@
 
 Scenarios (targets from the issue; ratios are against the baseline measured in the same run):
   a  throughput: 100 concurrent streams x 2,000 chunks, no pacing; events/s >= 50% of baseline
-  b  1,000 concurrent streams paced at 20 chunks/s: all complete, zero errors,
-     p99 delivery delay <= 2x baseline
+  b  concurrent streams paced at 20 chunks/s, half the baseline's capacity from (g) (1,000 when
+     (g) did not run): all complete, zero errors, p99 delivery delay <= 2x baseline
   c  time from request to the `start` event, sequential requests on an idle server: median <= 15 ms
   d  memory per open stream (server RSS with N open slow streams minus idle, / N) <= 100 KB,
      and a leak check (tasks, connections, RSS after the streams end)
