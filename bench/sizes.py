@@ -74,8 +74,8 @@ FULL = Sizes(
     g_interval_s=0.05,
     g_open_per_s=200.0,
     g_ramp_max_s=2.5,
-    g_max_probes=14,
-    g_budget_s=200.0,
+    g_max_probes=16,  # a failed probe is repeated, so bisecting takes two probes a step
+    g_budget_s=240.0,
     g_resolution=0.1,
     warmup_streams=5,
 )
