@@ -9,6 +9,7 @@ import type { Conversation } from '../api/types';
 import { conversationTitle } from '../lib/conversationGroups';
 
 import styles from './ConversationSidebar.module.css';
+import { PencilIcon, TrashIcon } from './Icons';
 
 export interface ConversationItemProps {
   conversation: Conversation;
@@ -21,25 +22,6 @@ export interface ConversationItemProps {
 type Mode = 'view' | 'rename' | 'confirm-delete';
 
 export const TITLE_MAX_CHARS = 200;
-
-function SmallIcon({ children }: { children: ReactNode }) {
-  return (
-    <svg
-      width={16}
-      height={16}
-      viewBox="0 0 24 24"
-      fill="none"
-      stroke="currentColor"
-      strokeWidth={2}
-      strokeLinecap="round"
-      strokeLinejoin="round"
-      aria-hidden="true"
-      focusable="false"
-    >
-      {children}
-    </svg>
-  );
-}
 
 export function ConversationItem({
   conversation,
@@ -207,10 +189,7 @@ export function ConversationItem({
               setMode('rename');
             }}
           >
-            <SmallIcon>
-              <path d="M12 20h9" />
-              <path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z" />
-            </SmallIcon>
+            <PencilIcon />
           </button>
           <button
             ref={deleteButton}
@@ -222,11 +201,7 @@ export function ConversationItem({
               setMode('confirm-delete');
             }}
           >
-            <SmallIcon>
-              <path d="M3 6h18" />
-              <path d="M8 6V4h8v2" />
-              <path d="M19 6l-1 14H6L5 6" />
-            </SmallIcon>
+            <TrashIcon />
           </button>
         </div>
       </div>

@@ -78,3 +78,22 @@ export function SparkleIcon({ size = 16 }: { size?: number }) {
     </svg>
   );
 }
+
+export function PencilIcon() {
+  return (
+    <Icon size={16}>
+      <path d="M12 20h9" />
+      <path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z" />
+    </Icon>
+  );
+}
+
+export function TrashIcon() {
+  return (
+    <Icon size={16}>
+      <path d="M3 6h18" />
+      <path d="M8 6V4h8v2" />
+      <path d="M19 6l-1 14H6L5 6" />
+    </Icon>
+  );
+}
