@@ -113,7 +113,9 @@ async def test_an_unfinished_log_expires_within_a_day(redis: Redis) -> None:
         await _cleanup(redis, answer)
 
 
-async def test_a_process_that_lost_the_answer_writes_nothing_more(redis: Redis) -> None:
+async def test_a_process_that_lost_the_answer_writes_nothing_more_and_ends_its_readers(
+    redis: Redis,
+) -> None:
     owner, survivor = Process(redis, lease_s=0.5), Process(redis, lease_s=0.5)
     owner.log.start()
     answer = uuid.uuid4()
@@ -127,10 +129,19 @@ async def test_a_process_that_lost_the_answer_writes_nothing_more(redis: Redis) 
         assert answer in await survivor.leases.lapsed()
         assert await survivor.leases.take_over(answer)
         assert not await Process(redis).leases.take_over(answer)  # only one survivor wins
+        frames = buffer.read(after_seq=0, idle_s=30)
         buffer.append(owner.frame(answer, 1))
         await owner.log.flushed(answer)
         assert owner.lost == [(answer, StopReason.OWNER_LOST)]
-        assert await last_entry(redis, answer) == (0, False)
+        # Its own readers still get what it sends them, up to its end (its error event).
+        buffer.append(owner.frame(answer, 2))
+        buffer.close()
+        received = b""
+        async for chunk in frames:
+            assert chunk is not None
+            received += chunk
+        assert received == owner.frame(answer, 1) + owner.frame(answer, 2)
+        assert await last_entry(redis, answer) == (0, False)  # none of it in the log
     finally:
         await owner.log.close()
         await _cleanup(redis, answer)
@@ -274,34 +285,6 @@ async def test_when_the_log_cannot_be_written_the_writers_readers_get_every_fram
     finally:
         await process.log.close()
         await unreachable.aclose()
-
-
-async def test_a_process_that_lost_the_answer_still_ends_its_own_readers(redis: Redis) -> None:
-    owner, survivor = Process(redis, lease_s=0.5), Process(redis, lease_s=0.5)
-    owner.log.start()
-    answer = uuid.uuid4()
-    try:
-        await owner.leases.claim(answer)
-        buffer = owner.log.buffer(answer)
-        buffer.append(owner.frame(answer, 0))
-        await owner.log.flushed(answer)
-        await asyncio.sleep(0.6)
-        assert await survivor.leases.take_over(answer)
-        frames = buffer.read(after_seq=0, idle_s=30)
-        buffer.append(owner.frame(answer, 1))
-        await owner.log.flushed(answer)
-        assert owner.lost == [(answer, StopReason.OWNER_LOST)]
-        buffer.append(owner.frame(answer, 2))  # its error event, in the generation
-        buffer.close()
-        received = b""
-        async for chunk in frames:
-            assert chunk is not None
-            received += chunk
-        assert received == owner.frame(answer, 1) + owner.frame(answer, 2)
-        assert await last_entry(redis, answer) == (0, False)  # nothing of it in the log
-    finally:
-        await owner.log.close()
-        await _cleanup(redis, answer)
 
 
 async def test_the_writer_survives_a_script_flush_and_a_dropped_connection(
