@@ -1,8 +1,10 @@
 // The chat screen's frame: an optional sidebar (a drawer at phone width), a header, the
 // message column and the composer. Both chat pages use it, so they look and behave alike.
+// The open drawer is modal: it takes focus, keeps Tab inside, makes the page behind inert,
+// and Esc closes it (and only it); closed, focus goes back to the button that opened it.
 
-import { useEffect, useState } from 'react';
-import type { ReactNode } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import type { KeyboardEvent, ReactNode } from 'react';
 
 import styles from './ChatLayout.module.css';
 import { MenuIcon } from './Icons';
@@ -15,8 +17,23 @@ export interface ChatLayoutProps {
   viewKey?: string;
 }
 
+/** Where the sidebar becomes a drawer; matches ChatLayout.module.css. */
+export const DRAWER_MEDIA_QUERY = '(max-width: 768px)';
+
+const FOCUSABLE =
+  'a[href], button:not([disabled]), input:not([disabled]), textarea:not([disabled]), ' +
+  'select:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+function focusables(container: HTMLElement): HTMLElement[] {
+  return [...container.querySelectorAll<HTMLElement>(FOCUSABLE)].filter(
+    (el) => !el.closest('[inert]'),
+  );
+}
+
 export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutProps) {
   const [drawerOpen, setDrawerOpen] = useState(false);
+  const drawerRef = useRef<HTMLElement>(null);
+  const menuButtonRef = useRef<HTMLButtonElement>(null);
   const close = () => {
     setDrawerOpen(false);
   };
@@ -25,31 +42,96 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
     setDrawerOpen(false);
   }, [viewKey]);
 
+  // Grown past phone width, the sidebar is no drawer any more: nothing may stay inert.
   useEffect(() => {
-    if (!drawerOpen) return;
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === 'Escape') setDrawerOpen(false);
+    if (!drawerOpen || typeof window.matchMedia !== 'function') return;
+    const query = window.matchMedia(DRAWER_MEDIA_QUERY);
+    const onChange = () => {
+      if (!query.matches) setDrawerOpen(false);
     };
-    window.addEventListener('keydown', onKey);
+    query.addEventListener('change', onChange);
     return () => {
-      window.removeEventListener('keydown', onKey);
+      query.removeEventListener('change', onChange);
     };
   }, [drawerOpen]);
+
+  // Opened: focus moves into the drawer. Closed: back to the button that opened it.
+  const wasOpen = useRef(false);
+  useEffect(() => {
+    if (drawerOpen) {
+      const drawer = drawerRef.current;
+      if (drawer !== null) focusables(drawer)[0]?.focus();
+    } else if (wasOpen.current) {
+      menuButtonRef.current?.focus();
+    }
+    wasOpen.current = drawerOpen;
+  }, [drawerOpen]);
+
+  // Esc while focus is outside the drawer (on the page's body after a click on its background):
+  // it closes the drawer and goes no further, so it never also stops the answer being written.
+  useEffect(() => {
+    if (!drawerOpen) return;
+    const onKey = (event: globalThis.KeyboardEvent) => {
+      if (event.key !== 'Escape' || event.isComposing) return;
+      if (event.target instanceof Node && drawerRef.current?.contains(event.target)) return;
+      event.stopPropagation();
+      event.preventDefault();
+      setDrawerOpen(false);
+    };
+    window.addEventListener('keydown', onKey, { capture: true });
+    return () => {
+      window.removeEventListener('keydown', onKey, { capture: true });
+    };
+  }, [drawerOpen]);
+
+  // Inside the drawer: Esc closes it (a search or a rename that used Esc first stopped it), and
+  // Tab and Shift+Tab go round its controls.
+  const onDrawerKeyDown = (event: KeyboardEvent<HTMLElement>) => {
+    if (!drawerOpen) return;
+    if (event.key === 'Escape' && !event.nativeEvent.isComposing) {
+      event.stopPropagation();
+      event.preventDefault();
+      setDrawerOpen(false);
+      return;
+    }
+    if (event.key !== 'Tab' || drawerRef.current === null) return;
+    const controls = focusables(drawerRef.current);
+    const first = controls[0];
+    const last = controls.at(-1);
+    if (first === undefined || last === undefined) return;
+    const active = document.activeElement;
+    if (event.shiftKey && (active === first || !drawerRef.current.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && active === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  };
 
   return (
     <div className={styles.shell} data-drawer-open={drawerOpen ? 'true' : 'false'}>
       {sidebar && (
         <>
-          <aside id="chat-sidebar" className={styles.sidebar} aria-label="Sidebar">
+          <aside
+            ref={drawerRef}
+            id="chat-sidebar"
+            className={styles.sidebar}
+            aria-label="Sidebar"
+            aria-modal={drawerOpen ? true : undefined}
+            role={drawerOpen ? 'dialog' : undefined}
+            onKeyDown={onDrawerKeyDown}
+          >
             {sidebar(close)}
           </aside>
           <div className={styles.scrim} aria-hidden="true" onClick={close} />
         </>
       )}
-      <main className={styles.main}>
+      <main className={styles.main} inert={drawerOpen}>
         <header className={styles.header}>
           {sidebar && (
             <button
+              ref={menuButtonRef}
               type="button"
               className={styles.menuButton}
               aria-label="Show conversations"

@@ -89,13 +89,16 @@ export function Composer({
     else send();
   };
 
-  // Esc stops the answer wherever focus is, not only in the box.
+  // Esc stops the answer wherever focus is, not only in the box; not an Esc something else
+  // took first (closing the phone drawer, cancelling a rename).
   const stopRef = useRef(stop);
   stopRef.current = stop;
   useEffect(() => {
     if (!isBusy) return;
     const onKey = (event: globalThis.KeyboardEvent) => {
-      if (event.key === 'Escape' && !event.isComposing) stopRef.current();
+      if (event.key === 'Escape' && !event.isComposing && !event.defaultPrevented) {
+        stopRef.current();
+      }
     };
     window.addEventListener('keydown', onKey);
     return () => {
