@@ -163,4 +163,24 @@ describe('MessagePager', () => {
       error: "Can't reach the server.",
     });
   });
+
+  it('loads one earlier page at a time, and none once the server has no more', async () => {
+    const { session, source, pager } = setup();
+    pager.open('conv-1');
+    source.next().resolve({ items: page(50, 'recent'), has_more: true });
+    await vi.waitFor(() => {
+      expect(pager.getSnapshot().isLoading).toBe(false);
+    });
+
+    const first = pager.loadEarlier();
+    const second = pager.loadEarlier(); // the button pressed while a scroll's page is coming
+    expect(source.listMessages).toHaveBeenCalledTimes(2);
+    source.next().resolve({ items: page(10, 'older'), has_more: false });
+    await Promise.all([first, second]);
+    expect(session.getSnapshot().messages).toHaveLength(60);
+    expect(session.getSnapshot().hasEarlier).toBe(false);
+
+    await pager.loadEarlier();
+    expect(source.listMessages).toHaveBeenCalledTimes(2);
+  });
 });

@@ -76,11 +76,17 @@ export class MessagePager {
     this.loading = null;
   }
 
-  /** Loads the page before the oldest message shown. */
+  /**
+   * Loads the page before the oldest message shown. One at a time: asked again while a page is
+   * on its way (a scroll to the top, then the button), or when there is nothing earlier, it does
+   * nothing.
+   */
   async loadEarlier(): Promise<void> {
     const id = this.session.conversationId;
     const before = this.session.oldestServerId;
     if (id === null || before === null) return;
+    const { isLoading, isLoadingEarlier } = this.store.getSnapshot();
+    if (isLoading || isLoadingEarlier || !this.session.getSnapshot().hasEarlier) return;
     this.store.update({ isLoadingEarlier: true, error: null });
     try {
       const page = await this.source.listMessages(id, {
