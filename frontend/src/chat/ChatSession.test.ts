@@ -851,6 +851,107 @@ describe('ChatSession: answers started in other tabs', () => {
   });
 });
 
+describe('ChatSession: no send while another tab is answering here', () => {
+  function announced(overrides: Partial<AnswerStarted> = {}): AnswerStarted {
+    return {
+      type: 'answer-started',
+      conversationId: 'conv-1',
+      messageId: 'a-2',
+      userMessageId: 'u-2',
+      question: 'And then?',
+      clientMessageId: 'cmid-2',
+      ...overrides,
+    };
+  }
+
+  function withChannel() {
+    const channel = scriptedChannel();
+    const tab = setup({ conversationId: 'conv-1', channel });
+    tab.session.watchOtherTabs();
+    return { ...tab, channel };
+  }
+
+  it('refuses a send while it follows an answer another tab started, and takes one after', () => {
+    const { session, streaming, channel, state } = withChannel();
+    expect(state().answerElsewhere).toBeNull();
+    channel.hear(announced());
+    const followed = streaming.latest();
+    expect(state().answerElsewhere).toBe('another-tab');
+
+    expect(session.send('Me too?')).toBe(false);
+    expect(streaming.turns).toHaveLength(1);
+    expect(state().messages.map((m) => m.content)).toEqual(['And then?', '']);
+
+    followed.start({ conversationId: 'conv-1' });
+    followed.text('Done.');
+    followed.complete({ conversationId: 'conv-1', content: 'Done.' });
+    expect(state().answerElsewhere).toBeNull();
+    expect(channel.announced).toEqual([]); // not this tab's answer to tell of
+    expect(session.send('Me too?')).toBe(true);
+  });
+
+  it('refuses a send until the end of an announced answer it cannot follow', () => {
+    const { session, whole, channel, state } = withChannel();
+    session.setTransport(whole); // whole answers: nothing to follow by
+    channel.hear(announced());
+    expect(whole.turns).toHaveLength(0);
+    expect(state().answerElsewhere).toBe('another-tab');
+    expect(session.send('Me too?')).toBe(false);
+
+    channel.hear({ type: 'answer-ended', conversationId: 'conv-1', messageId: 'a-other' });
+    channel.hear({ type: 'answer-ended', conversationId: 'conv-other', messageId: 'a-2' });
+    expect(state().answerElsewhere).toBe('another-tab');
+
+    channel.hear({ type: 'answer-ended', conversationId: 'conv-1', messageId: 'a-2' });
+    expect(state().answerElsewhere).toBeNull();
+    expect(session.send('Me too?')).toBe(true);
+  });
+
+  it('an answer found being written on opening holds sends until it ends', () => {
+    const { session, streaming, state } = withChannel();
+    session.showLatestPage({
+      items: [
+        makeMessage({ id: 'u-1', role: 'user', content: 'Hi' }),
+        makeMessage({ id: 'a-1', status: 'streaming', content: 'Hel' }),
+      ],
+      has_more: false,
+    });
+    expect(state().answerElsewhere).toBe('on-opening');
+    expect(session.send('Me too?')).toBe(false);
+    streaming.latest().cancelled('Hello');
+    expect(state().answerElsewhere).toBeNull();
+  });
+
+  it('tells the other tabs when its own answer ends, however it ends', () => {
+    const { session, streaming, channel, state } = withChannel();
+    session.send('Tell me');
+    streaming.latest().start({ conversationId: 'conv-1' });
+    const messageId = state().messages[1]?.serverId;
+    streaming.latest().complete({ conversationId: 'conv-1' });
+    expect(channel.announced.at(-1)).toEqual({
+      type: 'answer-ended',
+      conversationId: 'conv-1',
+      messageId,
+    });
+
+    session.send('And more');
+    streaming.latest().start({ conversationId: 'conv-1' });
+    session.stop();
+    streaming.latest().cancelled('Part');
+    expect(channel.announced.at(-1)).toMatchObject({ type: 'answer-ended' });
+    expect(channel.announced.filter((e) => e.type === 'answer-ended')).toHaveLength(2);
+  });
+
+  it('forgets the other answer on switching conversation', () => {
+    const { session, whole, channel, state } = withChannel();
+    session.setTransport(whole);
+    channel.hear(announced());
+    session.openConversation('conv-2');
+    expect(state().answerElsewhere).toBeNull();
+    expect(session.send('Elsewhere')).toBe(true);
+  });
+});
+
 describe('ChatSession: transports', () => {
   it('a whole-answer transport shows a pending placeholder, then the stored answer', () => {
     const onTurnComplete = vi.fn();

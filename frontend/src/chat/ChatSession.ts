@@ -31,6 +31,12 @@ import { STREAMING_DISABLED } from './transport';
 
 export type ChatStatus = 'idle' | 'submitted' | 'streaming' | 'error';
 
+/**
+ * An answer this tab did not ask for is being written in the conversation: one another tab
+ * announced, or one found being written on opening it (sent before a reload, or elsewhere).
+ */
+export type AnswerElsewhere = 'another-tab' | 'on-opening';
+
 export interface TurnResult {
   conversationId: string;
   onboarding: OnboardingProgress | null;
@@ -50,6 +56,11 @@ export interface ChatSnapshot {
   conversationId: string | null;
   /** Whether answers stream (false: whole answers, by choice or because the server refused). */
   isStreamingMode: boolean;
+  /**
+   * Set while an answer this tab did not ask for is being written here: a send (or Retry, or
+   * Continue) waits until it has ended, so one conversation never gets two answers at once.
+   */
+  answerElsewhere: AnswerElsewhere | null;
 }
 
 export interface ChatSessionOptions {
@@ -133,6 +144,8 @@ export class ChatSession {
   private windowLimit: number;
   private pendingText = '';
   private cancelFrame: (() => void) | null = null;
+  /** The server id of the answer `answerElsewhere` stands for. */
+  private elsewhereId: string | null = null;
 
   constructor(private readonly options: ChatSessionOptions) {
     this.isOnboarding = options.isOnboarding;
@@ -148,6 +161,7 @@ export class ChatSession {
       sendError: null,
       conversationId: options.conversationId ?? null,
       isStreamingMode: this.transport.streams,
+      answerElsewhere: null,
     });
   }
 
@@ -204,7 +218,7 @@ export class ChatSession {
    * answers that come whole).
    */
   continueLastAnswer(): boolean {
-    if (this.turn !== null || this.isOnboarding) return false;
+    if (this.turn !== null || this.isOnboarding || this.elsewhereId !== null) return false;
     const transport = this.currentTransport();
     const answer = this.getSnapshot().messages.at(-1);
     const serverId = answer?.serverId ?? null;
@@ -257,6 +271,7 @@ export class ChatSession {
     }
     this.detachTurn();
     this.windowLimit = this.historyLimit;
+    this.elsewhereId = null;
     this.store.update({
       conversationId,
       messages: [],
@@ -264,6 +279,7 @@ export class ChatSession {
       status: 'idle',
       error: null,
       sendError: null,
+      answerElsewhere: null,
     });
     return true;
   }
@@ -295,7 +311,8 @@ export class ChatSession {
   }
 
   private startTurn(text: string, retry: Retry | null): boolean {
-    if (this.turn !== null) return false; // one answer at a time
+    // One answer at a time, in this tab and in the others.
+    if (this.turn !== null || this.elsewhereId !== null) return false;
     const request: TurnRequest = {
       text,
       isOnboarding: this.isOnboarding,
@@ -367,7 +384,8 @@ export class ChatSession {
     if (this.turn !== null) return;
     const answer = this.getSnapshot().messages.findLast((m) => m.role === 'assistant');
     if (answer?.status !== 'streaming' || answer.serverId === null) return;
-    this.follow(answer.id, answer.serverId);
+    if (this.follow(answer.id, answer.serverId))
+      this.writtenElsewhere('on-opening', answer.serverId);
   }
 
   /**
@@ -377,6 +395,13 @@ export class ChatSession {
    */
   private followAnnouncedAnswer(event: AnswerAnnouncement): void {
     if (this.turn !== null || event.conversationId !== this.conversationId) return;
+    if (event.type === 'answer-ended') {
+      // One this tab could not follow (a followed one ends by its own stream).
+      if (event.messageId === this.elsewhereId) this.writtenElsewhere(null);
+      return;
+    }
+    // Even when it cannot be followed here, sends wait for its end.
+    this.writtenElsewhere('another-tab', event.messageId);
     if (this.currentTransport().attach === undefined) return;
     const { messages } = this.getSnapshot();
     const known = messages.find((m) => m.serverId === event.messageId);
@@ -402,11 +427,18 @@ export class ChatSession {
     this.follow(answer.id, event.messageId);
   }
 
-  /** Follows answer `messageId`, shown under `key`, when the transport can. */
-  private follow(key: string, messageId: string): void {
+  /** Follows answer `messageId`, shown under `key`, when the transport can; says whether. */
+  private follow(key: string, messageId: string): boolean {
     const transport = this.currentTransport();
-    if (transport.attach === undefined) return;
+    if (transport.attach === undefined) return false;
     this.track(key, null, (callbacks) => transport.attach?.(messageId, callbacks));
+    return true;
+  }
+
+  /** Notes the answer this tab did not ask for (null: none any more). */
+  private writtenElsewhere(from: AnswerElsewhere | null, messageId: string | null = null): void {
+    this.elsewhereId = from === null ? null : messageId;
+    if (this.getSnapshot().answerElsewhere !== from) this.store.update({ answerElsewhere: from });
   }
 
   /**
@@ -588,10 +620,12 @@ export class ChatSession {
       // (it stays as it was: a Continue needs a stream).
       const { before } = turn;
       this.detachTurn();
+      this.elsewhereId = null;
       this.store.update({
         messages: this.updated(turn.assistantKey, (m) => before ?? { ...m, isStreaming: false }),
         status: 'idle',
         isStreamingMode: this.fallback.streams,
+        answerElsewhere: null,
       });
       return;
     }
@@ -613,6 +647,7 @@ export class ChatSession {
     error: ChatError | null,
   ): void {
     this.turn = null;
+    this.elsewhereId = null;
     this.store.update({
       messages: this.updated(turn.assistantKey, (m) => {
         const ended = answer(m);
@@ -620,7 +655,18 @@ export class ChatSession {
       }),
       status: error === null ? 'idle' : 'error',
       error,
+      answerElsewhere: null,
     });
+    const isOurs = turn.request !== null || turn.before !== null;
+    if (isOurs && turn.started) this.announceEnded(turn);
+  }
+
+  /** Tells the other tabs this tab's answer ended, so one that could not follow it may send. */
+  private announceEnded(turn: Turn): void {
+    const { conversationId, messages } = this.getSnapshot();
+    const messageId = messages.find((m) => m.id === turn.assistantKey)?.serverId ?? null;
+    if (conversationId === null || messageId === null) return;
+    this.options.channel?.announce({ type: 'answer-ended', conversationId, messageId });
   }
 
   /** Tells the page, once, that a new message stays in the conversation. */

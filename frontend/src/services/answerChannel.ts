@@ -1,6 +1,7 @@
 // Word between the tabs of this browser that an answer has started, or a stopped one is being
-// continued, so a tab showing that conversation follows it too (BroadcastChannel; where there is
-// none, tabs learn it on opening the conversation instead).
+// continued, so a tab showing that conversation follows it too and holds its own sends until the
+// answer has ended (BroadcastChannel; where there is none, tabs learn it on opening the
+// conversation instead).
 
 export const ANSWER_CHANNEL_NAME = 'chatstream';
 
@@ -21,7 +22,17 @@ export interface AnswerContinued {
   messageId: string;
 }
 
-export type AnswerAnnouncement = AnswerStarted | AnswerContinued;
+/**
+ * A tab's answer `messageId` ended (complete, failed or stopped): a tab that could not follow
+ * it knows the conversation takes new messages again.
+ */
+export interface AnswerEnded {
+  type: 'answer-ended';
+  conversationId: string;
+  messageId: string;
+}
+
+export type AnswerAnnouncement = AnswerStarted | AnswerContinued | AnswerEnded;
 
 export interface AnswerChannel {
   /** Tells the other tabs; this tab's own listeners do not hear it. */
@@ -40,6 +51,7 @@ const FIELDS: ReadonlyMap<string, readonly string[]> = new Map<
     ['conversationId', 'messageId', 'userMessageId', 'question', 'clientMessageId'],
   ],
   ['answer-continued', ['conversationId', 'messageId']],
+  ['answer-ended', ['conversationId', 'messageId']],
 ]);
 
 function isAnnouncement(data: unknown): data is AnswerAnnouncement {
