@@ -28,11 +28,13 @@ SQLITE_UPGRADE = (
     "content, message_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 0')",
     "INSERT INTO messages_fts (rowid, content, message_id) SELECT rowid, content, id FROM messages",
     "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
-    "INSERT INTO messages_fts (rowid, content, message_id) VALUES (new.rowid, new.content, new.id); "
+    "INSERT INTO messages_fts (rowid, content, message_id) "
+    "VALUES (new.rowid, new.content, new.id); "
     "END",
     "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN "
     "DELETE FROM messages_fts WHERE rowid = old.rowid; "
-    "INSERT INTO messages_fts (rowid, content, message_id) VALUES (new.rowid, new.content, new.id); "
+    "INSERT INTO messages_fts (rowid, content, message_id) "
+    "VALUES (new.rowid, new.content, new.id); "
     "END",
     "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
     "DELETE FROM messages_fts WHERE rowid = old.rowid; "
