@@ -110,3 +110,34 @@ describe('Composer keyboard and focus', () => {
     expect(input.getAttribute('placeholder')).toMatch(/answering/i);
   });
 });
+
+describe('Composer held by an answer written elsewhere', () => {
+  const REASON = 'An answer is still being written in another tab. You can send once it ends.';
+
+  it('says why, disables Send, keeps the text, and sends once no longer held', async () => {
+    const { onSend, onStop, user, input, rerender } = setup({ heldReason: REASON });
+    const status = screen.getByRole('status');
+    expect(status).toHaveTextContent(REASON);
+    expect(input).toHaveAccessibleDescription(expect.stringContaining(REASON));
+    const send = screen.getByRole('button', { name: 'Send' });
+    expect(send).toHaveAttribute('aria-disabled', 'true');
+    expect(send).toHaveAccessibleDescription(REASON);
+
+    await user.type(input, 'Me too?{Enter}');
+    await user.click(send);
+    expect(onSend).not.toHaveBeenCalled();
+    expect(input).toHaveValue('Me too?');
+
+    rerender(<Composer onSend={onSend} onStop={onStop} isBusy={false} />);
+    expect(screen.getByRole('status')).toBeEmptyDOMElement();
+    expect(screen.getByRole('button', { name: 'Send' })).toHaveAttribute('aria-disabled', 'false');
+    await user.type(input, '{Enter}');
+    expect(onSend).toHaveBeenCalledWith('Me too?');
+  });
+
+  it('while following that answer: Stop stays, the reason shows beside it', () => {
+    setup({ heldReason: REASON, isBusy: true });
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument();
+    expect(screen.getByRole('status')).toHaveTextContent(REASON);
+  });
+});

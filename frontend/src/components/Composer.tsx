@@ -23,6 +23,11 @@ export interface ComposerProps {
   onStop: () => void;
   /** An answer is in flight: sending is blocked and the button stops it instead. */
   isBusy: boolean;
+  /**
+   * Why sending waits although the box is the user's (an answer being written in another tab):
+   * shown above the box and told to screen readers; Send is disabled meanwhile, the text kept.
+   */
+  heldReason?: string | null;
   maxLength?: number;
   placeholder?: string;
   busyPlaceholder?: string;
@@ -55,6 +60,7 @@ export function Composer({
   error = null,
   onStop,
   isBusy,
+  heldReason = null,
   maxLength,
   placeholder = 'Message ChatStream…',
   busyPlaceholder = 'The assistant is answering…',
@@ -67,10 +73,15 @@ export function Composer({
   const errorId = useId();
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const hintId = useId();
+  const heldId = useId();
   const length = characterCount(text);
   const tooLong = maxLength !== undefined && length > maxLength;
   const isEmpty = text.trim() === '';
-  const canSend = !isBusy && !isEmpty && !tooLong;
+  const isHeld = heldReason !== null;
+  const canSend = !isBusy && !isHeld && !isEmpty && !tooLong;
+  const describedBy = [error === null ? null : errorId, isHeld ? heldId : null, hintId]
+    .filter((id) => id !== null)
+    .join(' ');
 
   const send = () => {
     if (!canSend) return;
@@ -123,6 +134,10 @@ export function Composer({
           {error}
         </p>
       )}
+      {/* Always there, so the reason is announced when it appears. */}
+      <p id={heldId} className={styles.held} role="status">
+        {heldReason}
+      </p>
       <div className={styles.field} data-busy={isBusy ? 'true' : 'false'}>
         <textarea
           ref={inputRef}
@@ -134,7 +149,7 @@ export function Composer({
           onKeyDown={onKeyDown}
           placeholder={isBusy ? busyPlaceholder : placeholder}
           aria-label={label}
-          aria-describedby={error === null ? hintId : `${errorId} ${hintId}`}
+          aria-describedby={describedBy}
           aria-invalid={tooLong}
           rows={1}
           autoFocus={autoFocus}
@@ -149,6 +164,7 @@ export function Composer({
             type="submit"
             className={styles.button}
             aria-disabled={!canSend}
+            aria-describedby={isHeld ? heldId : undefined}
             data-ready={canSend ? 'true' : 'false'}
           >
             <span className={styles.label}>Send</span>

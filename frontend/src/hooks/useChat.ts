@@ -6,7 +6,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 
 import { ChatSession } from '../chat/ChatSession';
-import type { ChatStatus, TurnResult } from '../chat/ChatSession';
+import type { AnswerElsewhere, ChatStatus, TurnResult } from '../chat/ChatSession';
 import type { ChatError, ChatMessage } from '../chat/messages';
 import { StreamingTransport, WholeAnswerTransport } from '../chat/transport';
 import { openAnswerChannel } from '../services/answerChannel';
@@ -17,7 +17,7 @@ import type { ChatClient } from '../services/chatService';
 import { useMessageHistory } from './useMessageHistory';
 import type { HistoryState } from './useMessageHistory';
 
-export type { ChatStatus, TurnResult } from '../chat/ChatSession';
+export type { AnswerElsewhere, ChatStatus, TurnResult } from '../chat/ChatSession';
 export type { HistoryState } from './useMessageHistory';
 
 export interface UseChatOptions {
@@ -51,6 +51,11 @@ export interface UseChat {
   isBusy: boolean;
   /** Whether answers stream (false: the feature flag is off or EventSource is missing). */
   isStreamingMode: boolean;
+  /**
+   * An answer this tab did not ask for is being written in the conversation (another tab's, or
+   * one found on opening): sends wait until it ends.
+   */
+  answerElsewhere: AnswerElsewhere | null;
   error: ChatError | null;
   /** Why the last send was refused before the server took it; its text went to onSendRefused. */
   sendError: ChatError | null;
@@ -143,6 +148,7 @@ export function useChat(options: UseChatOptions): UseChat {
     isStreaming: status === 'streaming',
     isBusy: status === 'streaming' || status === 'submitted',
     isStreamingMode: snapshot.isStreamingMode,
+    answerElsewhere: snapshot.answerElsewhere,
     canContinue: snapshot.isStreamingMode && !session.isOnboarding,
     error: snapshot.error,
     sendError: snapshot.sendError,

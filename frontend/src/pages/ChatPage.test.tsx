@@ -595,4 +595,58 @@ describe('ChatPage: answers that outlive the page', () => {
     expect(firstTab.queryByRole('alert')).not.toBeInTheDocument();
     expect(firstTab.getByRole('button', { name: 'Send' })).toBeInTheDocument();
   });
+
+  it("a second tab holds its send, saying why, until the other tab's answer ends", async () => {
+    twoConversations();
+    const turns = recordTurns({ messageId: 'a-7', conversationId: 'conv-1' });
+    server.use(
+      http.get(`${API}/chat/conversations/:id/messages`, () =>
+        HttpResponse.json<MessagePage>({
+          items: [makeMessage({ id: 'u-0', role: 'user', content: 'Earlier question' })],
+          has_more: false,
+        }),
+      ),
+    );
+    const first = renderApp('/chat/conv-1');
+    const second = renderApp('/chat/conv-1');
+    const firstTab = within(first.container);
+    const secondTab = within(second.container);
+    await secondTab.findByText('Earlier question');
+    await first.user.type(
+      await firstTab.findByRole('textbox', { name: 'Message' }),
+      'Tell me a story{Enter}',
+    );
+    const sent = await waitForEventSource();
+    emit(sent, start('a-7', 'conv-1'), chunk('Once', 0));
+    const followed = await waitForEventSource(2);
+
+    const reason = /still being written in another tab/;
+    await waitFor(() => {
+      expect(within(second.container.querySelector('form')!).getByRole('status')).toHaveTextContent(
+        reason,
+      );
+    });
+    expect(within(first.container.querySelector('form')!).getByRole('status')).toHaveTextContent(
+      '',
+    );
+    const box = secondTab.getByRole('textbox', { name: 'Message' });
+    expect(box).toHaveAccessibleDescription(reason);
+    await second.user.type(box, 'Me too?{Enter}');
+    expect(turns).toHaveLength(1);
+    expect(box).toHaveValue('Me too?');
+
+    emit(
+      followed,
+      start('a-7', 'conv-1'),
+      chunk('Once upon a time.', 0),
+      complete(1, 'a-7', 'conv-1'),
+    );
+    emit(sent, chunk(' upon a time.', 1), complete(2, 'a-7', 'conv-1'));
+    const send = await secondTab.findByRole('button', { name: 'Send' });
+    expect(send).toHaveAttribute('aria-disabled', 'false');
+    expect(within(second.container.querySelector('form')!).getByRole('status')).toHaveTextContent(
+      '',
+    );
+    expect(box).toHaveValue('Me too?');
+  });
 });

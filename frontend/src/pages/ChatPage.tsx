@@ -10,12 +10,19 @@ import { SparkleIcon } from '../components/Icons';
 import { MessageList } from '../components/MessageList';
 import { useAuth } from '../hooks/useAuth';
 import { useChat } from '../hooks/useChat';
+import type { AnswerElsewhere } from '../hooks/useChat';
 import { useConversations } from '../hooks/useConversations';
 import { useDocumentTitle } from '../hooks/useDocumentTitle';
 import { useDraft } from '../hooks/useDraft';
 import { conversationTitle } from '../lib/conversationGroups';
 
 import styles from './ChatPage.module.css';
+
+/** Why the box's Send waits, by where the answer being written came from. */
+const HELD_REASONS: Record<AnswerElsewhere, string> = {
+  'another-tab': 'An answer is still being written in another tab. You can send once it ends.',
+  'on-opening': 'An answer is still being written here. You can send once it ends.',
+};
 
 export function ChatPage() {
   const { conversationId = null } = useParams();
@@ -133,6 +140,7 @@ export function ChatPage() {
           error={chat.sendError?.message ?? null}
           onStop={chat.stop}
           isBusy={chat.isBusy}
+          heldReason={chat.answerElsewhere === null ? null : HELD_REASONS[chat.answerElsewhere]}
           maxLength={config?.max_message_chars}
         />
       )}
