@@ -1,7 +1,7 @@
 // The phone drawer as a keyboard user meets it: it takes focus, keeps Tab inside while the page
 // behind is inert, Esc closes it without stopping the answer, and focus goes back to its button.
 
-import { render, screen } from '@testing-library/react';
+import { act, render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 
@@ -94,5 +94,31 @@ describe('ChatLayout drawer', () => {
 
     expect(menu).toHaveAttribute('aria-expanded', 'false');
     expect(menu).toHaveFocus();
+  });
+
+  it('is no drawer past phone width: nothing inert, and narrowed again it is modal again', async () => {
+    const listeners = new Set<() => void>();
+    const query = {
+      matches: true,
+      addEventListener: (_: string, listener: () => void) => listeners.add(listener),
+      removeEventListener: (_: string, listener: () => void) => listeners.delete(listener),
+    };
+    vi.stubGlobal('matchMedia', () => query);
+    const resize = (narrow: boolean) => {
+      query.matches = narrow;
+      act(() => {
+        for (const listener of listeners) listener();
+      });
+    };
+    const { user, menu } = renderLayout();
+    await user.click(menu);
+    expect(document.querySelector('main')).toHaveAttribute('inert');
+
+    resize(false);
+    expect(document.querySelector('main')).not.toHaveAttribute('inert');
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+
+    resize(true);
+    expect(document.querySelector('main')).toHaveAttribute('inert');
   });
 });

@@ -24,6 +24,26 @@ const FOCUSABLE =
   'a[href], button:not([disabled]), input:not([disabled]), textarea:not([disabled]), ' +
   'select:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
+/** Whether the sidebar is a drawer now (phone width); where media queries are unknown, it is. */
+function useIsDrawerWidth(): boolean {
+  const [matches, setMatches] = useState(
+    () => typeof window.matchMedia !== 'function' || window.matchMedia(DRAWER_MEDIA_QUERY).matches,
+  );
+  useEffect(() => {
+    if (typeof window.matchMedia !== 'function') return;
+    const query = window.matchMedia(DRAWER_MEDIA_QUERY);
+    const onChange = () => {
+      setMatches(query.matches);
+    };
+    onChange();
+    query.addEventListener('change', onChange);
+    return () => {
+      query.removeEventListener('change', onChange);
+    };
+  }, []);
+  return matches;
+}
+
 function focusables(container: HTMLElement): HTMLElement[] {
   return [...container.querySelectorAll<HTMLElement>(FOCUSABLE)].filter(
     (el) => !el.closest('[inert]'),
@@ -42,35 +62,27 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
     setDrawerOpen(false);
   }, [viewKey]);
 
-  // Grown past phone width, the sidebar is no drawer any more: nothing may stay inert.
-  useEffect(() => {
-    if (!drawerOpen || typeof window.matchMedia !== 'function') return;
-    const query = window.matchMedia(DRAWER_MEDIA_QUERY);
-    const onChange = () => {
-      if (!query.matches) setDrawerOpen(false);
-    };
-    query.addEventListener('change', onChange);
-    return () => {
-      query.removeEventListener('change', onChange);
-    };
-  }, [drawerOpen]);
+  // Modal only at phone width: grown wider, the sidebar is a column again and nothing is inert
+  // (the drawer is open again if the window narrows back).
+  const isDrawerWidth = useIsDrawerWidth();
+  const isModal = drawerOpen && isDrawerWidth;
 
   // Opened: focus moves into the drawer. Closed: back to the button that opened it.
-  const wasOpen = useRef(false);
+  const wasModal = useRef(false);
   useEffect(() => {
-    if (drawerOpen) {
+    if (isModal) {
       const drawer = drawerRef.current;
       if (drawer !== null) focusables(drawer)[0]?.focus();
-    } else if (wasOpen.current) {
+    } else if (wasModal.current && !drawerOpen) {
       menuButtonRef.current?.focus();
     }
-    wasOpen.current = drawerOpen;
-  }, [drawerOpen]);
+    wasModal.current = isModal;
+  }, [isModal, drawerOpen]);
 
   // Esc while focus is outside the drawer (on the page's body after a click on its background):
   // it closes the drawer and goes no further, so it never also stops the answer being written.
   useEffect(() => {
-    if (!drawerOpen) return;
+    if (!isModal) return;
     const onKey = (event: globalThis.KeyboardEvent) => {
       if (event.key !== 'Escape' || event.isComposing) return;
       if (event.target instanceof Node && drawerRef.current?.contains(event.target)) return;
@@ -82,12 +94,12 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
     return () => {
       window.removeEventListener('keydown', onKey, { capture: true });
     };
-  }, [drawerOpen]);
+  }, [isModal]);
 
   // Inside the drawer: Esc closes it (a search or a rename that used Esc first stopped it), and
   // Tab and Shift+Tab go round its controls.
   const onDrawerKeyDown = (event: KeyboardEvent<HTMLElement>) => {
-    if (!drawerOpen) return;
+    if (!isModal) return;
     if (event.key === 'Escape' && !event.nativeEvent.isComposing) {
       event.stopPropagation();
       event.preventDefault();
@@ -118,8 +130,8 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
             id="chat-sidebar"
             className={styles.sidebar}
             aria-label="Sidebar"
-            aria-modal={drawerOpen ? true : undefined}
-            role={drawerOpen ? 'dialog' : undefined}
+            aria-modal={isModal ? true : undefined}
+            role={isModal ? 'dialog' : undefined}
             onKeyDown={onDrawerKeyDown}
           >
             {sidebar(close)}
@@ -127,7 +139,7 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
           <div className={styles.scrim} aria-hidden="true" onClick={close} />
         </>
       )}
-      <main className={styles.main} inert={drawerOpen}>
+      <main className={styles.main} inert={isModal}>
         <header className={styles.header}>
           {sidebar && (
             <button
