@@ -74,6 +74,11 @@ export const SERVERS = {
   }),
   /** Answers of 120 numbered words, ~10 s each, to reload, share and leave while written. */
   durable: config('durable', { SCRIPTED_TEXT: COUNTED_WORDS, SCRIPTED_CHUNK_DELAY_S: '0.08' }),
+  /** The same answers slower (~20 s), for a drawer or a second tab to look at while written. */
+  durableSlow: config('durable-slow', {
+    SCRIPTED_TEXT: COUNTED_WORDS,
+    SCRIPTED_CHUNK_DELAY_S: '0.16',
+  }),
   /** The same answers, and one message an hour per user: at the limit once it is sent. */
   durableAtLimit: config('durable-at-limit', {
     SCRIPTED_TEXT: COUNTED_WORDS,

@@ -1,7 +1,8 @@
 // The chat screen's frame: an optional sidebar (a drawer at phone width), a header, the
 // message column and the composer. Both chat pages use it, so they look and behave alike.
-// The open drawer is modal: it takes focus, keeps Tab inside, makes the page behind inert,
-// and Esc closes it (and only it); closed, focus goes back to the button that opened it.
+// The open drawer is modal: it takes focus, keeps Tab inside, makes the page behind inert (so
+// screen readers see only the drawer; an <aside> may not take the dialog role), and Esc closes
+// it, and only it; closed, focus goes back to the button that opened it.
 
 import { useEffect, useRef, useState } from 'react';
 import type { KeyboardEvent, ReactNode } from 'react';
@@ -130,8 +131,6 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
             id="chat-sidebar"
             className={styles.sidebar}
             aria-label="Sidebar"
-            aria-modal={isModal ? true : undefined}
-            role={isModal ? 'dialog' : undefined}
             onKeyDown={onDrawerKeyDown}
           >
             {sidebar(close)}
