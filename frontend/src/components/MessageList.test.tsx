@@ -222,6 +222,22 @@ describe('MessageList', () => {
     await userEvent.click(screen.getByRole('button', { name: /load earlier/i }));
     expect(onLoadEarlier).toHaveBeenCalledTimes(1);
   });
+
+  it('says politely how many earlier messages came in', async () => {
+    const onLoadEarlier = vi.fn();
+    const shown = [user('c'), assistant('d')];
+    const { rerender } = render(
+      <MessageList messages={shown} hasEarlier onLoadEarlier={onLoadEarlier} />,
+    );
+    await userEvent.click(screen.getByRole('button', { name: /load earlier/i }));
+    rerender(
+      <MessageList messages={shown} hasEarlier isLoadingEarlier onLoadEarlier={onLoadEarlier} />,
+    );
+    rerender(<MessageList messages={[user('a'), assistant('b'), ...shown]} hasEarlier={false} />);
+    expect(
+      screen.getByText('Loaded 2 earlier messages: the start of the conversation.'),
+    ).toHaveAttribute('aria-live', 'polite');
+  });
 });
 
 describe('MessageList auto-scroll', () => {
@@ -278,6 +294,44 @@ describe('MessageList auto-scroll', () => {
     fireEvent.click(jump);
     expect(scroller.scrollTop).toBe(1000);
     expect(screen.queryByRole('button', { name: /jump to latest/i })).not.toBeInTheDocument();
+  });
+
+  it('loads earlier messages when the reader scrolls up to the top, one page at a time', () => {
+    const onLoadEarlier = vi.fn();
+    const shown = [user('hi'), streaming('a')];
+    const { scroller, rerender } = setupScroll(shown);
+    rerender(<MessageList messages={shown} hasEarlier onLoadEarlier={onLoadEarlier} />);
+    act(() => {
+      vi.advanceTimersByTime(200);
+    });
+    scroller.scrollTop = 400;
+    fireEvent.scroll(scroller);
+    expect(onLoadEarlier).not.toHaveBeenCalled(); // scrolled up, not yet near the top
+
+    scroller.scrollTop = 0;
+    fireEvent.scroll(scroller);
+    expect(onLoadEarlier).toHaveBeenCalledTimes(1);
+
+    rerender(
+      <MessageList messages={shown} hasEarlier isLoadingEarlier onLoadEarlier={onLoadEarlier} />,
+    );
+    scroller.scrollTop = 10;
+    fireEvent.scroll(scroller);
+    expect(onLoadEarlier).toHaveBeenCalledTimes(1); // never while a page is on its way
+  });
+
+  it('loads nothing by itself while it follows the answer at the bottom', () => {
+    const onLoadEarlier = vi.fn();
+    const shown = [user('hi'), streaming('a')];
+    const { scroller, size, rerender } = setupScroll(shown);
+    size.scrollHeight = 500; // a short conversation: its top is close to its bottom
+    rerender(<MessageList messages={shown} hasEarlier onLoadEarlier={onLoadEarlier} />);
+    act(() => {
+      vi.advanceTimersByTime(200);
+    });
+    expect(scroller.scrollTop).toBe(100);
+    fireEvent.scroll(scroller);
+    expect(onLoadEarlier).not.toHaveBeenCalled();
   });
 
   it('picks up following again when the reader scrolls back to the bottom', () => {

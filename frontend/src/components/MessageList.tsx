@@ -1,13 +1,14 @@
 // The conversation: messages as a log, the answer being written with a typing cursor, errors
-// with Retry, Continue for an answer that stopped part way, "Load earlier" for history kept on
-// the server, and scroll that follows the newest text without ever dragging back a reader who
-// scrolled up.
+// with Retry, Continue for an answer that stopped part way, earlier history from the server (by
+// the button or by scrolling to the top, the reader's place kept), and scroll that follows the
+// newest text without ever dragging back a reader who scrolled up.
 
-import { memo, useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 
 import type { ChatMessage } from '../chat/messages';
 import { isContinuable } from '../chat/messages';
+import { useEarlierMessages } from '../hooks/useEarlierMessages';
 import { useStickToBottom } from '../hooks/useStickToBottom';
 
 import { AnswerStatus } from './AnswerStatus';
@@ -101,6 +102,7 @@ const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: 
       data-status={status}
       data-streaming={isStreaming ? 'true' : 'false'}
       data-testid="message"
+      data-message-id={message.id}
     >
       <span className="sr-only">{role === 'user' ? 'You said:' : 'Assistant said:'}</span>
       {role === 'assistant' && (
@@ -208,6 +210,17 @@ export function MessageList({
     lastUserId,
   );
   const announcement = useAnnouncement(messages);
+  const messageIds = useMemo(() => messages.map((m) => m.id), [messages]);
+  const earlier = useEarlierMessages({
+    scrollerRef: ref,
+    messageIds,
+    hasEarlier,
+    isLoading,
+    isLoadingEarlier,
+    hasError: loadError !== null,
+    isAtBottom,
+    onLoadEarlier,
+  });
   const lastFailedId = last?.role === 'assistant' && last.error ? last.id : null;
   const continuableId = onContinue && last !== undefined && isContinuable(last) ? last.id : null;
 
@@ -216,7 +229,10 @@ export function MessageList({
       <div
         ref={ref}
         className={styles.scroller}
-        onScroll={onScroll}
+        onScroll={() => {
+          onScroll();
+          earlier.onScroll();
+        }}
         tabIndex={0}
         aria-label="Messages"
         role="region"
@@ -226,9 +242,7 @@ export function MessageList({
             <button
               type="button"
               className={styles.loadEarlier}
-              onClick={() => {
-                if (!isLoadingEarlier) onLoadEarlier();
-              }}
+              onClick={earlier.loadEarlier}
               aria-disabled={isLoadingEarlier}
             >
               {isLoadingEarlier ? 'Loading…' : 'Load earlier messages'}
@@ -273,6 +287,9 @@ export function MessageList({
       )}
       <div role="status" aria-live="polite" aria-atomic="true" className="sr-only">
         {announcement}
+      </div>
+      <div role="status" aria-live="polite" aria-atomic="true" className="sr-only">
+        {earlier.announcement}
       </div>
     </div>
   );
