@@ -114,10 +114,13 @@ describe('ChatLayout drawer', () => {
     await user.click(menu);
     expect(document.querySelector('main')).toHaveAttribute('inert');
 
+    const search = screen.getByRole('searchbox', { name: 'Search conversations' });
+    search.focus();
     resize(false);
     expect(document.querySelector('main')).not.toHaveAttribute('inert');
 
     resize(true);
     expect(document.querySelector('main')).toHaveAttribute('inert');
+    expect(search).toHaveFocus(); // focus already in the drawer stays where it was
   });
 });

@@ -72,8 +72,11 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
   const wasModal = useRef(false);
   useEffect(() => {
     if (isModal) {
+      // Unless it is there already (the window narrowed back while a rename was open in it).
       const drawer = drawerRef.current;
-      if (drawer !== null) focusables(drawer)[0]?.focus();
+      if (drawer !== null && !drawer.contains(document.activeElement)) {
+        focusables(drawer)[0]?.focus();
+      }
     } else if (wasModal.current && !drawerOpen) {
       menuButtonRef.current?.focus();
     }
