@@ -218,7 +218,6 @@ export function MessageList({
     isLoading,
     isLoadingEarlier,
     hasError: loadError !== null,
-    isAtBottom,
     onLoadEarlier,
   });
   const lastFailedId = last?.role === 'assistant' && last.error ? last.id : null;

@@ -13,6 +13,8 @@ import {
   topVisibleIndex,
 } from '../lib/scrollAnchor';
 
+import { BOTTOM_SLACK_PX } from './useStickToBottom';
+
 /** Each message element in the scroller carries it (MessageList), so the top one can be found. */
 const MESSAGE_ID_ATTRIBUTE = 'data-message-id';
 
@@ -24,8 +26,6 @@ export interface EarlierMessagesOptions {
   isLoading: boolean;
   isLoadingEarlier: boolean;
   hasError: boolean;
-  /** From useStickToBottom: false once the reader scrolled up. */
-  isAtBottom: boolean;
   onLoadEarlier: (() => void) | undefined;
 }
 
@@ -64,7 +64,6 @@ export function useEarlierMessages({
   isLoading,
   isLoadingEarlier,
   hasError,
-  isAtBottom,
   onLoadEarlier,
 }: EarlierMessagesOptions): EarlierMessages {
   const anchorRef = useRef<Anchor | null>(null);
@@ -93,20 +92,14 @@ export function useEarlierMessages({
       hasEarlier,
       isLoading: isLoading || isLoadingEarlier,
       hasError,
-      hasScrolledUp: !isAtBottom,
+      // Measured now, not taken from the last render: a single jump to the top (Home, or a
+      // drag of the scrollbar) is one scroll event, the one that leaves the bottom.
+      hasScrolledUp:
+        scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight > BOTTOM_SLACK_PX,
       scrollTop: scroller.scrollTop,
     });
     if (load) loadEarlier();
-  }, [
-    scrollerRef,
-    onLoadEarlier,
-    hasEarlier,
-    isLoading,
-    isLoadingEarlier,
-    hasError,
-    isAtBottom,
-    loadEarlier,
-  ]);
+  }, [scrollerRef, onLoadEarlier, hasEarlier, isLoading, isLoadingEarlier, hasError, loadEarlier]);
 
   const onScroll = useCallback(() => {
     // While a page is on its way the reader may scroll on: the place to keep is the latest.

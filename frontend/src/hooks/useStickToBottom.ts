@@ -7,7 +7,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { scheduleFrame } from '../lib/frame';
 
 /** Within this many pixels of the end counts as "at the bottom" (sub-pixel rounding). */
-const BOTTOM_SLACK_PX = 4;
+export const BOTTOM_SLACK_PX = 4;
 /** Content changes are coalesced: the view follows at most once per this interval. */
 export const SCROLL_DEBOUNCE_MS = 100;
 
