@@ -320,6 +320,47 @@ describe('MessageList auto-scroll', () => {
     expect(onLoadEarlier).toHaveBeenCalledTimes(1); // never while a page is on its way
   });
 
+  it('does not follow the answer after a page comes while the reader is up reading', () => {
+    const onLoadEarlier = vi.fn();
+    const { scroller, size, rerender } = setupScroll([user('hi'), streaming('a')]);
+    rerender(
+      <MessageList
+        messages={[user('hi'), streaming('a')]}
+        hasEarlier
+        onLoadEarlier={onLoadEarlier}
+      />,
+    );
+    act(() => {
+      vi.advanceTimersByTime(200);
+    });
+    scroller.scrollTop = 0;
+    fireEvent.scroll(scroller);
+    expect(onLoadEarlier).toHaveBeenCalledTimes(1);
+    rerender(
+      <MessageList
+        messages={[user('hi'), streaming('ab')]}
+        hasEarlier
+        isLoadingEarlier
+        onLoadEarlier={onLoadEarlier}
+      />,
+    );
+    // The page and more of the answer in one commit; jsdom has no layout, so the anchor does not
+    // move and the place kept is scrollTop 0.
+    size.scrollHeight = 3000;
+    rerender(
+      <MessageList
+        messages={[user('old'), assistant('older'), user('hi'), streaming('abc')]}
+        hasEarlier={false}
+        onLoadEarlier={onLoadEarlier}
+      />,
+    );
+    act(() => {
+      vi.advanceTimersByTime(500);
+    });
+    expect(scroller.scrollTop).toBe(0);
+    expect(screen.getByRole('button', { name: /jump to latest/i })).toBeInTheDocument();
+  });
+
   it('loads nothing by itself while it follows the answer at the bottom', () => {
     const onLoadEarlier = vi.fn();
     const shown = [user('hi'), streaming('a')];
