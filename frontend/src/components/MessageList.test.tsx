@@ -223,6 +223,17 @@ describe('MessageList', () => {
     expect(onLoadEarlier).toHaveBeenCalledTimes(1);
   });
 
+  it('moves focus to the messages when the last page takes the focused button away', async () => {
+    const shown = [user('c'), assistant('d')];
+    const { rerender } = render(
+      <MessageList messages={shown} hasEarlier onLoadEarlier={vi.fn()} />,
+    );
+    await userEvent.click(screen.getByRole('button', { name: /load earlier/i }));
+    expect(screen.getByRole('button', { name: /load earlier/i })).toHaveFocus();
+    rerender(<MessageList messages={[user('a'), assistant('b'), ...shown]} hasEarlier={false} />);
+    expect(screen.getByRole('region', { name: 'Messages' })).toHaveFocus();
+  });
+
   it('says politely how many earlier messages came in', async () => {
     const onLoadEarlier = vi.fn();
     const shown = [user('c'), assistant('d')];

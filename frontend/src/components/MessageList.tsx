@@ -239,6 +239,7 @@ export function MessageList({
         <div className={styles.inner}>
           {hasEarlier && onLoadEarlier && (
             <button
+              ref={earlier.buttonRef}
               type="button"
               className={styles.loadEarlier}
               onClick={earlier.loadEarlier}

@@ -36,6 +36,8 @@ export interface EarlierMessages {
   onScroll: () => void;
   /** For a polite live region: how many earlier messages the last load put in. */
   announcement: string;
+  /** For the "Load earlier messages" button. */
+  buttonRef: React.RefObject<HTMLButtonElement | null>;
 }
 
 interface Anchor {
@@ -67,6 +69,9 @@ export function useEarlierMessages({
   onLoadEarlier,
 }: EarlierMessagesOptions): EarlierMessages {
   const anchorRef = useRef<Anchor | null>(null);
+  const buttonRef = useRef<HTMLButtonElement | null>(null);
+  /** The button had focus when the load began: if it goes (no more pages), focus must not. */
+  const buttonFocusedRef = useRef(false);
   const requestedRef = useRef(false);
   const previousFirstIdRef = useRef<string | null>(null);
   const [announcement, setAnnouncement] = useState('');
@@ -82,6 +87,8 @@ export function useEarlierMessages({
     if (onLoadEarlier === undefined || isLoadingEarlier) return;
     capture();
     requestedRef.current = true;
+    buttonFocusedRef.current =
+      buttonRef.current !== null && document.activeElement === buttonRef.current;
     onLoadEarlier();
   }, [capture, isLoadingEarlier, onLoadEarlier]);
 
@@ -119,6 +126,12 @@ export function useEarlierMessages({
         const viewTop = scroller.getBoundingClientRect().top;
         scroller.scrollTop = anchoredScrollTop(scroller.scrollTop, anchor.top, after - viewTop);
       }
+      // The last page came and took the button with it: focus goes to the messages, where the
+      // keyboard scrolls on, not to the page's start.
+      const focusLost = document.activeElement === null || document.activeElement === document.body;
+      if (!hasEarlier && buttonFocusedRef.current && focusLost) {
+        scroller?.focus({ preventScroll: true });
+      }
       announcedRef.current += 1;
       const words = earlierLoadedAnnouncement(count, hasEarlier);
       setAnnouncement(announcedRef.current % 2 === 0 ? `${words}\u00a0` : words);
@@ -138,5 +151,5 @@ export function useEarlierMessages({
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [isLoadingEarlier]);
 
-  return { loadEarlier, onScroll, announcement };
+  return { loadEarlier, onScroll, announcement, buttonRef };
 }
