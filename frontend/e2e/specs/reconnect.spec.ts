@@ -27,11 +27,7 @@ test('a dropped connection mid-answer reconnects and the answer completes, nothi
   try {
     await signIn(page, account);
     // Same account, now through the proxy (another origin: sign in there too).
-    await page.goto(`${proxy.url}/login`);
-    await page.getByLabel('Email').fill(account.email);
-    await page.getByLabel('Password').fill(account.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page).toHaveURL(/\/chat$/);
+    await signIn(page, account, /\/chat$/, proxy.url);
 
     await send(page, 'Will this survive a network hiccup?');
     const answer = lastAssistant(page);

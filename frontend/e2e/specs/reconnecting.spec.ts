@@ -51,11 +51,7 @@ test('shows Reconnecting…, then resumes and completes when the server is back'
   const proxy = await CuttableProxy.start(testServer.url);
   try {
     await signIn(page, account);
-    await page.goto(`${proxy.url}/login`);
-    await page.getByLabel('Email').fill(account.email);
-    await page.getByLabel('Password').fill(account.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page).toHaveURL(/\/chat$/);
+    await signIn(page, account, /\/chat$/, proxy.url);
 
     await send(page, 'Count for me, please.');
     const answer = lastAssistant(page);
@@ -116,11 +112,7 @@ test('a server that crashes mid-answer and starts again: Reconnecting…, then t
   let server = await ChatStreamServer.start({ name: 'crash-before', env, dataDir });
   const proxy = await CuttableProxy.start(server.url);
   try {
-    await page.goto(`${proxy.url}/login`);
-    await page.getByLabel('Email').fill(account.email);
-    await page.getByLabel('Password').fill(account.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page).toHaveURL(/\/chat$/);
+    await signIn(page, account, /\/chat$/, proxy.url);
 
     await send(page, 'Count, even through a crash.');
     const answer = lastAssistant(page);

@@ -5,12 +5,14 @@ import type { Locator, Page } from '@playwright/test';
 
 import type { Account } from './api';
 
+/** Signs in on the page's own server, or at `origin` (another one, e.g. a proxy in front). */
 export async function signIn(
   page: Page,
   account: Account,
   landing = /\/chat(\/|$)/,
+  origin = '',
 ): Promise<void> {
-  await page.goto('/login');
+  await page.goto(`${origin}/login`);
   await page.getByLabel('Email').fill(account.email);
   await page.getByLabel('Password').fill(account.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
