@@ -33,7 +33,12 @@ export function ensureBuild(): 'missing' | 'stale' | null {
   console.log(`frontend/dist is ${reason}: building it (vite build)…`);
   const result = spawnSync(
     process.execPath,
-    [path.join(FRONTEND_DIR, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'],
+    [
+      path.join(FRONTEND_DIR, 'node_modules', 'vite', 'bin', 'vite.js'),
+      'build',
+      '--outDir',
+      DIST_DIR,
+    ],
     {
       cwd: FRONTEND_DIR,
       stdio: 'inherit',

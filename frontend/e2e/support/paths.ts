@@ -9,10 +9,12 @@ export const FRONTEND_DIR = path.resolve(E2E_DIR, '..');
 export const REPO_DIR = path.resolve(FRONTEND_DIR, '..');
 export const BACKEND_DIR = path.join(REPO_DIR, 'backend');
 export const CHATSTREAM_BIN = path.join(BACKEND_DIR, '.venv', 'bin', 'chatstream');
-export const DIST_DIR = path.join(FRONTEND_DIR, 'dist');
-export const REPORTS_DIR = path.join(REPO_DIR, 'reports');
+// E2E_DIST_DIR and E2E_ARTIFACTS_DIR let two runs share one checkout without clobbering each
+// other's build, seeded database or logs (each run starts by clearing its artifacts).
+export const DIST_DIR = process.env.E2E_DIST_DIR ?? path.join(FRONTEND_DIR, 'dist');
+export const REPORTS_DIR = process.env.E2E_REPORTS_DIR ?? path.join(REPO_DIR, 'reports');
 
-export const ARTIFACTS_DIR = path.join(E2E_DIR, 'artifacts');
+export const ARTIFACTS_DIR = process.env.E2E_ARTIFACTS_DIR ?? path.join(E2E_DIR, 'artifacts');
 export const SCREENSHOTS_DIR = path.join(ARTIFACTS_DIR, 'screenshots');
 /** One log file per server started (stderr and stdout). */
 export const SERVER_LOGS_DIR = path.join(ARTIFACTS_DIR, 'server-logs');
