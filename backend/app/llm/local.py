@@ -2,7 +2,8 @@
 
 llama.cpp is blocking and not safe to call from two threads at once, so each loaded model owns
 one worker thread: every call for it runs there, one generation at a time, while the event
-loop stays free. Others wait their turn on an asyncio lock, in arrival order.
+loop stays free. Others wait their turn in a TurnQueue, in arrival order, and the stream of each
+hears its place in the queue.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 from app.core.keepalive import keep_alive
+from app.core.queue_position import queue_listener
+from app.llm.turn_queue import TurnQueue
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TURN_KEEPALIVE_S = 5.0
@@ -54,7 +57,7 @@ class LocalLlamaChatModel(ChatLlamaCpp):
     _executor: ThreadPoolExecutor = PrivateAttr(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="llama")
     )
-    _turn: asyncio.Lock = PrivateAttr(default_factory=asyncio.Lock)
+    _turns: TurnQueue = PrivateAttr(default_factory=TurnQueue)
 
     async def _astream(
         self,
@@ -86,7 +89,7 @@ class LocalLlamaChatModel(ChatLlamaCpp):
                 # stops the model at once and the next turn starts on a clean context.
                 await asyncio.shield(loop.run_in_executor(self._executor, iterator.close))
         finally:
-            self._turn.release()
+            self._turns.release()
 
     def _continue(
         self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
@@ -117,19 +120,11 @@ class LocalLlamaChatModel(ChatLlamaCpp):
         return pending.result()
 
     async def _wait_for_turn(self) -> None:
-        """Queue for the model; while queued, tell the stream it is waiting, not stalled."""
-        # One acquire, waited on in slices, so the place in the queue is never lost.
-        acquiring = asyncio.ensure_future(self._turn.acquire())
-        try:
-            while not (await asyncio.wait({acquiring}, timeout=TURN_KEEPALIVE_S))[0]:
-                keep_alive()
-            acquiring.result()
-        except BaseException:
-            if acquiring.done() and not acquiring.cancelled() and acquiring.exception() is None:
-                self._turn.release()  # acquired just as we were cancelled: give it back
-            else:
-                acquiring.cancel()
-            raise
+        """Queue for the model; while queued, tell the stream its place and that it is waiting,
+        not stalled."""
+        await self._turns.acquire(
+            queue_listener(), still_waiting=keep_alive, patience_s=TURN_KEEPALIVE_S
+        )
 
     async def _agenerate(
         self,
@@ -139,7 +134,9 @@ class LocalLlamaChatModel(ChatLlamaCpp):
         **kwargs: Any,
     ) -> ChatResult:
         loop = asyncio.get_running_loop()
-        async with self._turn:
+        async with self._turns.turn(
+            queue_listener(), still_waiting=keep_alive, patience_s=TURN_KEEPALIVE_S
+        ):
             return await loop.run_in_executor(
                 self._executor, lambda: self._generate(messages, stop=stop, **kwargs)
             )

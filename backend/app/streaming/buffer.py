@@ -54,6 +54,12 @@ class StreamBuffer(ABC):
     def close(self) -> None:
         """No more frames will come (after the terminal event)."""
 
+    @abstractmethod
+    def announce(self, frame: bytes | None) -> None:
+        """Set the answer's status of the moment (a frame without an id, outside the sequence:
+        `queued`), or clear it with None. Each reader is sent it once it has caught up with the
+        frames, and a reader that comes later while it holds is sent it too."""
+
     @property
     @abstractmethod
     def closed(self) -> bool: ...
@@ -81,7 +87,16 @@ class DirectReads(Protocol):
 
 
 class InMemoryStreamBuffer(StreamBuffer):
-    __slots__ = ("_first_seq", "_frames", "_shown", "_waiting", "_closed", "_flush_due")
+    __slots__ = (
+        "_first_seq",
+        "_frames",
+        "_shown",
+        "_waiting",
+        "_closed",
+        "_flush_due",
+        "_status",
+        "_status_version",
+    )
 
     def __init__(self, first_seq: int = 0) -> None:
         # The seq of the first frame: 0, or past an earlier run's events (a continued answer).
@@ -95,6 +110,10 @@ class InMemoryStreamBuffer(StreamBuffer):
         # Frames appended while readers wait are handed to them once per loop tick, joined: a
         # generation that appends several in one step costs each reader one write, one send.
         self._flush_due = False
+        # The status of the moment (see `announce`), and how often it changed: each reader
+        # sends the latest one it has not sent, so none is sent twice and none goes stale.
+        self._status: bytes | None = None
+        self._status_version = 0
 
     def append(self, frame: bytes) -> int:
         # `_store` then showing it, inlined: this runs for every frame of every answer.
@@ -153,6 +172,12 @@ class InMemoryStreamBuffer(StreamBuffer):
         if self._shown == len(self._frames):
             self._wake()
 
+    def announce(self, frame: bytes | None) -> None:
+        self._status = frame
+        self._status_version += 1
+        if frame is not None:
+            self._wake()  # rare (a few per answer): the readers send it from their own tasks
+
     def _wake(self) -> None:
         waiting, self._waiting = self._waiting, []
         for wake, _ in waiting:
@@ -185,6 +210,7 @@ class InMemoryStreamBuffer(StreamBuffer):
         last_yield = loop.time()
         waiter: asyncio.Future[None] | None = None
         ping_due = False
+        status_sent = 0  # the status version this reader has sent (0: none)
         timer: asyncio.TimerHandle
 
         def check_idle() -> None:
@@ -226,6 +252,13 @@ class InMemoryStreamBuffer(StreamBuffer):
                     continue
                 if self._closed and position >= len(self._frames):
                     return
+                if status_sent != self._status_version:
+                    status_sent = self._status_version
+                    if self._status is not None:
+                        ping_due = False
+                        last_yield = loop.time()
+                        yield self._status
+                        continue
                 if ping_due:
                     ping_due = False
                     last_yield = loop.time()

@@ -5,6 +5,10 @@ Events, in order, on one stream:
 - ``chunk``: a piece of the answer, ``index`` counting from 0;
 - exactly one terminal event: ``complete`` (with onboarding progress on onboarding streams)
   or ``error`` (``code`` one of ErrorCode, ``retryable`` telling the client whether to offer Retry).
+
+Besides them, status events without an id, outside the numbered sequence (never stored, never
+replayed): ``queued``, the answer's place in the queue for a model that writes one answer at a
+time, sent while it waits, whenever the place changes and again to a reader that attaches.
 """
 
 from __future__ import annotations
@@ -63,5 +67,13 @@ class ErrorEvent(BaseModel):
     message_id: str | None = None
 
 
+class QueuedEvent(BaseModel):
+    type: Literal["queued"] = "queued"
+    # 1: the next answer the model writes.
+    position: int
+    message_id: str
+
+
 StreamEvent = StartEvent | ChunkEvent | CompleteEvent | ErrorEvent
 TerminalEvent = CompleteEvent | ErrorEvent
+StatusEvent = QueuedEvent

@@ -20,6 +20,7 @@ from itertools import accumulate
 import structlog
 
 from app.core.keepalive import keepalive_callback
+from app.core.queue_position import queue_position_listener
 from app.db.models import MessageStatus
 from app.streaming.buffer import StreamBuffer
 from app.streaming.events import (
@@ -27,10 +28,11 @@ from app.streaming.events import (
     ErrorCode,
     ErrorEvent,
     OnboardingProgress,
+    QueuedEvent,
     StartEvent,
     StreamEvent,
 )
-from app.streaming.sse import encode_chunk, encode_event
+from app.streaming.sse import encode_anonymous_event, encode_chunk, encode_event
 
 log = structlog.get_logger("chatstream.streaming")
 
@@ -157,6 +159,8 @@ class Generation:
         self._parts: list[str] = list(continued.chunks) if continued else []
         self._ends: list[int] = list(accumulate(map(len, self._parts)))
         self._ttft_ms: int | None = None
+        # The answer's place in the model's queue while it waits there (1 = next), else None.
+        self.queue_position: int | None = None
         # The log context (user, message, request...) of whoever started it, for callbacks.
         self._context = contextvars.copy_context()
         self._append(
@@ -170,6 +174,20 @@ class Generation:
 
     def _append(self, event: StreamEvent) -> None:
         self.buffer.append(encode_event(self.message_id, self.buffer.next_seq, event))
+
+    def _queued(self, position: int | None) -> None:
+        """The model's queue moved: readers hear the answer's place, outside the sequence (no
+        id), so resuming and replay are as if it had never waited."""
+        if position == self.queue_position:
+            return
+        self.queue_position = position
+        self.buffer.announce(
+            None
+            if position is None
+            else encode_anonymous_event(
+                QueuedEvent(position=position, message_id=str(self.message_id))
+            )
+        )
 
     # Lifecycle -----------------------------------------------------------------------------
 
@@ -263,6 +281,13 @@ class Generation:
             def still_alive() -> None:  # e.g. the model is waiting for its turn, not stalled
                 idle.reschedule(loop.time() + self._idle_timeout_s)
 
+            def moved_in_queue(position: int | None) -> None:  # waiting, and alive
+                # Called from the task that moved the queue, where a timeout of this answer
+                # already under way must not be touched (it would raise there).
+                if not idle.expired():
+                    still_alive()
+                self._queued(position)
+
             # Rescheduling a timer costs more than encoding a chunk: move the deadline only
             # when it has drifted by a tenth of the timeout (it then fires 90-100% of the way).
             slack = self._idle_timeout_s / 10
@@ -271,7 +296,7 @@ class Generation:
             buffer = self.buffer
             parts, ends = self._parts, self._ends
             length = ends[-1] if ends else 0
-            with keepalive_callback(still_alive):
+            with keepalive_callback(still_alive), queue_position_listener(moved_in_queue):
                 index = len(parts)
                 async for text in self._chunks:
                     if not text:

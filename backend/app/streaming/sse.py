@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 
-from app.streaming.events import ChunkEvent, CompleteEvent, StreamEvent
+from app.streaming.events import ChunkEvent, CompleteEvent, StatusEvent, StreamEvent
 
 PING_FRAME = b": ping\n\n"
 SSE_HEADERS: list[tuple[bytes, bytes]] = [
@@ -38,13 +38,14 @@ def encode_event(message_id: uuid.UUID | str, seq: int, event: StreamEvent) -> b
     return f"id: {message_id}:{seq}\ndata: {data}\n\n".encode()
 
 
-def encode_anonymous_event(event: StreamEvent) -> bytes:
-    """An event without an `id:`, for what the connection (not the answer) met: a client
-    reconnecting keeps the id of the last event of the answer it saw."""
+def encode_anonymous_event(event: StreamEvent | StatusEvent) -> bytes:
+    """An event without an `id:`, for what the connection (not the answer) met, or a status of
+    the moment (`queued`): a client reconnecting keeps the id of the last event of the answer
+    it saw."""
     return f"data: {_event_json(event)}\n\n".encode()
 
 
-def _event_json(event: StreamEvent) -> str:
+def _event_json(event: StreamEvent | StatusEvent) -> str:
     if isinstance(event, CompleteEvent):  # `onboarding: null` is part of every chat complete
         return event.model_dump_json(exclude={"content"} if event.content is None else None)
     return event.model_dump_json(exclude_none=True)

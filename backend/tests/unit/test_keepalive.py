@@ -96,16 +96,16 @@ async def test_local_model_reports_keep_alives_while_queued_and_keeps_its_place(
 ) -> None:
     model = await _local_model_with_fast_keepalives(monkeypatch)
     pings = PingCounter()
-    await model._turn.acquire()  # another generation holds the model
+    await model._turns.acquire()  # another generation holds the model
     with keepalive_callback(pings):
         waiter = asyncio.ensure_future(model._wait_for_turn())
         await asyncio.sleep(0.3)
         assert not waiter.done()
         assert pings.count >= 3
-        model._turn.release()
+        model._turns.release()
         await asyncio.wait_for(waiter, 5)
-    assert model._turn.locked()  # the waiter got the turn
-    model._turn.release()
+    assert model._turns.busy and model._turns.waiting == 0  # the waiter got the turn
+    model._turns.release()
 
 
 @pytest.mark.slow
