@@ -95,6 +95,12 @@ class UnstorableMessage(AppError):
     message = "The message contains a NUL character, which cannot be stored."
 
 
+class UnknownOnboardingQuestion(AppError):
+    status_code = 422
+    code = "validation_error"
+    message = "No onboarding question has this key."
+
+
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"

@@ -11,13 +11,11 @@ from app.core.config import Settings
 from app.core.errors import EmailTaken, InvalidCredentials
 from app.core.security import hash_password, verify_password
 from app.core.text import is_storable
-from app.db.base import utcnow
-from app.db.crud import onboarding as onboarding_crud
 from app.db.crud import users as user_crud
 from app.db.models import User
 from app.db.session import Database
 from app.schemas.auth import AuthUser, UserCreate
-from app.services.onboarding import open_onboarding_conversation
+from app.services.onboarding import start_onboarding
 
 
 def _create_account(
@@ -28,8 +26,7 @@ def _create_account(
     user = user_crud.add_user(
         session, email=data.email, hashed_password=hashed_password, display_name=data.display_name
     )
-    onboarding_crud.add_state(session, user.id, utcnow())
-    open_onboarding_conversation(session, settings, user)
+    start_onboarding(session, settings, user)
     return user
 
 

@@ -69,7 +69,7 @@ async def test_an_onboarding_turn_by_body(sqlite_server_factory: AppFactory) -> 
             )
             state = (await client.get("/api/v1/onboarding", headers=account.auth)).json()
     assert reader.terminal["type"] == "complete"
-    assert state["current_step"] == 1
+    assert state["current_step"] == 2  # registration's display name answered the first
 
 
 async def _raw_get(base_url: str, params: dict[str, str]) -> tuple[int, str]:

@@ -29,9 +29,22 @@ async def _onboarding_turn(client: httpx.AsyncClient, token: str, answer: str) -
     )
 
 
-async def test_new_account_starts_onboarding_with_the_greeting(app_factory: AppFactory) -> None:
+async def _greeting(client: httpx.AsyncClient, token: str, conversation_id: str) -> str:
+    page = await client.get(
+        f"/api/v1/chat/conversations/{conversation_id}/messages", headers=bearer(token)
+    )
+    assert page.status_code == 200, page.text
+    [greeting] = page.json()["items"]
+    assert greeting["role"] == "assistant" and greeting["status"] == "complete"
+    content: str = greeting["content"]
+    return content
+
+
+async def test_a_new_account_without_a_name_is_first_asked_for_one(
+    app_factory: AppFactory,
+) -> None:
     async with app_factory() as h:
-        token = await new_user_token(h.client, display_name="Ada")
+        token = await new_user_token(h.client, display_name=None)
         state = (await h.client.get("/api/v1/onboarding", headers=bearer(token))).json()
         assert [step["key"] for step in state["steps"]] == list(ANSWERS)
         assert [step["question"] for step in state["steps"]] == [
@@ -39,15 +52,10 @@ async def test_new_account_starts_onboarding_with_the_greeting(app_factory: AppF
         ]
         assert (state["current_step"], state["progress"], state["completed"]) == (0, 0.0, False)
 
-        page = await h.client.get(
-            f"/api/v1/chat/conversations/{state['conversation_id']}/messages",
-            headers=bearer(token),
-        )
-        assert page.status_code == 200, page.text
-        [greeting] = page.json()["items"]
-        assert greeting["role"] == "assistant" and greeting["status"] == "complete"
-        assert greeting["content"].startswith("Hi Ada!")
-        assert greeting["content"].endswith(DEFAULT_ONBOARDING_STEPS[0].question)
+        greeting = await _greeting(h.client, token, state["conversation_id"])
+        assert greeting.startswith("Hi, and welcome!")
+        assert "4 quick questions" in greeting
+        assert greeting.endswith(DEFAULT_ONBOARDING_STEPS[0].question)
 
         conversations = (
             await h.client.get("/api/v1/chat/conversations", headers=bearer(token))
@@ -57,10 +65,43 @@ async def test_new_account_starts_onboarding_with_the_greeting(app_factory: AppF
         ]
 
 
+async def test_the_name_given_at_registration_is_not_asked_again(app_factory: AppFactory) -> None:
+    model = recording_model("Thank you!")
+    async with app_factory(model=model) as h:
+        token = await new_user_token(h.client, display_name="  Ada  Lovelace ")
+        state = (await h.client.get("/api/v1/onboarding", headers=bearer(token))).json()
+        assert (state["current_step"], state["progress"], state["completed"]) == (1, 0.25, False)
+
+        greeting = await _greeting(h.client, token, state["conversation_id"])
+        assert greeting.startswith("Hi Ada Lovelace!")
+        assert "3 quick questions" in greeting
+        assert greeting.endswith(DEFAULT_ONBOARDING_STEPS[1].question)
+        assert DEFAULT_ONBOARDING_STEPS[0].question not in greeting
+
+        answers = (await h.client.get("/api/v1/onboarding/answers", headers=bearer(token))).json()
+        assert answers["items"][0] == {
+            "key": "name",
+            "question": DEFAULT_ONBOARDING_STEPS[0].question,
+            "answer": "Ada Lovelace",
+        }
+
+        # The first answer is taken as the answer to the second question, which knows the name.
+        response = await _onboarding_turn(h.client, token, "compiler engineer")
+        assert response.status_code == 200, response.text
+        assert response.json()["onboarding"] == {"progress": 0.5, "completed": False}
+        system = str(model.last_call[0].content)
+        assert f'You asked: "{DEFAULT_ONBOARDING_STEPS[1].question}"' in system
+        assert "What should I call you? Ada Lovelace" in system
+        for answer in ("faster builds", "short"):
+            assert (await _onboarding_turn(h.client, token, answer)).status_code == 200
+        me = (await h.client.get("/api/v1/users/me", headers=bearer(token))).json()
+        assert me["onboarding_completed"] is True
+
+
 async def test_completing_onboarding_turn_by_turn(app_factory: AppFactory) -> None:
     model = recording_model("Thank you!")
     async with app_factory(model=model) as h:
-        token = await new_user_token(h.client)
+        token = await new_user_token(h.client, display_name=None)
         me = (await h.client.get("/api/v1/users/me", headers=bearer(token))).json()
         assert me["onboarding_completed"] is False
 
@@ -111,7 +152,7 @@ async def test_completing_onboarding_turn_by_turn(app_factory: AppFactory) -> No
 async def test_chat_prompt_uses_what_onboarding_learned(app_factory: AppFactory) -> None:
     model = recording_model("Sure.")
     async with app_factory(model=model) as h:
-        token = await new_user_token(h.client, display_name="Tester")
+        token = await new_user_token(h.client, display_name=None)
         for answer in ANSWERS.values():
             assert (await _onboarding_turn(h.client, token, answer)).status_code == 200
 
@@ -128,7 +169,6 @@ async def test_chat_prompt_uses_what_onboarding_learned(app_factory: AppFactory)
         assert "- What they do: compiler engineer" in prompt
         assert "- What they want help with: faster builds" in prompt
         assert "- How they like answers: short and direct" in prompt
-        assert "Tester" not in prompt
         # A new chat carries none of the onboarding conversation's messages.
         assert rest == [HumanMessage("How do I speed up linking?")]
 

@@ -8,7 +8,14 @@ from app.agents.base import HistoryEntry, TurnContext, content_text, history_wit
 from app.agents.conversational import ConversationalAgent, system_prompt
 from app.agents.onboarding import OnboardingAgent
 from app.core.config import DEFAULT_ONBOARDING_STEPS
-from app.services.onboarding import MAX_ANSWER_CHARS, OnboardingPosition, clean_answer, greeting
+from app.services.onboarding import (
+    MAX_ANSWER_CHARS,
+    OnboardingPosition,
+    answered_in_a_row,
+    clean_answer,
+    greeting,
+    known_answers,
+)
 from tests.fixtures.models import scripted_model
 
 STEPS = DEFAULT_ONBOARDING_STEPS
@@ -165,12 +172,26 @@ def test_onboarding_position_progress_and_completion() -> None:
     assert OnboardingPosition(1, 4, closed=True).completed  # marked complete in the database
 
 
-def test_greeting_welcomes_by_name_and_asks_the_first_question() -> None:
-    text = greeting(STEPS, "Ada")
-    assert text.startswith("Hi Ada!")
+def test_greeting_welcomes_by_name_and_asks_the_first_question_still_to_ask() -> None:
+    text = greeting(STEPS, None, 0)
+    assert text.startswith("Hi, and welcome!")
     assert "4 quick questions" in text
     assert text.endswith(STEPS[0].question)
-    assert greeting(STEPS, None).startswith("Hi, and welcome!")
+    named = greeting(STEPS, "Ada", 1)  # registration already answered the name
+    assert named.startswith("Hi Ada!")
+    assert "3 quick questions" in named
+    assert named.endswith(STEPS[1].question)
+    assert "1 quick question." in greeting(STEPS, "Ada", 3)
+    assert "all set" in greeting(STEPS, "Ada", 4)
+
+
+def test_known_answers_take_the_name_from_registration_and_skip_only_leading_steps() -> None:
+    assert known_answers(STEPS, "  Ada \n Lovelace ") == {"name": "Ada Lovelace"}
+    assert known_answers(STEPS, None) == {}
+    assert known_answers(STEPS[1:], "Ada") == {}  # no name question: nothing to skip
+    assert answered_in_a_row(STEPS, {"name": "Ada"}) == 1
+    assert answered_in_a_row(STEPS, {"role": "engineer"}) == 0  # a later answer is not skipped
+    assert answered_in_a_row(STEPS, {"name": "Ada", "role": "x", "goals": "y", "style": "z"}) == 4
 
 
 def test_clean_answer_collapses_whitespace_and_caps_length() -> None:

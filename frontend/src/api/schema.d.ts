@@ -4,6 +4,46 @@
  */
 
 export interface paths {
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Ends the sign-in of the refresh token cookie (every token of its family) and clears the cookie; 204 with or without a cookie. Access tokens already issued stay valid until they expire. Needs the `X-Requested-With` header.
+         */
+        post: operations["auth-logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh
+         * @description Trades the refresh token cookie for a new access token and a new cookie (the old token is spent). Needs the `X-Requested-With` header.
+         */
+        post: operations["auth-refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/register": {
         parameters: {
             query?: never;
@@ -13,7 +53,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register */
+        /**
+         * Register
+         * @description Creates the account and signs in: Sets the refresh token cookie (`chatstream_refresh`, HttpOnly, SameSite=Strict). Trade it for an access token with POST /auth/refresh.
+         */
         post: operations["auth-register"];
         delete?: never;
         options?: never;
@@ -30,7 +73,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Login */
+        /**
+         * Login
+         * @description Sets the refresh token cookie (`chatstream_refresh`, HttpOnly, SameSite=Strict).
+         */
         post: operations["auth-login"];
         delete?: never;
         options?: never;
@@ -155,6 +201,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chat/messages/{message_id}/choose": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose Version
+         * @description Show version `message_id` of its message; the chosen versions are what the model reads
+         *     as history from then on. Returns the exchange it belongs to as it now reads.
+         */
+        post: operations["chat-choose_version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chat/messages/{message_id}/continue": {
         parameters: {
             query?: never;
@@ -171,6 +238,50 @@ export interface paths {
         get: operations["chat-continue_message"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/messages/{message_id}/edit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Edit Message
+         * @description A new version of the user message `message_id` (the latest question of a chat) with
+         *     the new text, and its answer; the earlier version and its answers stay. Read the answer
+         *     with `GET /chat/messages/{assistant_message.id}/stream`.
+         */
+        post: operations["chat-edit_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/messages/{message_id}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Regenerate Answer
+         * @description A new answer to the question that answer `message_id` replies to (the latest exchange
+         *     of a chat, whatever that answer's status); the earlier answers stay as versions. Read it
+         *     with `GET /chat/messages/{assistant_message.id}/stream`.
+         */
+        post: operations["chat-regenerate_answer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -348,6 +459,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/onboarding/answers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Onboarding Answers */
+        get: operations["onboarding-read_onboarding_answers"];
+        /**
+         * Replace Onboarding Answers
+         * @description The answers become exactly those given; the next chat answer's prompt uses them.
+         */
+        put: operations["onboarding-replace_onboarding_answers"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/onboarding/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Skip
+         * @description Onboarding done now: the answers so far are kept, the rest stay empty. Idempotent.
+         */
+        post: operations["onboarding-skip"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me": {
         parameters: {
             query?: never;
@@ -362,7 +514,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update Me
+         * @description Changes the display name; the next chat answer's prompt uses it.
+         */
+        patch: operations["users-update_me"];
         trace?: never;
     };
     "/healthz": {
@@ -551,6 +707,19 @@ export interface components {
              */
             title: string;
         };
+        /** EditCreate */
+        EditCreate: {
+            /**
+             * Client Message Id
+             * @description Chosen by the client, as for a send; the new version of the message carries it, and repeating it returns the same turn.
+             */
+            client_message_id: string;
+            /**
+             * Message
+             * @description The message: not blank; longer than MAX_MESSAGE_CHARS (GET /config) is a 413.
+             */
+            message: string;
+        };
         /**
          * ErrorBody
          * @description Every error's body, whatever its status (docs/api.md, "Errors").
@@ -628,6 +797,41 @@ export interface components {
              * @enum {string}
              */
             status: "streaming" | "complete" | "interrupted" | "cancelled" | "error";
+            /**
+             * Version Ids
+             * @description Every version of this message (regenerated answers, edited questions), oldest first, this one among them; one id when it has no other version. Filled in by the message list and the version endpoints; empty elsewhere.
+             */
+            version_ids?: string[];
+        };
+        /** OnboardingAnswerRead */
+        OnboardingAnswerRead: {
+            /**
+             * Answer
+             * @description null: not answered (skipped, or not reached yet).
+             */
+            answer: string | null;
+            /** Key */
+            key: string;
+            /** Question */
+            question: string;
+        };
+        /** OnboardingAnswers */
+        OnboardingAnswers: {
+            /**
+             * Items
+             * @description One per onboarding question, in order.
+             */
+            items: components["schemas"]["OnboardingAnswerRead"][];
+        };
+        /** OnboardingAnswersUpdate */
+        OnboardingAnswersUpdate: {
+            /**
+             * Answers
+             * @description Every answer the user keeps, by question key (GET /onboarding/answers): a question left out has no answer afterwards.
+             */
+            answers: {
+                [key: string]: string;
+            };
         };
         /** OnboardingMessageCreate */
         OnboardingMessageCreate: {
@@ -674,6 +878,14 @@ export interface components {
             key: string;
             /** Question */
             question: string;
+        };
+        /** RegenerateCreate */
+        RegenerateCreate: {
+            /**
+             * Client Message Id
+             * @description Chosen by the client; repeating it returns the answer it started.
+             */
+            client_message_id: string;
         };
         /** SearchHitRead */
         SearchHitRead: {
@@ -797,6 +1009,14 @@ export interface components {
              */
             onboarding_completed: boolean;
         };
+        /** UserUpdate */
+        UserUpdate: {
+            /**
+             * Display Name
+             * @description At most 100 characters once control characters are dropped and whitespace folded (runs of it become one space); blank is refused.
+             */
+            display_name: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -806,6 +1026,101 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "auth-logout": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Required, any value: proves the call is not a cross-site form. */
+                "x-requested-with"?: string | null;
+            };
+            path?: never;
+            cookie?: {
+                /** @description The refresh token, set by login, register and refresh (HttpOnly). */
+                chatstream_refresh?: string | null;
+            };
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The `X-Requested-With` header is missing (`csrf_header_missing`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "auth-refresh": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Required, any value: proves the call is not a cross-site form. */
+                "x-requested-with"?: string | null;
+            };
+            path?: never;
+            cookie?: {
+                /** @description The refresh token, set by login, register and refresh (HttpOnly). */
+                chatstream_refresh?: string | null;
+            };
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessToken"];
+                };
+            };
+            /** @description No valid refresh token (`refresh_token_invalid`), or a spent one presented again (`refresh_token_reused`): that sign-in is ended everywhere. The cookie is cleared. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The `X-Requested-With` header is missing (`csrf_header_missing`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "auth-register": {
         parameters: {
             query?: never;
@@ -1270,6 +1585,64 @@ export interface operations {
             };
         };
     };
+    "chat-choose_version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatTurnRead"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "chat-continue_message": {
         parameters: {
             query?: {
@@ -1302,6 +1675,175 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Streaming is not enabled for this account (`streaming_disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "chat-edit_message": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatTurnRead"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Streaming is not enabled for this account (`streaming_disabled`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A conflict with what is stored (`conflict`, `email_taken`, `onboarding_completed`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The message is longer than MAX_MESSAGE_CHARS (`message_too_long`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rate limit refused it (`rate_limited`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "chat-regenerate_answer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegenerateCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatTurnRead"];
+                };
             };
             /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
@@ -1966,6 +2508,106 @@ export interface operations {
             };
         };
     };
+    "onboarding-read_onboarding_answers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnboardingAnswers"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "onboarding-replace_onboarding_answers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OnboardingAnswersUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnboardingAnswers"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "onboarding-skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnboardingRead"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "users-read_me": {
         parameters: {
             query?: never;
@@ -1986,6 +2628,48 @@ export interface operations {
             };
             /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "users-update_me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

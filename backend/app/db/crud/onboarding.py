@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import OnboardingState
@@ -26,11 +26,48 @@ def get_answers(session: Session, user_id: uuid.UUID) -> dict[str, Any]:
     return dict(answers or {})
 
 
-def add_state(session: Session, user_id: uuid.UUID, now: datetime) -> OnboardingState:
-    state = OnboardingState(user_id=user_id, current_step=0, answers={}, updated_at=now)
+def add_state(
+    session: Session,
+    user_id: uuid.UUID,
+    now: datetime,
+    *,
+    answers: dict[str, str] | None = None,
+    current_step: int = 0,
+    completed_at: datetime | None = None,
+) -> OnboardingState:
+    state = OnboardingState(
+        user_id=user_id,
+        current_step=current_step,
+        answers=dict(answers or {}),
+        completed_at=completed_at,
+        updated_at=now,
+    )
     session.add(state)
     session.flush()
     return state
+
+
+def close(session: Session, user_id: uuid.UUID, now: datetime) -> bool:
+    """Mark the onboarding done (a Skip); one already done keeps its time. True if it changed."""
+    result = session.execute(
+        update(OnboardingState)
+        .where(OnboardingState.user_id == user_id, OnboardingState.completed_at.is_(None))
+        .values(completed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def replace_answers(
+    session: Session, user_id: uuid.UUID, answers: dict[str, str], now: datetime
+) -> None:
+    """The answers as the user edited them (the step pointer is left where it is)."""
+    session.execute(
+        update(OnboardingState)
+        .where(OnboardingState.user_id == user_id)
+        .values(answers=dict(answers), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def advance(
@@ -60,7 +97,11 @@ def advance(
         .values(
             current_step=next_step,
             answers=answers,
-            completed_at=now if next_step >= total_steps else None,
+            # A Skip while this answer was written has already closed the onboarding: it stays
+            # closed (coalesce in the statement itself, so no read can race the write).
+            completed_at=func.coalesce(
+                OnboardingState.completed_at, now if next_step >= total_steps else None
+            ),
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
