@@ -8,8 +8,8 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.core.config import Settings
-from app.core.errors import Unauthorized
-from app.core.security import InvalidToken, TokenScope, decode_token
+from app.core.errors import TokenExpired, Unauthorized
+from app.core.security import ExpiredToken, InvalidToken, TokenScope, decode_token
 from app.db.session import Database
 from app.orchestration.orchestrator import Orchestrator
 from app.schemas.auth import AuthUser
@@ -69,6 +69,9 @@ async def _user_for_token(
     settings = _settings(request)
     try:
         claims = decode_token(settings, token, accepted)
+    except ExpiredToken as exc:
+        # Its own code: the one 401 a client answers by refreshing, not by signing out.
+        raise TokenExpired() from exc
     except InvalidToken as exc:
         raise Unauthorized() from exc
     user = await accounts.authenticated_user(_database(request), claims.user_id)

@@ -66,8 +66,18 @@ class Settings(BaseSettings):
 
     # Tokens
     secret_key: str = DEVELOPMENT_SECRET_KEY
-    access_token_expire_minutes: int = Field(default=60, ge=1)
+    # Short on purpose: a session lasts through refresh tokens, and an access token cannot be
+    # revoked. Fractions are allowed (0.05 = 3 s), so a test can watch one expire.
+    access_token_expire_minutes: float = Field(default=15, gt=0)
     stream_token_expire_seconds: int = Field(default=300, ge=1)
+    # A refresh token (the HttpOnly cookie) expires this long after it was issued; each refresh
+    # issues a new one, so an active session never ends on its own.
+    refresh_token_expire_days: float = Field(default=14, gt=0)
+    # A just-spent refresh token is still accepted this long (another tab refreshing with the
+    # same cookie, or an answer lost on the way): later, its use is taken for theft.
+    refresh_token_reuse_grace_s: float = Field(default=10, ge=0, le=300)
+    # Off only for a plain-http deployment reached by a name other than localhost (no HTTPS).
+    refresh_cookie_secure: bool = True
 
     # Streaming
     enable_streaming: bool = False
@@ -130,6 +140,14 @@ class Settings(BaseSettings):
         if self.chatstream_env == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production.")
         return self
+
+    @property
+    def access_token_ttl_s(self) -> int:
+        return max(1, round(self.access_token_expire_minutes * 60))
+
+    @property
+    def refresh_token_ttl_s(self) -> int:
+        return max(1, round(self.refresh_token_expire_days * 86400))
 
     @property
     def resolved_database_url(self) -> str:

@@ -43,6 +43,32 @@ class InvalidCredentials(Unauthorized):
     message = "Incorrect email or password."
 
 
+class TokenExpired(Unauthorized):
+    code = "token_expired"
+    message = "The access token has expired: refresh it (POST /api/v1/auth/refresh)."
+
+
+class RefreshTokenInvalid(Unauthorized):
+    code = "refresh_token_invalid"
+    message = "No valid refresh token: missing, unknown, expired or signed out. Sign in again."
+
+
+class RefreshTokenReused(Unauthorized):
+    code = "refresh_token_reused"
+    message = (
+        "This refresh token was already used, so it may have been stolen: every session of "
+        "this sign-in has been ended. Sign in again."
+    )
+
+
+class CsrfHeaderMissing(AppError):
+    status_code = 403
+    code = "csrf_header_missing"
+    message = (
+        "This call needs an X-Requested-With header (any value): a cross-site form cannot send one."
+    )
+
+
 class StreamingDisabled(AppError):
     status_code = 403
     code = "streaming_disabled"

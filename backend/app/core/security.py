@@ -1,8 +1,11 @@
-"""Password hashing (argon2, off the event loop) and the two kinds of JWT: access and stream."""
+"""Password hashing (argon2, off the event loop), the two kinds of JWT (access and stream) and
+the opaque refresh tokens, of which only a hash is ever stored."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,7 +60,7 @@ def _issue(settings: Settings, user_id: uuid.UUID, scope: TokenScope, ttl_s: int
 
 
 def create_access_token(settings: Settings, user_id: uuid.UUID) -> IssuedToken:
-    return _issue(settings, user_id, "access", settings.access_token_expire_minutes * 60)
+    return _issue(settings, user_id, "access", settings.access_token_ttl_s)
 
 
 def create_stream_token(settings: Settings, user_id: uuid.UUID) -> IssuedToken:
@@ -67,6 +70,10 @@ def create_stream_token(settings: Settings, user_id: uuid.UUID) -> IssuedToken:
 class InvalidToken(Exception):
     """The token is malformed, badly signed, expired, of the wrong shape, or of a scope not
     accepted here."""
+
+
+class ExpiredToken(InvalidToken):
+    """A token of ours, correctly signed, whose time is up: the client may refresh it."""
 
 
 class TokenPayload(BaseModel):
@@ -84,17 +91,38 @@ class TokenPayload(BaseModel):
 
 
 def decode_token(settings: Settings, token: str, accepted: frozenset[TokenScope]) -> TokenClaims:
+    payload = _verified_payload(settings, token, verify_exp=True)
+    if payload.scope not in accepted:
+        raise InvalidToken(f"token scope {payload.scope!r} not accepted here")
+    return TokenClaims(user_id=payload.sub, scope=payload.scope)
+
+
+def _verified_payload(settings: Settings, token: str, *, verify_exp: bool) -> TokenPayload:
     try:
         claims = jwt.decode(
             token,
             settings.secret_key,
             algorithms=[_ALGORITHM],
-            options={"require": ["exp", "sub", "scope"]},
+            options={"require": ["exp", "sub", "scope"], "verify_exp": verify_exp},
         )
-        payload = TokenPayload.model_validate(claims)
+        return TokenPayload.model_validate(claims)
+    except jwt.ExpiredSignatureError as exc:
+        # Expired is worth saying (the client refreshes) only of a token that is otherwise one
+        # of ours: `"exp": true` is a claim of the wrong type, not an expired token.
+        _verified_payload(settings, token, verify_exp=False)
+        raise ExpiredToken(str(exc)) from exc
     except (jwt.PyJWTError, ValidationError, ValueError, TypeError) as exc:
         # Any claim of the wrong type ends here: a 401, never an error further on.
         raise InvalidToken(str(exc)) from exc
-    if payload.scope not in accepted:
-        raise InvalidToken(f"token scope {payload.scope!r} not accepted here")
-    return TokenClaims(user_id=payload.sub, scope=payload.scope)
+
+
+def new_refresh_token() -> str:
+    """An opaque, unguessable refresh token (256 bits): a random value, not a JWT, so that it
+    means nothing without its row and a row can be revoked."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    """What the database keeps of a refresh token. The token is random and long, so a fast hash
+    is enough: a copy of the table lets no one present a token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,4 +1,5 @@
-"""The tables of DESIGN.md §4: users, conversations, messages, onboarding_states."""
+"""The tables of DESIGN.md §4: users, conversations, messages, onboarding_states, and the
+refresh tokens that keep a sign-in going."""
 
 from __future__ import annotations
 
@@ -109,3 +110,25 @@ class OnboardingState(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RefreshToken(Base):
+    """One refresh token of a sign-in. Every token issued by refreshing joins the family of the
+    sign-in it descends from, so a stolen token's reuse can end them all at once."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The sign-in (login or registration) this token descends from.
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the token, hex: the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When it was exchanged for its successor: presented again after the grace, it is theft.
+    spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Sign-out, or reuse detected: the whole family at once.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

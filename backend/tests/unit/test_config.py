@@ -40,7 +40,7 @@ DESIGN_SETTINGS: list[tuple[str, str, str, Any]] = [
     ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1", "openai_base_url", "http://127.0.0.1:9/v1"),
     ("OPENAI_API_KEY", "sk-test", "openai_api_key", "sk-test"),
     ("SECRET_KEY", LONG_SECRET, "secret_key", LONG_SECRET),
-    ("ACCESS_TOKEN_EXPIRE_MINUTES", "15", "access_token_expire_minutes", 15),
+    ("ACCESS_TOKEN_EXPIRE_MINUTES", "0.5", "access_token_expire_minutes", 0.5),
     ("STREAM_TOKEN_EXPIRE_SECONDS", "60", "stream_token_expire_seconds", 60),
     ("ENABLE_STREAMING", "true", "enable_streaming", True),
     ("STREAMING_ROLLOUT_PERCENT", "25", "streaming_rollout_percent", 25),
@@ -80,7 +80,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.llm_model == "local"
     assert settings.local_model_path is None
     assert settings.secret_key == DEVELOPMENT_SECRET_KEY
-    assert (settings.access_token_expire_minutes, settings.stream_token_expire_seconds) == (60, 300)
+    assert (settings.access_token_expire_minutes, settings.stream_token_expire_seconds) == (15, 300)
     assert (settings.enable_streaming, settings.streaming_rollout_percent) == (False, 100)
     assert settings.max_message_chars == 8000
     assert (
