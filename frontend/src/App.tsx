@@ -1,4 +1,4 @@
-// Routes: sign-in and sign-up, onboarding, and the chat (optionally one conversation).
+// Routes: sign-in and sign-up, onboarding, the chat (optionally one conversation), settings.
 
 import { Navigate, Route, Routes } from 'react-router';
 
@@ -9,6 +9,7 @@ import { ChatPage } from './pages/ChatPage';
 import { homePath, LoginPage } from './pages/LoginPage';
 import { OnboardingChatPage } from './pages/OnboardingChatPage';
 import { RegisterPage } from './pages/RegisterPage';
+import { SettingsPage } from './pages/SettingsPage';
 
 function Home() {
   const { status, user } = useAuth();
@@ -37,6 +38,14 @@ export function App() {
         element={
           <RequireAuth>
             <ChatPage />
+          </RequireAuth>
+        }
+      />
+      <Route
+        path="/settings"
+        element={
+          <RequireAuth>
+            <SettingsPage />
           </RequireAuth>
         }
       />

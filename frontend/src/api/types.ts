@@ -20,6 +20,10 @@ export type ServerConfig = Schemas['ClientConfig'];
 export type OnboardingStep = Schemas['OnboardingStepRead'];
 export type OnboardingProgress = Schemas['OnboardingProgress'];
 export type OnboardingState = Schemas['OnboardingRead'];
+export type OnboardingAnswer = Schemas['OnboardingAnswerRead'];
+export type OnboardingAnswers = Schemas['OnboardingAnswers'];
+export type OnboardingAnswersUpdate = Schemas['OnboardingAnswersUpdate'];
+export type UserUpdate = Schemas['UserUpdate'];
 
 export type StreamTokenResponse = Schemas['StreamToken'];
 /** `send` (refused at a rate limit, like the message it is for) or `watch` (never refused). */

@@ -2,6 +2,7 @@
 // by date (each with Rename and Delete), and the account footer.
 
 import { useMemo } from 'react';
+import { Link } from 'react-router';
 
 import type { Conversation, SearchHit } from '../api/types';
 import { useConversationSearch } from '../hooks/useConversationSearch';
@@ -133,6 +134,9 @@ export function ConversationSidebar({
           {userLabel}
         </span>
         <ThemeToggle />
+        <Link to="/settings" className={`${styles.logout} ${styles.settingsLink}`}>
+          Settings
+        </Link>
         <button type="button" className={styles.logout} onClick={onLogout}>
           Sign out
         </button>

@@ -28,6 +28,8 @@ export interface AuthState {
   /** Signs out on purpose: the user's drafts on this browser are forgotten too. */
   logout: () => void;
   markOnboardingComplete: () => void;
+  /** The profile as the server saved it (settings), so every page shows the new name. */
+  profileSaved: (user: User) => void;
 }
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -112,9 +114,21 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setSession((s) => (s.user ? { ...s, user: { ...s.user, onboarding_completed: true } } : s));
   }, []);
 
+  const profileSaved = useCallback((user: User) => {
+    setSession((s) => (s.user ? { ...s, user } : s));
+  }, []);
+
   const value = useMemo<AuthState>(
-    () => ({ ...session, sessionExpired, login, register, logout, markOnboardingComplete }),
-    [session, sessionExpired, login, register, logout, markOnboardingComplete],
+    () => ({
+      ...session,
+      sessionExpired,
+      login,
+      register,
+      logout,
+      markOnboardingComplete,
+      profileSaved,
+    }),
+    [session, sessionExpired, login, register, logout, markOnboardingComplete, profileSaved],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -3,6 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import type { SendMessageResponse } from '../api/types';
+import { getAccessToken } from '../services/session';
 import { FakeEventSource } from '../test/FakeEventSource';
 import { chunk, complete, emit, signIn, start, waitForEventSource } from '../test/helpers';
 import { currentPath, renderApp } from '../test/renderApp';
@@ -219,5 +220,50 @@ describe('Chat and onboarding look and behave alike (plan 8.3)', () => {
     await screen.findByText(/Hello/);
 
     expect(structure()).toEqual(onboardingStructure);
+  });
+});
+
+describe('OnboardingChatPage: Skip and Sign out', () => {
+  it('Skip marks the onboarding done on the server and goes to the chat', async () => {
+    let skips = 0;
+    server.use(
+      http.post(`${API}/onboarding/skip`, () => {
+        skips += 1;
+        return HttpResponse.json(makeOnboarding({ completed: true }));
+      }),
+    );
+    const { user } = await openOnboarding();
+    const skip = screen.getByRole('button', { name: 'Skip for now' });
+    expect(skip).toHaveAccessibleDescription('You can change your answers any time in Settings.');
+    await user.click(skip);
+    await waitFor(() => {
+      expect(currentPath()).toBe('/chat');
+    });
+    expect(skips).toBe(1);
+  });
+
+  it('stays, saying why, when Skip fails', async () => {
+    server.use(
+      http.post(`${API}/onboarding/skip`, () =>
+        HttpResponse.json(
+          { error: { code: 'database_unavailable', message: 'The database is unreachable.' } },
+          { status: 503 },
+        ),
+      ),
+    );
+    const { user } = await openOnboarding();
+    await user.click(screen.getByRole('button', { name: 'Skip for now' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('The database is unreachable.');
+    expect(currentPath()).toBe('/onboarding');
+    expect(screen.getByRole('button', { name: 'Skip for now' })).toBeEnabled();
+  });
+
+  it('Sign out leaves the onboarding for the sign-in page', async () => {
+    const { user } = await openOnboarding();
+    await user.click(screen.getByRole('button', { name: 'Sign out' }));
+    await waitFor(() => {
+      expect(currentPath()).toBe('/login');
+    });
+    expect(getAccessToken()).toBeNull();
   });
 });

@@ -1,5 +1,7 @@
 // Onboarding: the assistant asks a few questions in a chat; a progress bar shows how far along
-// the user is, and when it is complete they go on to the chat page.
+// the user is, and when it is complete they go on to the chat page. Skip goes there at once
+// (the answers so far are kept, and all of them can be edited later in Settings); Sign out
+// leaves, as from the chat.
 
 import { useCallback, useEffect, useState } from 'react';
 import { Navigate, useNavigate } from 'react-router';
@@ -14,6 +16,8 @@ import { useChat } from '../hooks/useChat';
 import type { TurnResult } from '../hooks/useChat';
 import { useDraft } from '../hooks/useDraft';
 import { useOnboarding } from '../hooks/useOnboarding';
+import { ApiError } from '../services/http';
+import { skipOnboarding } from '../services/onboardingService';
 
 import styles from './OnboardingChatPage.module.css';
 
@@ -24,9 +28,11 @@ const ONBOARDING_DRAFT = 'onboarding';
 
 export function OnboardingChatPage() {
   const navigate = useNavigate();
-  const { user, config, markOnboardingComplete } = useAuth();
+  const { user, config, markOnboardingComplete, logout } = useAuth();
   const { onboarding, error, applyProgress } = useOnboarding();
   const [finished, setFinished] = useState(false);
+  const [skipping, setSkipping] = useState(false);
+  const [skipError, setSkipError] = useState<string | null>(null);
 
   const onTurnComplete = useCallback(
     (result: TurnResult) => {
@@ -55,6 +61,23 @@ export function OnboardingChatPage() {
     return true;
   };
 
+  const skip = async () => {
+    if (skipping) return;
+    setSkipping(true);
+    setSkipError(null);
+    try {
+      await skipOnboarding();
+      chat.stop();
+      markOnboardingComplete();
+      void navigate('/chat', { replace: true });
+    } catch (reason) {
+      setSkipping(false);
+      setSkipError(
+        reason instanceof ApiError ? reason.message : 'Could not skip. Please try again.',
+      );
+    }
+  };
+
   useEffect(() => {
     if (!finished) return;
     const timer = setTimeout(
@@ -79,11 +102,37 @@ export function OnboardingChatPage() {
           <h1 className={styles.title}>
             Welcome{user?.display_name ? `, ${user.display_name}` : ''}
           </h1>
-          <OnboardingProgress
-            progress={onboarding.progress}
-            step={onboarding.current_step}
-            steps={onboarding.steps.length}
-          />
+          <div className={styles.progress}>
+            <OnboardingProgress
+              progress={onboarding.progress}
+              step={onboarding.current_step}
+              steps={onboarding.steps.length}
+            />
+          </div>
+          <div className={styles.actions}>
+            {!finished && (
+              <button
+                type="button"
+                className={styles.action}
+                onClick={() => void skip()}
+                disabled={skipping}
+                aria-describedby="onboarding-skip-hint"
+              >
+                {skipping ? 'Skipping…' : 'Skip for now'}
+              </button>
+            )}
+            <button type="button" className={styles.action} onClick={logout}>
+              Sign out
+            </button>
+          </div>
+          <p id="onboarding-skip-hint" className={styles.skipHint}>
+            You can change your answers any time in Settings.
+          </p>
+          {skipError !== null && (
+            <p className={styles.skipError} role="alert">
+              {skipError}
+            </p>
+          )}
         </div>
       }
     >

@@ -1,4 +1,4 @@
-// Onboarding state: the steps, how far the user is, and the onboarding conversation's id.
+// Onboarding state: the steps, how far the user is, and the onboarding conversation's id; Skip.
 
 import type { OnboardingState } from '../api/types';
 
@@ -6,4 +6,9 @@ import { apiRequest } from './http';
 
 export function getOnboarding(signal?: AbortSignal): Promise<OnboardingState> {
   return apiRequest<OnboardingState>('/onboarding', { signal });
+}
+
+/** Marks the onboarding done, keeping the answers so far (idempotent on the server). */
+export function skipOnboarding(): Promise<OnboardingState> {
+  return apiRequest<OnboardingState>('/onboarding/skip', { method: 'POST' });
 }
