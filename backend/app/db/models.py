@@ -8,7 +8,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, UTCDateTime, utcnow
@@ -94,6 +105,11 @@ class Message(Base):
     # Added to every event's seq (chunk i is seq i + 1 + stream_offset): each Continue moves it
     # by 2, so a continuation's ids follow its predecessor's terminal event (replay.py).
     stream_offset: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Versions (migration 0006): a regenerated answer is another reply to the same user message;
+    # an edited message is another user message naming the first of its group here. One version
+    # of each group is `chosen`: the one shown, and the one the model reads as history.
+    chosen: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    version_of_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     ttft_ms: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -38,7 +38,7 @@ from app.orchestration.readers import StreamHandle
 from app.orchestration.send_locks import HeldSend, SendLocks
 from app.schemas.auth import AuthUser
 from app.schemas.chat import CancelResult, ChatTurnRead, MessageRead
-from app.services import turns
+from app.services import turns, versions
 from app.services.rate_limits import RateLimiter, StreamLease
 from app.streaming import replay
 from app.streaming.events import OnboardingProgress
@@ -193,6 +193,70 @@ class Orchestrator:
         if message is None or message.user_id != user.id or message.role != Role.ASSISTANT:
             raise MessageNotFound()
         return message
+
+    # Versions of the latest exchange ------------------------------------------------------------
+
+    async def regenerate(
+        self, user: AuthUser, answer_id: uuid.UUID, client_message_id: str
+    ) -> Turn:
+        """A new answer to the question `answer_id` answers (the latest of a chat), started as
+        a send's is; the earlier answers are kept as versions."""
+        change = versions.Regeneration(answer_id, client_message_id, uuid.uuid4(), self.models.name)
+        return await self._new_version(
+            user,
+            client_message_id,
+            change.new_answer_id,
+            find=lambda: versions.find_regeneration(self.db, user, change),
+            store=lambda: versions.store_regeneration(self.db, user, change),
+        )
+
+    async def edit(
+        self, user: AuthUser, message_id: uuid.UUID, text: str, client_message_id: str
+    ) -> Turn:
+        """A new version of the latest question with `text`, and its answer, started as a
+        send's is; the earlier version and its answers are kept."""
+        turns.validate_message_text(text, self.settings)
+        change = versions.Edit(message_id, text, client_message_id, uuid.uuid4(), self.models.name)
+        return await self._new_version(
+            user,
+            client_message_id,
+            change.new_answer_id,
+            find=lambda: versions.find_edit(self.db, user, change),
+            store=lambda: versions.store_edit(self.db, user, change),
+        )
+
+    async def _new_version(
+        self,
+        user: AuthUser,
+        client_message_id: str,
+        answer_id: uuid.UUID,
+        *,
+        find: Callable[[], Awaitable[turns.TurnRecord | None]],
+        store: Callable[[], Awaitable[turns.TurnRecord]],
+    ) -> Turn:
+        # As a send: one request per client_message_id at a time, a repeat finds the first's
+        # turn before anything is counted, and a new version is admitted by the rate limits.
+        async with self._send_locks.hold(user.id, client_message_id) as held:
+            existing = await find()
+            if existing is not None:
+                return Turn(existing, ConversationKind.CHAT)
+            async with self.limiter.lease(user.id, answer_id) as lease:
+                await self._claim(answer_id)
+                try:
+                    record = await store()
+                except BaseException:
+                    await self._unclaim(answer_id)
+                    raise
+                lease.keep()  # released when the answer ends
+            held.mark_stored()
+            generation = self._launch(user, ConversationKind.CHAT, record, lease)
+            if await self._send_was_stopped(user.id, client_message_id):
+                generation.stop(StopReason.CANCELLED)
+            return Turn(record, ConversationKind.CHAT)
+
+    async def version_turn(self, turn: Turn) -> ChatTurnRead:
+        """A regenerate's or an edit's turn, each message with the ids of its versions."""
+        return await versions.turn_read(self.db, turn.record)
 
     # Readers ------------------------------------------------------------------------------------
 

@@ -64,6 +64,15 @@ class MessageRead(BaseModel):
     client_message_id: str | None = None
     created_at: datetime
     completed_at: datetime | None
+    version_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="Every version of this message (regenerated answers, edited questions), "
+        "oldest first, this one among them; one id when it has no other version. Filled in by "
+        "the message list and the version endpoints; empty elsewhere.",
+    )
+
+    def with_versions(self, version_ids: list[uuid.UUID]) -> MessageRead:
+        return self.model_copy(update={"version_ids": version_ids})
 
 
 class ConversationRead(BaseModel):
@@ -161,6 +170,26 @@ class TurnCreate(BaseModel):
     )
     kind: Literal["chat", "onboarding"] = "chat"
     regenerate: bool = REGENERATE
+
+
+class RegenerateCreate(BaseModel):
+    client_message_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Chosen by the client; repeating it returns the answer it started.",
+    )
+
+
+class EditCreate(BaseModel):
+    message: MessageText
+    client_message_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Chosen by the client, as for a send; the new version of the message "
+        "carries it, and repeating it returns the same turn.",
+    )
 
 
 class ChatTurnRead(BaseModel):

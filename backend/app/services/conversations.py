@@ -11,6 +11,7 @@ from app.core.errors import ConversationNotFound, MessageNotFound
 from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import search as search_crud
+from app.db.crud import versions as version_crud
 from app.db.models import ConversationKind
 from app.db.session import Database
 from app.schemas.chat import (
@@ -50,7 +51,9 @@ def _message_page(
     rows, has_more = message_crud.page_messages(
         session, conversation_id, before=cursor, limit=limit
     )
-    return MessagePage(items=[MessageRead.model_validate(m) for m in rows], has_more=has_more)
+    versions = version_crud.version_ids(session, rows)
+    items = [MessageRead.model_validate(m).with_versions(versions[m.id]) for m in rows]
+    return MessagePage(items=items, has_more=has_more)
 
 
 async def message_page(

@@ -27,7 +27,7 @@ from app.db.base import utcnow
 from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
-from app.db.models import Conversation, ConversationKind, Message, MessageStatus
+from app.db.models import Conversation, ConversationKind, Message, MessageStatus, Role
 from app.db.session import Database
 from app.schemas.auth import AuthUser
 from app.services import onboarding
@@ -90,7 +90,7 @@ def _find(
     existing = message_crud.get_by_client_message_id(session, user_id, client_message_id)
     if existing is None:
         return None
-    if existing.content != text:
+    if existing.content != text or existing.role != Role.USER:  # a regenerate's id is an answer's
         raise Conflict("client_message_id was already used for a different message.")
     conversation = session.get(Conversation, existing.conversation_id)
     if conversation is None or conversation.kind != kind:
@@ -114,7 +114,7 @@ async def find_turn(
     return await db.run(lambda session: _find(session, user_id, kind, text, client_message_id))
 
 
-def _profile(session: Session, user_id: uuid.UUID) -> Mapping[str, str]:
+def profile_answers(session: Session, user_id: uuid.UUID) -> Mapping[str, str]:
     answers = onboarding_crud.get_answers(session, user_id)
     return {str(k): str(v) for k, v in answers.items()}
 
@@ -127,7 +127,7 @@ def _onboarding_step(session: Session, settings: Settings, user_id: uuid.UUID) -
     return state.current_step
 
 
-def _created_turn(
+def created_turn(
     user: AuthUser,
     question: Message,
     answer: Message,
@@ -156,20 +156,20 @@ def _store(session: Session, settings: Settings, turn: NewTurn) -> TurnRecord:
         conversation = conversation_crud.get_onboarding_conversation(session, user.id)
         assert conversation is not None
         conversation_id = conversation.id
-        profile = _profile(session, user.id)
+        profile = profile_answers(session, user.id)
         history = message_crud.recent_history(session, conversation_id, before=now)
     elif turn.conversation_id is not None:
         found = conversation_crud.get_owned_conversation(session, user.id, turn.conversation_id)
         if found is None or found.kind != ConversationKind.CHAT:
             raise ConversationNotFound()
         conversation_id = found.id
-        profile = _profile(session, user.id)
+        profile = profile_answers(session, user.id)
         history = message_crud.recent_history(session, conversation_id, before=now)
     else:  # a new conversation: no history to read back
         conversation_id = conversation_crud.start_conversation(
             session, user.id, turn.kind, conversation_crud.title_from_message(turn.text)
         )
-        profile = _profile(session, user.id)
+        profile = profile_answers(session, user.id)
     if turn.kind is ConversationKind.ONBOARDING or turn.conversation_id is not None:
         conversation_crud.touch_conversation(session, conversation_id, now)
     # The unique (user, client_message_id) check fires here or at commit, depending on the
@@ -184,7 +184,7 @@ def _store(session: Session, settings: Settings, turn: NewTurn) -> TurnRecord:
         now=now,
         assistant_id=turn.assistant_id,
     )
-    return _created_turn(user, user_message, assistant_message, history, profile, onboarding_step)
+    return created_turn(user, user_message, assistant_message, history, profile, onboarding_step)
 
 
 async def store_turn(db: Database, settings: Settings, turn: NewTurn) -> TurnRecord:
@@ -215,7 +215,7 @@ def _regenerate(
     onboarding_step: int | None = None
     if conversation.kind == ConversationKind.ONBOARDING:
         onboarding_step = _onboarding_step(session, settings, user.id)
-    profile = _profile(session, user.id)
+    profile = profile_answers(session, user.id)
     history = message_crud.recent_history(session, conversation.id, before=question.created_at)
     answer = message_crud.replace_answer(
         session,
@@ -228,7 +228,7 @@ def _regenerate(
     if answer is None:  # another request replaced it first: read its turn instead
         raise SentMeanwhile()
     conversation_crud.touch_conversation(session, conversation.id, utcnow())
-    return _created_turn(user, question, answer, history, profile, onboarding_step)
+    return created_turn(user, question, answer, history, profile, onboarding_step)
 
 
 async def regenerate_turn(
@@ -258,8 +258,10 @@ async def interrupt_orphaned_answers(db: Database) -> int:
 
 
 def _answer_to(session: Session, user_id: uuid.UUID, client_message_id: str) -> Message | None:
-    question = message_crud.get_by_client_message_id(session, user_id, client_message_id)
-    return None if question is None else message_crud.get_reply(session, question.id)
+    sent = message_crud.get_by_client_message_id(session, user_id, client_message_id)
+    if sent is None or sent.role == Role.ASSISTANT:  # a regenerate names its answer itself
+        return sent
+    return message_crud.get_reply(session, sent.id)
 
 
 async def find_answer(db: Database, user_id: uuid.UUID, client_message_id: str) -> Message | None:
@@ -303,7 +305,7 @@ def _reopen(session: Session, user: AuthUser, answer_id: uuid.UUID) -> TurnRecor
     history = message_crud.recent_history(
         session, answer.conversation_id, before=question.created_at
     )
-    turn = _created_turn(user, question, answer, history, _profile(session, user.id), None)
+    turn = created_turn(user, question, answer, history, profile_answers(session, user.id), None)
     # The model is given the stored partial as the beginning of its own reply.
     context = replace(turn.context, prefill=answer.content)
     return replace(turn, created=False, context=context)

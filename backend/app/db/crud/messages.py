@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from app.db.models import Message, MessageStatus, Role
 
@@ -27,7 +27,13 @@ def get_by_client_message_id(
 
 
 def get_reply(session: Session, user_message_id: uuid.UUID) -> Message | None:
-    result = session.execute(select(Message).where(Message.reply_to_id == user_message_id).limit(1))
+    """The answer to a user message: its chosen version (the newest, should none be)."""
+    result = session.execute(
+        select(Message)
+        .where(Message.reply_to_id == user_message_id)
+        .order_by(Message.chosen.desc(), Message.created_at.desc())
+        .limit(1)
+    )
     return result.scalar_one_or_none()
 
 
@@ -57,6 +63,7 @@ def add_turn(
     model: str,
     now: datetime,
     assistant_id: uuid.UUID | None = None,
+    version_of_id: uuid.UUID | None = None,
 ) -> tuple[Message, Message]:
     """The user message and an empty assistant message that will receive the answer.
 
@@ -71,6 +78,7 @@ def add_turn(
         content=content,
         status=MessageStatus.COMPLETE,
         client_message_id=client_message_id,
+        version_of_id=version_of_id,
         created_at=now,
         completed_at=now,
     )
@@ -98,9 +106,10 @@ _UPDATE_ANSWER = update(MESSAGES).where(MESSAGES.c.id == bindparam("answer_id"))
 
 def _row(message: Message) -> dict[str, object]:
     # Every column, NULLs included: the rows of one executemany share their keys. A transient
-    # Message has no column defaults applied yet, so the one NOT NULL default is set here.
+    # Message has no column defaults applied yet, so the NOT NULL defaults are set here.
     row = {key: getattr(message, key) for key in _MESSAGE_COLUMNS}
     row["stream_offset"] = row["stream_offset"] or 0
+    row["chosen"] = True if row["chosen"] is None else row["chosen"]
     return row
 
 
@@ -248,12 +257,23 @@ def interrupt_unfinished_answers(session: Session, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0))
 
 
+_QUESTION = aliased(Message)
+
+
+def _shown(query: Select[Message]) -> Select[Message]:
+    """Only the messages a conversation shows: the chosen version of each, and answers only to
+    a chosen question (an edited question's earlier version hides its answers with it)."""
+    return query.outerjoin(_QUESTION, Message.reply_to_id == _QUESTION.id).where(
+        Message.chosen.is_(True), or_(_QUESTION.id.is_(None), _QUESTION.chosen.is_(True))
+    )
+
+
 def recent_history(
     session: Session, conversation_id: uuid.UUID, *, before: datetime, limit: int = 40
 ) -> list[Message]:
     """The latest messages before a point in time, oldest first, that carry text."""
     result = session.execute(
-        select(Message)
+        _shown(select(Message))
         .where(
             Message.conversation_id == conversation_id,
             Message.created_at < before,
@@ -273,7 +293,7 @@ def page_messages(
     limit: int,
 ) -> tuple[Sequence[Message], bool]:
     """One page of a conversation, oldest first, ending just before `before` (or at the end)."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
+    query = _shown(select(Message)).where(Message.conversation_id == conversation_id)
     if before is not None:
         query = query.where(
             or_(

@@ -34,14 +34,16 @@ from app.schemas.chat import (
     ConversationList,
     ConversationRead,
     ConversationUpdate,
+    EditCreate,
     MessagePage,
     OnboardingMessageCreate,
+    RegenerateCreate,
     SearchResults,
     SendCancel,
     TurnCreate,
 )
 from app.schemas.errors import error_responses
-from app.services import conversations
+from app.services import conversations, versions
 from app.streaming.response import SSEResponse
 from app.streaming.sse import parse_event_id
 
@@ -238,6 +240,53 @@ async def continue_message(
     _require_streaming(settings, user)
     resume = parse_event_id(last_event_id_header or last_event_id)
     return _sse(await orchestrator.continue_answer(user, message_id, resume), settings)
+
+
+@router.post(
+    "/messages/{message_id}/regenerate",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(403, 404, 409, 429),
+)
+async def regenerate_answer(
+    message_id: uuid.UUID,
+    body: RegenerateCreate,
+    user: CurrentUser,
+    orchestrator: OrchestratorDep,
+    settings: SettingsDep,
+) -> ChatTurnRead:
+    """A new answer to the question that answer `message_id` replies to (the latest exchange
+    of a chat, whatever that answer's status); the earlier answers stay as versions. Read it
+    with `GET /chat/messages/{assistant_message.id}/stream`."""
+    _require_streaming(settings, user)
+    turn = await orchestrator.regenerate(user, message_id, body.client_message_id)
+    return await orchestrator.version_turn(turn)
+
+
+@router.post(
+    "/messages/{message_id}/edit",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(403, 404, 409, 413, 422, 429),
+)
+async def edit_message(
+    message_id: uuid.UUID,
+    body: EditCreate,
+    user: CurrentUser,
+    orchestrator: OrchestratorDep,
+    settings: SettingsDep,
+) -> ChatTurnRead:
+    """A new version of the user message `message_id` (the latest question of a chat) with
+    the new text, and its answer; the earlier version and its answers stay. Read the answer
+    with `GET /chat/messages/{assistant_message.id}/stream`."""
+    _require_streaming(settings, user)
+    turn = await orchestrator.edit(user, message_id, body.message, body.client_message_id)
+    return await orchestrator.version_turn(turn)
+
+
+@router.post("/messages/{message_id}/choose", responses=error_responses(404, 409))
+async def choose_version(message_id: uuid.UUID, user: CurrentUser, db: DatabaseDep) -> ChatTurnRead:
+    """Show version `message_id` of its message; the chosen versions are what the model reads
+    as history from then on. Returns the exchange it belongs to as it now reads."""
+    return await versions.choose_version(db, user, message_id)
 
 
 @router.post(
