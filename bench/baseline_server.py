@@ -3,7 +3,8 @@
 It serves the same frames as ChatStream's /api/v1/chat/stream (DESIGN.md §3): `retry:`, a `start`
 event, BASELINE_CHUNKS `chunk` events with the scripted model's pieces (from BASELINE_PIECES_FILE,
 a JSON list), a `complete` event; same `id: <uuid>:<seq>` lines, same JSON encoding per event,
-same pacing (the scripted model sleeps BASELINE_CHUNK_DELAY_S before each chunk, none when 0).
+same pacing (each chunk due BASELINE_CHUNK_DELAY_S after the one before, counted from the start
+as the scripted model counts, none when 0).
 No database, no auth, no buffer, no middleware. Run under uvicorn with the settings
 `chatstream serve` uses (app/server.py): auto loop and HTTP implementation (uvloop and
 httptools when installed), no access log, no log config, proxy headers on.
@@ -71,9 +72,12 @@ async def stream(request: Request) -> StreamingResponse:
         )
         yield f"id: {message_id}:0\ndata: {start}\n\n".encode()
         seq = 0
+        loop = asyncio.get_running_loop()
+        due = loop.time()  # each chunk due one delay after the last, as the scripted model does
         for index, piece in enumerate(SCRIPT):
             if DELAY_S:
-                await asyncio.sleep(DELAY_S)
+                due += DELAY_S
+                await asyncio.sleep(max(0.0, due - loop.time()))
             seq += 1
             data = _dumps({"type": "chunk", "content": piece, "index": index})
             yield f"id: {message_id}:{seq}\ndata: {data}\n\n".encode()

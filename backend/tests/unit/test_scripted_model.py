@@ -40,9 +40,29 @@ async def test_pace_is_one_delay_per_chunk() -> None:
         if chunk.content:
             arrivals.append(time.perf_counter() - started)
     assert len(arrivals) == 5
-    assert arrivals[-1] >= 5 * 0.04
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
-    assert min(gaps) >= 0.03
+    # Chunk n is due n delays after the start: never before (a little clock slack).
+    assert all(at >= (n + 1) * 0.04 - 0.002 for n, at in enumerate(arrivals))
+
+
+async def test_pace_does_not_drift_when_the_loop_is_busy() -> None:
+    # 50 chunks at 2 ms (500 chunks/s) while the loop is blocked 8 ms of every 10: each late
+    # wake-up used to add its lateness to every chunk after it (about 0.5 s here, not 0.1 s).
+    model = scripted_model(" ".join(["word"] * 50), delay_s=0.002)
+    done = asyncio.Event()
+
+    async def hog() -> None:
+        while not done.is_set():
+            time.sleep(0.008)  # the loop busy with other streams
+            await asyncio.sleep(0.002)
+
+    busy = asyncio.create_task(hog())
+    started = time.perf_counter()
+    chunks = await _collect(model)
+    elapsed = time.perf_counter() - started
+    done.set()
+    await busy
+    assert len(chunks) == 50
+    assert 0.1 - 0.002 <= elapsed < 0.1 + 0.1
 
 
 async def test_fail_after_zero_raises_before_any_chunk() -> None:
