@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     scripted_fail_times: int | None = Field(default=None, ge=0)
     scripted_stall_after: int | None = Field(default=None, ge=0)
     scripted_chunks: int | None = Field(default=None, ge=1)
+    # A test tool: the scripted model answers with the system prompt it was given.
+    scripted_echo_prompt: bool = False
 
     # Tokens
     secret_key: str = DEVELOPMENT_SECRET_KEY

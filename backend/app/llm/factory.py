@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from app.core.config import Settings
+from app.llm.prompt_echo import PromptEchoModel
 from app.llm.scripted import ScriptedChatModel
 
 PROVIDERS = ("openai", "anthropic", "ollama")
@@ -21,7 +22,8 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
     """Build the configured model. Blocking for `local` (loads the GGUF): call from a thread."""
     spec = settings.llm_model.strip()
     if spec == "scripted":
-        return ScriptedChatModel.from_text(
+        scripted = PromptEchoModel if settings.scripted_echo_prompt else ScriptedChatModel
+        return scripted.from_text(
             settings.scripted_text,
             chunk_count=settings.scripted_chunks,
             delay_s=settings.scripted_chunk_delay_s,
