@@ -1,6 +1,7 @@
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import fc from 'fast-check';
+import { Profiler } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { ChatMessage } from '../chat/messages';
@@ -203,7 +204,7 @@ describe('MessageList', () => {
     expect(container.querySelectorAll('li')).toHaveLength(2);
     expect(container.querySelector('pre code')).toHaveTextContent('const x = 1;');
     const link = screen.getByRole('link', { name: 'site' });
-    expect(link).toHaveAttribute('rel', 'noopener noreferrer');
+    expect(link).toHaveAttribute('rel', 'noopener noreferrer nofollow');
     expect(link).toHaveAttribute('target', '_blank');
     expect(container.querySelector('a[href^="javascript"]')).toBeNull();
     expect(container.querySelector('img')).toBeNull();
@@ -282,6 +283,36 @@ describe('MessageList auto-scroll', () => {
       vi.advanceTimersByTime(30);
     });
     expect(scroller.scrollTop).toBe(900);
+  });
+
+  it('commits nothing for its own following scrolls, only when the reader leaves the bottom', () => {
+    const commits = { count: 0 };
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'requestAnimationFrame', 'cancelAnimationFrame'],
+    });
+    const shown = [user('hi'), streaming('a')];
+    render(
+      <Profiler id="list" onRender={() => (commits.count += 1)}>
+        <MessageList messages={shown} />
+      </Profiler>,
+    );
+    const scroller = screen.getByRole('region', { name: 'Messages' });
+    layout(scroller, { scrollHeight: 1000, clientHeight: 400 });
+    act(() => {
+      vi.advanceTimersByTime(200);
+    });
+    const before = commits.count;
+    // Following the answer down: each step ends in a scroll event at the bottom.
+    for (const top of [600, 600, 600]) {
+      scroller.scrollTop = top;
+      fireEvent.scroll(scroller);
+    }
+    expect(commits.count).toBe(before);
+    // Leaving the bottom does re-render (Jump to latest appears).
+    scroller.scrollTop = 300;
+    fireEvent.scroll(scroller);
+    expect(commits.count).toBe(before + 1);
+    expect(screen.getByRole('button', { name: /jump to latest/i })).toBeInTheDocument();
   });
 
   it('never drags back a reader who scrolled up (any input: a scroll event), and offers Jump to latest', () => {

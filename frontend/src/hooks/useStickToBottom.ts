@@ -39,6 +39,8 @@ export function useStickToBottom<T extends HTMLElement>(
   const timerRef = useRef<ReturnType<typeof setTimeout> | null>(null);
   const cancelFrameRef = useRef<(() => void) | null>(null);
   const [isAtBottom, setIsAtBottom] = useState(true);
+  /** What isAtBottom was last set to (read in event handlers without a render). */
+  const shownAtBottomRef = useRef(true);
 
   const scrollNow = useCallback((smooth: boolean) => {
     const el = ref.current;
@@ -75,11 +77,17 @@ export function useStickToBottom<T extends HTMLElement>(
       stickRef.current = false; // moved up: the user is reading
     }
     lastTopRef.current = top;
-    setIsAtBottom(stickRef.current);
+    // The view's own following scrolls fire here every 100 ms while an answer streams: only a
+    // change re-renders, or each would be a React commit of its own on top of the text's.
+    if (shownAtBottomRef.current !== stickRef.current) {
+      shownAtBottomRef.current = stickRef.current;
+      setIsAtBottom(stickRef.current);
+    }
   }, []);
 
   const jumpToLatest = useCallback(() => {
     stickRef.current = true;
+    shownAtBottomRef.current = true;
     setIsAtBottom(true);
     scrollNow(!prefersReducedMotion());
   }, [scrollNow]);
@@ -90,6 +98,7 @@ export function useStickToBottom<T extends HTMLElement>(
 
   useEffect(() => {
     stickRef.current = true;
+    shownAtBottomRef.current = true;
     setIsAtBottom(true);
     schedule();
   }, [pinKey, schedule]);
