@@ -1,11 +1,14 @@
 // Assistant text as markdown. Finished blocks are rendered once (memo + cache); while the
-// answer streams only its last block is parsed again on each update. Code blocks (top level or
-// in a list) are CodeBlock components (label, Copy, highlighting); the rest is sanitised HTML.
+// answer streams only its last block is parsed again on each update, completed as it is
+// becoming (remend) so half-made markdown never shows. An answer that stopped part way ends
+// with the same completion. Code blocks (top level or in a list) are CodeBlock components
+// (label, Copy, highlighting); the rest is sanitised HTML.
 
 import { memo, useMemo } from 'react';
 
 import type { MarkdownPart } from '../lib/markdown';
 import { renderFinishedBlock, renderStreamingBlock, splitMarkdownBlocks } from '../lib/markdown';
+import { remend } from '../lib/remend';
 
 import { CodeBlock } from './CodeBlock';
 import styles from './Markdown.module.css';
@@ -63,9 +66,12 @@ const StreamingBlock = memo(function StreamingBlock({ text }: { text: string }) 
 export const Markdown = memo(function Markdown({
   text,
   isStreaming,
+  isComplete = true,
 }: {
   text: string;
   isStreaming: boolean;
+  /** False for an answer stopped, failed or interrupted part way: its end may be cut off. */
+  isComplete?: boolean;
 }) {
   const blocks = useMemo(() => splitMarkdownBlocks(text), [text]);
   const last = blocks.length - 1;
@@ -75,13 +81,11 @@ export const Markdown = memo(function Markdown({
       data-streaming={isStreaming ? '' : undefined}
       data-testid="message-text"
     >
-      {blocks.map((block, index) =>
-        isStreaming && index === last ? (
-          <StreamingBlock key={index} text={block} />
-        ) : (
-          <FinishedBlock key={index} text={block} />
-        ),
-      )}
+      {blocks.map((block, index) => {
+        if (index !== last) return <FinishedBlock key={index} text={block} />;
+        if (isStreaming) return <StreamingBlock key={index} text={block} />;
+        return <FinishedBlock key={index} text={isComplete ? block : remend(block)} />;
+      })}
     </div>
   );
 });

@@ -7,6 +7,7 @@ import { Profiler } from 'react';
 import { describe, expect, it } from 'vitest';
 
 import { MessageList } from '../components/MessageList';
+import { finishedBlockParseCount } from '../lib/markdown';
 import { installManualFrames } from '../test/helpers';
 import { ScriptedChatClient } from '../test/ScriptedChatClient';
 
@@ -83,6 +84,32 @@ describe('Property: render batching', () => {
       frames.flush();
     }
     expect(commits() - before).toBe(5);
+    view.unmount();
+  });
+
+  it('a long markdown answer: one commit per frame, each finished block parsed only once', () => {
+    const { client, frames, view, current, commits } = mount();
+    const run = Math.random().toString(36).slice(2); // blocks no earlier test has cached
+    const blocks = Array.from(
+      { length: 20 },
+      (_, i) => `## Part ${i}\n\nSome **bold ${run}** text ${i}:\n\n- one ${i}\n  - two ${run}`,
+    );
+    const text = blocks.join('\n\n');
+    const chunks = text.match(/\S+\s*|\s+/g) ?? [];
+    const commitsBefore = commits();
+    const parsesBefore = finishedBlockParseCount();
+    for (const chunk of chunks) {
+      act(() => {
+        client.latest().chunk(chunk);
+      });
+      frames.flush();
+    }
+    expect(current().messages[1]?.content).toBe(text);
+    expect(commits() - commitsBefore).toBe(chunks.length);
+    // Every block but the one still being written was parsed once, when it was finished: not
+    // again on each of the frames after it.
+    const finished = text.split(/\n\n(?=\S)/).length - 1;
+    expect(finishedBlockParseCount() - parsesBefore).toBe(finished);
     view.unmount();
   });
 });

@@ -41,10 +41,52 @@ describe('renderMarkdown', () => {
     }
   });
 
-  it('opens links in a new tab with rel="noopener noreferrer"', () => {
-    const a = fragment(renderMarkdown('<https://example.com>')).querySelector('a');
-    expect(a?.getAttribute('rel')).toBe('noopener noreferrer');
-    expect(a?.getAttribute('target')).toBe('_blank');
+  it('opens links in a new tab with rel="noopener noreferrer nofollow"', () => {
+    for (const markdown of ['<https://example.com>', '[x](https://example.com "Title")']) {
+      const a = fragment(renderMarkdown(markdown)).querySelector('a');
+      expect(a?.getAttribute('rel')).toBe('noopener noreferrer nofollow');
+      expect(a?.getAttribute('target')).toBe('_blank');
+    }
+    const mail = fragment(renderMarkdown('[write](mailto:a@example.com)')).querySelector('a');
+    expect(mail?.getAttribute('href')).toBe('mailto:a@example.com');
+  });
+
+  it('renders a link to any other kind of address as plain text, not a link', () => {
+    for (const url of ['javascript:alert(1)', 'jav&#x61;script:x', 'ftp://x.example/f', 'x.html']) {
+      const html = fragment(renderMarkdown(`Go [there](${url}) now`));
+      expect(html.querySelector('a')).toBeNull();
+      expect(html.textContent).toBe('Go there now\n');
+    }
+  });
+
+  it('shows an image as a link naming it, never loading it', () => {
+    const html = fragment(renderMarkdown('![A **red** cat](https://example.com/cat.png "Cat")'));
+    expect(html.querySelector('img')).toBeNull();
+    const a = html.querySelector('a');
+    expect(a?.textContent).toBe('Image: A red cat');
+    expect(a?.getAttribute('href')).toBe('https://example.com/cat.png');
+    expect(a?.getAttribute('rel')).toBe('noopener noreferrer nofollow');
+    // From anywhere else, or without a description: still named, not a link.
+    expect(fragment(renderMarkdown('![a pixel](javascript:x)')).innerHTML).toBe(
+      '<p>Image: a pixel</p>\n',
+    );
+    expect(fragment(renderMarkdown('![](data:image/png;base64,AAAA)')).textContent).toBe(
+      'Image: no description\n',
+    );
+  });
+
+  it("shifts headings two levels down, so the page's <h1> and <h2> stay the page's", () => {
+    const html = fragment(
+      renderMarkdown('# One\n\n## Two\n\n### Three\n\n#### Four\n\n###### Six'),
+    );
+    expect([...html.querySelectorAll('h1, h2, h3, h4, h5, h6')].map((h) => h.outerHTML)).toEqual([
+      '<h3>One</h3>',
+      '<h4>Two</h4>',
+      '<h5>Three</h5>',
+      '<h6>Four</h6>',
+      '<h6>Six</h6>',
+    ]);
+    expect(fragment(renderMarkdown('Title\n===')).querySelector('h3')?.textContent).toBe('Title');
   });
 
   it('shows raw HTML in model output as text', () => {
@@ -131,6 +173,19 @@ describe('streaming markdown', () => {
     ]);
     // A finished block's code is done, closed or not (an answer stopped part way).
     expect(renderFinishedBlock('```js\nconst b')).toMatchObject([{ isOpen: false }]);
+  });
+
+  it('completes the block being written: no raw emphasis, table pipes or passing headings', () => {
+    const html = (text: string) =>
+      renderStreamingBlock(text)
+        .map((part) => (part.kind === 'html' ? part.html : ''))
+        .join('');
+    expect(html('Some **bold ')).toBe('<p>Some <strong>bold</strong> </p>\n');
+    expect(html('| Name | Score |\n| --')).toBe('');
+    expect(html('| Name | Score |\n| --- | --- |')).toContain('<th>Score</th>');
+    expect(html('- item\n  -')).toBe('<ul>\n<li>item</li>\n</ul>\n');
+    expect(html('1. one\n2.')).toBe('<ol>\n<li>one</li>\n</ol>\n');
+    expect(html('See [the docs](https://exa')).toBe('<p>See the docs</p>\n');
   });
 
   it('splits at blank lines outside code fences only', () => {

@@ -1,14 +1,19 @@
 // Assistant text → safe HTML. Model output is untrusted: marked renders markdown with raw HTML
-// shown as text, then DOMPurify keeps only harmless tags and http(s)/mailto links.
+// shown as text, then DOMPurify keeps only harmless tags and http(s)/mailto links. Headings are
+// shifted two levels down (the page's own <h1> and <h2> stay the page's); an image is a link
+// that names it, never loaded; a link to any other kind of address is plain text.
 //
 // Long answers are split into top-level blocks so a finished block is parsed once and cached;
 // while streaming only the last (growing) block is parsed again. A block comes out as parts:
 // sanitised HTML, and its code blocks (top level or in a list) apart, for CodeBlock to label,
-// highlight and offer to copy.
+// highlight and offer to copy. The block being written is completed first (remend), so it never
+// shows half-made markdown.
 
 import DOMPurify from 'dompurify';
 import { Marked, Parser } from 'marked';
 import type { Token, Tokens } from 'marked';
+
+import { endsInOpenFence, remend } from './remend';
 
 function escapeHtml(text: string): string {
   return text
@@ -19,10 +24,50 @@ function escapeHtml(text: string): string {
     .replace(/'/g, '&#39;');
 }
 
+/** The model's `#` is the answer's top heading, one level under the page's `<h2>`s. */
+const HEADING_SHIFT = 2;
+
+const SAFE_URL = /^(?:https?:|mailto:)/i;
+const WEB_URL = /^https?:/i;
+
+function isSafeUrl(href: string): boolean {
+  return SAFE_URL.test(href.trim());
+}
+
+/** The address as an attribute value, or null when it cannot be one. */
+function hrefAttribute(href: string): string | null {
+  try {
+    return escapeHtml(encodeURI(href.trim()).replace(/%25/g, '%'));
+  } catch {
+    return null;
+  }
+}
+
 const marked = new Marked({
   gfm: true,
   breaks: true,
   renderer: {
+    heading({ tokens, depth }) {
+      const level = Math.min(depth + HEADING_SHIFT, 6);
+      return `<h${level}>${this.parser.parseInline(tokens)}</h${level}>\n`;
+    },
+    // Only web and mail addresses are links; anything else (javascript:, data:, …) is its text,
+    // so nothing looks clickable that does nothing.
+    link({ href, title, tokens }) {
+      const text = this.parser.parseInline(tokens);
+      const attribute = isSafeUrl(href) ? hrefAttribute(href) : null;
+      if (attribute === null) return text;
+      const titled = title ? ` title="${escapeHtml(title)}"` : '';
+      return `<a href="${attribute}"${titled}>${text}</a>`;
+    },
+    // An image would be fetched from wherever the model says, telling that server the
+    // conversation is being read: it is shown as a link that names it instead, never loaded.
+    image({ href, tokens }) {
+      const alt = this.parser.parseInline(tokens, this.parser.textRenderer);
+      const label = escapeHtml(`Image: ${alt.trim() || 'no description'}`);
+      const attribute = WEB_URL.test(href.trim()) ? hrefAttribute(href) : null;
+      return attribute === null ? label : `<a href="${attribute}">${label}</a>`;
+    },
     // "Use the <br> tag" should read as text, not become markup.
     html({ text }) {
       return escapeHtml(text);
@@ -42,8 +87,6 @@ export function languageOf(info: string | undefined): string {
   return (info ?? '').trim().split(/\s+/)[0]?.toLowerCase().slice(0, 32) ?? '';
 }
 
-const SAFE_URL = /^(?:https?:|mailto:)/i;
-
 // A private DOMPurify instance, so its hooks do not leak into other users of the library.
 const purifier = DOMPurify(window);
 purifier.addHook('afterSanitizeAttributes', (node) => {
@@ -54,7 +97,7 @@ purifier.addHook('afterSanitizeAttributes', (node) => {
     return;
   }
   node.setAttribute('target', '_blank');
-  node.setAttribute('rel', 'noopener noreferrer');
+  node.setAttribute('rel', 'noopener noreferrer nofollow');
 });
 
 const PURIFY_CONFIG = {
@@ -143,21 +186,13 @@ function holdsCode(token: Token): boolean {
   return false;
 }
 
-/** A fenced code token whose closing fence has not been written (yet). */
-function isUnclosedFence(raw: string): boolean {
-  const lines = raw.replace(/\n+$/, '').split('\n');
-  const marker = FENCE_OPEN.exec(lines[0] ?? '')?.[1];
-  if (marker === undefined) return false; // indented code: nothing to wait for
-  const last = (lines.length > 1 ? lines.at(-1) : undefined)?.trim() ?? '';
-  const closes = last.length >= marker.length && last === (marker[0] ?? '').repeat(last.length);
-  return !closes;
-}
-
 /**
  * Tokens → parts: code blocks (top level, or in a list) apart, everything between as sanitised
  * HTML. `top` is false inside a tight list item (its text is not wrapped in paragraphs).
+ * `lastCodeIsOpen`: the text's last token is code still being written (its fence was closed
+ * for display only), wherever it sits (at the end of the last list item, too).
  */
-function partsOf(tokens: Token[], top: boolean, isStreaming: boolean): MarkdownPart[] {
+function partsOf(tokens: Token[], top: boolean, lastCodeIsOpen: boolean): MarkdownPart[] {
   const parts: MarkdownPart[] = [];
   let between: Token[] = [];
   const flush = () => {
@@ -167,16 +202,13 @@ function partsOf(tokens: Token[], top: boolean, isStreaming: boolean): MarkdownP
     parts.push({ kind: 'html', html: sanitizeHtml(html) });
     between = [];
   };
-  for (const token of tokens) {
+  const lastIndex = tokens.findLastIndex((token) => token.type !== 'space');
+  tokens.forEach((token, index) => {
+    const isLast = lastCodeIsOpen && index === lastIndex;
     if (token.type === 'code') {
       flush();
-      const { text, lang, raw } = token as Tokens.Code;
-      parts.push({
-        kind: 'code',
-        code: text,
-        language: languageOf(lang),
-        isOpen: isStreaming && isUnclosedFence(raw),
-      });
+      const { text, lang } = token as Tokens.Code;
+      parts.push({ kind: 'code', code: text, language: languageOf(lang), isOpen: isLast });
     } else if (token.type === 'list' && holdsCode(token)) {
       flush();
       const { ordered, start, items } = token as Tokens.List;
@@ -184,27 +216,29 @@ function partsOf(tokens: Token[], top: boolean, isStreaming: boolean): MarkdownP
         kind: 'list',
         ordered,
         start,
-        items: items.map((item) => partsOf(item.tokens, item.loose, isStreaming)),
+        items: items.map((item, itemIndex) =>
+          partsOf(item.tokens, item.loose, isLast && itemIndex === items.length - 1),
+        ),
       });
     } else if (token.type !== 'space') {
       between.push(token);
     }
-  }
+  });
   flush();
   return parts;
 }
 
-/** Markdown → parts (see partsOf); `isStreaming` marks a code block not closed yet as open. */
-export function renderParts(text: string, isStreaming = false): MarkdownPart[] {
-  return partsOf(marked.lexer(text), true, isStreaming);
+/** Markdown → parts (see partsOf). */
+export function renderParts(text: string, lastCodeIsOpen = false): MarkdownPart[] {
+  return partsOf(marked.lexer(text), true, lastCodeIsOpen);
 }
 
 /**
- * Renders the block still being written. Code whose closing fence is still to come shows as
- * code from its first line (marked runs an unclosed fence to the end), marked open.
+ * Renders the block still being written, completed as it is becoming (remend). Code whose
+ * closing fence is still to come shows as code from its first line, marked open.
  */
 export function renderStreamingBlock(text: string): MarkdownPart[] {
-  return renderParts(text, true);
+  return renderParts(remend(text), endsInOpenFence(text));
 }
 
 const CACHE_LIMIT = 500;
