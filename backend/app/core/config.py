@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     scripted_chunks: int | None = Field(default=None, ge=1)
     # A test tool: the scripted model answers with the system prompt it was given.
     scripted_echo_prompt: bool = False
+    # A test tool: the scripted model writes one answer at a time and the others wait their turn
+    # in line, as the local model's do (their streams hear their places).
+    scripted_one_at_a_time: bool = False
 
     # Tokens
     secret_key: str = DEVELOPMENT_SECRET_KEY

@@ -30,6 +30,7 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
             fail_after=settings.scripted_fail_after,
             fail_times=settings.scripted_fail_times,
             stall_after=settings.scripted_stall_after,
+            one_at_a_time=settings.scripted_one_at_a_time,
         )
     if spec == "local":
         from app.llm.local import load_local_model

@@ -13,7 +13,11 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
+
+from app.core.keepalive import keep_alive
+from app.core.queue_position import queue_listener
+from app.llm.turn_queue import TurnQueue
 
 DEFAULT_SCRIPTED_TEXT = (
     "Hello! I'm the scripted assistant, a stand-in model that answers the same way every time. "
@@ -84,6 +88,9 @@ class ScriptedChatModel(BaseChatModel):
     fail_times: int | None = None
     generations: int = 0
     stall_after: int | None = None
+    # One answer at a time, the others waiting in line, as the local model's do.
+    one_at_a_time: bool = False
+    _turns: TurnQueue = PrivateAttr(default_factory=TurnQueue)
 
     @classmethod
     def from_text(
@@ -126,6 +133,17 @@ class ScriptedChatModel(BaseChatModel):
         stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        if not self.one_at_a_time:
+            async for chunk in self._astream_script(messages):
+                yield chunk
+            return
+        async with self._turns.turn(queue_listener(), still_waiting=keep_alive):
+            async for chunk in self._astream_script(messages):
+                yield chunk
+
+    async def _astream_script(
+        self, messages: list[BaseMessage]
     ) -> AsyncIterator[ChatGenerationChunk]:
         fail_after = self._fails_now()
         template = _message_template()

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from app.core.queue_position import queue_position_listener
+from app.llm.scripted import ScriptedChatModel
 from app.llm.turn_queue import TurnQueue
 
 pytestmark = pytest.mark.timeout(10)
@@ -115,3 +117,19 @@ async def test_still_waiting_is_called_while_the_place_does_not_move() -> None:
     assert queue.busy  # the waiter holds it now
     queue.release()
     assert not queue.busy
+
+
+async def test_the_scripted_model_one_at_a_time_queues_its_answers_and_tells_their_places() -> None:
+    model = ScriptedChatModel.from_text("one two three", delay_s=0.01, one_at_a_time=True)
+    places: dict[str, list[int | None]] = {"a": [], "b": [], "c": []}
+
+    async def answer(name: str) -> str:
+        with queue_position_listener(places[name].append):
+            return "".join([str(chunk.content) async for chunk in model.astream("Hi")])
+
+    first = asyncio.create_task(answer("a"))
+    await _settle()
+    others = [asyncio.create_task(answer(name)) for name in ("b", "c")]
+    texts = await asyncio.wait_for(asyncio.gather(first, *others), 5)
+    assert texts == ["one two three"] * 3
+    assert places == {"a": [], "b": [1, None], "c": [2, 1, None]}
