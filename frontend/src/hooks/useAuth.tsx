@@ -1,5 +1,6 @@
-// Who is signed in, and the server's config for them. One provider at the top of the app;
-// any 401 from the API ends the session here, and the route guards send the user to /login.
+// Who is signed in, and the server's config for them. One provider at the top of the app; a
+// session ends here when the API refuses to refresh it (services/http.ts refreshes expired
+// access tokens unnoticed), and the route guards send the user to /login.
 
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import type { ReactNode } from 'react';
@@ -10,6 +11,7 @@ import { getConfig } from '../services/configService';
 import { clearDrafts } from '../services/drafts';
 import { ApiError } from '../services/http';
 import { getAccessToken, onSessionExpired } from '../services/session';
+import { refreshAccessToken } from '../services/tokenRefresh';
 
 export type AuthStatus = 'loading' | 'anonymous' | 'authenticated';
 
@@ -61,9 +63,8 @@ async function loadSession(signal?: AbortSignal): Promise<Session> {
 }
 
 export function AuthProvider({ children }: { children: ReactNode }) {
-  const [session, setSession] = useState<Session>(() =>
-    getAccessToken() === null ? ANONYMOUS : { status: 'loading', user: null, config: null },
-  );
+  // Loading at first even without an access token: the refresh cookie may still hold a session.
+  const [session, setSession] = useState<Session>({ status: 'loading', user: null, config: null });
 
   const [sessionExpired, setSessionExpired] = useState(false);
   useEffect(
@@ -75,13 +76,22 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [],
   );
 
-  // A token survived a reload: check it and load the profile.
+  // A reload: an access token in storage is checked; without one, the refresh cookie is tried
+  // first (a refused refresh is a plain sign-in page, not "your session ended").
   useEffect(() => {
-    if (getAccessToken() === null) return;
     const abort = new AbortController();
-    loadSession(abort.signal).then(setSession, () => {
-      if (!abort.signal.aborted) setSession(ANONYMOUS);
-    });
+    const resume = async (): Promise<Session> => {
+      if (getAccessToken() === null && (await refreshAccessToken(null)) === null) return ANONYMOUS;
+      return loadSession(abort.signal);
+    };
+    resume().then(
+      (next) => {
+        if (!abort.signal.aborted) setSession(next);
+      },
+      () => {
+        if (!abort.signal.aborted) setSession(ANONYMOUS);
+      },
+    );
     return () => {
       abort.abort();
     };
@@ -97,8 +107,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const register = useCallback(
     async (request: RegisterRequest) => {
-      await authService.register(request);
-      return login(request.email, request.password);
+      // Registration signs in (its refresh cookie); a browser that kept no cookie signs in.
+      if (!(await authService.register(request))) return login(request.email, request.password);
+      const next = await loadSession();
+      setSession(next);
+      setSessionExpired(false);
+      return next.user as User;
     },
     [login],
   );
@@ -106,7 +120,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const userId = session.user?.id ?? null;
   const logout = useCallback(() => {
     if (userId !== null) clearDrafts(userId);
-    authService.logout();
+    void authService.logout();
     setSession(ANONYMOUS);
   }, [userId]);
 

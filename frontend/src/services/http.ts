@@ -1,10 +1,12 @@
 // fetch wrapper for the REST API: bearer auth, JSON in and out, one error type with a message
-// a person can read, and a logout on any 401 from an authenticated call.
+// a person can read. An authenticated call whose token is due (or answered 401) refreshes it
+// once and is replayed, unnoticed; only a refused refresh ends the session.
 
 import type { ApiErrorBody } from '../api/types';
 import { API_BASE } from '../lib/env';
 
-import { expireSession, getAccessToken } from './session';
+import { expireSession, getFreshAccessToken } from './session';
+import { refreshAccessToken, RefreshUnavailable } from './tokenRefresh';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -90,6 +92,24 @@ async function toApiError(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message, retryAfterS);
 }
 
+/** A token for an authenticated call: the stored one, or a refreshed one when it is due. Ends
+ * the session (and throws a 401) when the refresh is refused. */
+async function accessTokenFor(staleToken: string | null): Promise<string> {
+  let token: string | null;
+  try {
+    token = await refreshAccessToken(staleToken);
+  } catch (error) {
+    if (!(error instanceof RefreshUnavailable)) throw error;
+    const code = error.status === 0 ? 'network_error' : 'refresh_failed';
+    throw new ApiError(error.status, code, error.message);
+  }
+  if (token === null) {
+    expireSession();
+    throw new ApiError(401, 'unauthorized', FALLBACK_MESSAGES[401] ?? '');
+  }
+  return token;
+}
+
 export async function apiRequest<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const { method = 'GET', json, form, query, auth = true, signal } = options;
   const headers = new Headers({ Accept: 'application/json' });
@@ -100,28 +120,28 @@ export async function apiRequest<T>(path: string, options: RequestOptions = {}):
   } else if (form !== undefined) {
     body = new URLSearchParams(form);
   }
-  if (auth) {
-    const token = getAccessToken();
-    if (token === null) {
-      expireSession();
-      throw new ApiError(401, 'unauthorized', FALLBACK_MESSAGES[401] ?? '');
+
+  const send = async (token: string | null): Promise<Response> => {
+    if (token !== null) headers.set('Authorization', `Bearer ${token}`);
+    try {
+      return await fetch(apiUrl(path, query), { method, headers, body, signal });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new ApiError(0, 'network_error', "Can't reach the server. Check your connection.");
     }
-    headers.set('Authorization', `Bearer ${token}`);
+  };
+
+  let token = auth ? (getFreshAccessToken() ?? (await accessTokenFor(null))) : null;
+  let response = await send(token);
+  if (response.status === 401 && token !== null) {
+    // Usually `token_expired` (the token ran out on the way, or the clock is off): refreshed
+    // once, and the same request sent again. A second 401 is the answer.
+    token = await accessTokenFor(token);
+    response = await send(token);
+    if (response.status === 401) expireSession();
   }
 
-  let response: Response;
-  try {
-    response = await fetch(apiUrl(path, query), { method, headers, body, signal });
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    throw new ApiError(0, 'network_error', "Can't reach the server. Check your connection.");
-  }
-
-  if (!response.ok) {
-    const error = await toApiError(response);
-    if (response.status === 401 && auth) expireSession();
-    throw error;
-  }
+  if (!response.ok) throw await toApiError(response);
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }

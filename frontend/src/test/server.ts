@@ -150,6 +150,14 @@ export const handlers = [
     HttpResponse.json<MessagePage>({ items: [], has_more: false }),
   ),
   http.get(`${API}/onboarding`, () => HttpResponse.json(makeOnboarding())),
+  // No refresh cookie by default: a test that refreshes says what the server answers.
+  http.post(`${API}/auth/refresh`, () =>
+    HttpResponse.json(
+      { error: { code: 'refresh_token_invalid', message: 'No valid refresh token.' } },
+      { status: 401 },
+    ),
+  ),
+  http.post(`${API}/auth/logout`, () => new HttpResponse(null, { status: 204 })),
 ];
 
 export const server = setupServer(...handlers);
