@@ -7,7 +7,7 @@ VENV_BIN := $(ROOT)/backend/.venv/bin
 REPORTS := $(ROOT)/reports
 
 .PHONY: help install backend frontend-deps frontend migrate run serve worker test lint \
-	backend-test frontend-test e2e format bench chaos clean
+	backend-test frontend-test e2e format bench bench-ui chaos clean
 
 help:
 	@echo "make run    install everything, migrate, serve http://127.0.0.1:8000 with a worker"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint   ruff, mypy, ESLint, TypeScript, Prettier"
 	@echo "make e2e    browser tests only (Chromium against real servers; frontend/e2e/)"
 	@echo "make bench  streaming benchmarks (bench/)"
+	@echo "make bench-ui  browser benchmark: a fast long answer, long conversations (bench/ui/)"
 	@echo "make chaos  1,000 answers through nginx while a process, PostgreSQL and Redis fail"
 
 $(TOOLS)/bin/uv:
@@ -71,6 +72,11 @@ test: backend frontend
 
 bench: backend
 	$(VENV_BIN)/python bench/stream_bench.py
+
+# Chromium against the real server and the front end as built for production (bench/README.md,
+# "The browser benchmark"); BENCH_UI_ARGS passes options, e.g. "--stream-runs 3 --opens 9".
+bench-ui: backend frontend-deps
+	cd frontend && node_modules/.bin/vite-node ../bench/ui/main.ts -- $(BENCH_UI_ARGS)
 
 # The scaled topology for real (nginx, two API processes, PostgreSQL, Redis, a Celery worker),
 # faults under load, then the invariants as a table; `make test` runs a 300-answer variant.
