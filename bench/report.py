@@ -406,6 +406,31 @@ def table(results: dict[str, Any]) -> str:
                 "all",
                 fmt(lease["all_stored"]),
             )
+    i = results.get("i")
+    if i:
+        rounds = len(i["runs"]["chatstream"])
+        rate, extra = i["rate_ratio"]["median"], i["ttft_extra_ms"]["median"]
+        row(
+            f"(i) local model tokens/s, through ChatStream / llama.cpp direct, median of {rounds}",
+            fmt_spread(i["chatstream"]["tokens_per_s"]),
+            fmt_spread(i["direct"]["tokens_per_s"]),
+            fmt_spread(i["rate_ratio"], ".3f"),
+            f">= {TARGETS['i_rate_ratio']:.2f}",
+            fmt(None if rate is None else rate >= TARGETS["i_rate_ratio"]),
+        )
+        row(
+            "(i) time to the first token (ms); ratio column: ChatStream - direct",
+            fmt_spread(i["chatstream"]["ttft_ms"]),
+            fmt_spread(i["direct"]["ttft_ms"]),
+            fmt_spread(i["ttft_extra_ms"]),
+            f"<= +{TARGETS['i_ttft_extra_ms']:g} ms",
+            fmt(None if extra is None else extra <= TARGETS["i_ttft_extra_ms"]),
+        )
+        row(
+            "    the same text from both (temperature 0), tokens per answer",
+            fmt(i["same_text"]),
+            ", ".join(str(n) for n in i["tokens"]),
+        )
     header = ("metric", "ChatStream", "baseline", "ratio", "target", "met?")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
     lines = []

@@ -40,6 +40,8 @@ class Sizes:
     g_budget_s: float  # per server: no probe starts that would end past it
     g_resolution: float  # bisect until (first failure - last pass) <= this x last pass
     warmup_streams: int
+    i_rounds: int  # answers each, ChatStream and llama.cpp directly, alternated
+    i_max_tokens: int
 
 
 FULL = Sizes(
@@ -78,6 +80,8 @@ FULL = Sizes(
     g_budget_s=240.0,
     g_resolution=0.1,
     warmup_streams=5,
+    i_rounds=5,
+    i_max_tokens=128,
 )
 QUICK = Sizes(
     users=5,
@@ -113,6 +117,8 @@ QUICK = Sizes(
     g_budget_s=45.0,
     g_resolution=0.25,
     warmup_streams=2,
+    i_rounds=3,
+    i_max_tokens=64,
 )
 
 D_BUFFER_TTL_S = 1  # STREAM_BUFFER_TTL_S for scenario d, so the leak check need not wait 300 s
@@ -128,6 +134,9 @@ TARGETS = {
     "e_round_trips_per_chunk": 0.2,  # stream log round trips per frame written < 0.2
     "g_capacity_ratio": 0.6,  # ChatStream's capacity at the latency bound >= 60% of baseline's
     "h_workers_ratio": 1.6,  # with Redis, `serve --workers 2` carries >= 1.6x one process
+    # The local model through the whole pipeline against llama.cpp called directly:
+    "i_rate_ratio": 0.97,  # tokens/s >= 97% of the direct rate
+    "i_ttft_extra_ms": 20.0,  # first token at most 20 ms later than direct
 }
 
 # Scenario (g): what a server must do to carry a probe's streams.

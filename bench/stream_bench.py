@@ -21,6 +21,9 @@ Scenarios (targets from the issue; ratios are against the baseline measured in t
      p99 delivery delay <= 250 ms (a doubling, then bisecting search); ChatStream >= 60% of the
      baseline's. It runs before (b), which then opens half the baseline's capacity
   h  (g)'s search for ChatStream with REDIS_URL: `serve --workers 2` >= 1.6x one process
+  i  the real model's pace: the local model (SmolLM2 on llama.cpp) through the whole pipeline
+     against llama.cpp called directly, same prompt and settings, alternated: tokens/s >= 97%
+     of direct, first token at most 20 ms later
 
 Every server is a subprocess started with the same uvicorn settings; the client (sse_client.py)
 runs in processes of its own, the same code for both. Everything is on 127.0.0.1. Benchmarks,
@@ -44,11 +47,12 @@ from pathlib import Path
 from typing import Any
 
 import report
-from common import PY, RESULTS, log
+from common import BENCH, HOST, PY, RESULTS, log
 from harness import Harness, warm_pair, warm_up
 from machine import CpuTimes, cpu_shares
 from redis_store import DEFAULT_REDIS_URL, BenchRedis
 from scenarios import (
+    local_model_env,
     scenario_a,
     scenario_b,
     scenario_c,
@@ -57,11 +61,12 @@ from scenarios import (
     scenario_f,
     scenario_g,
     scenario_h,
+    scenario_i,
 )
 from servers import Server, start_all, stop_all
 from sizes import D_BUFFER_TTL_S, FULL, QUICK, TARGETS
 
-ALL_SCENARIOS = ("a", "b", "c", "d", "e", "f", "g", "h")
+ALL_SCENARIOS = ("a", "b", "c", "d", "e", "f", "g", "h", "i")
 REDIS_SCENARIOS = {"e", "f", "h"}
 
 
@@ -73,13 +78,20 @@ def main() -> int:
     parser.add_argument(
         "--scenario",
         default=",".join(ALL_SCENARIOS),
-        help="subset of a,b,c,d,e,f,g,h (default: all)",
+        help="subset of a,b,c,d,e,f,g,h,i (default: all)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (logs, DB)")
     parser.add_argument("--b-ramp", type=float, help="(b): open the streams over this many s")
     parser.add_argument("--b-streams", type=int, help="(b): number of paced streams")
     parser.add_argument("--e-streams", type=int, help="(e): number of paced streams")
+    parser.add_argument(
+        "--i-threads",
+        type=int,
+        default=1,
+        help="(i): llama.cpp threads (LOCAL_MODEL_THREADS), for ChatStream and the direct calls "
+        "alike (default 1: on a shared machine more threads wait for each other, see README)",
+    )
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
@@ -90,7 +102,7 @@ def main() -> int:
     scenarios = {x.strip() for x in args.scenario.split(",") if x.strip()}
     unknown = scenarios - set(ALL_SCENARIOS)
     if unknown or not scenarios:
-        parser.error(f"unknown scenario(s): {sorted(unknown)}; use a subset of a,b,c,d,e,f,g,h")
+        parser.error(f"unknown scenario(s): {sorted(unknown)}; use a subset of a,b,c,d,e,f,g,h,i")
     sizes = QUICK if args.quick else FULL
     if args.b_ramp is not None:
         sizes = replace(sizes, b_ramp_s=args.b_ramp)
@@ -152,6 +164,7 @@ def main() -> int:
     groups: dict[str, tuple[Server, Server]] = {}
     e_servers: dict[str, Server] = {}
     h_servers: tuple[Server, Server] | None = None
+    i_server: Server | None = None
     background: ThreadPoolExecutor | None = None
     try:
         h.prepare()
@@ -204,12 +217,13 @@ def main() -> int:
                 ),
             )
         # Scenario (f) starts its own servers: only two may use the Redis database at a time.
+        # Scenario (i) starts its own, last, when nothing else runs: the model takes every core.
         everything = list(dict.fromkeys(server for pair in groups.values() for server in pair))
         everything += list(e_servers.values()) + list(h_servers or ())
         start_all(everything)
         if everything:
             h.create_users(everything[0])
-        else:  # (f) alone: a server for a moment, to create the users
+        elif "f" in scenarios:  # (f) alone: a server for a moment, to create the users
             helper = h.chatstream(1, 0.0)
             start_all([helper])
             try:
@@ -297,6 +311,18 @@ def main() -> int:
                 f"{', '.join(f'{lease:g}' for lease in sizes.f_leases_s)} s"
             )
             results["f"] = scenario_f(h, store)
+        if "i" in scenarios:
+            i_env = local_model_env(h, sizes.i_max_tokens, args.i_threads)
+            serve = [PY, str(BENCH / "chatstream_serve.py"), "serve", "--host", HOST]
+            i_server = Server("chatstream-local", [*serve, "--port", "{port}"], i_env, workdir)
+            start_all([i_server])
+            log(
+                f"(i) the local model's pace: {sizes.i_rounds} answers each of at most "
+                f"{sizes.i_max_tokens} tokens, ChatStream and llama.cpp directly, alternated; "
+                f"{args.i_threads} llama.cpp thread(s)"
+            )
+            results["i"] = scenario_i(h, i_server, i_env)
+            stop_all([i_server])
     except Exception as exc:  # report what we have; the benchmark itself broke
         ok = False
         log(f"benchmark failed: {type(exc).__name__}: {exc}")
@@ -306,6 +332,7 @@ def main() -> int:
             list(dict.fromkeys(server for pair in groups.values() for server in pair))
             + list(e_servers.values())
             + list(h_servers or ())
+            + ([i_server] if i_server is not None else [])
         )
         if background is not None:
             background.shutdown(wait=True, cancel_futures=True)

@@ -9,8 +9,10 @@ from scenarios.d_memory import scenario_d
 from scenarios.e_redis import scenario_e
 from scenarios.f_recovery import scenario_f
 from scenarios.g_capacity import scenario_g, scenario_h
+from scenarios.i_local_model import local_model_env, scenario_i
 
 __all__ = [
+    "local_model_env",
     "scenario_a",
     "scenario_b",
     "scenario_c",
@@ -19,4 +21,5 @@ __all__ = [
     "scenario_f",
     "scenario_g",
     "scenario_h",
+    "scenario_i",
 ]
