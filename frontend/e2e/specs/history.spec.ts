@@ -13,9 +13,14 @@ import { expect, test } from '../support/fixtures';
 import { snap, VIEWPORTS } from '../support/screenshots';
 import { signIn } from '../support/ui';
 
-/** 65 turns: 130 messages, three pages of the client's 50 (50, 50, 30). */
-const TURNS = 65;
+/**
+ * 50 turns: 100 messages. Opening shows the newest 16 (FIRST_PAGE_LIMIT in
+ * src/chat/MessagePager.ts); earlier pages come 50 at a time: 16, then 50, then the last 34.
+ */
+const TURNS = 50;
+const FIRST = 16;
 const PAGE_SIZE = 50;
+const LAST_PAGE = TURNS * 2 - FIRST - PAGE_SIZE;
 
 // Short answers, written at once: seeding 65 turns takes seconds.
 test.use({
@@ -108,7 +113,7 @@ test('earlier pages load by scrolling to the top and by the button, the reader k
   await signIn(page, account);
   await page.goto(`/chat/${conversationId}`);
   const shown = page.getByRole('log').getByTestId('message');
-  await expect(shown).toHaveCount(PAGE_SIZE);
+  await expect(shown).toHaveCount(FIRST);
   const loadEarlier = page.getByRole('button', { name: 'Load earlier messages' });
   await expect(loadEarlier).toBeVisible();
   // The view settles at the newest message first (it follows the conversation's end).
@@ -118,10 +123,10 @@ test('earlier pages load by scrolling to the top and by the button, the reader k
 
   // The button, pressed while the reader is part way up (as a keyboard or screen-reader user
   // does without scrolling there): dispatched, so Playwright does not scroll it into view.
-  const midway = await scrollTo(page, 1000);
-  expect(midway.id).not.toBe(stored.at(-PAGE_SIZE));
+  const midway = await scrollTo(page, 300);
+  expect(midway.id).not.toBe(stored.at(-FIRST));
   await loadEarlier.dispatchEvent('click');
-  await expect(shown).toHaveCount(PAGE_SIZE * 2);
+  await expect(shown).toHaveCount(FIRST + PAGE_SIZE);
   expect(Math.abs((await placeOf(page, midway.id)) - midway.top)).toBeLessThanOrEqual(3);
   await expect(announcement(page, 'Loaded 50 earlier messages.')).toBeAttached();
 
@@ -129,11 +134,11 @@ test('earlier pages load by scrolling to the top and by the button, the reader k
   // stays where it was.
   await page.waitForTimeout(150);
   const atTop = await scrollTo(page, 0);
-  expect(atTop.id).toBe(stored.at(-PAGE_SIZE * 2));
+  expect(atTop.id).toBe(stored.at(-(FIRST + PAGE_SIZE)));
   await expect(shown).toHaveCount(TURNS * 2);
   expect(Math.abs((await placeOf(page, atTop.id)) - atTop.top)).toBeLessThanOrEqual(3);
   await expect(
-    announcement(page, 'Loaded 30 earlier messages: the start of the conversation.'),
+    announcement(page, `Loaded ${LAST_PAGE} earlier messages: the start of the conversation.`),
   ).toBeAttached();
   // The server has no more: no button, and scrolling to the top again asks for nothing.
   await expect(loadEarlier).toHaveCount(0);
@@ -172,12 +177,12 @@ test('on a phone, scrolling to the top loads each earlier page in turn, in place
   await signIn(page, account);
   await page.goto(`/chat/${conversationId}`);
   const shown = page.getByRole('log').getByTestId('message');
-  await expect(shown).toHaveCount(PAGE_SIZE);
+  await expect(shown).toHaveCount(FIRST);
   await expect
     .poll(() => scroller(page).evaluate((v) => v.scrollHeight - v.scrollTop - v.clientHeight))
     .toBeLessThan(5);
 
-  for (const expected of [PAGE_SIZE * 2, TURNS * 2]) {
+  for (const expected of [FIRST + PAGE_SIZE, TURNS * 2]) {
     // The reader scrolls up with the wheel, as far as it goes.
     await scroller(page).hover();
     await page.mouse.wheel(0, -400);

@@ -8,7 +8,7 @@ import { ScriptedTransport } from '../test/ScriptedTransport';
 import { makeMessage } from '../test/server';
 
 import { ChatSession } from './ChatSession';
-import { MessagePager } from './MessagePager';
+import { FIRST_PAGE_LIMIT, MessagePager } from './MessagePager';
 
 function page(count: number, prefix: string): Message[] {
   return Array.from({ length: count }, (_, i) =>
@@ -57,10 +57,17 @@ describe('MessagePager', () => {
     expect(setup(null).pager.getSnapshot().isLoading).toBe(false);
   });
 
-  it('loads the newest page of the conversation it opens', async () => {
+  it('loads the newest few messages of the conversation it opens', async () => {
     const { session, source, pager } = setup();
     pager.open('conv-1');
-    expect(source.listMessages).toHaveBeenCalledWith('conv-1', { limit: 50 }, expect.anything());
+    // A screenful or two, not a whole page of history: opening costs the same however long the
+    // conversation is; the pages before come at the session's historyLimit (50).
+    expect(FIRST_PAGE_LIMIT).toBeLessThan(50);
+    expect(source.listMessages).toHaveBeenCalledWith(
+      'conv-1',
+      { limit: FIRST_PAGE_LIMIT },
+      expect.anything(),
+    );
     source.next().resolve({ items: page(4, 'old'), has_more: true });
     await vi.waitFor(() => {
       expect(pager.getSnapshot().isLoading).toBe(false);

@@ -1,5 +1,5 @@
 // A conversation's history from the server, a page at a time, into a ChatSession's window:
-// the newest page when the conversation opens, older ones when the reader asks for them.
+// the newest few messages when the conversation opens, older pages when the reader asks for them.
 
 import type { MessagePage } from '../api/types';
 import { Store } from '../lib/store';
@@ -22,6 +22,13 @@ export interface MessageSource {
   ) => Promise<MessagePage>;
 }
 
+/**
+ * How many messages opening a conversation fetches and renders: a screenful or two. Opening one
+ * of 1,000 messages then costs about what opening one of 10 does (bench/ui, scenario u2); the
+ * pages before it come at the session's historyLimit, as the reader scrolls up to them.
+ */
+export const FIRST_PAGE_LIMIT = 16;
+
 export class MessagePager {
   private readonly store: Store<PagerState>;
   private loading: AbortController | null = null;
@@ -29,6 +36,7 @@ export class MessagePager {
   constructor(
     private readonly session: ChatSession,
     private readonly source: MessageSource,
+    private readonly firstPageLimit = FIRST_PAGE_LIMIT,
   ) {
     this.store = new Store<PagerState>({
       isLoading: session.conversationId !== null,
@@ -52,7 +60,7 @@ export class MessagePager {
     this.store.update({ isLoading: true, isLoadingEarlier: false, error: null });
     const abort = new AbortController();
     this.loading = abort;
-    const limit = this.session.historyLimit;
+    const limit = Math.min(this.firstPageLimit, this.session.historyLimit);
     this.source.listMessages(conversationId, { limit }, abort.signal).then(
       (page) => {
         if (abort.signal.aborted) return;

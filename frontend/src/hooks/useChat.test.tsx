@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 
 import type { Message, SendMessageResponse } from '../api/types';
+import { FIRST_PAGE_LIMIT } from '../chat/MessagePager';
 import { ApiError } from '../services/http';
 import { installManualFrames } from '../test/helpers';
 import { ScriptedChatClient } from '../test/ScriptedChatClient';
@@ -330,7 +331,11 @@ describe('useChat history', () => {
     await waitFor(() => {
       expect(result.current.messages).toHaveLength(4);
     });
-    expect(client.listMessages).toHaveBeenCalledWith('conv-1', { limit: 50 }, expect.anything());
+    expect(client.listMessages).toHaveBeenCalledWith(
+      'conv-1',
+      { limit: FIRST_PAGE_LIMIT },
+      expect.anything(),
+    );
     expect(result.current.history).toMatchObject({ isLoading: false, hasEarlier: false });
   });
 
