@@ -8,6 +8,7 @@ import type {
   ConversationList,
   Message,
   MessagePage,
+  OnboardingAnswers,
   OnboardingState,
   SendMessageResponse,
   StartTurnRequest,
@@ -70,7 +71,11 @@ export class ApiClient {
     return this.request<OnboardingState>('/onboarding');
   }
 
-  /** Answers every onboarding question through the non-streaming endpoint. */
+  /**
+   * Answers every onboarding question still asked through the non-streaming endpoint:
+   * question i gets `answers[i]` (registration's display name answers the first, so the
+   * onboarding may start at the second).
+   */
   async completeOnboarding(answers: string[]): Promise<void> {
     let state = await this.onboarding();
     let turn = 0;
@@ -78,7 +83,7 @@ export class ApiClient {
       await this.request<SendMessageResponse>('/chat/onboarding-message', {
         method: 'POST',
         body: JSON.stringify({
-          message: answers[turn % answers.length] ?? 'Yes.',
+          message: answers[state.current_step % answers.length] ?? 'Yes.',
           client_message_id: randomUUID(),
         }),
       });
@@ -86,6 +91,14 @@ export class ApiClient {
       state = await this.onboarding();
       if (turn > 20) throw new Error('onboarding did not complete');
     }
+  }
+
+  onboardingAnswers(): Promise<OnboardingAnswers> {
+    return this.request<OnboardingAnswers>('/onboarding/answers');
+  }
+
+  me(): Promise<User> {
+    return this.request<User>('/users/me');
   }
 
   /** POST /chat/turns, as the page sends a message: the turn as stored, its answer started. */

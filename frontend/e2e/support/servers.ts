@@ -109,6 +109,11 @@ export const SERVERS = {
     LOCAL_MODEL_THREADS: '1',
     STREAM_IDLE_TIMEOUT_S: '150',
   }),
+  /** The model answers with its system prompt: what settings saved shows in the answer. */
+  promptEcho: config('prompt-echo', {
+    SCRIPTED_ECHO_PROMPT: 'true',
+    SCRIPTED_CHUNK_DELAY_S: '0.01',
+  }),
   /** Answers with a fenced python block (~2 s). */
   code: config('code', { SCRIPTED_TEXT: CODE_ANSWER, SCRIPTED_CHUNK_DELAY_S: '0.02' }),
   /** A model slow to start: each of its three words takes 4.5 s ("Still thinking" shows). */
