@@ -42,9 +42,19 @@ export interface ErrorEvent {
   message_id?: string;
 }
 
-export type StreamEvent = StartEvent | ChunkEvent | CompleteEvent | ErrorEvent;
+/**
+ * The answer waits for the model (one answer at a time): its place in line, 1 = next. It has no
+ * `id:` (it is no part of the answer's numbered events) and comes only before the first chunk.
+ */
+export interface QueuedEvent {
+  type: 'queued';
+  position: number;
+  message_id: string;
+}
 
-const EVENT_TYPES: ReadonlySet<string> = new Set(['start', 'chunk', 'complete', 'error']);
+export type StreamEvent = StartEvent | ChunkEvent | QueuedEvent | CompleteEvent | ErrorEvent;
+
+const EVENT_TYPES: ReadonlySet<string> = new Set(['start', 'chunk', 'queued', 'complete', 'error']);
 
 /** Parses one event's `data`; returns null for JSON that is not a known event. */
 export function parseStreamEvent(data: string): StreamEvent | null {
@@ -58,5 +68,8 @@ export function parseStreamEvent(data: string): StreamEvent | null {
   const type = (value as { type?: unknown }).type;
   if (typeof type !== 'string' || !EVENT_TYPES.has(type)) return null;
   if (type === 'chunk' && typeof (value as { content?: unknown }).content !== 'string') return null;
+  if (type === 'queued' && typeof (value as { position?: unknown }).position !== 'number') {
+    return null;
+  }
   return value as StreamEvent;
 }

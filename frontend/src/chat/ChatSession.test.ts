@@ -93,6 +93,32 @@ describe('ChatSession: a streamed turn', () => {
     expect(listener).toHaveBeenCalledTimes(1);
   });
 
+  it('keeps the place in line while the answer waits for the model, and drops it at the first text', () => {
+    const { session, streaming, frames, state } = setup();
+    session.send('Hi');
+    const turn = streaming.latest();
+    turn.start();
+    turn.callbacks.onQueued?.(2);
+    expect(state().messages[1]?.queuePosition).toBe(2);
+    turn.callbacks.onQueued?.(1);
+    expect(state().messages[1]?.queuePosition).toBe(1);
+    turn.text('Hello');
+    expect(state().messages[1]?.queuePosition).toBeNull();
+    frames.flush();
+    turn.complete();
+    expect(state().messages[1]).toMatchObject({ content: 'Hello', status: 'complete' });
+  });
+
+  it('drops the place in line of an answer stopped while it waited', () => {
+    const { session, streaming, state } = setup();
+    session.send('Hi');
+    const turn = streaming.latest();
+    turn.start();
+    turn.callbacks.onQueued?.(3);
+    turn.cancelled(null);
+    expect(state().messages[1]).toMatchObject({ isStreaming: false, queuePosition: null });
+  });
+
   it('keeps the snapshot the same object until something changes', () => {
     const { session, state } = setup();
     const before = state();

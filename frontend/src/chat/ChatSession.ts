@@ -505,7 +505,17 @@ export class ChatSession {
         else if (turn.before !== null) this.announceContinued(start);
       },
       onText: (text) => {
-        if (live()) this.queueText(text);
+        if (!live()) return;
+        this.leaveQueue(turn);
+        this.queueText(text);
+      },
+      onQueued: (position) => {
+        if (!live()) return;
+        this.store.update({
+          messages: this.updated(turn.assistantKey, (m) =>
+            m.isStreaming ? { ...m, queuePosition: position } : m,
+          ),
+        });
       },
       onComplete: (end) => {
         if (!live()) return;
@@ -651,7 +661,8 @@ export class ChatSession {
     this.store.update({
       messages: this.updated(turn.assistantKey, (m) => {
         const ended = answer(m);
-        return ended.isReconnecting === true ? { ...ended, isReconnecting: false } : ended;
+        const settled = ended.queuePosition == null ? ended : { ...ended, queuePosition: null };
+        return settled.isReconnecting === true ? { ...settled, isReconnecting: false } : settled;
       }),
       status: error === null ? 'idle' : 'error',
       error,
@@ -708,6 +719,15 @@ export class ChatSession {
     this.cancelFrame?.();
     this.cancelFrame = null;
     this.pendingText = '';
+  }
+
+  /** The model writes this turn's answer now: it waits in line no more. */
+  private leaveQueue(turn: Turn): void {
+    const waiting = this.getSnapshot().messages.find((m) => m.id === turn.assistantKey);
+    if (waiting?.queuePosition == null) return;
+    this.store.update({
+      messages: this.updated(turn.assistantKey, (m) => ({ ...m, queuePosition: null })),
+    });
   }
 
   private queueText(text: string): void {

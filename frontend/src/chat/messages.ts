@@ -35,6 +35,8 @@ export interface ChatMessage {
   isStreaming: boolean;
   /** The answer's connection dropped and is being picked up again (its stream resumes). */
   isReconnecting?: boolean;
+  /** The answer waits for the model, this place in line (1 = next); gone once text comes. */
+  queuePosition?: number | null;
   error: ChatError | null;
   createdAt: string;
 }

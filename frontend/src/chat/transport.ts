@@ -52,6 +52,8 @@ export interface TurnCallbacks {
   onCancelled: (content: string | null) => void;
   /** The answer's connection dropped (true) or is back (false); streams only. */
   onConnectionChange?: (reconnecting: boolean) => void;
+  /** The answer waits for the model, `position` in line (1 = next); streams only. */
+  onQueued?: (position: number) => void;
 }
 
 /** A turn on its way. */
@@ -112,6 +114,9 @@ function streamCallbacks(callbacks: TurnCallbacks): StreamCallbacks {
     },
     onConnectionChange: (reconnecting) => {
       callbacks.onConnectionChange?.(reconnecting);
+    },
+    onQueued: (position) => {
+      callbacks.onQueued?.(position);
     },
   };
 }

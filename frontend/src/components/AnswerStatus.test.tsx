@@ -78,6 +78,39 @@ describe('AnswerStatus', () => {
     expect(spoken()).toHaveTextContent('');
   });
 
+  it('says where the answer waits in line for the model, at once and announced, then goes', () => {
+    const { rerender } = render(<AnswerStatus message={streaming('', { queuePosition: 3 })} />);
+    expect(line()).toHaveTextContent('Waiting for the model, 2 ahead');
+    expect(line()).toHaveAttribute('data-state', 'queued');
+    expect(spoken()).toHaveAttribute('aria-live', 'polite');
+    expect(spoken()).toHaveTextContent('Waiting for the model, 2 ahead');
+    advance(10_000);
+    expect(line()).toHaveTextContent('Waiting for the model, 2 ahead'); // not "Still thinking"
+    rerender(<AnswerStatus message={streaming('', { queuePosition: 2 })} />);
+    expect(line()).toHaveTextContent('Waiting for the model, 1 ahead');
+    expect(spoken()).toHaveTextContent('Waiting for the model, 1 ahead');
+    rerender(<AnswerStatus message={streaming('', { queuePosition: 1 })} />);
+    expect(line()).toHaveTextContent("Waiting for the model, you're next");
+    expect(spoken()).toHaveTextContent("Waiting for the model, you're next");
+    rerender(<AnswerStatus message={streaming('Once', { queuePosition: null })} />);
+    expect(line()).toBeNull(); // its turn came: the answer itself is the news
+    expect(spoken()).toHaveTextContent('');
+  });
+
+  it('says "Reconnecting…" rather than a place in line while the connection is down', () => {
+    render(<AnswerStatus message={streaming('', { queuePosition: 2, isReconnecting: true })} />);
+    expect(line()).toHaveTextContent('Reconnecting…');
+  });
+
+  it('shows no place in line for an answer that has ended', () => {
+    render(
+      <AnswerStatus
+        message={{ ...streaming(''), queuePosition: 2, isStreaming: false, status: 'cancelled' }}
+      />,
+    );
+    expect(line()).toBeNull();
+  });
+
   it('counts the wait for a whole answer too', () => {
     render(<AnswerStatus message={localMessage('a-2', 'assistant', '', 'pending')} />);
     advance(4_000);

@@ -1,6 +1,8 @@
 // The line under an answer on its way that says what is happening while no text comes:
-// "Still thinking… (12 s)" after a few silent seconds, "Reconnecting…" while its connection is
-// down. A screen reader hears each state once (politely), never the seconds ticking.
+// "Waiting for the model, 2 ahead" (or "You're next") while it waits in line for a model that
+// writes one answer at a time, "Still thinking… (12 s)" after a few silent seconds,
+// "Reconnecting…" while its connection is down. A screen reader hears each state once
+// (politely), each new place in line too, never the seconds ticking.
 
 import { useEffect, useState } from 'react';
 
@@ -11,6 +13,14 @@ import styles from './AnswerStatus.module.css';
 /** Silence before the line says the assistant is still thinking. */
 export const STILL_THINKING_AFTER_MS = 3_000;
 const TICK_MS = 1_000;
+
+/** What a waiting answer's place in line (1 = next) reads as. */
+export function queueText(position: number): string {
+  const ahead = position - 1;
+  return ahead <= 0
+    ? "Waiting for the model, you're next"
+    : `Waiting for the model, ${ahead} ahead`;
+}
 
 /** Milliseconds since `key` last changed, counted in whole ticks; 0 while `key` is null. */
 function useSilenceMs(key: string | null): number {
@@ -39,26 +49,33 @@ export function AnswerStatus({ message }: { message: ChatMessage | undefined }) 
     ? `${message.id}:${message.content.length}:${reconnecting ? 'down' : 'up'}`
     : null;
   const silenceMs = useSilenceMs(progressKey);
-  const thinking = waiting && !reconnecting && silenceMs >= STILL_THINKING_AFTER_MS;
+  const position = waiting && !reconnecting ? (message.queuePosition ?? null) : null;
+  const queued = position !== null;
+  const thinking = waiting && !reconnecting && !queued && silenceMs >= STILL_THINKING_AFTER_MS;
 
   const visible = reconnecting
     ? 'Reconnecting…'
-    : thinking
-      ? `Still thinking… (${Math.floor(silenceMs / 1000)} s)`
-      : null;
-  // Said once per state: the wait for a first word, and each drop of the connection.
+    : queued
+      ? queueText(position)
+      : thinking
+        ? `Still thinking… (${Math.floor(silenceMs / 1000)} s)`
+        : null;
+  // Said once per state: each place in line, the wait for a first word, each drop of the
+  // connection.
   const spoken = reconnecting
     ? 'Reconnecting…'
-    : thinking && message.content === ''
-      ? 'Still thinking…'
-      : '';
+    : queued
+      ? queueText(position)
+      : thinking && message.content === ''
+        ? 'Still thinking…'
+        : '';
 
   return (
     <>
       {visible !== null && (
         <p
           className={styles.status}
-          data-state={reconnecting ? 'reconnecting' : 'thinking'}
+          data-state={reconnecting ? 'reconnecting' : queued ? 'queued' : 'thinking'}
           data-testid="answer-status"
           aria-hidden="true"
         >

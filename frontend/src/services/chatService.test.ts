@@ -367,6 +367,21 @@ describe('ChatService.streamMessage', () => {
     expect(callbacks.onChunk).toHaveBeenCalledTimes(1);
   });
 
+  it('tells the place in line while the answer waits for the model, never after its first chunk', async () => {
+    const callbacks = { ...spyCallbacks(), onQueued: vi.fn() };
+    new ChatService().streamMessage('hi', {}, callbacks);
+    const es = await waitForEventSource();
+    es.emit(start(), 'a:0');
+    // No id of its own: the browser keeps the start's as the last event id.
+    es.emit({ type: 'queued', position: 2, message_id: 'a' });
+    es.emit({ type: 'queued', position: 1, message_id: 'a' });
+    es.emit(chunk('Hi', 0), 'a:1');
+    es.emit({ type: 'queued', position: 1, message_id: 'a' }); // stale: ignored
+    expect(callbacks.onQueued.mock.calls).toEqual([[2], [1]]);
+    expect(callbacks.onChunk).toHaveBeenCalledTimes(1);
+    expect(callbacks.onError).not.toHaveBeenCalled();
+  });
+
   it('says it is reconnecting while the connection is down, and when it is back', async () => {
     const callbacks = { ...spyCallbacks(), onConnectionChange: vi.fn() };
     new ChatService().streamMessage('hi', {}, callbacks);
@@ -1103,6 +1118,8 @@ describe('Property: callback routing', () => {
                   return `complete:${e.message_id}`;
                 case 'error':
                   return `error:${e.code}`;
+                case 'queued': // not generated here: a place in line has a test of its own
+                  throw new Error('unexpected queued event');
               }
             }),
           );

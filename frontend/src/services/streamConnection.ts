@@ -80,6 +80,8 @@ export interface StreamCallbacks {
    * back (false: the stream resumes after the last event we saw).
    */
   onConnectionChange?: (reconnecting: boolean) => void;
+  /** The answer waits for the model: its place in line (1 = next), whenever it changes. */
+  onQueued?: (position: number) => void;
 }
 
 /** A stream in progress: exactly one terminal callback follows unless it is detached first. */
@@ -457,6 +459,10 @@ export class ActiveStream implements StreamHandle {
         if (event.index <= this.lastChunkIndex) return;
         this.lastChunkIndex = event.index;
         this.callbacks.onChunk(event);
+        return;
+      case 'queued':
+        // Only before the answer's first word: once text came, its wait is over.
+        if (this.lastChunkIndex < 0) this.callbacks.onQueued?.(event.position);
         return;
       case 'complete':
         this.finish();
