@@ -44,11 +44,12 @@ test('a draft survives a reload, one per conversation and one for a new chat; ne
   await expect(userTexts(page)).toHaveText(['Start a conversation.', 'A follow-up, half written']);
   await expect(composer(page)).toHaveValue('');
 
-  // Another account signs in on the same browser (the first one's session simply ended): it
-  // sees none of the first one's drafts.
+  // Another account signs in on the same browser (the first one's session simply ended: its
+  // access token and its refresh cookie are gone): it sees none of the first one's drafts.
   await page.evaluate(() => {
     window.localStorage.removeItem('chatstream.session');
   });
+  await page.context().clearCookies();
   const other = testServer.claimUser();
   await signIn(page, other);
   await expect(page).toHaveURL(/\/chat$/);
@@ -65,11 +66,14 @@ test('an expired session sends the user to sign in, then back to the conversatio
   await expect(page).toHaveURL(/\/chat\/[0-9a-f-]{36}$/);
   const conversationUrl = page.url();
 
-  // The access token is gone (expired, or removed): the next send is refused on the spot.
+  // The session is gone (the access token, and the refresh cookie that could renew it): the
+  // next send cannot refresh, and is refused on the spot. (session.spec.ts ends a session the
+  // way the server does, by a refresh token's reuse.)
   await composer(page).fill('Typed just as the session ended');
   await page.evaluate(() => {
     window.localStorage.removeItem('chatstream.session');
   });
+  await page.context().clearCookies();
   await composer(page).press('Enter');
 
   await expect(page).toHaveURL(/\/login$/);

@@ -109,8 +109,17 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     // Tokens the browser receives, for the log audit (log-audit.spec.ts).
     page.on('response', (response) => {
       const url = response.url();
-      if (!/\/api\/v1\/(auth\/token|chat\/stream-token)$/.test(new URL(url).pathname)) return;
+      if (!/\/api\/v1\/(auth\/\w+|chat\/stream-token)$/.test(new URL(url).pathname)) return;
       if (!response.ok()) return;
+      // The refresh cookie (login, register, refresh) is a token too, though no script sees it.
+      response
+        .headerValue('set-cookie')
+        .then((header) => {
+          const cookie = /chatstream_refresh=([^;\s]+)/.exec(header ?? '');
+          if (cookie?.[1] !== undefined) recordToken(cookie[1]);
+        })
+        .catch(() => undefined);
+      if (response.status() === 204) return;
       response
         .json()
         .then((body: { access_token?: string; token?: string }) => {
