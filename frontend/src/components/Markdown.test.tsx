@@ -80,6 +80,9 @@ describe('Markdown in the message list', () => {
     const { container } = render(<MessageList messages={[ended(ANSWER, 'complete')]} />);
     const text = answerText(container);
     expect(text.querySelector('h1, h2')).toBeNull();
+    // The answer's headings sit under the conversation's own (hidden) heading.
+    expect(screen.getByRole('heading', { level: 2, name: 'Conversation' })).toHaveClass('sr-only');
+    expect(screen.getByRole('heading', { level: 3, name: 'Plan' })).toBeInTheDocument();
     expect([...text.querySelectorAll('th')].map((th) => th.textContent)).toEqual(['Step', 'When']);
     expect(text.querySelector('td strong')).toHaveTextContent('Wake');
     expect([...text.querySelectorAll('ul ul li')].map((li) => li.textContent)).toEqual([

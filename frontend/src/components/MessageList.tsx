@@ -271,6 +271,9 @@ export function MessageList({
             </p>
           )}
           {!isLoading && messages.length === 0 && emptyState}
+          {/* The answers' own headings start at <h3> (lib/markdown.ts): they sit under this one,
+              which also lets a screen reader jump to the conversation. */}
+          <h2 className="sr-only">{label}</h2>
           <div
             role="log"
             aria-label={label}
