@@ -50,7 +50,8 @@ test('onboarding has no axe violations, idle and while streaming', async ({ page
   const account = newAccount('a11y-onboarding');
   await new ApiClient(testServer.url).register(account);
   await signIn(page, account, /\/onboarding$/);
-  await expect(lastAssistant(page)).toContainText('What should I call you?');
+  // The name came with registration: the first question asked is the second.
+  await expect(lastAssistant(page)).toContainText('What do you do, for work or study?');
   expect(await violationsAtBothWidths(page)).toEqual([]);
 
   await send(page, 'Ada');

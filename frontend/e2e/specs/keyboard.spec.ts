@@ -68,7 +68,7 @@ test('a chat turn by keyboard only: Tab order, Enter to send, Esc to stop, focus
 
   // Tab order on the chat page, from the message box round to it again: its Send button, the
   // sidebar (new chat, search, the onboarding conversation with its Rename and Delete, theme,
-  // sign out), the conversation, the box.
+  // settings, sign out), the conversation, the box.
   const order = await tabCycle(page);
   expect(order).toEqual([
     'button:Send',
@@ -78,6 +78,7 @@ test('a chat turn by keyboard only: Tab order, Enter to send, Esc to stop, focus
     'button:Rename “Getting to know you”',
     'button:Delete “Getting to know you”',
     'button:Switch to light theme',
+    'a:Settings',
     'button:Sign out',
     'div:Messages',
     'textarea:Message',
