@@ -48,6 +48,10 @@ export type SendMessageResponse = ChatTurn;
  */
 export type StartTurnRequest = WithDefaults<Schemas['TurnCreate'], 'kind' | 'regenerate'>;
 export type CancelResponse = Schemas['CancelResult'];
+/** A new answer to the latest question (POST /chat/messages/{id}/regenerate). */
+export type RegenerateRequest = Schemas['RegenerateCreate'];
+/** A new version of the latest question (POST /chat/messages/{id}/edit). */
+export type EditRequest = Schemas['EditCreate'];
 /** Stops the answer to a send named by its client_message_id (POST /chat/cancel). */
 export type CancelSendRequest = Schemas['SendCancel'];
 

@@ -9,7 +9,7 @@
 // One state machine, kept in one file on purpose: a turn, its messages and the window around
 // them change together; the pure message helpers live in messages.ts.
 
-import type { MessagePage, OnboardingProgress } from '../api/types';
+import type { ChatTurn, MessagePage, OnboardingProgress } from '../api/types';
 import { scheduleFrame } from '../lib/frame';
 import { newId } from '../lib/ids';
 import { Store } from '../lib/store';
@@ -24,9 +24,18 @@ import {
   localMessage,
   oldestServerId,
   prependPage,
+  toChatError,
   updateMessage,
+  versionsSoFar,
 } from './messages';
-import type { ChatTransport, TurnCallbacks, TurnHandle, TurnRequest, TurnStart } from './transport';
+import type {
+  ChatTransport,
+  TurnCallbacks,
+  TurnHandle,
+  TurnRequest,
+  TurnStart,
+  VersionChange,
+} from './transport';
 import { STREAMING_DISABLED } from './transport';
 
 export type ChatStatus = 'idle' | 'submitted' | 'streaming' | 'error';
@@ -89,6 +98,11 @@ export interface ChatSessionOptions {
    * onSendRefused.
    */
   onSendAccepted?: (text: string) => void;
+  /**
+   * Shows version `messageId` of its message on the server (POST /chat/messages/{id}/choose):
+   * resolves with the exchange as it then reads. Without it, versions cannot be flipped.
+   */
+  chooseVersion?: (messageId: string) => Promise<ChatTurn>;
 }
 
 /** What a retry reuses: the failed turn's user message and its idempotency key. */
@@ -129,6 +143,13 @@ interface Turn {
    * once replaced, and for a send.
    */
   retold: string | null;
+  /**
+   * A new version (regenerate, edit): the window as it was, put back if the server refuses the
+   * version before its answer starts. Null otherwise.
+   */
+  restore: ChatMessage[] | null;
+  /** A new version: the message (by key) that gets it, and its versions before it. */
+  versionBase: { key: string; ids: string[] } | null;
 }
 
 export class ChatSession {
@@ -230,6 +251,101 @@ export class ChatSession {
     return true;
   }
 
+  /** Whether the latest exchange can get a new version here (docs/api.md, "Versions"). */
+  get canMakeVersions(): boolean {
+    return !this.isOnboarding && this.currentTransport().streams;
+  }
+
+  /**
+   * Asks the server for another answer to the last question, whatever became of the last
+   * answer; that answer stays a version the user can flip back to. Returns false when there is
+   * no finished answer to regenerate, an answer is in flight, or versions cannot be made here.
+   */
+  regenerateLastAnswer(): boolean {
+    if (!this.canStartVersion()) return false;
+    const { messages } = this.getSnapshot();
+    const answer = messages.at(-1);
+    const question = messages.at(-2);
+    if (answer?.role !== 'assistant' || answer.serverId === null) return false;
+    if (question?.role !== 'user' || answer.isStreaming || answer.status === 'pending') {
+      return false;
+    }
+    const request = this.versionRequest(question.content, {
+      kind: 'regenerate',
+      answerId: answer.serverId,
+    });
+    const assistantKey = newId();
+    const turn = this.versionTurn(question.id, assistantKey, request, messages, {
+      key: assistantKey,
+      ids: versionsSoFar(answer),
+    });
+    this.append(messages.slice(0, -1), this.placeholder(turn, this.currentTransport()));
+    this.run(turn, request, this.currentTransport());
+    return true;
+  }
+
+  /**
+   * Sends `text` as a new version of the last question (edit & resend); the question as it was,
+   * with its answers, stays a version. Returns false when refused as regenerateLastAnswer is,
+   * or when the text is blank or unchanged.
+   */
+  editLastMessage(text: string): boolean {
+    if (text.trim() === '' || !this.canStartVersion()) return false;
+    const { messages } = this.getSnapshot();
+    const index = messages.findLastIndex((m) => m.role === 'user');
+    const question = messages[index];
+    if (question === undefined || question.serverId === null || question.content === text) {
+      return false;
+    }
+    if (messages.slice(index + 1).some((m) => m.isStreaming || m.status === 'pending')) {
+      return false;
+    }
+    const request = this.versionRequest(text, { kind: 'edit', messageId: question.serverId });
+    const edited = localMessage(newId(), 'user', text, 'complete', false, request.clientMessageId);
+    const turn = this.versionTurn(edited.id, newId(), request, messages, {
+      key: edited.id,
+      ids: versionsSoFar(question),
+    });
+    this.append(
+      [...messages.slice(0, index), edited],
+      this.placeholder(turn, this.currentTransport()),
+    );
+    this.run(turn, request, this.currentTransport());
+    return true;
+  }
+
+  /**
+   * Shows version `versionId` of the message shown under `key`: its exchange (question and
+   * answer) is replaced by the server's, as it now reads. Resolves false when it could not be.
+   */
+  async showVersion(key: string, versionId: string): Promise<boolean> {
+    const choose = this.options.chooseVersion;
+    if (choose === undefined || this.turn !== null || this.elsewhereId !== null) return false;
+    let exchange: ChatTurn;
+    try {
+      exchange = await choose(versionId);
+    } catch (reason) {
+      this.store.update({ sendError: toChatError(reason) });
+      return false;
+    }
+    if (this.isTurnInFlight()) return false; // a send began meanwhile: it shows its own answer
+    const { messages } = this.getSnapshot();
+    const index = messages.findIndex((m) => m.id === key);
+    if (index === -1) return false;
+    const first = messages[index]?.role === 'user' ? index : index - 1;
+    const start = messages[first]?.role === 'user' ? first : index;
+    const end = messages[start + 1]?.role === 'assistant' ? start + 2 : start + 1;
+    const shown = [
+      fromServerMessage(exchange.user_message),
+      fromServerMessage(exchange.assistant_message),
+    ];
+    this.store.update({
+      messages: [...messages.slice(0, start), ...shown, ...messages.slice(end)],
+      sendError: null,
+    });
+    return true;
+  }
+
   /**
    * Stops the answer in progress, on the server (in every tab that follows it). What was
    * written before the stop still arrives; the answer then ends as the server stored it.
@@ -306,6 +422,52 @@ export class ChatSession {
     });
   }
 
+  /** Read through a call, so a check after an await is not narrowed by one made before it. */
+  private isTurnInFlight(): boolean {
+    return this.turn !== null;
+  }
+
+  private canStartVersion(): boolean {
+    return this.turn === null && this.elsewhereId === null && this.canMakeVersions;
+  }
+
+  private versionRequest(text: string, version: VersionChange): TurnRequest {
+    return {
+      text,
+      isOnboarding: false,
+      conversationId: this.conversationId,
+      clientMessageId: newId(),
+      regenerate: false,
+      version,
+    };
+  }
+
+  /** The turn of a new version: not a new message (no draft to settle), the window kept. */
+  private versionTurn(
+    userKey: string,
+    assistantKey: string,
+    request: TurnRequest,
+    restore: ChatMessage[],
+    versionBase: { key: string; ids: string[] },
+  ): Turn {
+    const turn: Turn = {
+      userKey,
+      assistantKey,
+      request,
+      isNewMessage: false,
+      before: null,
+      handle: null,
+      stopping: false,
+      started: false,
+      retold: null,
+      restore,
+      versionBase,
+    };
+    this.turn = turn;
+    this.pendingText = '';
+    return turn;
+  }
+
   private currentTransport(): ChatTransport {
     return this.streamingRefused ? this.fallback : this.transport;
   }
@@ -334,6 +496,8 @@ export class ChatSession {
       stopping: false,
       started: false,
       retold: null,
+      restore: null,
+      versionBase: null,
     };
     this.turn = turn;
     this.pendingText = '';
@@ -460,6 +624,8 @@ export class ChatSession {
       stopping: false,
       started: false,
       retold: '',
+      restore: null,
+      versionBase: null,
     };
     this.turn = turn;
     this.pendingText = '';
@@ -490,11 +656,19 @@ export class ChatSession {
           turn.userKey === null
             ? this.getSnapshot().messages
             : this.updated(turn.userKey, (m) => ({ ...m, serverId: start.userMessageId }));
+        const withAnswer = updateMessage(withUser, turn.assistantKey, (m) => ({
+          ...m,
+          serverId: start.assistantMessageId,
+        }));
+        const base = turn.versionBase;
         this.store.update({
-          messages: updateMessage(withUser, turn.assistantKey, (m) => ({
-            ...m,
-            serverId: start.assistantMessageId,
-          })),
+          messages:
+            base === null
+              ? withAnswer
+              : updateMessage(withAnswer, base.key, (m) => ({
+                  ...m,
+                  versionIds: m.serverId === null ? base.ids : [...base.ids, m.serverId],
+                })),
         });
         if (start.prefix !== null) {
           // A continuation: the answer is told again from its text so far, then grows.
@@ -550,6 +724,18 @@ export class ChatSession {
         }
         if (turn.isNewMessage && !turn.started && error.refused === true) {
           this.refuseSend(turn, error);
+          return;
+        }
+        if (turn.restore !== null && !turn.started) {
+          // The server made no new version (an answer being written, a rate limit): the
+          // exchange is as it was, and the reason shows where a refused send's does.
+          this.turn = null;
+          this.store.update({
+            messages: turn.restore,
+            status: 'idle',
+            error: null,
+            sendError: error,
+          });
           return;
         }
         this.accepted(turn); // its bubble stays, with the error and Retry

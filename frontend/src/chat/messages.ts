@@ -39,6 +39,11 @@ export interface ChatMessage {
   queuePosition?: number | null;
   error: ChatError | null;
   createdAt: string;
+  /**
+   * The server ids of every version of this message (regenerated answers, edited questions),
+   * oldest first, its own among them; empty when it has no other version or none is known.
+   */
+  versionIds: string[];
 }
 
 export const HISTORY_LIMIT = 50;
@@ -81,6 +86,7 @@ export function fromServerMessage(message: Message): ChatMessage {
         }
       : null,
     createdAt: message.created_at,
+    versionIds: message.version_ids ?? [],
   };
 }
 
@@ -102,6 +108,7 @@ export function localMessage(
     isStreaming,
     error: null,
     createdAt: new Date().toISOString(),
+    versionIds: [],
   };
 }
 
@@ -196,4 +203,18 @@ export function failureToChatError(failure: StreamFailure, now: number = Date.no
     retryAt: retryAtFrom(failure.retryAfterS, now),
     refused: failure.refused ?? false,
   };
+}
+
+/** Where a message stands among its versions (1-based), or null when it has no other. */
+export function versionPosition(message: ChatMessage): { index: number; count: number } | null {
+  const { versionIds, serverId } = message;
+  if (versionIds.length < 2 || serverId === null) return null;
+  const index = versionIds.indexOf(serverId);
+  return index === -1 ? null : { index: index + 1, count: versionIds.length };
+}
+
+/** The versions a new one joins: the message's own (itself, when it had no other). */
+export function versionsSoFar(message: ChatMessage): string[] {
+  if (message.versionIds.length > 0) return message.versionIds;
+  return message.serverId === null ? [] : [message.serverId];
 }

@@ -4,7 +4,7 @@
 // it has. A streaming transport can also follow an answer it did not send (attach), and
 // continue a stopped answer where it stopped (continueAnswer).
 
-import type { Message, OnboardingProgress } from '../api/types';
+import type { ChatTurn, Message, OnboardingProgress } from '../api/types';
 import type { ChatClient, StreamCallbacks } from '../services/chatService';
 
 import type { ChatError } from './messages';
@@ -18,7 +18,15 @@ export interface TurnRequest {
   clientMessageId: string;
   /** A retry of a failed answer: the server answers the stored question anew. */
   regenerate: boolean;
+  /**
+   * A new version of the latest exchange (docs/api.md, "Versions"): its answer regenerated, or
+   * its question edited (`text` is then the new text). Streaming transports only.
+   */
+  version?: VersionChange | null;
 }
+
+export type VersionChange =
+  { kind: 'regenerate'; answerId: string } | { kind: 'edit'; messageId: string };
 
 /** The server stored the question and started the answer. */
 export interface TurnStart {
@@ -131,7 +139,7 @@ export class StreamingTransport implements ChatTransport {
   constructor(
     private readonly client: Pick<
       ChatClient,
-      'streamMessage' | 'attachToAnswer' | 'continueAnswer'
+      'streamMessage' | 'attachToAnswer' | 'continueAnswer' | 'regenerateAnswer' | 'editMessage'
     >,
   ) {}
 
@@ -143,9 +151,24 @@ export class StreamingTransport implements ChatTransport {
         conversationId: request.conversationId,
         clientMessageId: request.clientMessageId,
         regenerate: request.regenerate,
+        startTurn: this.versionStart(request),
       },
       streamCallbacks(callbacks),
     );
+  }
+
+  /** How a new version's turn starts, in place of a send's POST; undefined for a send. */
+  private versionStart(
+    request: TurnRequest,
+  ): ((signal: AbortSignal) => Promise<ChatTurn>) | undefined {
+    const { version } = request;
+    if (version === undefined || version === null) return undefined;
+    if (version.kind === 'regenerate') {
+      return (signal) =>
+        this.client.regenerateAnswer(version.answerId, request.clientMessageId, signal);
+    }
+    return (signal) =>
+      this.client.editMessage(version.messageId, request.text, request.clientMessageId, signal);
   }
 
   attach(assistantMessageId: string, callbacks: TurnCallbacks): TurnHandle {
@@ -168,6 +191,16 @@ export class WholeAnswerTransport implements ChatTransport {
 
   send(request: TurnRequest, callbacks: TurnCallbacks): TurnHandle {
     const abort = new AbortController();
+    if (request.version) {
+      // New versions stream (their answers are read as a send's): never sent as a message here.
+      callbacks.onError({
+        code: 'streaming_required',
+        message: 'Regenerate and edit need streaming answers.',
+        retryable: false,
+        refused: true,
+      });
+      return { detach: () => undefined, stop: () => undefined };
+    }
     this.client
       .sendMessage(request.text, {
         isOnboarding: request.isOnboarding,

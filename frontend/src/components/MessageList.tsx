@@ -1,5 +1,6 @@
 // The conversation: messages as a log, the answer being written with a typing cursor, errors
-// with Retry, Continue for an answer that stopped part way, earlier history from the server (by
+// with Retry, Continue for an answer that stopped part way, Regenerate and Edit on the latest
+// exchange with `< 1/2 >` to flip between versions, earlier history from the server (by
 // the button or by scrolling to the top, the reader's place kept), and scroll that follows the
 // newest text without ever dragging back a reader who scrolled up.
 
@@ -7,7 +8,7 @@ import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 
 import type { ChatMessage } from '../chat/messages';
-import { isContinuable } from '../chat/messages';
+import { isContinuable, versionPosition } from '../chat/messages';
 import { useEarlierMessages } from '../hooks/useEarlierMessages';
 import { useStickToBottom } from '../hooks/useStickToBottom';
 import { markdownToPlainText, truncateAtWord } from '../lib/plainText';
@@ -16,8 +17,10 @@ import { AnswerStatus } from './AnswerStatus';
 import { SparkleIcon } from './Icons';
 import { Markdown } from './Markdown';
 import { MessageActions } from './MessageActions';
+import { MessageEditor } from './MessageEditor';
 import styles from './MessageList.module.css';
 import { RetryButton } from './RetryButton';
+import { VersionSwitcher } from './VersionSwitcher';
 
 export interface MessageListProps {
   messages: ChatMessage[];
@@ -28,6 +31,15 @@ export interface MessageListProps {
    * shows on the last answer when it stopped or was interrupted part way.
    */
   onContinue?: () => void;
+  /**
+   * Wired to useChat's regenerateLastAnswer where versions can be made: Regenerate shows on
+   * the last answer once it has ended, whatever its status.
+   */
+  onRegenerate?: () => void;
+  /** Wired to useChat's editLastMessage: Edit shows on the last question; true when sent. */
+  onEdit?: (text: string) => boolean;
+  /** Wired to useChat's chooseVersion: `< 1/2 >` flips a message's versions (absent: shown only). */
+  onChooseVersion?: (key: string, versionId: string) => void;
   hasEarlier?: boolean;
   isLoadingEarlier?: boolean;
   onLoadEarlier?: () => void;
@@ -86,10 +98,38 @@ interface MessageItemProps {
   message: ChatMessage;
   onRetry: (() => void) | undefined;
   onContinue: (() => void) | undefined;
+  onRegenerate: (() => void) | undefined;
+  onEdit: ((text: string) => boolean) | undefined;
+  onChooseVersion: ((key: string, versionId: string) => void) | undefined;
 }
 
-const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: MessageItemProps) {
+const MessageItem = memo(function MessageItem({
+  message,
+  onRetry,
+  onContinue,
+  onRegenerate,
+  onEdit,
+  onChooseVersion,
+}: MessageItemProps) {
   const { role, isStreaming, status, error } = message;
+  const [isEditing, setIsEditing] = useState(false);
+  const position = versionPosition(message);
+  const what = role === 'user' ? 'message' : 'answer';
+  const switcher = position && (
+    <VersionSwitcher
+      index={position.index}
+      count={position.count}
+      what={what}
+      onShow={
+        onChooseVersion &&
+        ((index: number) => {
+          const versionId = message.versionIds[index - 1];
+          if (versionId !== undefined) onChooseVersion(message.id, versionId);
+        })
+      }
+    />
+  );
+  const hasEnded = !isStreaming && status !== 'pending';
   const isPending = status === 'pending';
   const note = isStreaming || error ? undefined : STATUS_NOTES[status];
   const className = [
@@ -118,9 +158,19 @@ const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: 
       )}
       <div className={styles.bubble}>
         {role === 'user' ? (
-          <p className={styles.userText} data-testid="message-text">
-            {message.content}
-          </p>
+          isEditing && onEdit ? (
+            <MessageEditor
+              initialText={message.content}
+              onSend={(text) => {
+                if (onEdit(text)) setIsEditing(false);
+              }}
+              onCancel={() => setIsEditing(false)}
+            />
+          ) : (
+            <p className={styles.userText} data-testid="message-text">
+              {message.content}
+            </p>
+          )
         ) : (
           message.content !== '' && (
             <Markdown
@@ -159,10 +209,32 @@ const MessageItem = memo(function MessageItem({ message, onRetry, onContinue }: 
           </span>
         )}
         {note !== undefined && <p className={styles.note}>{note}</p>}
+        {role === 'user' && !isEditing && (switcher || onEdit) && (
+          <div className={styles.questionActions}>
+            {switcher}
+            {onEdit && (
+              <button
+                type="button"
+                className={styles.edit}
+                onClick={() => setIsEditing(true)}
+                title="Change this message and ask again; this version is kept"
+              >
+                Edit<span className="sr-only"> message</span>
+              </button>
+            )}
+          </div>
+        )}
         {role === 'assistant' &&
-          status === 'complete' &&
-          !isStreaming &&
-          message.content !== '' && <MessageActions markdown={message.content} />}
+          hasEnded &&
+          ((status === 'complete' && message.content !== '') || onRegenerate || switcher) && (
+            <div className={styles.answerActions}>
+              {switcher}
+              <MessageActions
+                markdown={status === 'complete' ? message.content : ''}
+                onRegenerate={onRegenerate}
+              />
+            </div>
+          )}
         {error && (
           <div className={styles.error} role="alert">
             <p>{error.message}</p>
@@ -205,6 +277,9 @@ export function MessageList({
   messages,
   onRetry,
   onContinue,
+  onRegenerate,
+  onEdit,
+  onChooseVersion,
   hasEarlier = false,
   isLoadingEarlier = false,
   onLoadEarlier,
@@ -234,6 +309,12 @@ export function MessageList({
   });
   const lastFailedId = last?.role === 'assistant' && last.error ? last.id : null;
   const continuableId = onContinue && last !== undefined && isContinuable(last) ? last.id : null;
+  // New versions only of the latest exchange, never while an answer is on its way.
+  const lastAnswer = last?.role === 'assistant' && last.serverId !== null ? last : undefined;
+  const regenerableId = onRegenerate && !isBusy ? (lastAnswer?.id ?? null) : null;
+  const lastUser = messages.findLast((m) => m.role === 'user');
+  const editableId = onEdit && !isBusy && lastUser?.serverId ? lastUser.id : null;
+  const chooseVersion = isBusy ? undefined : onChooseVersion;
 
   return (
     <div className={styles.container}>
@@ -288,6 +369,9 @@ export function MessageList({
                 message={message}
                 onRetry={message.id === lastFailedId ? onRetry : undefined}
                 onContinue={message.id === continuableId ? onContinue : undefined}
+                onRegenerate={message.id === regenerableId ? onRegenerate : undefined}
+                onEdit={message.id === editableId ? onEdit : undefined}
+                onChooseVersion={chooseVersion}
               />
             ))}
           </div>

@@ -77,6 +77,17 @@ export interface UseChat {
   canContinue: boolean;
   /** Continues the last answer where it stopped, in the same message (docs/api.md, "Continue"). */
   continueLastAnswer: () => boolean;
+  /**
+   * Whether the latest exchange can get new versions here (regenerate, edit & resend): answers
+   * stream and this is the free chat (docs/api.md, "Versions").
+   */
+  canMakeVersions: boolean;
+  /** Another answer to the last question; the last answer stays a version. */
+  regenerateLastAnswer: () => boolean;
+  /** Sends `text` as a new version of the last question; the earlier one stays a version. */
+  editLastMessage: (text: string) => boolean;
+  /** Shows version `versionId` of the message shown under `key` (and gives it to the model). */
+  chooseVersion: (key: string, versionId: string) => void;
   loadEarlier: () => Promise<void>;
 }
 
@@ -109,6 +120,7 @@ export function useChat(options: UseChatOptions): UseChat {
         onTurnComplete: (result) => handlers.current.onTurnComplete?.(result),
         onSendRefused: (text) => handlers.current.onSendRefused?.(text),
         onSendAccepted: (text) => handlers.current.onSendAccepted?.(text),
+        chooseVersion: (messageId) => client.chooseVersion(messageId),
         channel,
       }),
   );
@@ -137,6 +149,11 @@ export function useChat(options: UseChatOptions): UseChat {
       },
       retryLastMessage: () => session.retryLastMessage(),
       continueLastAnswer: () => session.continueLastAnswer(),
+      regenerateLastAnswer: () => session.regenerateLastAnswer(),
+      editLastMessage: (text: string) => session.editLastMessage(text),
+      chooseVersion: (key: string, versionId: string) => {
+        void session.showVersion(key, versionId);
+      },
     }),
     [session],
   );
@@ -150,6 +167,7 @@ export function useChat(options: UseChatOptions): UseChat {
     isStreamingMode: snapshot.isStreamingMode,
     answerElsewhere: snapshot.answerElsewhere,
     canContinue: snapshot.isStreamingMode && !session.isOnboarding,
+    canMakeVersions: snapshot.isStreamingMode && !session.isOnboarding,
     error: snapshot.error,
     sendError: snapshot.sendError,
     conversationId: snapshot.conversationId,

@@ -113,6 +113,9 @@ export function ChatPage() {
         messages={chat.messages}
         onRetry={chat.retryLastMessage}
         onContinue={chat.canContinue ? chat.continueLastAnswer : undefined}
+        onRegenerate={chat.canMakeVersions && !isReadOnly ? chat.regenerateLastAnswer : undefined}
+        onEdit={chat.canMakeVersions && !isReadOnly ? chat.editLastMessage : undefined}
+        onChooseVersion={chat.chooseVersion}
         hasEarlier={chat.history.hasEarlier}
         isLoadingEarlier={chat.history.isLoadingEarlier}
         onLoadEarlier={() => void chat.loadEarlier()}

@@ -17,8 +17,10 @@ import type {
   Conversation,
   ConversationList,
   ConversationUpdate,
+  EditRequest,
   MessagePage,
   OnboardingMessageRequest,
+  RegenerateRequest,
   SearchResults,
   SendMessageRequest,
   SendMessageResponse,
@@ -131,6 +133,46 @@ export class ChatService {
     return apiRequest<ChatTurn>('/chat/turns', { method: 'POST', json: request, signal });
   }
 
+  /**
+   * Starts a new answer to the question answer `answerId` replies to (the latest exchange),
+   * keeping the earlier answers as versions; read it as a send's answer is.
+   */
+  regenerateAnswer(
+    answerId: string,
+    clientMessageId: string,
+    signal?: AbortSignal,
+  ): Promise<ChatTurn> {
+    return apiRequest<ChatTurn>(`/chat/messages/${encodeURIComponent(answerId)}/regenerate`, {
+      method: 'POST',
+      json: { client_message_id: clientMessageId } satisfies RegenerateRequest,
+      signal,
+    });
+  }
+
+  /**
+   * Stores `message` as a new version of user message `messageId` (the latest question) and
+   * starts its answer; the earlier version and its answers are kept.
+   */
+  editMessage(
+    messageId: string,
+    message: string,
+    clientMessageId: string,
+    signal?: AbortSignal,
+  ): Promise<ChatTurn> {
+    return apiRequest<ChatTurn>(`/chat/messages/${encodeURIComponent(messageId)}/edit`, {
+      method: 'POST',
+      json: { message, client_message_id: clientMessageId } satisfies EditRequest,
+      signal,
+    });
+  }
+
+  /** Shows version `messageId` of its message; resolves with its exchange as it now reads. */
+  chooseVersion(messageId: string): Promise<ChatTurn> {
+    return apiRequest<ChatTurn>(`/chat/messages/${encodeURIComponent(messageId)}/choose`, {
+      method: 'POST',
+    });
+  }
+
   /** Stops answer `assistantMessageId`; resolves once it has stopped and its text is stored. */
   cancelAnswer(assistantMessageId: string): Promise<CancelResponse> {
     return apiRequest<CancelResponse>(
@@ -229,4 +271,7 @@ export type ChatClient = Pick<
   | 'cancelSend'
   | 'listMessages'
   | 'isStreamingSupported'
+  | 'regenerateAnswer'
+  | 'editMessage'
+  | 'chooseVersion'
 >;

@@ -57,6 +57,11 @@ export interface StreamOptions {
    */
   regenerate?: boolean;
   /**
+   * Starts the turn in place of POST /chat/turns, with the same clientMessageId: a regenerate
+   * or an edit & resend (docs/api.md, "Versions"). Its answer is then read as a send's is.
+   */
+  startTurn?: (signal: AbortSignal) => Promise<ChatTurn>;
+  /**
    * How many of our own reopens in a row the server may refuse with an HTTP status (say, a
    * 404) before the stream is reported lost. An unreachable server is tried again for
    * RECONNECT_WINDOW_MS instead, however many times that takes.
@@ -336,16 +341,19 @@ export class ActiveStream implements StreamHandle {
     this.requested = true;
     let turn: ChatTurn;
     try {
-      turn = await this.service.startTurn(
-        buildTurnRequest({
-          message: target.message,
-          clientMessageId: target.clientMessageId,
-          isOnboarding: target.options.isOnboarding,
-          conversationId: target.options.conversationId,
-          regenerate: target.options.regenerate,
-        }),
-        this.posting.signal,
-      );
+      const { startTurn } = target.options;
+      turn = await (startTurn
+        ? startTurn(this.posting.signal)
+        : this.service.startTurn(
+            buildTurnRequest({
+              message: target.message,
+              clientMessageId: target.clientMessageId,
+              isOnboarding: target.options.isOnboarding,
+              conversationId: target.options.conversationId,
+              regenerate: target.options.regenerate,
+            }),
+            this.posting.signal,
+          ));
     } catch (error) {
       if (!this.finished) this.fail(toFailure(error, postRefused(error)));
       return false;

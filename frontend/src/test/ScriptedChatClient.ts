@@ -4,7 +4,7 @@
 import { vi } from 'vitest';
 
 import type { ChunkEvent, CompleteEvent, StartEvent } from '../api/events';
-import type { CancelResponse, MessagePage, SendMessageResponse } from '../api/types';
+import type { CancelResponse, ChatTurn, MessagePage, SendMessageResponse } from '../api/types';
 import type {
   ChatClient,
   SendOptions,
@@ -56,6 +56,23 @@ export class ScriptedChatClient implements ChatClient {
       content: '',
       last_event_id: null,
     }),
+  );
+
+  /** A version's POST: never answers unless a test says so (its stream is driven instead). */
+  regenerateAnswer = vi.fn(
+    (_answerId: string, _clientMessageId: string, _signal?: AbortSignal): Promise<ChatTurn> =>
+      new Promise<ChatTurn>(() => undefined),
+  );
+  editMessage = vi.fn(
+    (
+      _messageId: string,
+      _message: string,
+      _clientMessageId: string,
+      _signal?: AbortSignal,
+    ): Promise<ChatTurn> => new Promise<ChatTurn>(() => undefined),
+  );
+  chooseVersion = vi.fn(
+    (_messageId: string): Promise<ChatTurn> => new Promise<ChatTurn>(() => undefined),
   );
 
   isStreamingSupported(): boolean {
