@@ -3,8 +3,8 @@
 // are closed, a half-written link shows its text, a table shows once its header and delimiter
 // row are both there, and a line that is only a list or heading marker waits for its text.
 //
-// Only the end of the text is looked at and changed, and nothing inside code: complete
-// markdown comes back as it was. Pure and cheap: it runs on the last block on every frame.
+// Only the end of the text is changed, and never anything inside code: complete markdown comes
+// back as it was. Pure and small: it runs on the last block (only) on every frame.
 
 /** A code fence line: its indentation and its marker (```` ``` ```` or `~~~`, or longer). */
 const FENCE = /^( *)(`{3,}|~{3,})/;
