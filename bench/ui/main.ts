@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
     chunks: { type: 'string', default: '3000' },
     rate: { type: 'string', default: '500' },
     'stream-runs': { type: 'string', default: '2' },
-    opens: { type: 'string', default: '7' },
+    opens: { type: 'string', default: '9' },
     'long-messages': { type: 'string', default: '1000' },
     'scroll-pages': { type: 'string', default: '4' },
   },
@@ -171,6 +171,7 @@ async function main(): Promise<void> {
 
     const readerPage = await signedInPage(browser, server.url, seeded.reader.account);
     results.open = await openConversations(
+      browser,
       readerPage,
       seeded.home,
       seeded.small,

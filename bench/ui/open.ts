@@ -4,7 +4,7 @@
 // newest message is on screen and two frames are painted. Each open starts from a third, short
 // conversation; the two are opened in turn (ABBA ...) so a drift of the machine hits both.
 
-import type { CDPSession, Page } from 'playwright-core';
+import type { Browser, CDPSession, Page } from 'playwright-core';
 
 import { mainThreadTime, startRecording, stopRecording, timeBetween, twoFrames } from './page';
 import type { MainThreadTime } from './page';
@@ -19,6 +19,11 @@ export interface OpenRun {
   label: string;
   wallMs: number;
   mainThread: MainThreadTime;
+  /**
+   * CPU time of the renderer processes (all threads), from the operating system in 10 ms ticks:
+   * coarser than the script time but not stretched when other processes take the cores.
+   */
+  rendererCpuMs: number;
   messagesShown: number;
   commits: number;
   longTasks: number;
@@ -30,6 +35,14 @@ function loaded(page: Page, target: OpenTarget) {
     .waitFor({ state: 'attached', timeout: 30_000 });
 }
 
+/** The CPU time of every renderer process so far (only the reader's page is busy), ms. */
+async function rendererCpuMs(browserCdp: CDPSession): Promise<number> {
+  const { processInfo } = await browserCdp.send('SystemInfo.getProcessInfo');
+  return processInfo
+    .filter((p) => p.type === 'renderer')
+    .reduce((sum, p) => sum + p.cpuTime * 1000, 0);
+}
+
 async function settle(page: Page): Promise<void> {
   await twoFrames(page);
   await page.waitForTimeout(250); // late effects and the sidebar's own requests
@@ -39,6 +52,7 @@ async function settle(page: Page): Promise<void> {
 export async function openOnce(
   page: Page,
   cdp: CDPSession,
+  browserCdp: CDPSession,
   from: OpenTarget,
   target: OpenTarget,
 ): Promise<OpenRun> {
@@ -47,6 +61,7 @@ export async function openOnce(
   await settle(page);
 
   const before = await mainThreadTime(cdp);
+  const cpuBefore = await rendererCpuMs(browserCdp);
   await startRecording(page);
   const started = performance.now();
   await page.locator(`a[href="/chat/${target.conversationId}"]`).click();
@@ -56,11 +71,13 @@ export async function openOnce(
   const wallMs = performance.now() - started;
   const recording = await stopRecording(page);
   const after = await mainThreadTime(cdp);
+  const cpuAfter = await rendererCpuMs(browserCdp);
   const messagesShown = await page.locator('[role="log"] [data-testid="message"]').count();
   return {
     label: target.label,
     wallMs,
     mainThread: timeBetween(before, after),
+    rendererCpuMs: cpuAfter - cpuBefore,
     messagesShown,
     commits: recording.commits.length,
     longTasks: recording.longTasks.length,
@@ -69,6 +86,7 @@ export async function openOnce(
 
 /** `repeats` opens of each target, alternating which goes first. */
 export async function openConversations(
+  browser: Browser,
   page: Page,
   home: OpenTarget,
   small: OpenTarget,
@@ -77,16 +95,18 @@ export async function openConversations(
 ): Promise<OpenRun[]> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable');
+  const browserCdp = await browser.newBrowserCDPSession();
   await page.goto(`/chat/${home.conversationId}`);
   await loaded(page, home);
   // One unmeasured open of each: the code paths are compiled and the caches warm for both.
-  await openOnce(page, cdp, home, small);
-  await openOnce(page, cdp, home, large);
+  await openOnce(page, cdp, browserCdp, home, small);
+  await openOnce(page, cdp, browserCdp, home, large);
   const runs: OpenRun[] = [];
   for (let i = 0; i < repeats; i += 1) {
     const order = i % 2 === 0 ? [small, large] : [large, small];
-    for (const target of order) runs.push(await openOnce(page, cdp, home, target));
+    for (const target of order) runs.push(await openOnce(page, cdp, browserCdp, home, target));
   }
   await cdp.detach();
+  await browserCdp.detach();
   return runs;
 }

@@ -94,6 +94,8 @@ export interface FrameStats {
   framesOverOne: number;
   /** Frames with at least one commit. */
   framesWithCommit: number;
+  /** Where the frames with more than one commit began, ms after the recording's first frame. */
+  framesOverOneAtMs: number[];
 }
 
 /** Puts each commit into the frame interval it happened in: [frame i, frame i+1). */
@@ -111,6 +113,9 @@ export function commitsPerFrame(recording: Recording): FrameStats {
     maxCommitsPerFrame: Math.max(0, ...perFrame),
     framesOverOne: perFrame.filter((n) => n > 1).length,
     framesWithCommit: perFrame.filter((n) => n > 0).length,
+    framesOverOneAtMs: perFrame.flatMap((n, i) =>
+      n > 1 ? [Math.round((frames[i] ?? 0) - (frames[0] ?? 0))] : [],
+    ),
   };
 }
 
