@@ -91,7 +91,7 @@ describe('Property: render batching', () => {
     const { client, frames, view, current, commits } = mount();
     const run = Math.random().toString(36).slice(2); // blocks no earlier test has cached
     const blocks = Array.from(
-      { length: 20 },
+      { length: 8 },
       (_, i) => `## Part ${i}\n\nSome **bold ${run}** text ${i}:\n\n- one ${i}\n  - two ${run}`,
     );
     const text = blocks.join('\n\n');
