@@ -13,6 +13,7 @@ from tests.fixtures.accounts import Account, new_account
 from tests.fixtures.models import OneAtATimeModel, one_at_a_time_model, words
 from tests.fixtures.server import AppFactory
 from tests.fixtures.streams import (
+    STREAM_PATH,
     StreamReader,
     event_seq,
     read_stream,
@@ -56,30 +57,46 @@ async def _queued_stream(
     return reader, task, params
 
 
+class HeldModel:
+    """The one-at-a-time model whose first answer holds the model until `release()`, so the
+    queue behind it stands still however slow the machine is."""
+
+    def __init__(self, chunks: int = 30) -> None:
+        self.model: OneAtATimeModel = one_at_a_time_model(words(chunks), delay_s=0.02)
+        self._gate = asyncio.Event()
+
+        async def hold_the_first_answer() -> None:
+            if len(self.model.calls) == 1:
+                await self._gate.wait()
+
+        self.model.on_call = hold_the_first_answer
+
+    def release(self) -> None:
+        self._gate.set()
+
+
 async def _holder(
-    client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account, held: HeldModel
 ) -> tuple[StreamReader, asyncio.Task[StreamReader]]:
-    """An answer that has the model: its first words are out."""
+    """An answer that has the model (and keeps it until the test releases it)."""
     reader, task = start_stream(client, stream_params(account.access_token, "First"))
-    await poll_until(lambda: "chunk" in reader.types)
+    await poll_until(lambda: len(held.model.calls) == 1)
     return reader, task
-
-
-def _slow_model(chunks: int = 30) -> OneAtATimeModel:
-    return one_at_a_time_model(words(chunks), delay_s=0.05)
 
 
 async def test_waiting_answers_hear_their_places_two_then_one_then_their_answer(
     live_server_factory: AppFactory,
 ) -> None:
-    model = _slow_model()
+    held = HeldModel()
+    model = held.model
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             accounts = [await new_account(client) for _ in range(3)]
-            first, first_task = await _holder(client, accounts[0])
+            first, first_task = await _holder(client, accounts[0], held)
             second, second_task, _ = await _queued_stream(client, accounts[1], "Second", 1)
             third, third_task, _ = await _queued_stream(client, accounts[2], "Third", 2)
             assert _positions(third) == [2] and "chunk" not in third.types
+            held.release()
             await asyncio.wait_for(asyncio.gather(first_task, second_task, third_task), 30)
     assert _positions(first) == []  # nobody ahead of it: never queued
     assert _positions(second) == [1]
@@ -101,11 +118,12 @@ async def test_waiting_answers_hear_their_places_two_then_one_then_their_answer(
 async def test_a_stopped_waiter_leaves_the_queue_and_the_one_behind_moves_up(
     live_server_factory: AppFactory,
 ) -> None:
-    model = _slow_model()
+    held = HeldModel()
+    model = held.model
     async with live_server_factory(model=model) as server:
         async with server.client() as client:
             accounts = [await new_account(client) for _ in range(3)]
-            _, first_task = await _holder(client, accounts[0])
+            _, first_task = await _holder(client, accounts[0], held)
             second, second_task, _ = await _queued_stream(client, accounts[1], "Second", 1)
             third, third_task, _ = await _queued_stream(client, accounts[2], "Third", 2)
             stop = await client.post(
@@ -115,6 +133,7 @@ async def test_a_stopped_waiter_leaves_the_queue_and_the_one_behind_moves_up(
             assert stop.json()["status"] == "cancelled"
             await poll_until(lambda: 1 in _positions(third))
             assert "chunk" not in third.types  # moved up, still waiting for the first answer
+            held.release()
             await asyncio.wait_for(asyncio.gather(first_task, second_task, third_task), 30)
     assert second.terminal["code"] == "cancelled"
     assert "chunk" not in second.types
@@ -126,11 +145,12 @@ async def test_a_stopped_waiter_leaves_the_queue_and_the_one_behind_moves_up(
 async def test_resuming_a_queued_answer_is_exact_and_hears_its_place_again(
     live_server_factory: AppFactory,
 ) -> None:
-    model = _slow_model(40)
+    held = HeldModel(40)
+    model = held.model
     async with live_server_factory(model=model, stream_disconnect_grace_s=5) as server:
         async with server.client() as client:
             accounts = [await new_account(client) for _ in range(2)]
-            _, first_task = await _holder(client, accounts[0])
+            _, first_task = await _holder(client, accounts[0], held)
             params = stream_params(accounts[1].access_token, "Second")
             cut = await read_stream(client, params, stop_after=2)  # start, then its place
             assert cut.types == ["start", "queued"]
@@ -142,8 +162,11 @@ async def test_resuming_a_queued_answer_is_exact_and_hears_its_place_again(
                 path=f"/api/v1/chat/messages/{cut.message_id}/stream",
                 stop_after=2,
             )
-            rest = await read_stream(client, params, headers={"Last-Event-ID": last_id})
-            await asyncio.wait_for(first_task, 30)
+            rest = StreamReader(client, STREAM_PATH, params, {"Last-Event-ID": last_id})
+            resuming = asyncio.create_task(rest.run())
+            await poll_until(lambda: "queued" in rest.types)  # told its place again
+            held.release()
+            await asyncio.wait_for(asyncio.gather(first_task, resuming), 30)
             replay = await read_stream(client, params)
     assert attach.types == ["start", "queued"] and _positions(attach) == [1]
     assert _positions(rest) == [1]  # still waiting when it came back: told again
