@@ -578,11 +578,16 @@ export class ChatSession {
       return;
     }
     const userIndex = messages.findIndex((m) => m.serverId === event.userMessageId);
+    // An edit there: its question takes the place of the version it was made from.
+    const replaced = messages.findIndex((m) => m.serverId === (event.replaces ?? null));
     const question = {
       ...localMessage(newId(), 'user', event.question, 'complete', false, event.clientMessageId),
       serverId: event.userMessageId,
     };
-    const before = userIndex === -1 ? [...messages, question] : messages.slice(0, userIndex + 1);
+    const before =
+      userIndex !== -1
+        ? messages.slice(0, userIndex + 1)
+        : [...(replaced === -1 ? messages : messages.slice(0, replaced)), question];
     const answer = {
       ...localMessage(newId(), 'assistant', '', 'streaming', true),
       serverId: event.messageId,
@@ -796,6 +801,7 @@ export class ChatSession {
       userMessageId: start.userMessageId,
       question: request.text,
       clientMessageId: request.clientMessageId,
+      ...(request.version?.kind === 'edit' ? { replaces: request.version.messageId } : {}),
     });
   }
 

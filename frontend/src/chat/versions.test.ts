@@ -4,6 +4,7 @@
 import { describe, expect, it, vi } from 'vitest';
 
 import type { ChatTurn } from '../api/types';
+import type { AnswerAnnouncement, AnswerChannel } from '../services/answerChannel';
 import { manualFrames } from '../test/frames';
 import { ScriptedTransport } from '../test/ScriptedTransport';
 import { makeMessage } from '../test/server';
@@ -129,5 +130,44 @@ describe('ChatSession: choosing a version', () => {
     expect(await session.showVersion(before[0]?.id ?? '', 'q0')).toBe(false);
     expect(state().messages).toBe(before);
     expect(state().sendError).not.toBeNull();
+  });
+});
+
+describe('ChatSession: versions in other tabs', () => {
+  function channel() {
+    const listeners = new Set<(event: AnswerAnnouncement) => void>();
+    const announced: AnswerAnnouncement[] = [];
+    const value: AnswerChannel = {
+      announce: (event) => {
+        announced.push(event);
+      },
+      listen: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const hear = (event: AnswerAnnouncement) => {
+      for (const listener of listeners) listener(event);
+    };
+    return { value, announced, hear };
+  }
+
+  it('says which question an edit replaces, and a tab hearing it shows the new one instead', () => {
+    const here = channel();
+    const { session, streaming } = setup({ channel: here.value });
+    session.editLastMessage('Why not?');
+    streaming.latest().start({ conversationId: 'conv-1', userMessageId: 'q2' });
+    expect(here.announced[0]).toMatchObject({ type: 'answer-started', replaces: 'q1' });
+
+    const there = channel();
+    const other = setup({ channel: there.value });
+    other.session.watchOtherTabs();
+    const started = here.announced[0];
+    if (started?.type !== 'answer-started') throw new Error('no start announced');
+    there.hear(started);
+    expect(other.state().messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Why not?'],
+      ['assistant', ''],
+    ]);
   });
 });

@@ -13,6 +13,11 @@ export interface AnswerStarted {
   userMessageId: string;
   question: string;
   clientMessageId: string;
+  /**
+   * An edit & resend: the server id of the question this one is a new version of, which the
+   * other tabs take away (with what follows it) to show this one in its place.
+   */
+  replaces?: string;
 }
 
 /** A tab's Continue was accepted: stopped answer `messageId` is being written again. */
@@ -58,6 +63,7 @@ function isAnnouncement(data: unknown): data is AnswerAnnouncement {
   if (typeof data !== 'object' || data === null) return false;
   const event = data as Record<string, unknown>;
   const fields = FIELDS.get(String(event.type));
+  if (event.replaces !== undefined && typeof event.replaces !== 'string') return false;
   return fields !== undefined && fields.every((key) => typeof event[key] === 'string');
 }
 
