@@ -5,14 +5,32 @@ import type { Locator, Page } from '@playwright/test';
 
 import type { Account } from './api';
 
-/** Signs in on the page's own server, or at `origin` (another one, e.g. a proxy in front). */
+/**
+ * Signs in on the page's own server, or at `origin` (another one, e.g. a proxy in front). A
+ * session this browser already holds there is resumed instead: the refresh cookie belongs to
+ * the host, whatever the port, so a proxy on 127.0.0.1 shares the server's sign-in.
+ */
 export async function signIn(
   page: Page,
   account: Account,
   landing = /\/chat(\/|$)/,
   origin = '',
 ): Promise<void> {
+  // The page first tries the refresh cookie (or a stored access token): wait for its outcome,
+  // or the form would be filled in just as the page leaves for the chat.
+  const refreshed = page
+    .waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/auth/refresh')
+    .then((response) => (response.ok() ? 'resumed' : 'form'))
+    .catch(() => 'form');
   await page.goto(`${origin}/login`);
+  const left = page
+    .waitForURL((url) => !url.pathname.endsWith('/login'))
+    .then(() => 'resumed')
+    .catch(() => 'form');
+  if ((await Promise.race([refreshed, left])) === 'resumed') {
+    await expect(page).toHaveURL(landing);
+    return;
+  }
   await page.getByLabel('Email').fill(account.email);
   await page.getByLabel('Password').fill(account.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
