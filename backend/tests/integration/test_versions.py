@@ -182,6 +182,12 @@ async def test_edit_and_resend_keeps_the_earlier_question_and_its_answer(
 
         await _send(h.client, account, "Next", conversation_id)
         assert _said(model.last_call) == [("human", "Before"), ("ai", ANSWER), ("human", "Next")]
+        edited_id = turn["user_message"]["id"]
+        found = await h.client.get("/api/v1/chat/search?q=after", headers=account.auth)
+        hits = [hit["message_id"] for hit in found.json()["items"]]
+        assert edited_id not in hits  # a version not chosen is not found
+        found = await h.client.get("/api/v1/chat/search?q=before", headers=account.auth)
+        assert question["id"] in [hit["message_id"] for hit in found.json()["items"]]
 
 
 async def test_only_the_latest_exchange_gets_new_versions(app_factory: AppFactory) -> None:

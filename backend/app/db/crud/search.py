@@ -101,6 +101,13 @@ def _typed(statement: TextClause) -> TextualSelect:
     )
 
 
+# Only what the conversations show (migration 0006): the chosen version of each message, and no
+# answer to a question whose other version is chosen.
+_SHOWN = (
+    "m.chosen AND NOT EXISTS (SELECT 1 FROM messages AS question "
+    "WHERE question.id = m.reply_to_id AND NOT question.chosen)"
+)
+
 _SQLITE_SEARCH = _typed(
     text(
         f"""
@@ -112,7 +119,7 @@ _SQLITE_SEARCH = _typed(
     FROM messages_fts
     JOIN messages AS m ON m.id = messages_fts.message_id
     JOIN conversations AS c ON c.id = m.conversation_id
-    WHERE messages_fts MATCH :match AND m.user_id = :user_id
+    WHERE messages_fts MATCH :match AND m.user_id = :user_id AND {_SHOWN}
     ORDER BY bm25(messages_fts), m.created_at DESC, m.id
     LIMIT :limit
     """
@@ -133,7 +140,7 @@ _POSTGRES_SEARCH = _typed(
         SELECT m.id, m.conversation_id, m.role, m.content, m.created_at,
                ts_rank(to_tsvector('simple'::regconfig, m.content), q.query) AS rank
         FROM messages AS m, q
-        WHERE m.user_id = :user_id
+        WHERE m.user_id = :user_id AND {_SHOWN}
           AND to_tsvector('simple'::regconfig, m.content) @@ q.query
         ORDER BY rank DESC, m.created_at DESC, m.id
         LIMIT :limit
