@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.core.metrics import LEASES_LOST
+from app.core.redis_calls import RawCommands
 from app.streaming.generation import StopReason
 from app.streaming.redis_log import LIVE_KEY, OWNERS_KEY
 
@@ -101,19 +102,19 @@ class StreamLeases:
     def __init__(
         self, redis: Redis, *, owner_token: str, lease_s: float, on_lost: LeaseLost
     ) -> None:
-        self._redis = redis
         self._token = owner_token
         self.lease_s = lease_s
         self._lease_ms = int(lease_s * 1000)
         self._on_lost = on_lost
         self._owned: set[uuid.UUID] = set()
-        self._claim = redis.register_script(_CLAIM)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
-        self._lapsed = redis.register_script(_LAPSED)
-        self._take_over = redis.register_script(_TAKE_OVER)
-        self._mark_reader = redis.register_script(_MARK_READER)
-        self._count_readers = redis.register_script(_COUNT_READERS)
+        calls = self._calls = RawCommands(redis)
+        self._claim = calls.script(_CLAIM)
+        self._renew = calls.script(_RENEW)
+        self._release = calls.script(_RELEASE)
+        self._lapsed = calls.script(_LAPSED)
+        self._take_over = calls.script(_TAKE_OVER)
+        self._mark_reader = calls.script(_MARK_READER)
+        self._count_readers = calls.script(_COUNT_READERS)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -146,6 +147,7 @@ class StreamLeases:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self._calls.close()
 
     async def _renew_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -201,7 +203,7 @@ class StreamLeases:
 
     async def is_live(self, message_id: uuid.UUID) -> bool:
         """Does any process hold (or have held, not yet recovered) the answer's lease?"""
-        return await self._redis.zscore(LIVE_KEY, str(message_id)) is not None
+        return await self._calls.command("ZSCORE", LIVE_KEY, str(message_id)) is not None
 
     # Readers elsewhere (a ReaderPresence for redis_log.LogReader) -------------------------------
 
@@ -209,7 +211,7 @@ class StreamLeases:
         await self._mark_reader(keys=[readers_key(message_id)], args=[reader_id, READER_MARK_MS])
 
     async def unmark(self, message_id: uuid.UUID, reader_id: str) -> None:
-        await self._redis.zrem(readers_key(message_id), reader_id)
+        await self._calls.command("ZREM", readers_key(message_id), reader_id)
 
     async def count_readers(self, message_id: uuid.UUID) -> int:
         return int(await self._count_readers(keys=[readers_key(message_id)], args=[]))

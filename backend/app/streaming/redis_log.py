@@ -40,10 +40,10 @@ from app.core.metrics import (
     STREAM_LOG_LAG,
     STREAM_LOG_ROUND_TRIPS,
 )
+from app.core.redis_calls import Arg, ScriptConnection
 from app.streaming.buffer import InMemoryStreamBuffer
 from app.streaming.events import ErrorCode, ErrorEvent
 from app.streaming.generation import StopReason
-from app.streaming.script_connection import Arg, ScriptConnection
 from app.streaming.sse import encode_anonymous_event
 
 log = structlog.get_logger("chatstream.streaming")
