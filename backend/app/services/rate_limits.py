@@ -1,16 +1,16 @@
 """Per-user limits: messages per hour, and streams in flight at once.
 
-In process by default. With REDIS_URL both are enforced across processes: the hourly window
-with the `limits` library on Redis, concurrent streams with Redis leases (a sorted set per user,
-scored by expiry) that are renewed while a stream runs and lapse by themselves if a process dies,
-so a crash never locks a user out.
+In process by default. With REDIS_URL both are enforced across processes: the hourly window as
+a list per user of their latest message times on Redis, concurrent streams with Redis leases (a
+sorted set per user, scored by expiry) that are renewed while a stream runs and lapse by
+themselves if a process dies, so a crash never locks a user out. A new message is admitted on
+Redis in one script call: its slot taken and the message counted, or neither.
 
 A new message is admitted by `RateLimiter.lease`: an async context manager that takes a stream
 slot and counts the message on entry, and gives the slot back on exit unless the caller kept it
 for the answer it started (`StreamLease.keep`; released when that answer ends).
 
-In process, the hourly window is a deque of times per user. `limits`' own in-memory async
-storage is not used: after every hit it walks every key, each in a round trip to a thread.
+In process, the hourly window is a deque of times per user.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
+from enum import Enum
 
-from limits import RateLimitItemPerHour
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 
 from app.core.config import Settings
 from app.core.errors import RateLimited
 from app.core.metrics import RATE_LIMIT_REJECTIONS
+from app.core.redis_calls import Arg, RawCommands
 
 LEASE_TTL_S = 30.0
 CONCURRENCY_RETRY_AFTER_S = 5
@@ -106,25 +106,36 @@ class MemoryHourlyWindow(HourlyWindow):
 
 
 class RedisHourlyWindow(HourlyWindow):
-    """The `limits` library's moving window on Redis, shared by every process."""
+    """The moving window on Redis, shared by every process: a list per user of the times of
+    their last `limit` messages, newest first. The key and its entries are the ones the `limits`
+    library's moving window kept (it did this before), so a rolling upgrade counts each message
+    once; the hit itself is part of `RedisLimits`' admission, in the same call as the slot."""
 
-    def __init__(self, limit: int, redis_url: str) -> None:
+    def __init__(self, limit: int, redis: RawCommands) -> None:
         super().__init__(limit)
-        self._item = RateLimitItemPerHour(limit)
-        # redis-py, already a dependency (limits' default async driver is coredis).
-        self._window = MovingWindowRateLimiter(
-            RedisStorage("async+" + redis_url, implementation="redispy")
-        )
+        self._redis = redis
+        self._hit = redis.script(_HIT)
+
+    def key(self, user_id: uuid.UUID) -> str:
+        return f"LIMITS:LIMITER/{user_id}/{self.limit}/1/hour"
+
+    async def _oldest_counted(self, user_id: uuid.UUID) -> float | None:
+        """The time of the message that leaves room for one more when it leaves the window."""
+        entry = await self._redis.command("LINDEX", self.key(user_id), self.limit - 1)
+        return None if entry is None else float(entry)
 
     async def test(self, user_id: uuid.UUID) -> bool:
-        return await self._window.test(self._item, str(user_id))
+        oldest = await self._oldest_counted(user_id)
+        return oldest is None or oldest < time.time() - HOUR_S
 
     async def hit(self, user_id: uuid.UUID) -> bool:
-        return await self._window.hit(self._item, str(user_id))
+        return bool(await self._hit(keys=[self.key(user_id)], args=[time.time(), self.limit]))
 
     async def retry_after_s(self, user_id: uuid.UUID) -> int:
-        stats = await self._window.get_window_stats(self._item, str(user_id))
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        oldest = await self._oldest_counted(user_id)
+        if oldest is None:
+            return 1
+        return max(1, math.ceil(oldest + HOUR_S - time.time()))
 
 
 class StreamSlots(ABC):
@@ -171,7 +182,19 @@ class MemoryStreamSlots(StreamSlots):
         return len(self._leases.get(user_id, ()))
 
 
+# The hourly window's check and count (KEYS[1]: the window; ARGV: now, the limit), as `limits`
+# did it: refused while the limit-th newest message is less than an hour old.
+_HIT = """
+local oldest = redis.call('LINDEX', KEYS[1], tonumber(ARGV[2]) - 1)
+if oldest and tonumber(oldest) >= tonumber(ARGV[1]) - 3600 then return 0 end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('EXPIRE', KEYS[1], 3600)
+return 1
+"""
+
 # Atomic: drop lapsed leases, then add this one only if the user is under the limit.
+# KEYS[1]: the user's leases. ARGV: now, the lease's expiry, its id, the limit, the set's TTL (ms).
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
@@ -186,14 +209,55 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 """
 
+# A new message admitted in one call: a stream slot taken and the message counted, or neither.
+# KEYS[1]: the user's leases, KEYS[2]: their hourly window. ARGV: as _ACQUIRE's, then the hourly
+# limit. Returns 1 admitted, 0 refused for concurrent streams, -1 refused for the hour. A lease
+# already held was admitted before: it is not counted again (a repeated call counts once).
+_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+  return 1
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return 0
+end
+local oldest = redis.call('LINDEX', KEYS[2], tonumber(ARGV[6]) - 1)
+if oldest and tonumber(oldest) >= tonumber(ARGV[1]) - 3600 then return -1 end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+redis.call('EXPIRE', KEYS[2], 3600)
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+# The running streams' leases renewed. KEYS: each lease's set; ARGV: the new expiry, the sets'
+# TTL (ms), then each lease's id (in KEYS' order). A lease already released stays released.
+_RENEW = """
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', ARGV[1], ARGV[i + 2])
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+end
+"""
+
 
 class RedisStreamSlots(StreamSlots):
-    def __init__(self, limit: int, redis_url: str, lease_ttl_s: float = LEASE_TTL_S) -> None:
-        from redis.asyncio import Redis
-
+    def __init__(
+        self, limit: int, redis: str | RawCommands, lease_ttl_s: float = LEASE_TTL_S
+    ) -> None:
+        """`redis`: a URL (these slots then have a client of their own), or the commands of a
+        client shared with the hourly window."""
         super().__init__(limit)
-        self._redis = Redis.from_url(redis_url)
-        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._own_client: Redis | None = None
+        if isinstance(redis, str):
+            self._own_client = Redis.from_url(redis)
+            redis = RawCommands(self._own_client)
+        self._redis = redis
+        self._acquire = self._redis.script(_ACQUIRE)
+        self._admit = self._redis.script(_ADMIT)
+        self._renew = self._redis.script(_RENEW)
         self._ttl_s = lease_ttl_s
         self._held: dict[uuid.UUID, uuid.UUID] = {}  # lease -> user
         self._renewer: asyncio.Task[None] | None = None
@@ -202,43 +266,71 @@ class RedisStreamSlots(StreamSlots):
     def _key(user_id: uuid.UUID) -> str:
         return f"chatstream:streams:{user_id}"
 
-    async def acquire(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> bool:
+    def _lease_args(self, lease_id: uuid.UUID) -> list[Arg]:
         now = time.time()
-        admitted = await self._acquire(
-            keys=[self._key(user_id)],
-            args=[now, now + self._ttl_s, str(lease_id), self.limit, int(self._ttl_s * 2000)],
-        )
+        return [now, now + self._ttl_s, str(lease_id), self.limit, int(self._ttl_s * 2000)]
+
+    async def acquire(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> bool:
+        admitted = await self._acquire(keys=[self._key(user_id)], args=self._lease_args(lease_id))
         if admitted:
-            self._held[lease_id] = user_id
-            if self._renewer is None or self._renewer.done():
-                self._renewer = asyncio.create_task(self._renew_forever())
+            self._hold(user_id, lease_id)
         return bool(admitted)
+
+    async def admit(
+        self, user_id: uuid.UUID, lease_id: uuid.UUID, hourly: RedisHourlyWindow
+    ) -> Refusal | None:
+        """Take a slot and count the message in `hourly`, or neither, in one call."""
+        outcome = await self._admit(
+            keys=[self._key(user_id), hourly.key(user_id)],
+            args=[*self._lease_args(lease_id), hourly.limit],
+        )
+        if outcome == 0:
+            return Refusal.CONCURRENT_STREAMS
+        if outcome == -1:
+            return Refusal.MESSAGES_PER_HOUR
+        self._hold(user_id, lease_id)
+        return None
+
+    def _hold(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        self._held[lease_id] = user_id
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_forever())
 
     async def release(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
         self._held.pop(lease_id, None)
-        await self._redis.zrem(self._key(user_id), str(lease_id))
+        await self._redis.command("ZREM", self._key(user_id), str(lease_id))
 
     async def in_use(self, user_id: uuid.UUID) -> int:
         # Leases whose expiry has passed are not counted (`acquire` removes them): one read.
-        count: int = await self._redis.zcount(self._key(user_id), f"({time.time()}", "+inf")
-        return count
+        return int(
+            await self._redis.command("ZCOUNT", self._key(user_id), f"({time.time()}", "+inf")
+        )
 
     async def _renew_forever(self) -> None:
         while self._held:
             await asyncio.sleep(self._ttl_s / 3)
-            expiry = time.time() + self._ttl_s
+            held = list(self._held.items())
             with contextlib.suppress(Exception):  # a missed renewal only shortens a lease
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for lease_id, user_id in list(self._held.items()):
-                        pipe.zadd(self._key(user_id), {str(lease_id): expiry}, xx=True)
-                        # The set itself must outlive its renewed leases too.
-                        pipe.pexpire(self._key(user_id), int(self._ttl_s * 2000))
-                    await pipe.execute()
+                await self._renew(
+                    keys=[self._key(user_id) for _, user_id in held],
+                    args=[
+                        time.time() + self._ttl_s,
+                        int(self._ttl_s * 2000),
+                        *(str(lease_id) for lease_id, _ in held),
+                    ],
+                )
 
     async def close(self) -> None:
         if self._renewer is not None:
             self._renewer.cancel()
-        await self._redis.aclose()
+        await self._redis.close()
+        if self._own_client is not None:
+            await self._own_client.aclose()
+
+
+class Refusal(Enum):
+    CONCURRENT_STREAMS = "concurrent_streams"
+    MESSAGES_PER_HOUR = "messages_per_hour"
 
 
 class RateLimiter:
@@ -247,9 +339,12 @@ class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         hourly = settings.rate_limit_messages_per_hour
         concurrent = settings.rate_limit_concurrent_streams
+        self._redis: Redis | None = None
         if settings.redis_url:
-            self.hourly: HourlyWindow = RedisHourlyWindow(hourly, settings.redis_url)
-            self.slots: StreamSlots = RedisStreamSlots(concurrent, settings.redis_url)
+            self._redis = Redis.from_url(settings.redis_url)
+            commands = RawCommands(self._redis)
+            self.hourly: HourlyWindow = RedisHourlyWindow(hourly, commands)
+            self.slots: StreamSlots = RedisStreamSlots(concurrent, commands)
         else:
             self.hourly = MemoryHourlyWindow(hourly)
             self.slots = MemoryStreamSlots(concurrent)
@@ -281,14 +376,26 @@ class RateLimiter:
 
     async def _admit(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
         """Take a stream slot and count one message, or raise RateLimited and take nothing."""
-        if not await self.slots.acquire(user_id, lease_id):
+        refusal = await self._take(user_id, lease_id)
+        if refusal is Refusal.CONCURRENT_STREAMS:
             raise self._concurrency_refusal()
+        if refusal is Refusal.MESSAGES_PER_HOUR:
+            raise await self._hourly_refusal(user_id)
+
+    async def _take(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> Refusal | None:
+        if isinstance(self.slots, RedisStreamSlots) and isinstance(self.hourly, RedisHourlyWindow):
+            return await self.slots.admit(user_id, lease_id, self.hourly)  # one round trip
+        if not await self.slots.acquire(user_id, lease_id):
+            return Refusal.CONCURRENT_STREAMS
         if not await self.hourly.hit(user_id):
             await self.slots.release(user_id, lease_id)
-            raise await self._hourly_refusal(user_id)
+            return Refusal.MESSAGES_PER_HOUR
+        return None
 
     async def close(self) -> None:
         await self.slots.close()
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 class StreamLease:

@@ -272,6 +272,48 @@ def test_redis_hourly_window_never_admits_more_than_the_limit_across_processes(
     assert sum(admitted) == 7, admitted
 
 
+async def test_a_redis_admission_takes_both_limits_or_neither() -> None:
+    """One script call admits a message: a refusal for either limit leaves the other untouched,
+    and the same lease admitted twice (a call repeated on a new connection) counts once."""
+    from app.core.config import Settings
+    from app.core.errors import RateLimited
+    from app.services.rate_limits import RateLimiter
+
+    with redis_target() as redis:
+        user = redis.new_id()
+        limiter = RateLimiter(
+            Settings(
+                _env_file=None,
+                redis_url=redis.url,
+                rate_limit_concurrent_streams=1,
+                rate_limit_messages_per_hour=2,
+            )
+        )
+        try:
+            first = uuid.uuid4()
+            async with limiter.lease(user, first) as lease:
+                lease.keep()
+            async with limiter.lease(user, first) as again:  # the same lease: not counted again
+                again.keep()
+            assert await limiter.slots.in_use(user) == 1
+            with pytest.raises(RateLimited, match="answers in progress"):
+                async with limiter.lease(user, uuid.uuid4()):
+                    pass
+            await lease.release()
+            assert await limiter.hourly.test(user)  # the refused ones were not counted: 1 of 2
+            async with limiter.lease(user, uuid.uuid4()):
+                pass  # the second message of the hour; its slot given back on exit
+            assert await limiter.slots.in_use(user) == 0
+            with pytest.raises(RateLimited, match="messages per hour") as refused:
+                async with limiter.lease(user, uuid.uuid4()):
+                    pass
+            assert 3500 <= refused.value.retry_after_s <= 3600
+            assert await limiter.slots.in_use(user) == 0  # the hour's refusal took no slot
+            assert not await limiter.hourly.test(user)
+        finally:
+            await limiter.close()
+
+
 async def test_a_redis_lease_of_a_process_that_died_expires_so_the_user_is_not_locked_out() -> None:
     ttl_s = 1.5
     with redis_target() as redis:
