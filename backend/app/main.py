@@ -106,7 +106,7 @@ def create_app(
         app.state.models = models
         limiter = RateLimiter(settings)
         app.state.limiter = limiter
-        app.state.orchestrator = Orchestrator(
+        app.state.orchestrator = orchestrator = Orchestrator(
             db=db,
             models=models,
             streams=streams,
@@ -137,6 +137,7 @@ def create_app(
             await streams.shutdown()
             if checkpointer is not None:
                 await checkpointer.close()
+            await orchestrator.close()
             if cluster is not None:
                 await cluster.close()
             await limiter.close()

@@ -10,8 +10,8 @@
 - Recovery: every process looks for lapsed leases about every second; the first to take one over
   ends that answer's log with an `error` event (`internal`, retryable) and stores the partial
   answer from the log as `interrupted`, so a `kill -9` loses nothing that was streamed.
-- Stops that name a send before it reached the server (`POST /chat/cancel`) are remembered a
-  minute under `chatstream:stopped-send:<user>:<client_message_id>`.
+- Stops that name a send before it reached the server (`POST /chat/cancel`) are remembered with
+  the send's lock (send_locks.py).
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ from app.streaming.sse import encode_event
 log = structlog.get_logger("chatstream.cluster")
 
 STOP_CHANNEL = "chatstream:stop"
-STOPPED_SEND_TTL_S = 60
 RECONNECT_AFTER_S = 1.0
 CLOSE_TIMEOUT_S = 2.0
 REDIS_TIMEOUT_S = 3.0
@@ -68,10 +67,6 @@ _RECOVERED = ErrorEvent(
 )
 
 StopLocal = Callable[[uuid.UUID, StopReason], None]
-
-
-def _stopped_send_key(user_id: uuid.UUID, client_message_id: str) -> str:
-    return f"chatstream:stopped-send:{user_id}:{client_message_id}"
 
 
 class StreamCluster:
@@ -212,14 +207,6 @@ class StreamCluster:
                 await asyncio.sleep(RECONNECT_AFTER_S)
             finally:
                 await _close_quietly(pubsub)
-
-    async def remember_stopped_send(self, user_id: uuid.UUID, client_message_id: str) -> None:
-        await self.redis.set(
-            _stopped_send_key(user_id, client_message_id), 1, ex=STOPPED_SEND_TTL_S
-        )
-
-    async def take_stopped_send(self, user_id: uuid.UUID, client_message_id: str) -> bool:
-        return bool(await self.redis.getdel(_stopped_send_key(user_id, client_message_id)))
 
     # Recovery -----------------------------------------------------------------------------------
 

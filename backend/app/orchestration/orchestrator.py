@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from app.db.session import Database
 from app.llm.factory import ChatModelProvider
 from app.orchestration import readers, telemetry
 from app.orchestration.answers import AnswerSaver
-from app.orchestration.cluster import STOPPED_SEND_TTL_S, StreamCluster
+from app.orchestration.cluster import StreamCluster
 from app.orchestration.readers import StreamHandle
 from app.orchestration.send_locks import HeldSend, SendLocks
 from app.schemas.auth import AuthUser
@@ -77,24 +76,6 @@ class Turn:
         return self.record.assistant_message.id
 
 
-class StoppedSends:
-    """Embedded mode: sends stopped before they reached the server, remembered a minute."""
-
-    def __init__(self) -> None:
-        self._until: dict[tuple[uuid.UUID, str], float] = {}
-
-    def remember(self, user_id: uuid.UUID, client_message_id: str) -> None:
-        now = time.monotonic()
-        self._until = {key: until for key, until in self._until.items() if until > now}
-        self._until[(user_id, client_message_id)] = now + STOPPED_SEND_TTL_S
-
-    def take(self, user_id: uuid.UUID, client_message_id: str) -> bool:
-        if not self._until:  # every send asks: nearly always nothing to look at
-            return False
-        until = self._until.pop((user_id, client_message_id), None)
-        return until is not None and until > time.monotonic()
-
-
 class Orchestrator:
     def __init__(
         self,
@@ -113,8 +94,10 @@ class Orchestrator:
         self.limiter = limiter
         self.cluster = cluster
         self._answers = AnswerSaver(db, settings, model_name=models.name)
-        self._stopped_sends = StoppedSends()
         self._send_locks = SendLocks(cluster.redis if cluster is not None else None)
+
+    async def close(self) -> None:
+        await self._send_locks.close()
 
     # Entry points -------------------------------------------------------------------------------
 
@@ -139,7 +122,7 @@ class Orchestrator:
         """
         answer = await turns.find_answer(self.db, user.id, client_message_id)
         if answer is None:
-            await self._remember_stopped_send(user.id, client_message_id)
+            await self._send_locks.remember_stop(user.id, client_message_id)
             answer = await turns.find_answer(self.db, user.id, client_message_id)
             if answer is None:
                 return CancelResult(
@@ -176,17 +159,6 @@ class Orchestrator:
             content=answer.content,
             last_event_id=str(EventId(answer.id, terminal)),
         )
-
-    async def _remember_stopped_send(self, user_id: uuid.UUID, client_message_id: str) -> None:
-        if self.cluster is not None:
-            await self.cluster.remember_stopped_send(user_id, client_message_id)
-        else:
-            self._stopped_sends.remember(user_id, client_message_id)
-
-    async def _send_was_stopped(self, user_id: uuid.UUID, client_message_id: str) -> bool:
-        if self.cluster is not None:
-            return await self.cluster.take_stopped_send(user_id, client_message_id)
-        return self._stopped_sends.take(user_id, client_message_id)
 
     async def _users_answer(self, user: AuthUser, message_id: uuid.UUID) -> Message:
         message = await turns.load_message(self.db, message_id)
@@ -250,9 +222,9 @@ class Orchestrator:
                 lease.keep()  # released when the answer ends
             held.mark_stored()
             generation = self._launch(user, ConversationKind.CHAT, record, lease)
-            if await self._send_was_stopped(user.id, client_message_id):
-                generation.stop(StopReason.CANCELLED)
-            return Turn(record, ConversationKind.CHAT)
+        if held.stop_requested:  # a Stop named the send before it arrived
+            generation.stop(StopReason.CANCELLED)
+        return Turn(record, ConversationKind.CHAT)
 
     async def version_turn(self, turn: Turn) -> ChatTurnRead:
         """A regenerate's or an edit's turn, each message with the ids of its versions."""
@@ -325,11 +297,14 @@ class Orchestrator:
     async def _send(self, user: AuthUser, kind: ConversationKind, send: Send) -> Turn:
         turns.validate_message_text(send.text, self.settings)
         async with self._send_locks.hold(user.id, send.client_message_id) as held:
-            return await self._send_held(user, kind, send, held)
+            turn, generation = await self._send_held(user, kind, send, held)
+        if generation is not None and held.stop_requested:  # a Stop named the send before it
+            generation.stop(StopReason.CANCELLED)
+        return turn
 
     async def _send_held(
         self, user: AuthUser, kind: ConversationKind, send: Send, held: HeldSend
-    ) -> Turn:
+    ) -> tuple[Turn, Generation | None]:
         # A retry that waited while another retried the same id reads that one's answer.
         regenerates = send.regenerates and not held.sent_meanwhile
         for _attempt in range(2):
@@ -337,7 +312,7 @@ class Orchestrator:
                 self.db, user.id, kind, send.text, send.client_message_id
             )
             if existing is not None and not (regenerates and existing.regenerable):
-                return Turn(existing, kind, send.resume)
+                return Turn(existing, kind, send.resume), None
             answer_id = uuid.uuid4()  # the new answer's id, and its stream slot
             async with self.limiter.lease(user.id, answer_id) as lease:
                 await self._claim(answer_id)
@@ -352,9 +327,7 @@ class Orchestrator:
                 lease.keep()  # released when the answer ends
             held.mark_stored()
             generation = self._launch(user, kind, record, lease)
-            if await self._send_was_stopped(user.id, send.client_message_id):
-                generation.stop(StopReason.CANCELLED)
-            return Turn(record, kind, send.resume)
+            return Turn(record, kind, send.resume), generation
         raise Conflict("This message is being sent by another request.")
 
     async def _store(
