@@ -67,8 +67,8 @@ async def stream_handle(
         # Nobody holds it and it has no log (Redis lost its data): it can only have ended.
         await turns.interrupt_answer(db, answer.id)
         stored = await turns.load_message(db, answer.id) or stored
-    if after_seq >= replay.terminal_seq(stored):
-        return None
+    if after_seq == replay.terminal_seq(stored):
+        return None  # past it: the reader was sent more than was stored (a crash), and is told
     user_message_id = stored.reply_to_id or answer.reply_to_id or answer.id
     return StreamHandle(replay.stored_answer_buffer(stored, user_message_id, after_seq), -1, None)
 

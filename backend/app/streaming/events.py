@@ -65,6 +65,8 @@ class ErrorEvent(BaseModel):
     message: str
     retryable: bool
     message_id: str | None = None
+    # The answer as stored, when the reader had been sent more than was kept (replay.py).
+    content: str | None = None
 
 
 class QueuedEvent(BaseModel):

@@ -77,6 +77,8 @@ def stored_answer_buffer(
     if chunks is None:
         return _one_chunk_buffer(stored, user_message_id, resumed=after_seq >= 0)
     offset = stored.stream_offset or 0
+    if after_seq > len(chunks) + 1 + offset:
+        return _kept_instead(stored, len(chunks), after_seq)
     events: list[tuple[int, StreamEvent]] = []
     if after_seq < offset:
         events.append((offset, _start(stored, user_message_id)))
@@ -85,6 +87,16 @@ def stored_answer_buffer(
     ending = stored_ending(stored, chunk_count=len(chunks))
     events.append((len(chunks) + 1 + offset, ending))
     return _closed_buffer(stored.id, events)
+
+
+def _kept_instead(stored: Message, chunk_count: int, after_seq: int) -> StreamBuffer:
+    """The reader was sent events past the stored answer's end: its process died between two
+    checkpoints (the embedded mode), and what came after the last one is lost. It cannot resume;
+    it is told how the answer ended and what was kept (`content`), so that it shows the stored
+    text, which a Continue goes on from. Under a seq past its own, so it is not skipped."""
+    ending = stored_ending(stored, chunk_count=chunk_count)
+    kept = ending.model_copy(update={"content": stored.content})
+    return _closed_buffer(stored.id, [(after_seq + 1, kept)])
 
 
 def _start(stored: Message, user_message_id: uuid.UUID) -> StartEvent:

@@ -239,6 +239,19 @@ async def test_kill_9_without_redis_resumes_from_the_last_checkpoint_after_a_res
             rest = await read_stream(
                 client, params, headers={"Last-Event-ID": f"{message_id}:{resume_at}"}
             )
+            # A client that saw chunks past the checkpoint has words the crash lost: it is told
+            # what was kept, which it shows instead (and can continue from).
+            past = stored.chunk_count + 5
+            params["token"] = await stream_token(client, account)
+            lost = await read_stream(
+                client, params, headers={"Last-Event-ID": f"{message_id}:{past}"}
+            )
+
+    assert lost.status_code == 200, lost.body
+    _assert_ids_from(lost.events, message_id, past + 1)
+    assert lost.types == ["error"]
+    _assert_ended_internal(lost.events[-1])
+    assert lost.events[-1].json["content"] == stored.content
 
     assert rest.status_code == 200, rest.body
     _assert_ids_from(rest.events, message_id, resume_at + 1)

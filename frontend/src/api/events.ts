@@ -40,6 +40,11 @@ export interface ErrorEvent {
   message: string;
   retryable: boolean;
   message_id?: string;
+  /**
+   * The answer as stored, when this reader had been sent more than was kept (the server died
+   * between two checkpoints): show this text instead of what was streamed.
+   */
+  content?: string;
 }
 
 /**

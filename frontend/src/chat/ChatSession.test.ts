@@ -213,6 +213,20 @@ describe('ChatSession: errors and retry', () => {
     expect(state().error?.code).toBe('timeout');
   });
 
+  it('shows the text the server kept when a crash lost words it had sent', () => {
+    const { session, streaming, state } = setup();
+    session.send('Hi');
+    streaming.latest().text('Once upon a time there');
+    streaming.latest().fail({ code: 'internal', message: 'Interrupted.' }, 'Once upon a');
+
+    expect(state().messages[1]).toMatchObject({
+      content: 'Once upon a',
+      isStreaming: false,
+      status: 'error',
+      error: { code: 'internal', retryable: true },
+    });
+  });
+
   it('retry replaces the failed answer: same client_message_id, regenerate, one question', () => {
     const { session, streaming, contents, state } = setup();
     session.send('What is SSE?');

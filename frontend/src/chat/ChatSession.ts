@@ -721,7 +721,7 @@ export class ChatSession {
           onboarding: end.onboarding,
         });
       },
-      onError: (error) => {
+      onError: (error, kept) => {
         if (!live()) return;
         if (error.code === STREAMING_DISABLED && !this.streamingRefused) {
           this.answerWholeInstead(turn);
@@ -758,7 +758,12 @@ export class ChatSession {
           return;
         }
         this.flushText(true);
-        this.finishTurn(turn, (m) => ({ ...m, isStreaming: false, status: 'error', error }), error);
+        this.finishTurn(
+          turn,
+          // `kept`: words we were sent were lost in a crash; the stored text is what stands.
+          (m) => ({ ...m, content: kept ?? m.content, isStreaming: false, status: 'error', error }),
+          error,
+        );
       },
       onConnectionChange: (reconnecting) => {
         if (!live()) return;

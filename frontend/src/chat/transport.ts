@@ -52,7 +52,8 @@ export interface TurnCallbacks {
   onStart: (start: TurnStart) => void;
   onText: (text: string) => void;
   onComplete: (end: TurnEnd) => void;
-  onError: (error: ChatError) => void;
+  /** `kept`: the answer's text as the server kept it, when it differs from what was streamed. */
+  onError: (error: ChatError, kept?: string | null) => void;
   /**
    * The answer was stopped (by this turn's stop(), or by a Stop elsewhere). `content` is the
    * text the server stored when it said so; null when the text delivered so far is all there is.
@@ -115,7 +116,7 @@ function streamCallbacks(callbacks: TurnCallbacks): StreamCallbacks {
       });
     },
     onError: (failure) => {
-      callbacks.onError(failureToChatError(failure));
+      callbacks.onError(failureToChatError(failure), failure.kept ?? null);
     },
     onCancelled: (content) => {
       callbacks.onCancelled(content);

@@ -218,9 +218,29 @@ describe('ChatService.streamMessage', () => {
       code: 'llm_error',
       message: 'Model failed',
       retryable: true,
+      kept: null,
     });
     expect(es.closed).toBe(true);
     expect(callbacks.onComplete).not.toHaveBeenCalled();
+  });
+
+  it('passes on the text the server kept when it had sent more (a crash lost the rest)', async () => {
+    const callbacks = spyCallbacks();
+    new ChatService().streamMessage('hi', {}, callbacks);
+    const es = await waitForEventSource();
+
+    es.emit(start());
+    es.emit({
+      type: 'error',
+      code: 'internal',
+      message: 'Interrupted',
+      retryable: true,
+      content: 'What was kept',
+    });
+
+    expect(callbacks.onError).toHaveBeenCalledWith(
+      expect.objectContaining({ code: 'internal', kept: 'What was kept' }),
+    );
   });
 
   it('reports a refused stream (error before any event) as a retryable failure', async () => {

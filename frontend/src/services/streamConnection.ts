@@ -44,6 +44,8 @@ export interface StreamFailure {
    * of reach. Nothing was stored (a 4xx or 503 refusal), or nothing is known to be.
    */
   refused?: boolean;
+  /** The answer's text as the server kept it, when it differs from what was streamed. */
+  kept?: string | null;
 }
 
 export interface StreamOptions {
@@ -480,13 +482,14 @@ export class ActiveStream implements StreamHandle {
         this.finish();
         // Stopped (here or in another tab): every chunk before it was delivered.
         if (event.code === 'cancelled') {
-          this.callbacks.onCancelled(null);
+          this.callbacks.onCancelled(event.content ?? null);
           return;
         }
         this.callbacks.onError({
           code: event.code,
           message: event.message,
           retryable: event.retryable,
+          kept: event.content ?? null,
         });
         return;
     }

@@ -29,7 +29,8 @@ export interface ScriptedTurn {
   complete: (end?: Partial<TurnEnd>) => void;
   /** The answer as the non-streaming endpoints return it. */
   answer: (message: Message, end?: Partial<TurnEnd>) => void;
-  fail: (error?: Partial<ChatError>) => void;
+  /** `kept`: the text the server kept, when it differs from what was streamed. */
+  fail: (error?: Partial<ChatError>, kept?: string | null) => void;
   /** The server says the answer stopped, with the text it stored (null: what was sent). */
   cancelled: (content?: string | null) => void;
 }
@@ -109,13 +110,16 @@ export class ScriptedTransport implements ChatTransport {
           ...end,
         });
       },
-      fail: (error = {}) => {
-        callbacks.onError({
-          code: 'llm_error',
-          message: 'The model failed.',
-          retryable: true,
-          ...error,
-        });
+      fail: (error = {}, kept = null) => {
+        callbacks.onError(
+          {
+            code: 'llm_error',
+            message: 'The model failed.',
+            retryable: true,
+            ...error,
+          },
+          kept,
+        );
       },
       cancelled: (content = null) => {
         callbacks.onCancelled(content);
