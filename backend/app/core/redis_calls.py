@@ -23,8 +23,10 @@ from redis.exceptions import ConnectionError, NoScriptError
 
 Arg = bytes | str | int | float
 
-# Connections kept idle by a `RawCommands`; more at once go back to the client's pool.
-MAX_IDLE = 8
+# Connections kept idle by a `RawCommands`; more at once go back to the client's pool. As many
+# as calls overlap at the busiest: a checkout from the pool (its lock, its health check) costs
+# as much as the call itself, and a burst of answers starting makes dozens of calls at once.
+MAX_IDLE = 128
 
 
 def pack_command(*args: Arg) -> bytes:
