@@ -13,6 +13,9 @@ from app.core.text import has_lone_surrogate
 
 DISPLAY_NAME_MAX_CHARS = 100  # the users.display_name column
 ANSWER_MAX_CHARS = 500
+# A character that is neither whitespace nor a control character: what `one_line` keeps, so
+# the schema's own statement that a blank value is refused.
+VISIBLE_TEXT_PATTERN = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 def one_line(text: str) -> str:
@@ -51,7 +54,8 @@ DisplayName = Annotated[
     str,
     Field(
         description=f"At most {DISPLAY_NAME_MAX_CHARS} characters once control characters are "
-        "dropped and whitespace folded (runs of it become one space); blank is refused."
+        "dropped and whitespace folded (runs of it become one space); blank is refused.",
+        json_schema_extra={"pattern": VISIBLE_TEXT_PATTERN},
     ),
     AfterValidator(_display_name),
 ]
@@ -59,7 +63,8 @@ Answer = Annotated[
     str,
     Field(
         description=f"At most {ANSWER_MAX_CHARS} characters once control characters are dropped "
-        "and whitespace folded; blank is refused (leave the key out instead)."
+        "and whitespace folded; blank is refused (leave the key out instead).",
+        json_schema_extra={"pattern": VISIBLE_TEXT_PATTERN},
     ),
     AfterValidator(_answer),
 ]
@@ -81,6 +86,7 @@ class OnboardingAnswers(BaseModel):
 
 class OnboardingAnswersUpdate(BaseModel):
     answers: dict[str, Answer] = Field(
-        description="Every answer the user keeps, by question key (GET /onboarding/answers): "
-        "a question left out has no answer afterwards."
+        description="Every answer the user keeps, by question key: the keys are this "
+        "deployment's onboarding questions (ONBOARDING_STEPS), as GET /onboarding/answers lists "
+        "them; another key is a 422. A question left out has no answer afterwards."
     )

@@ -4,6 +4,7 @@ against Settings, and the metric names the rollout guide queries against app.cor
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,17 @@ from app.main import create_app
 from app.streaming.events import ErrorCode
 from tests.fixtures.accounts import new_account, stream_token
 from tests.fixtures.environment import REPO_DIR
-from tests.fixtures.models import directed_model
+from tests.fixtures.models import directed_model, one_at_a_time_model, words
 from tests.fixtures.server import AppFactory, make_settings
 from tests.fixtures.streams import (
     ONBOARDING_STREAM_PATH,
     SSEEvent,
     SSEParser,
     read_stream,
+    start_stream,
     stream_params,
 )
+from tests.fixtures.waiting import poll_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -89,6 +92,18 @@ def kind(payload: dict[str, Any]) -> str:
     return str(payload["type"])
 
 
+async def _a_real_queued_event(sqlite_server_factory: AppFactory) -> SSEEvent:
+    """Two answers on a model that writes one at a time: the second hears its place."""
+    async with sqlite_server_factory(model=one_at_a_time_model(words(20), delay_s=0.05)) as server:
+        async with server.client() as client:
+            first, second = await new_account(client), await new_account(client)
+            writing, wrote = start_stream(client, stream_params(first.access_token, "One?"))
+            await poll_until(lambda: "chunk" in writing.types)
+            waiting, waited = start_stream(client, stream_params(second.access_token, "Two?"))
+            await asyncio.gather(wrote, waited)
+    return next(event for event in waiting.events if event.json["type"] == "queued")
+
+
 async def test_the_sse_examples_match_what_the_server_sends(
     sqlite_server_factory: AppFactory,
 ) -> None:
@@ -108,6 +123,7 @@ async def test_the_sse_examples_match_what_the_server_sends(
         for event in stream.events:
             real.setdefault(kind(event.json), event)
     assert {"start", "chunk", "complete:chat", "complete:onboarding", "error"} <= set(real)
+    real["queued"] = await _a_real_queued_event(sqlite_server_factory)
 
     assert {kind(e.json) for e in documented} == set(real), "an example or event type is missing"
     for example in documented:
@@ -115,12 +131,16 @@ async def test_the_sse_examples_match_what_the_server_sends(
         actual = real[kind(payload)]
         assert shape(payload) == shape(actual.json), (kind(payload), payload, actual.json)
         assert example.event == actual.event == "message"  # unnamed: onmessage receives it
+        if payload["type"] == "queued":  # a status of the moment, outside the answer's sequence:
+            continue  # no `id:` line (checked below), so it keeps the last event's id
         assert example.id and actual.id and EVENT_ID.match(example.id) and EVENT_ID.match(actual.id)
         if "message_id" in payload:  # the id names the answer the event belongs to
             assert example.id.rsplit(":", 1)[0] == payload["message_id"], example
         if payload["type"] == "error":
             assert payload["code"] in set(ErrorCode)
     assert retries[0] == retry_ms  # the first example starts the way a stream starts
+    queued = [f for f in API_MD.read_text().split("\n\n") if '"type":"queued"' in f]
+    assert queued and not any(line.startswith("id:") for f in queued for line in f.splitlines())
 
 
 async def test_the_documented_stream_headers_are_the_real_ones(

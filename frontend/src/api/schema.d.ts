@@ -827,7 +827,7 @@ export interface components {
         OnboardingAnswersUpdate: {
             /**
              * Answers
-             * @description Every answer the user keeps, by question key (GET /onboarding/answers): a question left out has no answer afterwards.
+             * @description Every answer the user keeps, by question key: the keys are this deployment's onboarding questions (ONBOARDING_STEPS), as GET /onboarding/answers lists them; another key is a 422. A question left out has no answer afterwards.
              */
             answers: {
                 [key: string]: string;
