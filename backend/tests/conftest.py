@@ -16,6 +16,7 @@ from tests.fixtures.database import (
     postgres_admin,
     postgres_reachable,
     postgres_url,
+    scratch_postgres_database,
     sqlite_copy,
     sqlite_file_url,
     truncate_app_tables,
@@ -57,6 +58,16 @@ def database_url(
     url = request.getfixturevalue("postgres_database")
     asyncio.run(truncate_app_tables(url))
     yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database with no tables yet, for tests of one migration."""
+    if request.param == "sqlite":
+        yield sqlite_file_url(tmp_path / "migrated.db")
+        return
+    with scratch_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

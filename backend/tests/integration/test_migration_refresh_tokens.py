@@ -3,26 +3,19 @@ hash, and goes with its user; going back to 0004 drops it and keeps the accounts
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from alembic import command
 from app.db.base import UTCDateTime, utcnow
-from app.db.session import Database, UnitOfWork
 from app.migrations import alembic_config
-from tests.fixtures.database import inspect_schema, scratch_postgres_database, sqlite_file_url
-
-T = TypeVar("T")
+from tests.fixtures.database import inspect_schema
+from tests.fixtures.migrations import run_on
 
 # The tables as revision 0005 has them (the models may since have grown).
 USERS = sa.table(
@@ -41,26 +34,6 @@ REFRESH_TOKENS = sa.table(
     sa.column("created_at", UTCDateTime),
     sa.column("expires_at", UTCDateTime),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_file_url(tmp_path / "refresh-tokens.db")
-        return
-    with scratch_postgres_database() as url:
-        yield url
-
-
-def _run(url: str, work: UnitOfWork[T]) -> T:
-    async def run() -> T:
-        database = Database.from_url(url, poolclass=NullPool)
-        try:
-            return await database.run(work)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
 
 
 def _add_user(session: Session) -> uuid.UUID:
@@ -94,28 +67,30 @@ def _count(session: Session) -> int:
 def test_refresh_tokens_hold_one_row_per_hash_and_go_with_their_user(empty_database: str) -> None:
     config = alembic_config(empty_database)
     command.upgrade(config, "0005")
-    user_id = _run(empty_database, _add_user)
-    _run(empty_database, lambda s: _add_token(s, user_id, "a" * 64))
-    _run(empty_database, lambda s: _add_token(s, user_id, "b" * 64))
+    user_id = run_on(empty_database, _add_user)
+    run_on(empty_database, lambda s: _add_token(s, user_id, "a" * 64))
+    run_on(empty_database, lambda s: _add_token(s, user_id, "b" * 64))
     with pytest.raises(IntegrityError):
-        _run(empty_database, lambda s: _add_token(s, user_id, "a" * 64))
-    assert _run(empty_database, _count) == 2
+        run_on(empty_database, lambda s: _add_token(s, user_id, "a" * 64))
+    assert run_on(empty_database, _count) == 2
 
-    _run(empty_database, lambda s: s.execute(sa.delete(USERS).where(USERS.c.id == user_id)))
-    assert _run(empty_database, _count) == 0
+    run_on(empty_database, lambda s: s.execute(sa.delete(USERS).where(USERS.c.id == user_id)))
+    assert run_on(empty_database, _count) == 0
 
 
 def test_downgrading_0005_drops_the_table_and_keeps_the_accounts(empty_database: str) -> None:
     config = alembic_config(empty_database)
     command.upgrade(config, "0005")
-    user_id = _run(empty_database, _add_user)
-    _run(empty_database, lambda s: _add_token(s, user_id, "c" * 64))
+    user_id = run_on(empty_database, _add_user)
+    run_on(empty_database, lambda s: _add_token(s, user_id, "c" * 64))
 
     command.downgrade(config, "0004")
     tables, _ = inspect_schema(empty_database)
     assert "refresh_tokens" not in tables
-    users = _run(empty_database, lambda s: s.scalar(sa.select(sa.func.count()).select_from(USERS)))
+    users = run_on(
+        empty_database, lambda s: s.scalar(sa.select(sa.func.count()).select_from(USERS))
+    )
     assert users == 1
 
     command.upgrade(config, "0005")
-    assert _run(empty_database, _count) == 0
+    assert run_on(empty_database, _count) == 0

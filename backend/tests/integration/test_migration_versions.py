@@ -3,48 +3,19 @@ versions, and going back removes the other versions while search keeps indexing 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import TypeVar
 
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from alembic import command
 from app.db.base import utcnow
 from app.db.crud.search import search_messages
 from app.db.models import Conversation, Message, User
-from app.db.session import Database, UnitOfWork
 from app.migrations import alembic_config, upgrade_to_head
-from tests.fixtures.database import scratch_postgres_database, sqlite_file_url
+from tests.fixtures.migrations import run_on
 from tests.integration.test_migrations import EARLIEST_MESSAGES
-
-T = TypeVar("T")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_file_url(tmp_path / "versions.db")
-        return
-    with scratch_postgres_database() as url:
-        yield url
-
-
-def _run(url: str, work: UnitOfWork[T]) -> T:
-    async def run() -> T:
-        database = Database.from_url(url, poolclass=NullPool)
-        try:
-            return await database.run(work)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
 
 
 def _account(url: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -58,7 +29,7 @@ def _account(url: str) -> tuple[uuid.UUID, uuid.UUID]:
         session.flush()
         return conversation.id
 
-    return user_id, _run(url, write)
+    return user_id, run_on(url, write)
 
 
 def _message(
@@ -66,7 +37,7 @@ def _message(
 ) -> uuid.UUID:
     """A message row with only the columns every schema version has."""
     message_id = uuid.uuid4()
-    _run(
+    run_on(
         url,
         lambda session: session.execute(
             EARLIEST_MESSAGES.insert().values(
@@ -84,12 +55,12 @@ def _message(
 
 
 def _search(url: str, user_id: uuid.UUID, query: str) -> list[str]:
-    hits = _run(url, lambda session: search_messages(session, user_id, query, limit=10))
+    hits = run_on(url, lambda session: search_messages(session, user_id, query, limit=10))
     return [hit.snippet for hit in hits]
 
 
 def _ids(url: str) -> list[uuid.UUID]:
-    rows = _run(url, lambda session: session.execute(select(EARLIEST_MESSAGES.c.id)).all())
+    rows = run_on(url, lambda session: session.execute(select(EARLIEST_MESSAGES.c.id)).all())
     return [row[0] for row in rows]
 
 
@@ -103,12 +74,12 @@ def test_stored_messages_become_chosen_and_going_back_keeps_one_version(
     question = _message(url, user_id, conversation_id, "user", "Where is the harbour?", 0)
 
     upgrade_to_head(url)
-    rows = _run(url, lambda s: s.execute(select(Message.chosen, Message.version_of_id)).all())
+    rows = run_on(url, lambda s: s.execute(select(Message.chosen, Message.version_of_id)).all())
     assert [tuple(row) for row in rows] == [(True, None)]
 
     # A hidden version of the question, as an edit leaves it.
     hidden = _message(url, user_id, conversation_id, "user", "Where is the lighthouse?", 1)
-    _run(
+    run_on(
         url,
         lambda s: s.execute(update(Message).where(Message.id == hidden).values(chosen=False)),
     )
