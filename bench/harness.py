@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from clients import run_clients
-from common import BENCH, HOST, PY
+from common import BENCH, HOST, PY, sign_up
 from servers import Server
 from sizes import Sizes
 
@@ -148,31 +147,12 @@ class Harness:
 
     def create_users(self, server: Server) -> None:
         def one(i: int) -> str:
-            email = f"bench-{self.run_tag}-{i}@example.com"
-            password = f"bench-password-{self.run_tag}"
-            conn = http.client.HTTPConnection(HOST, server.port, timeout=60)
-            body = json.dumps({"email": email, "password": password, "display_name": f"Bench {i}"})
-            conn.request(
-                "POST", "/api/v1/auth/register", body, {"Content-Type": "application/json"}
+            return sign_up(
+                server.port,
+                f"bench-{self.run_tag}-{i}@example.com",
+                f"bench-password-{self.run_tag}",
+                f"Bench {i}",
             )
-            response = conn.getresponse()
-            text = response.read()
-            if response.status not in (201, 409):
-                raise RuntimeError(f"register failed: {response.status} {text[:300]!r}")
-            form = urllib.parse.urlencode({"username": email, "password": password})
-            conn.request(
-                "POST",
-                "/api/v1/auth/token",
-                form,
-                {"Content-Type": "application/x-www-form-urlencoded"},
-            )
-            response = conn.getresponse()
-            text = response.read()
-            conn.close()
-            if response.status != 200:
-                raise RuntimeError(f"login failed: {response.status} {text[:300]!r}")
-            token: str = json.loads(text)["access_token"]
-            return token
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             self.tokens = list(pool.map(one, range(self.sizes.users)))

@@ -24,7 +24,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from common import BENCH, HOST, PY, log
+from common import BENCH, HOST, PY, log, sign_up
 from harness import Harness
 from machine import Watch, describe
 from servers import Server
@@ -94,28 +94,7 @@ class DirectModel:
 def register(server: Server) -> str:
     """One user named DISPLAY_NAME (the direct side's prompt names the same user)."""
     email = f"pace-{time.monotonic_ns()}@example.com"
-    password = "bench-password-pace"
-    conn = http.client.HTTPConnection(HOST, server.port, timeout=60)
-    body = json.dumps({"email": email, "password": password, "display_name": DISPLAY_NAME})
-    conn.request("POST", "/api/v1/auth/register", body, {"Content-Type": "application/json"})
-    response = conn.getresponse()
-    if response.status != 201:
-        raise RuntimeError(f"register failed: {response.status} {response.read()[:300]!r}")
-    response.read()
-    form = urllib.parse.urlencode({"username": email, "password": password})
-    conn.request(
-        "POST",
-        "/api/v1/auth/token",
-        form,
-        {"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    response = conn.getresponse()
-    text = response.read()
-    conn.close()
-    if response.status != 200:
-        raise RuntimeError(f"login failed: {response.status} {text[:300]!r}")
-    token: str = json.loads(text)["access_token"]
-    return token
+    return sign_up(server.port, email, "bench-password-pace", DISPLAY_NAME)
 
 
 def through_chatstream(server: Server, token: str, message: str, n: int) -> dict[str, Any]:
