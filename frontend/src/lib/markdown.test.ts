@@ -1,3 +1,4 @@
+import DOMPurify from 'dompurify';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -231,6 +232,126 @@ describe('streaming markdown', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('sanitizeHtml, configured once', () => {
+  // The sanitiser as it was configured before: a private instance with the same hook, given
+  // the whole configuration on every call. The instance configured once must agree with it.
+  const reference = DOMPurify(window);
+  reference.addHook('afterSanitizeAttributes', (node) => {
+    if (node.tagName !== 'A') return;
+    const href = node.getAttribute('href') ?? '';
+    if (!/^(?:https?:|mailto:)/i.test(href.trim())) {
+      node.removeAttribute('href');
+      return;
+    }
+    node.setAttribute('target', '_blank');
+    node.setAttribute('rel', 'noopener noreferrer nofollow');
+  });
+  const config = {
+    USE_PROFILES: { html: true },
+    FORBID_TAGS: [
+      'img',
+      'picture',
+      'source',
+      'video',
+      'audio',
+      'iframe',
+      'style',
+      'form',
+      'input',
+      'button',
+      'textarea',
+      'select',
+      'svg',
+      'math',
+    ],
+    FORBID_ATTR: ['style', 'srcset'],
+    ALLOW_DATA_ATTR: false,
+    ADD_ATTR: ['target'],
+  };
+  const perCall = (html: string) => reference.sanitize(html, config);
+
+  const HOSTILE = [
+    '<script>alert(1)</script><p>after</p>',
+    '<img src=x onerror=alert(1)>',
+    '<p onclick="x()" style="color:red" data-x="1" class="c" title="t">hi</p>',
+    '<a href="javascript:alert(1)">js</a>',
+    '<a href=" JaVaScRiPt:alert(1)">spaced</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD4=">data</a>',
+    '<a href="vbscript:msgbox(1)">vb</a>',
+    '<a href="https://ok.example/a?b=1" target="_self" rel="opener">ok</a>',
+    '<a href="mailto:a@b.example" title="mail">mail</a>',
+    '<a>no href</a>',
+    '<svg><script>alert(1)</script><a xlink:href="javascript:x">s</a></svg>',
+    '<math><mi xlink:href="javascript:alert(1)">m</mi></math>',
+    '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+    '<form action="https://evil.example"><input name="q"><button>go</button></form>',
+    '<textarea><img src=x onerror=alert(1)></textarea><select><option>o</option></select>',
+    '<video src="https://t.example/v.mp4"></video><audio src=a></audio>',
+    '<picture><source srcset="https://t.example/a.png"><img src=b></picture>',
+    '<style>body{display:none}</style><p>styled</p>',
+    '<div style="background:url(https://t.example/track)">bg</div>',
+    '<p srcset="x 1x">srcset</p><span data-secret="1">data</span>',
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+    '<template><img src=x onerror=alert(1)></template>',
+    '<object data="https://evil.example/x.swf"></object><embed src=x>',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example">',
+    '<base href="https://evil.example/"><link rel=stylesheet href=x>',
+    '<details open ontoggle=alert(1)><summary>s</summary></details>',
+    '<table><tr><td background="javascript:x">cell</td></tr></table>',
+    '<h3 id="x" name="y">heading</h3><pre tabindex="0" role="group" aria-label="x code"><code>1</code></pre>',
+    '<!-- comment --><![CDATA[x]]><p>cdata</p>',
+    '<a href="https://ok.example/"><img src=x></a>',
+    '<blockquote cite="javascript:x"><p>quoted</p></blockquote>',
+    '<p>unclosed <b>bold <i>italic',
+    'plain text, no markup at all',
+    '',
+  ];
+
+  it('gives the same output as the configuration given on every call, for hostile inputs', () => {
+    for (const html of HOSTILE) expect(sanitizeHtml(html)).toBe(perCall(html));
+    // And nothing dangerous survives, whichever way it was configured.
+    const all = fragment(HOSTILE.map(sanitizeHtml).join(''));
+    expect(
+      all.querySelector('script, img, svg, math, iframe, form, input, style, video'),
+    ).toBeNull();
+    expect(
+      all.querySelector('[onclick], [onerror], [ontoggle], [style], [srcset], [data-x]'),
+    ).toBeNull();
+    for (const link of all.querySelectorAll('a[href]')) {
+      expect(link.getAttribute('href')).toMatch(/^(?:https?:|mailto:)/);
+      expect(link.getAttribute('target')).toBe('_blank');
+      expect(link.getAttribute('rel')).toBe('noopener noreferrer nofollow');
+    }
+  });
+
+  it('gives the same output as the configuration given on every call, for any mix of tags', () => {
+    const tag = fc.constantFrom('p', 'a', 'img', 'script', 'svg', 'b', 'form', 'style', 'div');
+    const attribute = fc.constantFrom(
+      ' href="javascript:alert(1)"',
+      ' href="https://x.example/"',
+      ' onclick="x()"',
+      ' style="color:red"',
+      ' data-x="1"',
+      ' target="_self"',
+      ' srcset="a 1x"',
+      '',
+    );
+    const piece = fc.oneof(
+      fc
+        .tuple(tag, attribute, fc.string({ maxLength: 8 }))
+        .map(([name, attr, text]) => `<${name}${attr}>${text}</${name}>`),
+      fc.string({ maxLength: 12 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+        const html = pieces.join('');
+        expect(sanitizeHtml(html)).toBe(perCall(html));
+      }),
+      { numRuns: 300 },
     );
   });
 });
