@@ -4,13 +4,18 @@
 // screen readers see only the drawer; an <aside> may not take the dialog role), and Esc closes
 // it, and only it; closed, focus goes back to the button that opened it.
 
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { KeyboardEvent, ReactNode } from 'react';
 
 import styles from './ChatLayout.module.css';
 import { MenuIcon } from './Icons';
 
 export interface ChatLayoutProps {
+  /**
+   * Called again only when this function changes (or the drawer's `close`, which never does):
+   * a page keeps it stable (useCallback) so what changes in its message column leaves the
+   * sidebar as it is.
+   */
   sidebar?: (close: () => void) => ReactNode;
   header: ReactNode;
   children: ReactNode;
@@ -55,9 +60,10 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
   const [drawerOpen, setDrawerOpen] = useState(false);
   const drawerRef = useRef<HTMLElement>(null);
   const menuButtonRef = useRef<HTMLButtonElement>(null);
-  const close = () => {
+  const close = useCallback(() => {
     setDrawerOpen(false);
-  };
+  }, []);
+  const sidebarContent = useMemo(() => sidebar?.(close), [sidebar, close]);
 
   useEffect(() => {
     setDrawerOpen(false);
@@ -136,7 +142,7 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
             aria-label="Sidebar"
             onKeyDown={onDrawerKeyDown}
           >
-            {sidebar(close)}
+            {sidebarContent}
           </aside>
           <div className={styles.scrim} aria-hidden="true" onClick={close} />
         </>

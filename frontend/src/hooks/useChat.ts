@@ -9,6 +9,7 @@ import { ChatSession } from '../chat/ChatSession';
 import type { AnswerElsewhere, ChatStatus, TurnResult } from '../chat/ChatSession';
 import type { ChatError, ChatMessage } from '../chat/messages';
 import { StreamingTransport, WholeAnswerTransport } from '../chat/transport';
+import { selectFields } from '../lib/store';
 import { openAnswerChannel } from '../services/answerChannel';
 import type { AnswerChannel } from '../services/answerChannel';
 import { chatService } from '../services/chatService';
@@ -91,7 +92,46 @@ export interface UseChat {
   loadEarlier: () => Promise<void>;
 }
 
+/**
+ * The messages, apart from everything else: read with useChatMessages by the part of the page
+ * that shows them, so the text of an answer being written re-renders that part alone.
+ */
+export interface MessageFeed {
+  subscribe: (listener: () => void) => () => void;
+  getMessages: () => ChatMessage[];
+}
+
+/** useChat without the messages (which `feed` gives): what streamed text never changes. */
+export type ChatControls = Omit<UseChat, 'messages'> & { feed: MessageFeed };
+
+/** The snapshot's fields the page shows; an answer's text changes none of them. */
+const CONTROL_FIELDS = [
+  'status',
+  'error',
+  'sendError',
+  'conversationId',
+  'isStreamingMode',
+  'answerElsewhere',
+] as const;
+
+/** The messages of a chat (see MessageFeed); renders on every change to them. */
+export function useChatMessages(feed: MessageFeed): ChatMessage[] {
+  return useSyncExternalStore(feed.subscribe, feed.getMessages);
+}
+
+/** A chat and its messages, for a page that renders them itself. */
 export function useChat(options: UseChatOptions): UseChat {
+  const controls = useChatControls(options);
+  const messages = useChatMessages(controls.feed);
+  return { ...controls, messages };
+}
+
+/**
+ * A chat without its messages: the component that calls it renders again when the turn's
+ * state changes (it starts, ends, fails), not for each frame of streamed text. The messages
+ * are read from `feed` by a component of their own (useChatMessages).
+ */
+export function useChatControls(options: UseChatOptions): ChatControls {
   const { conversationId = null, streamingEnabled = true, client = chatService } = options;
 
   // The page's latest callbacks, read when the session reports (never a stale closure).
@@ -139,7 +179,12 @@ export function useChat(options: UseChatOptions): UseChat {
 
   useEffect(() => session.watchOtherTabs(), [session]);
 
-  const snapshot = useSyncExternalStore(session.subscribe, session.getSnapshot);
+  const [readControls] = useState(() => selectFields(session.getSnapshot, CONTROL_FIELDS));
+  const snapshot = useSyncExternalStore(session.subscribe, readControls);
+  const [feed] = useState<MessageFeed>(() => ({
+    subscribe: session.subscribe,
+    getMessages: () => session.getSnapshot().messages,
+  }));
   const { history, loadEarlier } = useMessageHistory(session, client, conversationId);
   const actions = useMemo(
     () => ({
@@ -160,7 +205,7 @@ export function useChat(options: UseChatOptions): UseChat {
 
   const { status } = snapshot;
   return {
-    messages: snapshot.messages,
+    feed,
     status,
     isStreaming: status === 'streaming',
     isBusy: status === 'streaming' || status === 'submitted',

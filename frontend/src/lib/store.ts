@@ -26,3 +26,26 @@ export class Store<T> {
     for (const listener of [...this.listeners]) listener();
   }
 }
+
+/**
+ * A getSnapshot for part of a store: the same object for as long as the fields `keys` of
+ * `read()` keep their values (by identity), so a component reading it with
+ * useSyncExternalStore renders again only when one of them changes.
+ */
+export function selectFields<T extends object, K extends keyof T>(
+  read: () => T,
+  keys: readonly K[],
+): () => Pick<T, K> {
+  let last: Pick<T, K> | null = null;
+  return () => {
+    const state = read();
+    const previous = last;
+    if (previous !== null && keys.every((key) => Object.is(previous[key], state[key]))) {
+      return previous;
+    }
+    const picked = {} as Pick<T, K>;
+    for (const key of keys) picked[key] = state[key];
+    last = picked;
+    return picked;
+  };
+}

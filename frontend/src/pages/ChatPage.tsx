@@ -1,4 +1,6 @@
 // The chat: the user's conversations on the side, the selected one (or a new one) in the middle.
+// While an answer streams, its text re-renders the message list alone (LiveMessageList reads
+// the messages; the page reads the rest of the chat), never the page, its sidebar or its box.
 
 import { useCallback } from 'react';
 import { Navigate, useNavigate, useParams } from 'react-router';
@@ -8,9 +10,10 @@ import { Composer } from '../components/Composer';
 import { ConversationSidebar } from '../components/ConversationSidebar';
 import { SparkleIcon } from '../components/Icons';
 import { MessageList } from '../components/MessageList';
+import type { MessageListProps } from '../components/MessageList';
 import { useAuth } from '../hooks/useAuth';
-import { useChat } from '../hooks/useChat';
-import type { AnswerElsewhere } from '../hooks/useChat';
+import { useChatControls, useChatMessages } from '../hooks/useChat';
+import type { AnswerElsewhere, MessageFeed } from '../hooks/useChat';
 import { useConversations } from '../hooks/useConversations';
 import { useDocumentTitle } from '../hooks/useDocumentTitle';
 import { useDraft } from '../hooks/useDraft';
@@ -23,6 +26,15 @@ const HELD_REASONS: Record<AnswerElsewhere, string> = {
   'another-tab': 'An answer is still being written in another tab. You can send once it ends.',
   'on-opening': 'An answer is still being written here. You can send once it ends.',
 };
+
+/** The message list, reading the messages itself: the one part that renders per frame of text. */
+function LiveMessageList({
+  feed,
+  ...props
+}: Omit<MessageListProps, 'messages'> & { feed: MessageFeed }) {
+  const messages = useChatMessages(feed);
+  return <MessageList messages={messages} {...props} />;
+}
 
 export function ChatPage() {
   const { conversationId = null } = useParams();
@@ -41,7 +53,7 @@ export function ChatPage() {
   // What is typed is kept per conversation (a reload, or signing in again, finds it), and a
   // send the server did not take comes back to the box.
   const draft = useDraft(user?.id ?? null, conversationId);
-  const chat = useChat({
+  const chat = useChatControls({
     isOnboarding: false,
     conversationId,
     streamingEnabled: config?.streaming_enabled ?? false,
@@ -73,6 +85,39 @@ export function ChatPage() {
     [remove, chat.conversationId, navigate],
   );
 
+  const activeId = chat.conversationId;
+  const userLabel = user?.display_name ?? user?.email ?? '';
+  const sidebar = useCallback(
+    (close: () => void) => (
+      <ConversationSidebar
+        conversations={conversations}
+        isLoading={isLoading}
+        error={error}
+        activeId={activeId}
+        userLabel={userLabel}
+        onNewChat={() => {
+          close();
+          void navigate('/chat');
+        }}
+        onNavigate={close}
+        onLogout={logout}
+        onRename={rename}
+        onDelete={deleteConversation}
+      />
+    ),
+    [
+      conversations,
+      isLoading,
+      error,
+      activeId,
+      userLabel,
+      navigate,
+      logout,
+      rename,
+      deleteConversation,
+    ],
+  );
+
   if (user && !user.onboarding_completed) return <Navigate to="/onboarding" replace />;
 
   // The onboarding conversation can be read here; its questions are answered on /onboarding.
@@ -81,23 +126,7 @@ export function ChatPage() {
   return (
     <ChatLayout
       viewKey={conversationId ?? 'new'}
-      sidebar={(close) => (
-        <ConversationSidebar
-          conversations={conversations}
-          isLoading={isLoading}
-          error={error}
-          activeId={chat.conversationId}
-          userLabel={user?.display_name ?? user?.email ?? ''}
-          onNewChat={() => {
-            close();
-            void navigate('/chat');
-          }}
-          onNavigate={close}
-          onLogout={logout}
-          onRename={rename}
-          onDelete={deleteConversation}
-        />
-      )}
+      sidebar={sidebar}
       header={
         <div className={styles.header}>
           <h1 className={styles.title}>{title}</h1>
@@ -109,8 +138,8 @@ export function ChatPage() {
         </div>
       }
     >
-      <MessageList
-        messages={chat.messages}
+      <LiveMessageList
+        feed={chat.feed}
         onRetry={chat.retryLastMessage}
         onContinue={chat.canContinue ? chat.continueLastAnswer : undefined}
         onRegenerate={chat.canMakeVersions && !isReadOnly ? chat.regenerateLastAnswer : undefined}
