@@ -316,7 +316,8 @@ describe('ChatPage streaming', () => {
     );
     const { user } = await openChat('/chat/conv-1');
     expect(await screen.findByText('Recent answer')).toBeInTheDocument();
-    expect(screen.getByRole('heading', { name: 'Old chat' })).toBeInTheDocument();
+    // The list is shown at the animation frame after it arrives.
+    expect(await screen.findByRole('heading', { name: 'Old chat' })).toBeInTheDocument();
 
     await user.click(screen.getByRole('button', { name: /load earlier/i }));
     expect(await screen.findByText('Earliest question')).toBeInTheDocument();
@@ -514,7 +515,7 @@ describe('ChatPage: answers that outlive the page', () => {
     const first = await waitForEventSource();
     emit(first, start('a-1', 'conv-1'), chunk('Once up', 0));
 
-    await user.click(screen.getByRole('link', { name: 'Other' }));
+    await user.click(await screen.findByRole('link', { name: 'Other' }));
     expect(await screen.findByText('Something else')).toBeInTheDocument();
     expect(first.closed).toBe(true);
     expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument();
