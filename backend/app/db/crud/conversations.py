@@ -11,6 +11,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
+from app.db.core_execute import execute_core
 from app.db.models import Conversation, ConversationKind, Message, MessageStatus
 
 
@@ -49,7 +50,8 @@ def start_conversation(
     """A new conversation, inserted at once with a Core INSERT (the hot path of a first turn)."""
     now = utcnow()
     conversation_id = uuid.uuid4()
-    session.execute(
+    execute_core(
+        session,
         _INSERT_CONVERSATION,
         {
             "id": conversation_id,
@@ -64,7 +66,9 @@ def start_conversation(
 
 
 def touch_conversation(session: Session, conversation_id: uuid.UUID, now: datetime) -> None:
-    session.execute(_TOUCH_CONVERSATION, {"conversation_id": conversation_id, "updated_at": now})
+    execute_core(
+        session, _TOUCH_CONVERSATION, {"conversation_id": conversation_id, "updated_at": now}
+    )
 
 
 def list_conversations(

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from app.db.core_execute import execute_core
 from app.db.models import Message, MessageStatus, Role
 
 
@@ -20,8 +21,10 @@ def get_by_client_message_id(
     session: Session, user_id: uuid.UUID, client_message_id: str
 ) -> Message | None:
     # Asked on every send and nearly always a miss: a Core query, and the ORM loads only a hit.
-    found = session.execute(
-        _ID_BY_CLIENT_MESSAGE_ID, {"user_id": user_id, "client_message_id": client_message_id}
+    found = execute_core(
+        session,
+        _ID_BY_CLIENT_MESSAGE_ID,
+        {"user_id": user_id, "client_message_id": client_message_id},
     ).scalar_one_or_none()
     return None if found is None else session.get(Message, found)
 
@@ -84,7 +87,7 @@ def add_turn(
     )
     assistant_message = _empty_answer(assistant_id or uuid.uuid4(), user_message, model)
     # The question first: the answer's reply_to_id refers to it.
-    session.execute(_INSERT_MESSAGES, [_row(user_message), _row(assistant_message)])
+    execute_core(session, _INSERT_MESSAGES, [_row(user_message), _row(assistant_message)])
     return user_message, assistant_message
 
 
@@ -135,7 +138,7 @@ def add_complete_answer(
         created_at=now,
         completed_at=now,
     )
-    session.execute(_INSERT_MESSAGES, [_row(answer)])
+    execute_core(session, _INSERT_MESSAGES, [_row(answer)])
 
 
 def replace_answer(
@@ -155,7 +158,7 @@ def replace_answer(
     if not getattr(deleted, "rowcount", 0):
         return None
     answer = _empty_answer(answer_id, question, model)
-    session.execute(_INSERT_MESSAGES, [_row(answer)])
+    execute_core(session, _INSERT_MESSAGES, [_row(answer)])
     return answer
 
 
@@ -179,9 +182,9 @@ def save_answer(session: Session, answer: Message) -> bool:
     gone only if its turn was never committed or was replaced; the INSERT then restores it.
     """
     values = {key: getattr(answer, key) for key in ANSWER_FIELDS}
-    result = session.execute(_UPDATE_ANSWER, {"answer_id": answer.id, **values})
+    result = execute_core(session, _UPDATE_ANSWER, {"answer_id": answer.id, **values})
     if not getattr(result, "rowcount", 0):
-        session.execute(_INSERT_MESSAGES, [_row(answer)])
+        execute_core(session, _INSERT_MESSAGES, [_row(answer)])
     return True
 
 
@@ -193,7 +196,7 @@ _UPDATE_UNFINISHED_ANSWER = update(MESSAGES).where(
 def save_unfinished_answer(session: Session, answer: Message) -> bool:
     """Write a finished answer over its row only if that is still `streaming`: False if not."""
     values = {key: getattr(answer, key) for key in ANSWER_FIELDS}
-    result = session.execute(_UPDATE_UNFINISHED_ANSWER, {"answer_id": answer.id, **values})
+    result = execute_core(session, _UPDATE_UNFINISHED_ANSWER, {"answer_id": answer.id, **values})
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -206,7 +209,7 @@ _CHECKPOINT_ANSWER = update(MESSAGES).where(
 def checkpoint_answers(session: Session, partials: Sequence[dict[str, object]]) -> None:
     """The text so far of answers in flight (`answer_id`, `content`, `chunk_count`,
     `chunk_ends` each), so a crash loses at most one checkpoint interval of any of them."""
-    session.execute(_CHECKPOINT_ANSWER, list(partials))
+    execute_core(session, _CHECKPOINT_ANSWER, list(partials))
 
 
 def reopen_answer(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from app.db.core_execute import execute_core
 from app.db.models import OnboardingState
 
 
@@ -22,7 +23,7 @@ _ANSWERS = select(OnboardingState.answers).where(OnboardingState.user_id == bind
 
 def get_answers(session: Session, user_id: uuid.UUID) -> dict[str, Any]:
     """The onboarding answers alone."""
-    answers = session.execute(_ANSWERS, {"user_id": user_id}).scalar_one_or_none()
+    answers = execute_core(session, _ANSWERS, {"user_id": user_id}).scalar_one_or_none()
     return dict(answers or {})
 
 

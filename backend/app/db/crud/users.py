@@ -6,9 +6,10 @@ import unicodedata
 import uuid
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from app.db.core_execute import execute_core
 from app.db.models import User
 from app.schemas.auth import AuthUser
 
@@ -38,11 +39,15 @@ def get_user(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
 
 
+# Read on every request: columns, not an ORM object, in a statement built once.
+_AUTH_USER = select(User.id, User.email, User.display_name, User.created_at).where(
+    User.id == bindparam("user_id")
+)
+
+
 def get_auth_user(session: Session, user_id: uuid.UUID) -> AuthUser | None:
-    """The snapshot a request authenticates as (columns only: this runs on every request)."""
-    row = session.execute(
-        select(User.id, User.email, User.display_name, User.created_at).where(User.id == user_id)
-    ).one_or_none()
+    """The snapshot a request authenticates as."""
+    row = execute_core(session, _AUTH_USER, {"user_id": user_id}).one_or_none()
     return AuthUser.model_validate(row._asdict()) if row is not None else None
 
 
