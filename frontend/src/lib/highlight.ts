@@ -7,6 +7,7 @@
 // engine. The highlighter (src/lib/highlighter.ts) is a dynamic import: a chunk of its own,
 // fetched when the first code block appears.
 
+import { scheduleFrame } from './frame';
 import { sanitizeHtml } from './markdown';
 
 export type Highlight = (code: string, language: string) => string | null;
@@ -20,7 +21,11 @@ export function loadHighlighter(): Promise<Highlight | null> {
   loading ??= import('./highlighter').then(
     (module) => {
       highlighter = module.highlight;
-      for (const listener of listeners) listener();
+      // The blocks on screen are told at the next frame: while an answer is being written,
+      // their colours come in the same React commit as its text, not in one of their own.
+      scheduleFrame(() => {
+        for (const listener of listeners) listener();
+      });
       return highlighter;
     },
     // Code stays readable, just plain; the next page load tries again.
