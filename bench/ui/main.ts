@@ -114,13 +114,29 @@ async function seed(dataDir: string): Promise<Seeded> {
   }
 }
 
+/**
+ * Builds the front end as it ships. vite-node runs this script with NODE_ENV=development, which
+ * the build would inherit: it would then bundle React's development build (about 680 kB instead
+ * of 435, every commit checked and slower).
+ */
+function buildForProduction(): void {
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    ensureBuild();
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
+}
+
 async function main(): Promise<void> {
   const missing = chromiumMissingReason();
   if (missing !== null) throw new Error(missing);
   const startedAt = new Date().toISOString();
   const machine = watchMachine();
   log(`work directory ${WORK_DIR}`);
-  ensureBuild();
+  buildForProduction();
 
   const dataDir = path.join(WORK_DIR, `data-${process.pid}`);
   mkdirSync(dataDir, { recursive: true });
