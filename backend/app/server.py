@@ -89,6 +89,21 @@ class ChatStreamServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+class ChatStreamWorker(multiprocess.Process):
+    """A `serve --workers N` worker that serves with ChatStreamServer, as one process does.
+
+    Workers are spawned: each imports its modules afresh and unpickles this object, so the
+    server class must come from the worker's own class (found by its import path), never from
+    an attribute patched in the supervisor, which a spawned worker would not see.
+    """
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = ChatStreamServer(config=self.config)
+        return self._server
+
+
 def serve_metrics(port: int, host: str) -> None:
     """/metrics on its own port, aggregated over every worker, from the supervising process."""
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -117,8 +132,8 @@ def run_server(*, host: str, port: int, workers: int, metrics_port: int | None =
     if metrics_port is not None:
         serve_metrics(metrics_port, host)
     if workers > 1:
-        # Each worker process builds its server from this module attribute.
-        multiprocess.Server = ChatStreamServer  # type: ignore[attr-defined]
+        # The supervisor makes its workers from this module attribute, in this process.
+        multiprocess.Process = ChatStreamWorker  # type: ignore[misc]
         multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         ChatStreamServer(config).run()

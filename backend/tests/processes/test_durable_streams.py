@@ -312,3 +312,58 @@ async def test_redis_killed_mid_stream_ends_the_answer_with_a_retryable_error_an
     _assert_ended_internal(reader.events[-1])
     assert stored.status == "interrupted"
     assert stored.content == reader.chunk_text
+
+
+# Shutdown of `serve --workers 2` -----------------------------------------------------------------
+
+
+async def test_sigterm_to_two_workers_ends_open_streams_as_one_process_does(
+    tmp_path: Path, own_redis: RedisServer
+) -> None:
+    """Each worker serves with ChatStream's own server: on SIGTERM it ends its streams at once
+    with the retryable error and stores them, instead of waiting out the graceful timeout and
+    cutting them without a terminal event (uvicorn's plain server in a spawned worker)."""
+    data_dir = tmp_path / "data"
+    database_url = sqlite_file_url(data_dir / "chatstream.db")
+    # Long answers: a stream still open when the graceful timeout (15 s) ran out would be cut.
+    env = serve_env(
+        data_dir,
+        database_url,
+        REDIS_URL=own_redis.url,
+        SCRIPTED_CHUNKS="400",
+        SCRIPTED_CHUNK_DELAY_S="0.1",
+    )
+    migrate(env)
+    server = ServeProcess(env, workers=2)
+    readers: list[StreamReader] = []
+    readings: list[asyncio.Task[StreamReader]] = []
+    with serving(server):
+        assert len(server.worker_pids()) == 2
+        clients = [server.client() for _ in range(4)]  # connections of their own: both workers
+        try:
+            for client in clients:
+                account = await new_account(client)
+                reader, reading = start_stream(
+                    client, stream_params(await stream_token(client, account))
+                )
+                await reader.wait_for_events(3)
+                readers.append(reader)
+                readings.append(reading)
+            stopping_at = time.perf_counter()
+            assert server.process is not None
+            server.process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(asyncio.gather(*readings), 30)
+            assert server.process.wait(20) in (0, -signal.SIGTERM)
+        finally:
+            for client in clients:
+                await client.aclose()
+    async with DbProbe(database_url) as probe:
+        stored = [await probe.wait_for_message(r.message_id, finished) for r in readers]
+
+    for reader, answer in zip(readers, stored, strict=True):
+        assert reader.ended_by_server
+        assert reader.events[-1].received_at - stopping_at <= SLACK_S
+        _assert_ids_from(reader.events, reader.message_id, 0)
+        _assert_ended_internal(reader.events[-1])
+        assert answer.status == "interrupted"
+        assert answer.content == reader.chunk_text
