@@ -46,19 +46,37 @@ def redis() -> Iterator[RedisTarget]:
         yield target
 
 
+async def _pair(
+    factory: AppFactory, redis: RedisTarget, model: ScriptedChatModel
+) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    async with AsyncExitStack() as stack:
+        servers = [
+            await stack.enter_async_context(
+                factory(model, redis_url=redis.url, stream_owner_lease_s=1.0)
+            )
+            for _ in range(2)
+        ]
+        yield servers[0], servers[1]
+
+
 @pytest.fixture
 async def pair(
     sqlite_server_factory: AppFactory, redis: RedisTarget
 ) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
     """Two instances on one SQLite file and one Redis."""
-    async with AsyncExitStack() as stack:
-        servers = [
-            await stack.enter_async_context(
-                sqlite_server_factory(slow_model(), redis_url=redis.url, stream_owner_lease_s=1.0)
-            )
-            for _ in range(2)
-        ]
-        yield servers[0], servers[1]
+    async for servers in _pair(sqlite_server_factory, redis, slow_model()):
+        yield servers
+
+
+@pytest.fixture
+async def stalling_pair(
+    sqlite_server_factory: AppFactory, redis: RedisTarget
+) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    """The same, with answers that fall silent after 10 chunks until stopped: a Stop always
+    finds its answer still being written, however slowly a busy machine carries it there."""
+    model = scripted_model(words(CHUNKS), delay_s=0.03, stall_after=10)
+    async for servers in _pair(sqlite_server_factory, redis, model):
+        yield servers
 
 
 def _client(server: LiveServer) -> httpx.AsyncClient:
@@ -95,9 +113,9 @@ async def test_a_stream_dropped_on_one_instance_resumes_exactly_on_the_other(
 
 
 async def test_cancel_on_the_other_instance_is_fenced(
-    pair: tuple[LiveServer, LiveServer], sqlite_url: str
+    stalling_pair: tuple[LiveServer, LiveServer], sqlite_url: str
 ) -> None:
-    a, b = pair
+    a, b = stalling_pair
     account = await _account(a)
     async with _client(a) as client_a, _client(b) as client_b:
         reader, task = start_stream(client_a, stream_params(await stream_token(client_a, account)))
@@ -209,9 +227,9 @@ async def test_stop_before_the_send_arrives_stores_it_cancelled(
 
 
 async def test_stop_by_client_message_id_while_generating(
-    pair: tuple[LiveServer, LiveServer],
+    stalling_pair: tuple[LiveServer, LiveServer],
 ) -> None:
-    a, b = pair
+    a, b = stalling_pair
     account = await _account(a)
     async with _client(a) as client_a, _client(b) as client_b:
         params = stream_params(await stream_token(client_a, account))
@@ -229,9 +247,9 @@ async def test_stop_by_client_message_id_while_generating(
 
 
 async def test_a_stop_reaches_a_process_that_heard_nothing_for_longer_than_its_socket_timeout(
-    pair: tuple[LiveServer, LiveServer],
+    stalling_pair: tuple[LiveServer, LiveServer],
 ) -> None:
-    a, b = pair
+    a, b = stalling_pair
     account = await _account(a)
     await asyncio.sleep(READ_BLOCK_S + REDIS_TIMEOUT_S + 1)  # every connection idle that long
     async with _client(a) as client_a, _client(b) as client_b:

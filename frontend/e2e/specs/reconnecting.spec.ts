@@ -101,6 +101,9 @@ test('a server that crashes mid-answer and starts again: Reconnecting…, then t
   page,
   account,
 }, testInfo) => {
+  // Two server start-ups, the page's reconnect back-off and two answers' worth of words: on a
+  // busy machine that takes more than the default minute.
+  test.slow();
   // Our own server on our own copy of the database, so it can crash and start again on it.
   const dataDir = mkdtempSync(path.join(tmpdir(), 'chatstream-e2e-crash-'));
   for (const suffix of ['', '-wal', '-shm']) {
