@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 
 import {
   finishedBlockParseCount,
+  guardLink,
+  PURIFY_CONFIG,
   renderFinishedBlock,
   languageOf,
   renderMarkdown,
@@ -240,39 +242,8 @@ describe('sanitizeHtml, configured once', () => {
   // The sanitiser as it was configured before: a private instance with the same hook, given
   // the whole configuration on every call. The instance configured once must agree with it.
   const reference = DOMPurify(window);
-  reference.addHook('afterSanitizeAttributes', (node) => {
-    if (node.tagName !== 'A') return;
-    const href = node.getAttribute('href') ?? '';
-    if (!/^(?:https?:|mailto:)/i.test(href.trim())) {
-      node.removeAttribute('href');
-      return;
-    }
-    node.setAttribute('target', '_blank');
-    node.setAttribute('rel', 'noopener noreferrer nofollow');
-  });
-  const config = {
-    USE_PROFILES: { html: true },
-    FORBID_TAGS: [
-      'img',
-      'picture',
-      'source',
-      'video',
-      'audio',
-      'iframe',
-      'style',
-      'form',
-      'input',
-      'button',
-      'textarea',
-      'select',
-      'svg',
-      'math',
-    ],
-    FORBID_ATTR: ['style', 'srcset'],
-    ALLOW_DATA_ATTR: false,
-    ADD_ATTR: ['target'],
-  };
-  const perCall = (html: string) => reference.sanitize(html, config);
+  reference.addHook('afterSanitizeAttributes', guardLink);
+  const perCall = (html: string) => reference.sanitize(html, PURIFY_CONFIG);
 
   const HOSTILE = [
     '<script>alert(1)</script><p>after</p>',

@@ -87,9 +87,8 @@ export function languageOf(info: string | undefined): string {
   return (info ?? '').trim().split(/\s+/)[0]?.toLowerCase().slice(0, 32) ?? '';
 }
 
-// A private DOMPurify instance, so its hooks do not leak into other users of the library.
-const purifier = DOMPurify(window);
-purifier.addHook('afterSanitizeAttributes', (node) => {
+/** Links keep only safe URLs, and open apart from the app (exported for its test). */
+export function guardLink(node: Element): void {
   if (node.tagName !== 'A') return;
   const href = node.getAttribute('href') ?? '';
   if (!SAFE_URL.test(href.trim())) {
@@ -98,9 +97,13 @@ purifier.addHook('afterSanitizeAttributes', (node) => {
   }
   node.setAttribute('target', '_blank');
   node.setAttribute('rel', 'noopener noreferrer nofollow');
-});
+}
 
-const PURIFY_CONFIG = {
+// A private DOMPurify instance, so its hooks do not leak into other users of the library.
+const purifier = DOMPurify(window);
+purifier.addHook('afterSanitizeAttributes', guardLink);
+
+export const PURIFY_CONFIG = {
   USE_PROFILES: { html: true },
   // No images or media: an image URL in model output is a way to leak the conversation.
   FORBID_TAGS: [
