@@ -163,6 +163,14 @@ class StreamLogUnavailable(AppError):
         super().__init__(headers={"Retry-After": "2"})
 
 
+class StreamLogTimeout(StreamLogUnavailable):
+    """Redis took longer than its timeout to answer: it may be down, stalled, or this server too
+    busy to read its answers in time (past its capacity); the same code, a message that does not
+    claim to know which."""
+
+    message = "The server's stream log (Redis) did not answer in time. Please try again shortly."
+
+
 # A request schema that refuses a value for a reason of its own raises PydanticCustomError with
 # one of these codes as its type: the answer is then that error, as a service's check gives it.
 SCHEMA_ERRORS: dict[str, type[AppError]] = {
@@ -177,6 +185,7 @@ def error_body(code: str, message: str, details: list[FieldError] | None = None)
 
 def install_error_handlers(app: FastAPI) -> None:
     from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from sqlalchemy.exc import (
         DataError,
         DBAPIError,
@@ -233,10 +242,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _stream_log_error(_: Request, exc: RedisError) -> JSONResponse:
         import structlog
 
+        timed_out = isinstance(exc, RedisTimeoutError)
         structlog.get_logger("chatstream.errors").error(
-            "stream_log_unavailable", error_type=type(exc).__name__
+            "stream_log_timeout" if timed_out else "stream_log_unavailable",
+            error_type=type(exc).__name__,
         )
-        unavailable = StreamLogUnavailable()
+        unavailable = StreamLogTimeout() if timed_out else StreamLogUnavailable()
         return JSONResponse(
             error_body(unavailable.code, unavailable.message),
             status_code=unavailable.status_code,
