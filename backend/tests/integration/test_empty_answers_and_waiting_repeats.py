@@ -10,11 +10,11 @@ from typing import TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
 from app.db.session import Database, UnitOfWork
 from tests.fixtures.accounts import Account, new_account, new_client_id
+from tests.fixtures.database import on_message_updates
 from tests.fixtures.models import recording_model, words
 from tests.fixtures.server import AppFactory
 from tests.fixtures.streams import assert_well_formed, event_seq, read_stream, stream_params
@@ -115,17 +115,9 @@ class HoldsTheReadAfterASave(Database):
             return await self.inner.run(work)
         updates: list[str] = []
 
-        def note_updates(state: ORMExecuteState) -> None:
-            table = getattr(state.statement, "table", None)
-            if state.is_update and getattr(table, "name", None) == "messages":
-                updates.append("messages")
-
         def watched(session: Session) -> T:
-            event.listen(session, "do_orm_execute", note_updates)
-            try:
+            with on_message_updates(session, updates.append):
                 return work(session)
-            finally:
-                event.remove(session, "do_orm_execute", note_updates)
 
         result = await self.inner.run(watched)
         self.saved = self.saved or bool(updates)
