@@ -352,12 +352,16 @@ describe('ChatPage streaming', () => {
 });
 
 describe('ChatPage without streaming (plan 13)', () => {
-  function answerWhole(content: string) {
+  /** Answers a whole message once `answered` resolves (30 ms after the request by default). */
+  function answerWhole(
+    content: string,
+    answered: () => Promise<unknown> = () => new Promise((resolve) => setTimeout(resolve, 30)),
+  ) {
     const bodies: unknown[] = [];
     server.use(
       http.post(`${API}/chat/message`, async ({ request }) => {
         bodies.push(await request.json());
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        await answered();
         return HttpResponse.json<SendMessageResponse>({
           conversation_id: 'conv-5',
           user_message: makeMessage({
@@ -378,12 +382,19 @@ describe('ChatPage without streaming (plan 13)', () => {
     server.use(
       http.get(`${API}/config`, () => HttpResponse.json(makeConfig({ streaming_enabled: false }))),
     );
-    const bodies = answerWhole('A whole answer.');
+    // The answer waits until the indicator has been seen: on a busy machine a fixed delay
+    // could let the answer come before the test looked.
+    let release: () => void = () => undefined;
+    const seen = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const bodies = answerWhole('A whole answer.', () => seen);
     const { user, input } = await openChat();
     expect(screen.getByText('Streaming off')).toBeInTheDocument();
 
     await user.type(input, 'Hi{Enter}');
     expect(await screen.findByRole('img', { name: /assistant is thinking/i })).toBeInTheDocument();
+    release();
     expect(await screen.findByText('A whole answer.')).toBeInTheDocument();
     expect(screen.queryByRole('img', { name: /thinking/i })).not.toBeInTheDocument();
     expect(FakeEventSource.instances).toHaveLength(0);
