@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import TypeVar
 
-import pytest
 from sqlalchemy import String, Text, Uuid, column, insert, table
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -24,8 +21,6 @@ from app.migrations import alembic_config, upgrade_to_head
 from tests.fixtures.database import (
     APP_TABLES,
     inspect_schema,
-    scratch_postgres_database,
-    sqlite_file_url,
 )
 
 T = TypeVar("T")
@@ -41,16 +36,6 @@ EARLIEST_MESSAGES = table(
     column("status", String),
     column("created_at", UTCDateTime),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it yet (sync fixture: Alembic runs its own event loop)."""
-    if request.param == "sqlite":
-        yield sqlite_file_url(tmp_path / "migrations.db")
-        return
-    with scratch_postgres_database() as url:
-        yield url
 
 
 def test_upgrade_downgrade_upgrade_round_trip(empty_database: str) -> None:

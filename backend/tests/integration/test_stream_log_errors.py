@@ -45,23 +45,20 @@ async def _refused_send(
                     redis.process.send_signal(signal.SIGCONT)
 
 
-async def test_a_redis_that_does_not_answer_refuses_a_send_saying_it_timed_out(
-    sqlite_server_factory: AppFactory, own_redis: RedisServer
+@pytest.mark.parametrize(
+    ("stop_redis", "said"),
+    [(signal.SIGSTOP, "did not answer in time"), (signal.SIGKILL, "cannot reach")],
+    ids=["stalled", "gone"],
+)
+async def test_a_send_redis_cannot_take_is_refused_saying_why(
+    sqlite_server_factory: AppFactory,
+    own_redis: RedisServer,
+    stop_redis: signal.Signals,
+    said: str,
 ) -> None:
-    response = await _refused_send(sqlite_server_factory, own_redis, signal.SIGSTOP)
+    response = await _refused_send(sqlite_server_factory, own_redis, stop_redis)
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "2"
     error = response.json()["error"]
     assert error["code"] == "stream_log_unavailable"
-    assert "did not answer in time" in error["message"]
-
-
-async def test_a_redis_that_is_gone_refuses_a_send_saying_it_cannot_be_reached(
-    sqlite_server_factory: AppFactory, own_redis: RedisServer
-) -> None:
-    response = await _refused_send(sqlite_server_factory, own_redis, signal.SIGKILL)
-    assert response.status_code == 503, response.text
-    assert response.headers["retry-after"] == "2"
-    error = response.json()["error"]
-    assert error["code"] == "stream_log_unavailable"
-    assert "cannot reach" in error["message"]
+    assert said in error["message"]
