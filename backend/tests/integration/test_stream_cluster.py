@@ -191,14 +191,23 @@ async def test_a_reader_on_the_other_instance_keeps_the_answer_alive(
     ):
         account = await _account(a)
         async with _client(a) as client_a, _client(b) as client_b:
-            first = await read_stream(
-                client_a, stream_params(await stream_token(client_a, account)), stop_after=3
+            first, writer_side = start_stream(
+                client_a, stream_params(await stream_token(client_a, account))
             )
-            watched = await read_stream(
+            await first.wait_for_events(3)
+            watched, watching = start_stream(
                 client_b,
                 {"token": await stream_token(client_b, account)},
                 path=f"/api/v1/chat/messages/{first.message_id}/stream",
             )
+            # The watcher is surely counted once it has read an event; only then does the
+            # writer's reader leave, so the grace window never depends on how fast B attaches.
+            await watched.wait_for_events(1)
+            writer_side.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await writer_side
+            await asyncio.wait_for(watching, 10)
+    assert not first.ended_by_server
     assert watched.payloads[-1]["type"] == "complete"
     async with DbProbe(sqlite_url) as probe:
         stored = await probe.message(first.message_id)
