@@ -51,3 +51,13 @@ export function scheduleFrame(callback: () => void): () => void {
     cancelRequest = null;
   };
 }
+
+/**
+ * Drops everything scheduled and the frame asked for: a test's clean slate, since a session
+ * left mid-answer still has callbacks waiting for a frame that test's stub will never run.
+ */
+export function discardFrames(): void {
+  due = new Set();
+  cancelRequest?.();
+  cancelRequest = null;
+}

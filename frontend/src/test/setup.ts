@@ -5,6 +5,8 @@ import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
 
+import { discardFrames } from '../lib/frame';
+
 import { FakeBroadcastChannel } from './FakeBroadcastChannel';
 import { FakeEventSource } from './FakeEventSource';
 import { server } from './server';
@@ -23,6 +25,7 @@ beforeEach(() => {
 
 afterEach(() => {
   cleanup();
+  discardFrames();
   server.resetHandlers();
   vi.unstubAllGlobals();
 });
