@@ -63,34 +63,51 @@ function spokenAnswer(markdown: string): string {
   return truncateAtWord(markdownToPlainText(markdown), ANNOUNCE_MAX_CHARS);
 }
 
-/**
- * What the polite status region says. It speaks when an answer starts and when it ends, never
- * per token: the log itself is aria-busy while text streams in.
- */
-function useAnnouncement(messages: ChatMessage[]): string {
-  const [announcement, setAnnouncement] = useState('');
-  const previous = useRef(new Map<string, ChatMessage['status']>());
-  useEffect(() => {
-    let next: string | null = null;
-    for (const message of messages) {
-      if (message.role !== 'assistant') continue;
-      const before = previous.current.get(message.id);
-      if (before === undefined) {
-        if (message.isStreaming) next = 'Assistant is typing…';
-        else if (message.status === 'pending') next = 'Assistant is thinking…';
-      } else if (message.isStreaming && before !== 'streaming') {
-        next = 'Assistant is continuing…'; // a Continue: the same message is written on
-      } else if ((before === 'streaming' || before === 'pending') && message.status !== before) {
-        if (message.status === 'complete') {
-          next = `Assistant replied: ${spokenAnswer(message.content)}`;
-        } else if (message.status === 'cancelled') {
-          next = 'Answer stopped.';
-        }
+/** Whether the answers among `messages` started or ended since `before` (their statuses). */
+function announcementFor(
+  messages: ChatMessage[],
+  before: ReadonlyMap<string, ChatMessage['status']>,
+): string | null {
+  let next: string | null = null;
+  for (const message of messages) {
+    if (message.role !== 'assistant') continue;
+    const was = before.get(message.id);
+    if (was === undefined) {
+      if (message.isStreaming) next = 'Assistant is typing…';
+      else if (message.status === 'pending') next = 'Assistant is thinking…';
+    } else if (message.isStreaming && was !== 'streaming') {
+      next = 'Assistant is continuing…'; // a Continue: the same message is written on
+    } else if ((was === 'streaming' || was === 'pending') && message.status !== was) {
+      if (message.status === 'complete') {
+        next = `Assistant replied: ${spokenAnswer(message.content)}`;
+      } else if (message.status === 'cancelled') {
+        next = 'Answer stopped.';
       }
     }
-    previous.current = new Map(messages.map((m) => [m.id, m.status]));
-    if (next !== null) setAnnouncement(next);
-  }, [messages]);
+  }
+  return next;
+}
+
+/**
+ * What the polite status region says. It speaks when an answer starts and when it ends, never
+ * per token: the log itself is aria-busy while text streams in. Worked out while rendering,
+ * against the statuses of the last commit (kept by an effect, never during a render), so an
+ * answer's end is one commit: no state set afterwards for what is said of it, which would be
+ * a second commit in the same frame.
+ */
+function useAnnouncement(messages: ChatMessage[]): string {
+  const committed = useRef<{
+    statuses: ReadonlyMap<string, ChatMessage['status']>;
+    announcement: string;
+  }>({ statuses: new Map(), announcement: '' });
+  const announcement =
+    announcementFor(messages, committed.current.statuses) ?? committed.current.announcement;
+  useEffect(() => {
+    committed.current = {
+      statuses: new Map(messages.map((m) => [m.id, m.status])),
+      announcement,
+    };
+  }, [messages, announcement]);
   return announcement;
 }
 

@@ -98,8 +98,12 @@ export function useStickToBottom<T extends HTMLElement>(
 
   useEffect(() => {
     stickRef.current = true;
-    shownAtBottomRef.current = true;
-    setIsAtBottom(true);
+    // Set only when it changes: even an update to the same value can cost React a render and
+    // a commit of its own (when it cannot tell at once that nothing changed).
+    if (!shownAtBottomRef.current) {
+      shownAtBottomRef.current = true;
+      setIsAtBottom(true);
+    }
     schedule();
   }, [pinKey, schedule]);
 
