@@ -17,7 +17,9 @@ if (root === null) throw new Error('index.html has no #root element');
 
 createRoot(root).render(
   <StrictMode>
-    <BrowserRouter>
+    {/* Navigations render as any other update, not as transitions: the chat page renders the
+        new conversation's address in the same commit as the answer's start (ChatPage). */}
+    <BrowserRouter useTransitions={false}>
       <AuthProvider>
         <App />
       </AuthProvider>

@@ -81,6 +81,7 @@ describe('ChatSession: a streamed turn', () => {
     session.send('Hi');
     const turn = streaming.latest();
     turn.start();
+    frames.flush(); // the frame that paints the start
     listener.mockClear();
 
     turn.text('Hel', 'lo', ' there');
@@ -93,6 +94,115 @@ describe('ChatSession: a streamed turn', () => {
     expect(listener).toHaveBeenCalledTimes(1);
   });
 
+  it("text that comes before the start's commit is painted waits for the frame after", () => {
+    const { session, streaming, frames, listener, state } = setup();
+    session.send('Hi');
+    const turn = streaming.latest();
+    turn.start();
+    turn.text('Hel', 'lo');
+    // The start's store update is React's commit of its own, painted at the next frame: that
+    // frame takes no second one.
+    expect(listener).toHaveBeenCalled();
+    listener.mockClear();
+    frames.flush();
+    expect(listener).not.toHaveBeenCalled();
+    expect(state().messages[1]?.content).toBe('');
+    frames.flush();
+    expect(state().messages[1]?.content).toBe('Hello');
+    expect(listener).toHaveBeenCalledTimes(1);
+  });
+
+  it('an end that comes after a frame applied text waits for the next frame, with its text', () => {
+    const onTurnComplete = vi.fn();
+    const { session, streaming, frames, listener, state } = setup({ onTurnComplete });
+    session.send('Hi');
+    const turn = streaming.latest();
+    turn.start();
+    frames.flush();
+    turn.text('Hel');
+    frames.flush();
+    expect(state().messages[1]?.content).toBe('Hel');
+    listener.mockClear();
+
+    // Applied now, the end would be a second commit in the frame that showed 'Hel'.
+    turn.text('lo');
+    turn.complete();
+    expect(listener).not.toHaveBeenCalled();
+    expect(state().status).toBe('streaming');
+    session.stop(); // the answer is over: nothing to stop
+    expect(turn.stop).not.toHaveBeenCalled();
+    expect(onTurnComplete).not.toHaveBeenCalled();
+
+    frames.flush(); // the last text and the end, in the same frame callback
+    expect(listener).toHaveBeenCalled();
+    expect(state().messages[1]).toMatchObject({ content: 'Hello', status: 'complete' });
+    expect(state().status).toBe('idle');
+    expect(onTurnComplete).toHaveBeenCalledTimes(1);
+    expect(frames.pending()).toBe(0);
+  });
+
+  it('an end with text still buffered and no text at the last frame is applied at once', () => {
+    const { session, streaming, frames, listener, state } = setup();
+    session.send('Hi');
+    const turn = streaming.latest();
+    turn.start();
+    frames.flush();
+    frames.flush();
+    listener.mockClear();
+    turn.text('All ', 'done');
+    turn.complete();
+    expect(listener).toHaveBeenCalled();
+    expect(state().messages[1]).toMatchObject({ content: 'All done', status: 'complete' });
+    expect(frames.pending()).toBe(0);
+  });
+
+  it('an end that comes before the start is painted waits for the frame after it', async () => {
+    const { session, streaming, frames, listener, state } = setup();
+    session.send('Hi');
+    const turn = streaming.latest();
+    turn.start();
+    await Promise.resolve(); // the start's task is over: React has rendered it
+    listener.mockClear();
+    turn.text('Hi!');
+    turn.complete();
+    expect(listener).not.toHaveBeenCalled();
+    frames.flush(); // paints the start
+    expect(listener).not.toHaveBeenCalled();
+    frames.flush();
+    expect(state().messages[1]).toMatchObject({ content: 'Hi!', status: 'complete' });
+    expect(frames.pending()).toBe(0);
+  });
+
+  it('an end in the same task as the start (a whole answer) joins its commit at once', () => {
+    const { session, streaming, state } = setup();
+    session.send('Hi');
+    const turn = streaming.latest();
+    turn.start();
+    turn.text('Hi!');
+    turn.complete();
+    expect(state().messages[1]).toMatchObject({ content: 'Hi!', status: 'complete' });
+  });
+
+  it('leaving the conversation while an end waits for its frame still applies and tells it', () => {
+    const onTurnComplete = vi.fn();
+    const channel = scriptedChannel();
+    const { session, streaming, frames } = setup({ onTurnComplete, channel });
+    session.send('Hi');
+    const turn = streaming.latest();
+    turn.start({ conversationId: 'conv-1' });
+    frames.flush();
+    turn.text('Hel');
+    frames.flush();
+    turn.complete({ conversationId: 'conv-1' });
+    expect(onTurnComplete).not.toHaveBeenCalled();
+
+    session.openConversation('conv-2');
+    expect(onTurnComplete).toHaveBeenCalledTimes(1);
+    expect(channel.announced.at(-1)).toMatchObject({ type: 'answer-ended' });
+    expect(turn.detach).not.toHaveBeenCalled(); // it had ended: nothing to let go of
+    expect(frames.pending()).toBe(0);
+  });
+
   it('keeps the place in line while the answer waits for the model, and drops it at the first text', () => {
     const { session, streaming, frames, state } = setup();
     session.send('Hi');
@@ -103,9 +213,13 @@ describe('ChatSession: a streamed turn', () => {
     turn.callbacks.onQueued?.(1);
     expect(state().messages[1]?.queuePosition).toBe(1);
     turn.text('Hello');
-    expect(state().messages[1]?.queuePosition).toBeNull();
+    // It leaves the line in the frame that shows its first text (the start's frame, then that).
+    expect(state().messages[1]?.queuePosition).toBe(1);
     frames.flush();
+    frames.flush();
+    expect(state().messages[1]).toMatchObject({ content: 'Hello', queuePosition: null });
     turn.complete();
+    frames.flush();
     expect(state().messages[1]).toMatchObject({ content: 'Hello', status: 'complete' });
   });
 
@@ -445,6 +559,7 @@ describe('ChatSession: following an answer it did not send', () => {
     frames.flush();
     expect(state().messages[1]?.content).toBe('Once upon a time');
     turn.complete({ conversationId: 'conv-1' });
+    frames.flush(); // text was shown at the last frame: the end comes with the next one
     expect(state().messages[1]).toMatchObject({
       content: 'Once upon a time',
       status: 'complete',
@@ -587,6 +702,7 @@ describe('ChatSession: continuing a stopped answer', () => {
     expect(session.continueLastAnswer()).toBe(false);
 
     turn.start({ conversationId: 'conv-1', prefix: 'Once upon' });
+    frames.flush(); // the frame that paints the start
     turn.text(' a', ' time');
     frames.flush();
     expect(contents()).toEqual([
@@ -595,6 +711,7 @@ describe('ChatSession: continuing a stopped answer', () => {
     ]);
     turn.text(' there');
     turn.complete({ conversationId: 'conv-1', content: 'Once upon a time there was.' });
+    frames.flush(); // text was shown at the last frame: the end comes with the next one
     expect(state().messages[1]).toMatchObject({
       id: 'a-1',
       serverId: 'a-1',
@@ -621,6 +738,7 @@ describe('ChatSession: continuing a stopped answer', () => {
     const continued = streaming.latest();
     expect(continued.continued).toBe(state().messages[1]?.serverId);
     continued.start({ conversationId: 'conv-1', prefix: 'Once upon' });
+    frames.flush(); // the frame that paints the start
     continued.text(' a time');
     frames.flush();
     expect(state().messages.map((m) => m.content)).toEqual(['Tell me', 'Once upon a time']);
@@ -763,6 +881,7 @@ describe('ChatSession: continuing a stopped answer', () => {
     frames.flush();
     expect(state().messages[1]?.content).toBe('Once upon a time');
     followed.complete({ conversationId: 'conv-1', content: 'Once upon a time.' });
+    frames.flush(); // text was shown at the last frame: the end comes with the next one
     expect(state().messages[1]).toMatchObject({ content: 'Once upon a time.', status: 'complete' });
   });
 });

@@ -165,6 +165,27 @@ export class ChatSession {
   private windowLimit: number;
   private pendingText = '';
   private cancelFrame: (() => void) | null = null;
+  /**
+   * The turn's `start` was applied outside a frame, so React commits it on its own and it is
+   * painted at the next frame: text that comes meanwhile waits for the frame after, or that
+   * frame would hold two commits. Cleared (by this scheduled callback) at the next frame.
+   */
+  private startUnpainted: (() => void) | null = null;
+  /**
+   * The start was applied in the task still running: React has not rendered it yet, so what
+   * else this task applies (a whole answer's end) joins its commit.
+   */
+  private startInThisTask = false;
+  /**
+   * Text was applied at the last animation frame and no frame has begun since: an end applied
+   * now would be a second commit in that frame. Cleared at the next frame.
+   */
+  private textAtLastFrame: (() => void) | null = null;
+  /**
+   * The turn's end, held for the next frame's callback (see endAtFrame): it is applied there,
+   * after that frame's text, in the same commit.
+   */
+  private pendingEnd: (() => void) | null = null;
   /** The server id of the answer `answerElsewhere` stands for. */
   private elsewhereId: string | null = null;
 
@@ -352,7 +373,8 @@ export class ChatSession {
    */
   stop(): void {
     const turn = this.turn;
-    if (turn === null || turn.stopping) return;
+    // An end held for the next frame: the answer is over, there is nothing left to stop.
+    if (turn === null || turn.stopping || this.pendingEnd !== null) return;
     turn.stopping = true;
     turn.handle?.stop();
   }
@@ -656,7 +678,6 @@ export class ChatSession {
         if (!live()) return;
         turn.started = true;
         this.accepted(turn);
-        this.adoptConversation(start.conversationId);
         const withUser =
           turn.userKey === null
             ? this.getSnapshot().messages
@@ -680,12 +701,22 @@ export class ChatSession {
           turn.retold = start.prefix;
           this.flushText();
         }
+        // After the answer's ids, so that the page's navigation to a new conversation (which
+        // renders at once) takes every change of the start into the one commit it makes.
+        this.adoptConversation(start.conversationId);
+        this.startUnpainted ??= scheduleFrame(() => {
+          this.startUnpainted = null;
+        });
+        this.startInThisTask = true;
+        queueMicrotask(() => {
+          this.startInThisTask = false;
+        });
         if (turn.request !== null) this.announce(turn.request, start);
         else if (turn.before !== null) this.announceContinued(start);
       },
       onText: (text) => {
         if (!live()) return;
-        this.leaveQueue(turn);
+        // The answer leaves the queue with its first text, in the frame that shows it.
         this.queueText(text);
       },
       onQueued: (position) => {
@@ -698,27 +729,29 @@ export class ChatSession {
       },
       onComplete: (end) => {
         if (!live()) return;
-        this.flushText(true);
-        this.adoptConversation(end.conversationId);
-        const whole = end.answer === null ? null : fromServerMessage(end.answer);
-        this.finishTurn(
-          turn,
-          (m) =>
-            whole === null
-              ? {
-                  ...m,
-                  // A continued answer ends as the server stored it, the part before and after.
-                  content: end.content ?? m.content,
-                  serverId: end.assistantMessageId,
-                  isStreaming: false,
-                  status: 'complete',
-                }
-              : { ...whole, id: m.id },
-          whole?.error ?? null,
-        );
-        this.options.onTurnComplete?.({
-          conversationId: end.conversationId,
-          onboarding: end.onboarding,
+        this.endAtFrame(() => {
+          this.flushText(true);
+          this.adoptConversation(end.conversationId);
+          const whole = end.answer === null ? null : fromServerMessage(end.answer);
+          this.finishTurn(
+            turn,
+            (m) =>
+              whole === null
+                ? {
+                    ...m,
+                    // A continued answer ends as the server stored it, the part before and after.
+                    content: end.content ?? m.content,
+                    serverId: end.assistantMessageId,
+                    isStreaming: false,
+                    status: 'complete',
+                  }
+                : { ...whole, id: m.id },
+            whole?.error ?? null,
+          );
+          this.options.onTurnComplete?.({
+            conversationId: end.conversationId,
+            onboarding: end.onboarding,
+          });
         });
       },
       onError: (error, kept) => {
@@ -855,6 +888,7 @@ export class ChatSession {
   ): void {
     this.turn = null;
     this.elsewhereId = null;
+    this.forgetFrames();
     this.store.update({
       messages: this.updated(turn.assistantKey, (m) => {
         const ended = answer(m);
@@ -908,63 +942,131 @@ export class ChatSession {
     if (current === null) this.options.onConversationStarted?.(conversationId);
   }
 
-  /** The one way a turn is let go: its transport detached, its unapplied text dropped. */
+  /**
+   * The one way a turn is let go: its transport detached, its unapplied text dropped. An end
+   * held for the next frame is applied first: the answer is over, and letting go of it must not
+   * lose what its end tells (the stored text, the other tabs, the page).
+   */
   private detachTurn(): void {
+    const end = this.pendingEnd;
+    if (end !== null) {
+      this.pendingEnd = null;
+      end();
+    }
     const turn = this.turn;
     this.turn = null;
     turn?.handle?.detach();
     this.cancelFrame?.();
     this.cancelFrame = null;
     this.pendingText = '';
+    this.forgetFrames();
   }
 
-  /** The model writes this turn's answer now: it waits in line no more. */
-  private leaveQueue(turn: Turn): void {
-    const waiting = this.getSnapshot().messages.find((m) => m.id === turn.assistantKey);
-    if (waiting?.queuePosition == null) return;
-    this.store.update({
-      messages: this.updated(turn.assistantKey, (m) => ({ ...m, queuePosition: null })),
-    });
+  /** No turn in flight: nothing waits on the frames it was painted in. */
+  private forgetFrames(): void {
+    this.startUnpainted?.();
+    this.startUnpainted = null;
+    this.textAtLastFrame?.();
+    this.textAtLastFrame = null;
+  }
+
+  /**
+   * Applies the turn's end now (with any buffered text: one commit), or with the next frame's
+   * text when a commit now would be a second one in a frame: text was applied at the last
+   * animation frame and no frame has begun since, or the start, applied in an earlier task,
+   * waits to be painted at the next frame. Held, the end is applied in the frame callback after
+   * that frame's text, one commit for both, at most one frame later. A hidden page gets no
+   * frames: it ends at once.
+   */
+  private endAtFrame(end: () => void): void {
+    const hidden = typeof document !== 'undefined' && document.visibilityState === 'hidden';
+    const startWaits = this.startUnpainted !== null && !this.startInThisTask;
+    if (hidden || (this.textAtLastFrame === null && !startWaits)) {
+      end();
+      return;
+    }
+    this.pendingEnd = end;
+    this.scheduleFlush();
   }
 
   private queueText(text: string): void {
     this.pendingText += text;
-    this.cancelFrame ??= scheduleFrame(() => {
+    this.scheduleFlush();
+  }
+
+  /**
+   * Asks for the frame that applies the buffered text (and a held end): the next one, or the
+   * one after while the start's own commit waits to be painted at the next.
+   */
+  private scheduleFlush(): void {
+    if (this.cancelFrame !== null) return;
+    const flush = (): void => {
       this.cancelFrame = null;
-      this.flushText();
+      this.flushFrame();
+    };
+    if (this.startUnpainted === null) {
+      this.cancelFrame = scheduleFrame(flush);
+      return;
+    }
+    this.cancelFrame = scheduleFrame(() => {
+      this.cancelFrame = scheduleFrame(flush);
+    });
+  }
+
+  /** A frame's work: its text, then the end held for it; one store update each, one commit. */
+  private flushFrame(): void {
+    const end = this.pendingEnd;
+    this.pendingEnd = null;
+    if (end !== null) {
+      end(); // applies the buffered text first
+      return;
+    }
+    if (!this.flushText()) return;
+    // Until the next frame begins, an end applied at once would share this frame's commit.
+    this.textAtLastFrame ??= scheduleFrame(() => {
+      this.textAtLastFrame = null;
     });
   }
 
   /**
    * Applies the buffered text to the answer being written: at most once per frame, and at the
-   * end (`ending`), when a retold answer replaces the stored text whatever its length.
+   * end (`ending`), when a retold answer replaces the stored text whatever its length. Says
+   * whether the store changed.
    */
-  private flushText(ending = false): void {
+  private flushText(ending = false): boolean {
     this.cancelFrame?.();
     this.cancelFrame = null;
     const text = this.pendingText;
     const turn = this.turn;
     this.pendingText = '';
-    if (turn === null) return;
+    if (turn === null) return false;
+    const stored = this.getSnapshot().messages.find((m) => m.id === turn.assistantKey);
+    // Text came: the model writes this answer now, it waits in line no more.
+    const inLine = text !== '' && stored?.queuePosition != null;
+    const write = (content: (m: ChatMessage) => string): true => {
+      this.store.update({
+        messages: this.updated(turn.assistantKey, (m) => ({
+          ...m,
+          content: content(m),
+          ...(inLine ? { queuePosition: null } : {}),
+        })),
+      });
+      return true;
+    };
     if (turn.retold !== null) {
       const retold = turn.retold + text;
-      const stored = this.getSnapshot().messages.find((m) => m.id === turn.assistantKey);
       const caughtUp = retold.length >= (stored?.content.length ?? 0);
       if (!caughtUp && !ending) {
         turn.retold = retold;
-        return;
+        return inLine && write((m) => m.content);
       }
       turn.retold = null;
-      if (retold === '') return; // nothing was retold: the stored text stands
-      this.store.update({
-        messages: this.updated(turn.assistantKey, (m) => ({ ...m, content: retold })),
-      });
-      return;
+      // Nothing was retold: the stored text stands.
+      if (retold === '') return inLine && write((m) => m.content);
+      return write(() => retold);
     }
-    if (text === '') return;
-    this.store.update({
-      messages: this.updated(turn.assistantKey, (m) => ({ ...m, content: m.content + text })),
-    });
+    if (text === '') return false;
+    return write((m) => m.content + text);
   }
 
   private updated(key: string, update: (message: ChatMessage) => ChatMessage): ChatMessage[] {

@@ -91,6 +91,7 @@ describe('ChatSession over SSE: the send', () => {
       ['user', 'user-of-a-1'],
       ['assistant', 'a-1'],
     ]);
+    frames.flush(); // the frame that paints the start (the POST's reply)
     es.emit(start('a-1'), 'a-1:0');
     es.emit(chunk('Nice emoji.', 0), 'a-1:1');
     es.emit(complete(1, 'a-1'), 'a-1:2');
@@ -254,6 +255,7 @@ describe('ChatSession over SSE: reconnect and resume', () => {
     session.send('hi');
     const es = await waitForEventSource();
     es.emit(start('a-1'), 'a-1:0');
+    frames.flush(); // the frame that paints the start
     es.emit(chunk('Hel', 0), 'a-1:1');
     frames.flush();
     expect(answer()?.content).toBe('Hel');
@@ -262,6 +264,7 @@ describe('ChatSession over SSE: reconnect and resume', () => {
     es.emit(chunk('Hel', 0), 'a-1:1');
     es.emit(chunk('lo', 1), 'a-1:2');
     es.emit(complete(2, 'a-1'), 'a-1:3');
+    frames.flush(); // text was shown at the last frame: the end comes with the next one
 
     expect(answer()).toMatchObject({ content: 'Hello', status: 'complete', serverId: 'a-1' });
     expect(session.getSnapshot().status).toBe('idle');
@@ -270,9 +273,10 @@ describe('ChatSession over SSE: reconnect and resume', () => {
 
   it('reopens by hand with a fresh token and last_event_id when a reconnect is refused', async () => {
     const turns = recordTurns({ messageId: 'a-1' });
-    const { session, answer } = setup();
+    const { session, answer, frames } = setup();
     session.send('hi');
     const es = await waitForEventSource();
+    frames.flush(); // the frame that paints the start (the POST's reply)
     es.emit(start('a-1'), 'a-1:0');
     es.emit(chunk('Hel', 0), 'a-1:1');
 
@@ -422,12 +426,14 @@ describe('ChatSession following an answer it did not send', () => {
 
     // The stream tells the answer from its first chunk, the stored part included.
     es.emit(start('a-1', 'conv-1'), 'a-1:0');
+    frames.flush(); // the frame that paints the start
     es.emit(chunk('Once ', 0), 'a-1:1');
     es.emit(chunk('upon', 1), 'a-1:2');
     frames.flush();
     expect(answer()?.content).toBe('Once upon');
     es.emit(chunk(' a time', 2), 'a-1:3');
     es.emit(complete(3, 'a-1', 'conv-1'), 'a-1:4');
+    frames.flush(); // text was shown at the last frame: the end comes with the next one
     expect(answer()).toMatchObject({
       content: 'Once upon a time',
       status: 'complete',
@@ -516,6 +522,7 @@ describe('ChatSession continuing a stopped answer over SSE', () => {
     expect(purposes).toEqual(['send']); // a Continue is a message for the rate limits
 
     es.emit(continuedStart, 'a-1:4');
+    flushFrames(); // the frame that paints the start
     es.emit(chunk(' a', 2), 'a-1:5');
     flushFrames();
     expect(tab.answer()).toMatchObject({ content: 'Once upon a', isStreaming: true });
@@ -525,12 +532,14 @@ describe('ChatSession continuing a stopped answer over SSE', () => {
     expect(followed.pathname).toBe('/api/v1/chat/messages/a-1/stream');
     expect(purposes).toEqual(['send', 'watch']);
     followed.emit(continuedStart, 'a-1:4');
+    flushFrames(); // the frame that paints its start
     followed.emit(chunk(' a', 2), 'a-1:5');
 
     for (const source of [es, followed]) source.emit(chunk(' time', 3), 'a-1:6');
     flushFrames();
     expect(other.answer()?.content).toBe('Once upon a time');
     for (const source of [es, followed]) source.emit(continuedEnd, 'a-1:7');
+    flushFrames(); // text was shown at the last frame: the ends come with the next one
     for (const session of [tab.session, other.session]) {
       expect(session.getSnapshot().messages.map((m) => [m.role, m.content, m.status])).toEqual([
         ['user', 'Tell me', 'complete'],
@@ -544,11 +553,12 @@ describe('ChatSession continuing a stopped answer over SSE', () => {
 
   it('a refused reconnect reopens the continuation after its last event, with a watch token', async () => {
     const purposes = recordTokenPurposes();
-    const { session, answer } = setup({ conversationId: 'conv-1' });
+    const { session, answer, frames } = setup({ conversationId: 'conv-1' });
     session.showLatestPage(stoppedPage);
     session.continueLastAnswer();
     const es = await waitForEventSource();
     es.emit(continuedStart, 'a-1:4');
+    frames.flush(); // the frame that paints the start
     es.emit(chunk(' a', 2), 'a-1:5');
 
     es.refuse(); // the stream token expired before the browser's reconnect

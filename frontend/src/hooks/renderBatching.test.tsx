@@ -1,5 +1,6 @@
 // Property 30: render batching. A burst of chunks inside one animation frame costs one React
-// commit, however many chunks there are (fast streams must not re-render per token).
+// commit, however many chunks there are (fast streams must not re-render per token), and no
+// frame paints two commits: not the start's, nor the end's, beside a frame's text.
 
 import { act, render } from '@testing-library/react';
 import fc from 'fast-check';
@@ -52,6 +53,23 @@ function mount() {
   return { client, frames, view, current, commits: () => commits };
 }
 
+/**
+ * Commits per painted frame: those made since the last frame (in tasks: painted at this one)
+ * and those made in this frame's callback.
+ */
+function paintedFrames(commits: () => number, frames: { flush: () => void }) {
+  const perFrame: number[] = [];
+  let counted = commits();
+  return {
+    perFrame,
+    frame: () => {
+      frames.flush();
+      perFrame.push(commits() - counted);
+      counted = commits();
+    },
+  };
+}
+
 describe('Property: render batching', () => {
   it('a burst of N chunks inside one frame causes one commit', () => {
     fc.assert(
@@ -85,6 +103,117 @@ describe('Property: render batching', () => {
     }
     expect(commits() - before).toBe(5);
     view.unmount();
+  });
+
+  it("the start's commit and the first text never share a frame", () => {
+    const client = new ScriptedChatClient();
+    const frames = installManualFrames();
+    let chat: UseChat | null = null;
+    let commits = 0;
+    const view = render(
+      <Profiler id="chat" onRender={() => (commits += 1)}>
+        <Harness
+          client={client}
+          expose={(c) => {
+            chat = c;
+          }}
+        />
+      </Profiler>,
+    );
+    act(() => {
+      (chat as unknown as UseChat).sendMessage('Go');
+    });
+    frames.flush();
+    const painted = paintedFrames(() => commits, frames);
+    // The start and its first chunks in one task, before the next frame.
+    act(() => {
+      client.latest().start();
+      client.latest().chunk('Hel');
+      client.latest().chunk('lo');
+    });
+    painted.frame(); // paints the start's commit, alone
+    painted.frame(); // the text
+    expect(painted.perFrame).toEqual([1, 1]);
+    expect((chat as unknown as UseChat).messages[1]?.content).toBe('Hello');
+    view.unmount();
+  });
+
+  it("the last text and the end are one commit, never a second one in a text's frame", () => {
+    const { client, frames, view, current, commits } = mount();
+    const painted = paintedFrames(commits, frames);
+    act(() => {
+      client.latest().chunk('Hel');
+    });
+    painted.frame();
+    // The last chunk and the end come after that frame's text: applied now, the end would be
+    // a second commit in it.
+    act(() => {
+      client.latest().chunk('lo');
+      client.latest().complete();
+    });
+    expect(current().status).toBe('streaming');
+    painted.frame();
+    expect(painted.perFrame).toEqual([1, 1]);
+    expect(current().messages[1]).toMatchObject({ content: 'Hello', status: 'complete' });
+    expect(current().status).toBe('idle');
+    view.unmount();
+  });
+
+  it('a fast answer, start to end: at most one commit in any frame, the whole text shown', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Text in the first frame: a long answer (an end before the start is painted is
+        // ChatSession's test).
+        fc.array(
+          fc.array(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }),
+          { minLength: 1, maxLength: 12 },
+        ),
+        async (framesOfChunks) => {
+          const client = new ScriptedChatClient();
+          const frames = installManualFrames();
+          let chat: UseChat | null = null;
+          let commits = 0;
+          const view = render(
+            <Profiler id="chat" onRender={() => (commits += 1)}>
+              <Harness
+                client={client}
+                expose={(c) => {
+                  chat = c;
+                }}
+              />
+            </Profiler>,
+          );
+          act(() => {
+            (chat as unknown as UseChat).sendMessage('Go');
+          });
+          frames.flush();
+          const painted = paintedFrames(() => commits, frames);
+          act(() => {
+            client.latest().start();
+          });
+          await Promise.resolve(); // the start's task ends; the events after it are tasks of their own
+          // Chunks between frames; the end right after the last ones, before a frame.
+          framesOfChunks.forEach((chunks, i) => {
+            act(() => {
+              for (const content of chunks) client.latest().chunk(content);
+              if (i === framesOfChunks.length - 1) client.latest().complete();
+            });
+            painted.frame();
+          });
+          painted.frame();
+          painted.frame();
+          expect(Math.max(...painted.perFrame)).toBeLessThanOrEqual(1);
+          const answer = (chat as unknown as UseChat).messages[1];
+          expect(answer).toMatchObject({
+            content: framesOfChunks.flat().join(''),
+            status: 'complete',
+            isStreaming: false,
+          });
+          view.unmount();
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('a long markdown answer: one commit per frame, each finished block parsed only once', () => {

@@ -44,6 +44,9 @@ describe('useChat streaming', () => {
     const stream = client.latest();
     act(() => {
       stream.start();
+    });
+    frames.flush(); // the frame that paints the start
+    act(() => {
       stream.chunk('Hel');
       stream.chunk('lo');
     });
@@ -168,6 +171,9 @@ describe('useChat streaming', () => {
     expect(result.current.isBusy).toBe(true);
     act(() => {
       continued.start({ prefix: 'Once upon' });
+    });
+    frames.flush(); // the frame that paints the start
+    act(() => {
       continued.chunk(' a time');
     });
     frames.flush();
@@ -178,6 +184,7 @@ describe('useChat streaming', () => {
     act(() => {
       continued.complete({ content: 'Once upon a time.' });
     });
+    frames.flush(); // text was shown at the last frame: the end comes with the next one
     expect(result.current.messages[1]).toMatchObject({
       content: 'Once upon a time.',
       status: 'complete',
@@ -541,6 +548,8 @@ describe('Property: content accumulation', () => {
           act(() => {
             stream.complete();
           });
+          // An end right after a frame that showed text comes with the next frame.
+          frames.flush();
           const expected = chunks.map(([content]) => content).join('');
           expect(result.current.messages[1]?.content).toBe(expected);
           expect(result.current.messages[1]?.isStreaming).toBe(false);

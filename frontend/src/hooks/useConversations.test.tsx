@@ -94,10 +94,14 @@ describe('useConversations', () => {
     });
     act(() => {
       client.latest().start();
+    });
+    frames.flush(); // the frame that paints the start
+    act(() => {
       client.latest().chunk('Hello');
     });
     frames.flush();
     expect(screen.getByTestId('answer')).toHaveTextContent('Hello');
+    frames.flush(); // the frame after the text's: nothing waits for another one
 
     // A refresh while the answer streams: nothing renders when it is asked for, nor when the
     // list arrives; the list waits for the next frame.

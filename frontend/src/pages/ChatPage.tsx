@@ -3,6 +3,7 @@
 // the messages; the page reads the rest of the chat), never the page, its sidebar or its box.
 
 import { useCallback } from 'react';
+import { flushSync } from 'react-dom';
 import { Navigate, useNavigate, useParams } from 'react-router';
 
 import { ChatLayout } from '../components/ChatLayout';
@@ -44,7 +45,12 @@ export function ChatPage() {
 
   const onConversationStarted = useCallback(
     (id: string) => {
-      void navigate(`/chat/${id}`, { replace: true });
+      // Rendered at once with the session's own changes of the start (the answer's ids, the
+      // conversation's id), which are waiting for the same render: one commit for the start,
+      // not a second one for the new address in the frame that shows the first text.
+      flushSync(() => {
+        void navigate(`/chat/${id}`, { replace: true });
+      });
       refresh();
     },
     [navigate, refresh],

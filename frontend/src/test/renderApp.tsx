@@ -15,10 +15,10 @@ function LocationProbe() {
 
 export function renderApp(path: string) {
   const user = userEvent.setup();
-  // StrictMode as in main.tsx: effects run twice on mount, which the hooks must survive.
+  // StrictMode and navigations that are not transitions, as in main.tsx: effects run twice on mount, which the hooks must survive.
   const view = render(
     <StrictMode>
-      <MemoryRouter initialEntries={[path]}>
+      <MemoryRouter initialEntries={[path]} useTransitions={false}>
         <AuthProvider>
           <App />
           <LocationProbe />
