@@ -65,9 +65,14 @@ export function ChatLayout({ sidebar, header, children, viewKey }: ChatLayoutPro
   }, []);
   const sidebarContent = useMemo(() => sidebar?.(close), [sidebar, close]);
 
-  useEffect(() => {
-    setDrawerOpen(false);
-  }, [viewKey]);
+  // Another view closes the drawer: adjusted while rendering, and only when it is open. Set from
+  // an effect even to the same value, the update stays queued and costs a commit of its own
+  // beside the next render's (at a new conversation's start, beside its first text).
+  const [view, setView] = useState(viewKey);
+  if (view !== viewKey) {
+    setView(viewKey);
+    if (drawerOpen) setDrawerOpen(false);
+  }
 
   // Modal only at phone width: grown wider, the sidebar is a column again and nothing is inert
   // (the drawer is open again if the window narrows back).
