@@ -20,7 +20,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from itertools import accumulate
 
@@ -59,6 +59,10 @@ RECONNECT_AFTER_S = 1.0
 CLOSE_TIMEOUT_S = 2.0
 REDIS_TIMEOUT_S = 3.0
 MAX_REDIS_CONNECTIONS = 5000
+# A survivor recovers this many of a dead process's answers at once, looking for this many
+# lapsed leases at a time.
+RECOVERY_CONCURRENCY = 16
+RECOVERY_BATCH = 200
 
 _RECOVERED = ErrorEvent(
     code=ErrorCode.INTERNAL,
@@ -91,6 +95,8 @@ class StreamCluster:
         )
         self._loops: list[asyncio.Task[None]] = []
         self._releases: set[asyncio.Future[None]] = set()
+        # Answers taken over whose recovery failed: tried again on the next round.
+        self._unrecovered: set[uuid.UUID] = set()
 
     @classmethod
     def connect(cls, settings: Settings, *, db: Database) -> StreamCluster:
@@ -215,16 +221,22 @@ class StreamCluster:
         Redis lost its data meanwhile) are ended and stored like those of a dead process, so no
         answer stays `streaming` forever. An answer stored by a live process is always leased
         first (claimed before its turn is stored), so none of those is touched."""
-        recovered = 0
-        for message_id in await turns.unfinished_answers(self._db):
+
+        async def recover_if_unowned(message_id: uuid.UUID) -> bool:
             if await self.leases.is_live(message_id):
-                continue  # someone holds it, or recovery will once its lease lapses
+                return False  # someone holds it, or recovery will once its lease lapses
             await self.leases.claim(message_id)
             try:
                 await self._recover(message_id)
-                recovered += 1
             finally:
                 self.release_when_written(message_id)
+            return True
+
+        recovered, failure = await _recover_each(
+            await turns.unfinished_answers(self._db), recover_if_unowned
+        )
+        if failure is not None:
+            raise failure
         return recovered
 
     async def _recover_forever(self) -> None:
@@ -245,19 +257,43 @@ class StreamCluster:
                 log.error("stream_recovery_failed", error_type=type(exc).__name__)
 
     async def recover_lapsed(self) -> int:
-        """End and store every answer whose writer died; how many this process recovered."""
-        recovered = 0
-        for message_id in await self.leases.lapsed():
-            if await self.leases.take_over(message_id):
-                try:
-                    await self._recover(message_id)
-                except BaseException:
-                    # Not recovered (the database away): stop renewing, so the lease lapses
-                    # again and this or another survivor tries once more.
-                    self.leases.forget(message_id)
-                    raise
-                recovered += 1
-                self.release_when_written(message_id)
+        """End and store every answer whose writer died; how many this process recovered.
+
+        One this process took over but could not store (the database away) stays its own, its
+        lease renewed, and is tried again on the next round, a second later: letting the lease
+        lapse again would cost its readers a whole lease more, while no other survivor could
+        do better against the same database.
+        """
+
+        async def recover_taken(message_id: uuid.UUID) -> bool:
+            try:
+                await self._recover(message_id)
+            except BaseException:
+                self._unrecovered.add(message_id)
+                raise
+            self._unrecovered.discard(message_id)
+            self.release_when_written(message_id)
+            return True
+
+        async def take_over_and_recover(message_id: uuid.UUID) -> bool:
+            if not await self.leases.take_over(message_id):
+                return False  # another survivor was first
+            return await recover_taken(message_id)
+
+        # Those whose lease went to another survivor meanwhile are its to recover.
+        retries = [m for m in self._unrecovered if self.leases.owns(m)]
+        self._unrecovered.intersection_update(retries)
+        recovered, failure = await _recover_each(retries, recover_taken)
+        while True:
+            lapsed = await self.leases.lapsed(RECOVERY_BATCH)
+            count, failed = await _recover_each(lapsed, take_over_and_recover)
+            recovered += count
+            failure = failure or failed
+            # Each one looked at is taken, or its lease pushed back: the next look finds others.
+            if len(lapsed) < RECOVERY_BATCH or failed is not None:
+                break
+        if failure is not None:
+            raise failure
         return recovered
 
     async def _recover(self, message_id: uuid.UUID) -> None:
@@ -324,6 +360,24 @@ def _recovered_record(stored: Message, content: str, chunks: list[str]) -> Answe
         completed_at=now,
         only_if_unfinished=True,
     )
+
+
+async def _recover_each(
+    message_ids: list[uuid.UUID], recover: Callable[[uuid.UUID], Awaitable[bool]]
+) -> tuple[int, BaseException | None]:
+    """Recover the answers RECOVERY_CONCURRENCY at a time: how many were, and the first
+    failure (the others go on meanwhile). One by one, a dead process's hundreds of answers took
+    a second each behind a busy database, and a reader waited for its terminal event far longer
+    than the lease."""
+    slots = asyncio.Semaphore(RECOVERY_CONCURRENCY)
+
+    async def one(message_id: uuid.UUID) -> bool:
+        async with slots:
+            return await recover(message_id)
+
+    outcomes = await asyncio.gather(*map(one, message_ids), return_exceptions=True)
+    failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+    return sum(1 for outcome in outcomes if outcome is True), failure
 
 
 async def _close_quietly(pubsub: PubSub) -> None:

@@ -9,21 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from sqlalchemy.exc import OperationalError
 
+from app.db.session import Database, UnitOfWork
 from app.llm.scripted import ScriptedChatModel
-from app.orchestration.cluster import REDIS_TIMEOUT_S
-from app.streaming.redis_log import READ_BLOCK_S
+from app.orchestration.cluster import REDIS_TIMEOUT_S, StreamCluster
+from app.streaming.generation import StopReason
+from app.streaming.leases import StreamLeases
+from app.streaming.redis_log import READ_BLOCK_S, StreamLog, last_entry
+from app.streaming.sse import encode_chunk
 from tests.fixtures.accounts import Account, new_account, stream_token
 from tests.fixtures.database import DbProbe, finished
 from tests.fixtures.models import scripted_model, words
 from tests.fixtures.rate_limits import RedisTarget, redis_target
-from tests.fixtures.server import AppFactory, LiveServer
+from tests.fixtures.server import AppFactory, LiveServer, make_settings
 from tests.fixtures.streams import (
     assert_well_formed,
     read_stream,
@@ -34,6 +42,8 @@ from tests.fixtures.streams import (
 pytestmark = pytest.mark.asyncio
 
 CHUNKS = 40
+DEAD_ANSWERS = 12
+T = TypeVar("T")
 
 
 def slow_model() -> ScriptedChatModel:
@@ -288,3 +298,123 @@ async def test_an_answer_left_streaming_with_no_lease_is_ended_at_start_up(
             stored = await probe.wait_for_message(done.message_id, finished, timeout_s=5)
     assert stored.status == "interrupted"
     assert stored.content == done.chunk_text  # what the database held is kept
+
+
+class QueuedUnits(Database):
+    """The app's database behind a busy pool: each unit of work waits its turn first. Counts
+    the units waiting or running at once. While `away` is set, every unit fails as a database
+    that went away does."""
+
+    def __init__(self, inner: Database, wait_s: float = 0.0) -> None:
+        self.inner = inner
+        self.wait_s = wait_s
+        self.away = False
+        self.at_once = 0
+        self.most_at_once = 0
+
+    async def run(self, work: UnitOfWork[T]) -> T:
+        if self.away:
+            raise OperationalError("SELECT", {}, Exception("connection refused"))
+        self.at_once += 1
+        self.most_at_once = max(self.most_at_once, self.at_once)
+        try:
+            await asyncio.sleep(self.wait_s)
+            return await self.inner.run(work)
+        finally:
+            self.at_once -= 1
+
+    async def dispose(self) -> None:
+        await self.inner.dispose()
+
+
+async def _answers_of_a_dead_process(
+    server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, count: int
+) -> dict[uuid.UUID, str]:
+    """`count` answers stored `streaming` whose logs a process wrote before it died (its
+    leases lapsed): each answer's id and the text of its log."""
+    async with server_factory(scripted_model(words(2))) as embedded:
+        async with _client(embedded) as client:
+            account = await _account(embedded)
+            answers = []
+            for _ in range(count):
+                params = stream_params(await stream_token(client, account))
+                answers.append(uuid.UUID((await read_stream(client, params)).message_id))
+    async with DbProbe(sqlite_url) as probe:
+        for answer in answers:
+            await probe.set_status(answer, "streaming")
+    client_of_dead = Redis.from_url(redis.url)
+    dead = StreamLeases(client_of_dead, owner_token="dead", lease_s=0.5, on_lost=_ignore)
+    dead_log = StreamLog(client_of_dead, owner_token="dead", done_ttl_s=30, on_lost=_ignore)
+    dead_log.start()
+    logged: dict[uuid.UUID, str] = {}
+    for answer in answers:
+        redis.ids.append(str(answer))
+        await dead.claim(answer)
+        buffer = dead_log.buffer(answer)
+        parts = [f"{answer.hex[:6]} part {index}. " for index in range(3)]
+        for index, part in enumerate(parts):
+            buffer.append(encode_chunk(f"id: {answer}:", index + 1, part, index))
+        logged[answer] = "".join(parts)
+    await dead_log.close()
+    await client_of_dead.aclose()
+    await asyncio.sleep(0.6)  # the dead process renews nothing: its leases lapse
+    return logged
+
+
+async def _assert_recovered(logged: dict[uuid.UUID, str], redis: RedisTarget, url: str) -> None:
+    """Each answer stored `interrupted` with its log's text, its log ended by the error event."""
+    async with DbProbe(url) as probe:
+        for answer, text in logged.items():
+            stored = await probe.message(answer)
+            assert stored is not None and stored.status == "interrupted"
+            assert stored.content == text
+    checker = Redis.from_url(redis.url)
+    try:
+        for answer in logged:
+            assert await last_entry(checker, answer) == (3, True)
+    finally:
+        await checker.aclose()
+
+
+async def test_a_dead_processs_answers_are_recovered_several_at_once(
+    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
+) -> None:
+    logged = await _answers_of_a_dead_process(sqlite_server_factory, redis, sqlite_url, 12)
+    settings = make_settings(tmp_path, redis_url=redis.url, database_url=sqlite_url)
+    database = QueuedUnits(Database.from_url(sqlite_url), wait_s=0.05)
+    survivor = StreamCluster(Redis.from_url(redis.url), settings, db=database)
+    survivor.log.start()
+    try:
+        await survivor.recover_lapsed()
+    finally:
+        await survivor.close()
+        await database.dispose()
+    # Not one by one: a busy database no longer makes the last reader wait for all the others.
+    assert database.most_at_once > 1
+    await _assert_recovered(logged, redis, sqlite_url)
+
+
+async def test_an_answer_the_database_refused_is_recovered_on_the_next_round(
+    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
+) -> None:
+    logged = await _answers_of_a_dead_process(sqlite_server_factory, redis, sqlite_url, 2)
+    settings = make_settings(tmp_path, redis_url=redis.url, database_url=sqlite_url)
+    database = QueuedUnits(Database.from_url(sqlite_url))
+    survivor = StreamCluster(Redis.from_url(redis.url), settings, db=database)
+    survivor.log.start()
+    try:
+        database.away = True
+        with pytest.raises(OperationalError):
+            await survivor.recover_lapsed()
+        # Still the survivor's, renewed: not left to lapse for a whole lease more.
+        assert all(survivor.leases.owns(answer) for answer in logged)
+        database.away = False
+        assert await survivor.recover_lapsed() >= len(logged)
+    finally:
+        await survivor.close()
+        await database.dispose()
+    await _assert_recovered(logged, redis, sqlite_url)
+
+
+def _ignore(_message_id: uuid.UUID, _reason: StopReason) -> None:
+    pass
