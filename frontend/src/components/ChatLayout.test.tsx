@@ -124,3 +124,20 @@ describe('ChatLayout drawer', () => {
     expect(search).toHaveFocus(); // focus already in the drawer stays where it was
   });
 });
+
+describe('ChatLayout views', () => {
+  it('a new view closes the open drawer', async () => {
+    const user = userEvent.setup();
+    const layout = (viewKey: string) => (
+      <ChatLayout viewKey={viewKey} header={<h1>Conversation</h1>} sidebar={() => <p>List</p>}>
+        <p>Text</p>
+      </ChatLayout>
+    );
+    const view = render(layout('new'));
+    const menu = screen.getByRole('button', { name: 'Show conversations' });
+    await user.click(menu);
+    expect(menu).toHaveAttribute('aria-expanded', 'true');
+    view.rerender(layout('conv-1'));
+    expect(menu).toHaveAttribute('aria-expanded', 'false');
+  });
+});
