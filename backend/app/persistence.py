@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Callable
 from enum import StrEnum
 
 import structlog
@@ -12,7 +14,7 @@ from app.core.task_queue import PERSIST_ANSWER_TASK, enqueue
 from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
-from app.db.models import Message, Role
+from app.db.models import Message, MessageStatus, Role
 from app.db.session import Database
 from app.schemas.records import AnswerRecord
 
@@ -65,6 +67,24 @@ def _write_answer(session: Session, record: AnswerRecord) -> None:
             total_steps=advance.total_steps,
             now=record.completed_at,
         )
+
+
+async def store_if_unfinished(
+    db: Database, message_id: uuid.UUID, record_of: Callable[[Message], AnswerRecord]
+) -> tuple[Message | None, bool]:
+    """Read the answer and, if it is still `streaming`, store `record_of(it)`, in one unit of
+    work: the answer as it was read, and whether it was stored now. For recovery, which runs
+    for hundreds of answers at once behind a busy database: one wait for it, not two."""
+
+    def work(session: Session) -> tuple[Message | None, bool]:
+        stored = message_crud.get_message(session, message_id)
+        if stored is None or stored.status != MessageStatus.STREAMING:
+            return stored, False
+        # A Core UPDATE by id: `stored` keeps what was read.
+        _write_answer(session, record_of(stored))
+        return stored, True
+
+    return await db.run(work)
 
 
 async def persist_answer(db: Database, record: AnswerRecord) -> None:

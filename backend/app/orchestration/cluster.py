@@ -34,7 +34,7 @@ from app.core.metrics import ANSWERS_RECOVERED
 from app.db.base import utcnow
 from app.db.models import Message, MessageStatus
 from app.db.session import Database
-from app.persistence import save_answer
+from app.persistence import store_if_unfinished
 from app.schemas.records import AnswerRecord
 from app.services import turns
 from app.streaming.events import ErrorCode, ErrorEvent, StartEvent, StreamEvent
@@ -61,7 +61,7 @@ REDIS_TIMEOUT_S = 3.0
 MAX_REDIS_CONNECTIONS = 5000
 # A survivor recovers this many of a dead process's answers at once, looking for this many
 # lapsed leases at a time.
-RECOVERY_CONCURRENCY = 16
+RECOVERY_CONCURRENCY = 32
 RECOVERY_BATCH = 200
 
 _RECOVERED = ErrorEvent(
@@ -300,23 +300,18 @@ class StreamCluster:
         contents = await read_whole_log(self.redis, message_id)
         if contents.ended:  # the writer died after its terminal event: nothing was lost
             return
-        stored = await turns.load_message(self._db, message_id)
         if contents.last_seq < 0:  # nothing was logged: what the database holds is all there is
-            if stored is not None and stored.status == MessageStatus.STREAMING:
-                await turns.interrupt_answer(self._db, message_id)
+            await turns.interrupt_answer(self._db, message_id)  # if it is still `streaming`
             ANSWERS_RECOVERED.inc()
             log.warning("answer_recovered", message_id=str(message_id), chunk_count=0)
             return
         seq = contents.last_seq + 1
         content = "".join(contents.chunks)
+        stored, saved = await store_if_unfinished(
+            self._db, message_id, lambda stored: _recovered_record(stored, content, contents.chunks)
+        )
         ending: StreamEvent = _RECOVERED.model_copy(update={"message_id": str(message_id)})
-        if stored is not None and stored.status == MessageStatus.STREAMING:
-            await save_answer(
-                self._db,
-                _recovered_record(stored, content, contents.chunks),
-                self._settings.persist_timeout_s,
-            )
-        elif stored is not None:  # it was stored, then the writer died before the last event
+        if stored is not None and not saved:  # stored, then the writer died before its last event
             ending = stored_ending(stored, chunk_count=len(contents.chunks))
         self._write(message_id, seq, ending, terminal=True)
         ANSWERS_RECOVERED.inc()
