@@ -20,9 +20,10 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC
 from itertools import accumulate
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -307,8 +308,12 @@ class StreamCluster:
             return
         seq = contents.last_seq + 1
         content = "".join(contents.chunks)
-        stored, saved = await store_if_unfinished(
-            self._db, message_id, lambda stored: _recovered_record(stored, content, contents.chunks)
+        stored, saved = await self._store_in_time(
+            store_if_unfinished(
+                self._db,
+                message_id,
+                lambda stored: _recovered_record(stored, content, contents.chunks),
+            )
         )
         ending: StreamEvent = _RECOVERED.model_copy(update={"message_id": str(message_id)})
         if stored is not None and not saved:  # stored, then the writer died before its last event
@@ -322,6 +327,26 @@ class StreamCluster:
             stored_status=None if stored is None else stored.status,
         )
         await self.log.flushed(message_id)
+
+    async def _store_in_time(
+        self, store: Coroutine[None, None, tuple[Message | None, bool]]
+    ) -> tuple[Message | None, bool]:
+        """The store's outcome, or TimeoutError after PERSIST_TIMEOUT_S: the answer is then
+        tried again on the next round, while its log still holds the text. A unit stuck on a
+        database that went away must not hold it until Redis, too, may have lost the log.
+        The stuck unit is left to finish or fail on its own (cancelling it could wait on the
+        database as well); its write is conditional, so whichever store comes first wins and
+        the other finds the answer stored."""
+        task = asyncio.ensure_future(store)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self._settings.persist_timeout_s)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task not in done:
+            task.add_done_callback(_retrieve_outcome)
+            raise TimeoutError(f"no answer in {self._settings.persist_timeout_s} s")
+        return task.result()
 
     def _write(
         self, message_id: uuid.UUID, seq: int, event: StreamEvent, *, terminal: bool = False
@@ -373,6 +398,11 @@ async def _recover_each(
     outcomes = await asyncio.gather(*map(one, message_ids), return_exceptions=True)
     failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
     return sum(1 for outcome in outcomes if outcome is True), failure
+
+
+def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # nobody awaits an abandoned store: its failure is not news
 
 
 async def _close_quietly(pubsub: PubSub) -> None:

@@ -394,21 +394,31 @@ async def test_a_dead_processs_answers_are_recovered_several_at_once(
     await _assert_recovered(logged, redis, sqlite_url)
 
 
-async def test_an_answer_the_database_refused_is_recovered_on_the_next_round(
-    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
+@pytest.mark.parametrize("database_fault", ["refuses", "hangs"])
+async def test_an_answer_the_database_did_not_store_is_recovered_on_the_next_round(
+    sqlite_server_factory: AppFactory,
+    redis: RedisTarget,
+    sqlite_url: str,
+    tmp_path: Path,
+    database_fault: str,
 ) -> None:
     logged = await _answers_of_a_dead_process(sqlite_server_factory, redis, sqlite_url, 2)
-    settings = make_settings(tmp_path, redis_url=redis.url, database_url=sqlite_url)
+    settings = make_settings(
+        tmp_path, redis_url=redis.url, database_url=sqlite_url, persist_timeout_s=0.3
+    )
     database = QueuedUnits(Database.from_url(sqlite_url))
     survivor = StreamCluster(Redis.from_url(redis.url), settings, db=database)
     survivor.log.start()
     try:
-        database.away = True
-        with pytest.raises(OperationalError):
+        if database_fault == "refuses":
+            database.away = True
+        else:  # each unit waits far longer than the store may take: a stuck connection
+            database.wait_s = 3.0
+        with pytest.raises((OperationalError, TimeoutError)):
             await survivor.recover_lapsed()
         # Still the survivor's, renewed: not left to lapse for a whole lease more.
         assert all(survivor.leases.owns(answer) for answer in logged)
-        database.away = False
+        database.away, database.wait_s = False, 0.0
         assert await survivor.recover_lapsed() >= len(logged)
     finally:
         await survivor.close()
