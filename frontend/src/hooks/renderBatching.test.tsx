@@ -27,7 +27,8 @@ function Harness({
   return <MessageList messages={chat.messages} />;
 }
 
-function mount() {
+/** The chat rendered under a commit counter, its message sent; the answer not started yet. */
+function mountSent() {
   const client = new ScriptedChatClient();
   const frames = installManualFrames();
   let chat: UseChat | null = null;
@@ -46,11 +47,16 @@ function mount() {
   act(() => {
     current().sendMessage('Go');
   });
-  act(() => {
-    client.latest().start();
-  });
-  frames.flush(); // let scroll scheduling and the like settle
   return { client, frames, view, current, commits: () => commits };
+}
+
+function mount() {
+  const mounted = mountSent();
+  act(() => {
+    mounted.client.latest().start();
+  });
+  mounted.frames.flush(); // let scroll scheduling and the like settle
+  return mounted;
 }
 
 /**
@@ -106,25 +112,9 @@ describe('Property: render batching', () => {
   });
 
   it("the start's commit and the first text never share a frame", () => {
-    const client = new ScriptedChatClient();
-    const frames = installManualFrames();
-    let chat: UseChat | null = null;
-    let commits = 0;
-    const view = render(
-      <Profiler id="chat" onRender={() => (commits += 1)}>
-        <Harness
-          client={client}
-          expose={(c) => {
-            chat = c;
-          }}
-        />
-      </Profiler>,
-    );
-    act(() => {
-      (chat as unknown as UseChat).sendMessage('Go');
-    });
+    const { client, frames, view, current, commits } = mountSent();
     frames.flush();
-    const painted = paintedFrames(() => commits, frames);
+    const painted = paintedFrames(commits, frames);
     // The start and its first chunks in one task, before the next frame.
     act(() => {
       client.latest().start();
@@ -134,7 +124,7 @@ describe('Property: render batching', () => {
     painted.frame(); // paints the start's commit, alone
     painted.frame(); // the text
     expect(painted.perFrame).toEqual([1, 1]);
-    expect((chat as unknown as UseChat).messages[1]?.content).toBe('Hello');
+    expect(current().messages[1]?.content).toBe('Hello');
     view.unmount();
   });
 
@@ -169,25 +159,9 @@ describe('Property: render batching', () => {
           { minLength: 1, maxLength: 12 },
         ),
         async (framesOfChunks) => {
-          const client = new ScriptedChatClient();
-          const frames = installManualFrames();
-          let chat: UseChat | null = null;
-          let commits = 0;
-          const view = render(
-            <Profiler id="chat" onRender={() => (commits += 1)}>
-              <Harness
-                client={client}
-                expose={(c) => {
-                  chat = c;
-                }}
-              />
-            </Profiler>,
-          );
-          act(() => {
-            (chat as unknown as UseChat).sendMessage('Go');
-          });
+          const { client, frames, view, current, commits } = mountSent();
           frames.flush();
-          const painted = paintedFrames(() => commits, frames);
+          const painted = paintedFrames(commits, frames);
           act(() => {
             client.latest().start();
           });
@@ -203,7 +177,7 @@ describe('Property: render batching', () => {
           painted.frame();
           painted.frame();
           expect(Math.max(...painted.perFrame)).toBeLessThanOrEqual(1);
-          const answer = (chat as unknown as UseChat).messages[1];
+          const answer = current().messages[1];
           expect(answer).toMatchObject({
             content: framesOfChunks.flat().join(''),
             status: 'complete',
