@@ -227,11 +227,7 @@ class StreamCluster:
             if await self.leases.is_live(message_id):
                 return False  # someone holds it, or recovery will once its lease lapses
             await self.leases.claim(message_id)
-            try:
-                await self._recover(message_id)
-            finally:
-                self.release_when_written(message_id)
-            return True
+            return await self._recover_owned(message_id)
 
         recovered, failure = await _recover_each(
             await turns.unfinished_answers(self._db), recover_if_unowned
@@ -266,25 +262,15 @@ class StreamCluster:
         do better against the same database.
         """
 
-        async def recover_taken(message_id: uuid.UUID) -> bool:
-            try:
-                await self._recover(message_id)
-            except BaseException:
-                self._unrecovered.add(message_id)
-                raise
-            self._unrecovered.discard(message_id)
-            self.release_when_written(message_id)
-            return True
-
         async def take_over_and_recover(message_id: uuid.UUID) -> bool:
             if not await self.leases.take_over(message_id):
                 return False  # another survivor was first
-            return await recover_taken(message_id)
+            return await self._recover_owned(message_id)
 
         # Those whose lease went to another survivor meanwhile are its to recover.
         retries = [m for m in self._unrecovered if self.leases.owns(m)]
         self._unrecovered.intersection_update(retries)
-        recovered, failure = await _recover_each(retries, recover_taken)
+        recovered, failure = await _recover_each(retries, self._recover_owned)
         while True:
             lapsed = await self.leases.lapsed(RECOVERY_BATCH)
             count, failed = await _recover_each(lapsed, take_over_and_recover)
@@ -296,6 +282,18 @@ class StreamCluster:
         if failure is not None:
             raise failure
         return recovered
+
+    async def _recover_owned(self, message_id: uuid.UUID) -> bool:
+        """Recover an answer whose lease this process holds. If that fails, it keeps the lease,
+        renewed, and `recover_lapsed` tries again on its next round."""
+        try:
+            await self._recover(message_id)
+        except BaseException:
+            self._unrecovered.add(message_id)
+            raise
+        self._unrecovered.discard(message_id)
+        self.release_when_written(message_id)
+        return True
 
     async def _recover(self, message_id: uuid.UUID) -> None:
         contents = await read_whole_log(self.redis, message_id)
