@@ -12,13 +12,11 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import redis
 
-from app.streaming.redis_log import OWNERS_KEY
 from tests.fixtures.database import PG_BIN, TemporaryPostgres
 from tests.fixtures.environment import CHATSTREAM_BIN, clean_env, free_port
 from tests.fixtures.nginx import NGINX_SITE
@@ -27,7 +25,6 @@ from tests.fixtures.waiting import wait_for_port
 
 READY_TIMEOUT_S = 90.0  # the app imports LangChain: slow on a busy 2-core machine
 OWNER_LEASE_S = 2.0
-RECOVERY_WAIT_S = 30.0
 
 
 def preflight() -> list[str]:
@@ -92,13 +89,19 @@ class Process:
 
 
 class RedisServer(Process):
-    """`redis-server` keeping nothing on disk, on one port across restarts."""
+    """`redis-server` on one port across restarts, with its append-only file on, as
+    docs/deployment.md tells operators to run it: a Redis that forgets everything on a restart
+    takes the logs of answers not yet recovered, and the Celery queue of saves waiting for a
+    retry, with it (documented, and a race with the machine's speed, not an invariant)."""
 
     def __init__(self, directory: Path) -> None:
         self.port = free_port()
         binary = shutil.which("redis-server") or "redis-server"
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--maxclients", "20000"]
+        data = directory / "redis-data"
+        data.mkdir(parents=True, exist_ok=True)
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(data)]
+        command += ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"]
+        command += ["--maxclients", "20000"]
         super().__init__("redis", command, directory / "redis.log")
 
     @property
@@ -110,7 +113,8 @@ class RedisServer(Process):
         wait_for_port(self.port, self.process, 15)
 
     def restart(self) -> None:
-        """Stop and start again: every key (logs, leases, the Celery queue) is gone."""
+        """Stop (SIGTERM: the append-only file is flushed) and start again: every connection
+        drops, and what Redis held (logs, leases, the Celery queue) is read back from disk."""
         self.stop()
         self.start()
 
@@ -239,8 +243,6 @@ class Topology:
     apis: list[ApiProcess]
     worker: CeleryWorker
     nginx: Nginx
-    # Answers of a killed API process not yet seen recovered (restart_redis waits for them).
-    orphans: set[str] = field(default_factory=set)
 
     @property
     def database_url(self) -> str:
@@ -266,11 +268,7 @@ class Topology:
 
     async def kill_and_restart_api(self, api: ApiProcess) -> float:
         """SIGKILL one API process and start it again; seconds until it was ready."""
-        assert api.process is not None
-        pid = api.process.pid
         await asyncio.to_thread(api.kill)
-        # Its answers, by the lease each still holds under its owner token (host:pid:nonce).
-        self.orphans |= await asyncio.to_thread(self._answers_owned_by, pid)
         started = time.monotonic()
         api.start()
         await api.wait_ready()
@@ -283,35 +281,7 @@ class Topology:
         await asyncio.to_thread(self.postgres.start)
 
     async def restart_redis(self) -> None:
-        """Restart Redis, which keeps nothing on disk, once a killed process's answers are
-        recovered (at most RECOVERY_WAIT_S later). Restarted before, it would take their logs
-        and the text the database lacks with them, which docs/deployment.md says it does: that
-        is a race with the survivor's speed, not an invariant."""
-        deadline = time.monotonic() + RECOVERY_WAIT_S
-        while self.orphans and time.monotonic() < deadline:
-            owned = await asyncio.to_thread(self._still_leased, self.orphans)
-            self.orphans &= owned
-            if self.orphans:
-                await asyncio.sleep(0.2)
         await asyncio.to_thread(self.redis.restart)
-
-    def _answers_owned_by(self, pid: int) -> set[str]:
-        client = redis.Redis.from_url(self.redis.url, decode_responses=True)
-        try:
-            owners: dict[str, str] = client.hgetall(OWNERS_KEY)  # type: ignore[assignment]
-        finally:
-            client.close()
-        return {answer for answer, token in owners.items() if f":{pid}:" in token}
-
-    def _still_leased(self, answers: set[str]) -> set[str]:
-        """Those of `answers` a process still holds: being recovered, or not yet taken over."""
-        client = redis.Redis.from_url(self.redis.url)
-        try:
-            ordered = sorted(answers)
-            tokens = client.hmget(OWNERS_KEY, ordered)
-        finally:
-            client.close()
-        return {answer for answer, token in zip(ordered, tokens, strict=True) if token is not None}
 
 
 def api_env(
