@@ -50,6 +50,12 @@ LOGGED_QUERY_VALUES = frozenset(
 )
 # A parameter name longer than this is logged by its length too.
 _MAX_LOGGED_NAME_CHARS = 64
+# The API's routes take at most a handful of parameters. Beyond this many only their number is
+# logged: a request line of thousands of `&p=x` costs neither a long parse nor an 80 KB log line
+# (that work runs on the event loop, between every stream's chunks).
+_MAX_LOGGED_PARAMS = 16
+# The API's paths are short. A longer one is logged as its first segment and its length.
+_MAX_LOGGED_PATH_CHARS = 256
 
 
 def redact_text(text: str) -> str:
@@ -64,8 +70,10 @@ def redact_query_string(query: str) -> str:
     does not define and any long value replaced by its length."""
     if not query:
         return ""
+    pieces = query.split("&", _MAX_LOGGED_PARAMS)
+    unlogged = pieces.pop().count("&") + 1 if len(pieces) > _MAX_LOGGED_PARAMS else 0
     parts = []
-    for key, value in parse_qsl(query, keep_blank_values=True):
+    for key, value in parse_qsl("&".join(pieces), keep_blank_values=True):
         if _SECRET_KEYS.search(key):
             value = REDACTED
         elif key not in LOGGED_QUERY_VALUES or len(value) > _MAX_LOGGED_VALUE_CHARS:
@@ -73,7 +81,16 @@ def redact_query_string(query: str) -> str:
         if len(key) > _MAX_LOGGED_NAME_CHARS:
             key = f"<{len(key)}-char name>"
         parts.append((key, value))
-    return urlencode(parts, safe="[]<> ")
+    logged = urlencode(parts, safe="[]<> ")
+    return f"{logged}&<{unlogged} more parameters>" if unlogged else logged
+
+
+def loggable_path(path: str) -> str:
+    """The request path, or for an overlong one its first segment and its length."""
+    if len(path) <= _MAX_LOGGED_PATH_CHARS:
+        return path
+    first_segment = path[: path.find("/", 1)] if 0 < path.find("/", 1) <= 64 else ""
+    return f"{first_segment}/<{len(path)}-char path>"
 
 
 def _redact_event(

@@ -11,7 +11,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError, error_body
-from app.core.logging import redact_query_string
+from app.core.logging import loggable_path, redact_query_string
 
 access_log = structlog.get_logger("chatstream.access")
 error_log = structlog.get_logger("chatstream.errors")
@@ -61,7 +61,7 @@ class RequestContextMiddleware:
                 await _end_with_error(send_with_headers, started=response_started)
         finally:
             query = redact_query_string(scope.get("query_string", b"").decode("latin-1"))
-            path = scope.get("path", "") + (f"?{query}" if query else "")
+            path = loggable_path(scope.get("path", "")) + (f"?{query}" if query else "")
             client = scope.get("client")
             access_log.info(
                 "http_request",

@@ -11,7 +11,13 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 import structlog
 
-from app.core.logging import REDACTED, configure_logging, redact_query_string, redact_text
+from app.core.logging import (
+    REDACTED,
+    configure_logging,
+    loggable_path,
+    redact_query_string,
+    redact_text,
+)
 from app.core.security import create_access_token, create_stream_token
 from tests.fixtures.server import make_settings
 
@@ -207,3 +213,16 @@ def test_a_search_is_logged_by_its_length_not_its_words() -> None:
     from app.core.logging import redact_query_string
 
     assert redact_query_string("q=my+private+words&limit=5") == "q=<16+chars>&limit=5"
+
+
+def test_thousands_of_parameters_are_logged_as_the_first_few_and_a_count() -> None:
+    redacted = redact_query_string("limit=5&" + "&".join(f"p{i}=x" for i in range(5_000)))
+    assert redacted.startswith("limit=5&p0=<1+chars>&")
+    assert redacted.endswith("&<4985 more parameters>")
+    assert len(redacted) < 400
+
+
+def test_an_overlong_path_is_logged_as_its_first_segment_and_length() -> None:
+    assert loggable_path("/api/v1/conversations/3f2b") == "/api/v1/conversations/3f2b"
+    assert loggable_path("/healthz/" + "a" * 40_000) == "/healthz/<40009-char path>"
+    assert loggable_path("/" + "a" * 40_000) == "/<40001-char path>"
