@@ -24,6 +24,7 @@ from pydantic import PrivateAttr
 
 from app.core.keepalive import keep_alive
 from app.core.queue_position import queue_listener
+from app.llm.threaded_iterator import ThreadedIterator
 from app.llm.turn_queue import TurnQueue
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -66,7 +67,6 @@ class LocalLlamaChatModel(ChatLlamaCpp):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        loop = asyncio.get_running_loop()
         await self._wait_for_turn()
         try:
             stream: Iterator[ChatGenerationChunk] = (
@@ -75,19 +75,19 @@ class LocalLlamaChatModel(ChatLlamaCpp):
                 else self._stream(messages, stop=stop, **kwargs)
             )
             assert isinstance(stream, Generator)  # both are generator functions
-            iterator: Generator[ChatGenerationChunk, None, None] = stream
+            tokens = ThreadedIterator(stream, self._executor)
             try:
                 while True:
-                    chunk = await self._next_chunk(iterator)
+                    chunk = await self._next_chunk(tokens)
                     if chunk is None:
                         return
                     if run_manager is not None:
                         await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                     yield chunk
             finally:
-                # Runs after any token still being computed (one thread), so a cancelled answer
-                # stops the model at once and the next turn starts on a clean context.
-                await asyncio.shield(loop.run_in_executor(self._executor, iterator.close))
+                # Waits for any token still being computed, so a cancelled answer stops the
+                # model at once and the next turn starts on a clean context.
+                await tokens.close()
         finally:
             self._turns.release()
 
@@ -105,19 +105,17 @@ class LocalLlamaChatModel(ChatLlamaCpp):
                 yield ChatGenerationChunk(message=AIMessageChunk(content=text))
 
     async def _next_chunk(
-        self, iterator: Generator[ChatGenerationChunk, None, None]
+        self, tokens: ThreadedIterator[ChatGenerationChunk]
     ) -> ChatGenerationChunk | None:
         """The next chunk from llama.cpp's thread. While it computes (reading a long prompt on a
         busy CPU can take a while), the stream hears that the model is working, up to a bound."""
-        loop = asyncio.get_running_loop()
-        pending = loop.run_in_executor(self._executor, next, iterator, None)
         waited_s = 0.0
-        while not (await asyncio.wait({pending}, timeout=TURN_KEEPALIVE_S))[0]:
+        while not await tokens.ready(TURN_KEEPALIVE_S):
             waited_s += TURN_KEEPALIVE_S
             if waited_s >= LOCAL_TOKEN_TIMEOUT_S:
                 raise TimeoutError(f"llama.cpp produced nothing for {waited_s:.0f} s")
             keep_alive()
-        return pending.result()
+        return tokens.take()
 
     async def _wait_for_turn(self) -> None:
         """Queue for the model; while queued, tell the stream its place and that it is waiting,

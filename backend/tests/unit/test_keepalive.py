@@ -14,6 +14,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from app.core.keepalive import keep_alive, keepalive_callback
 from app.db.models import MessageStatus
 from app.llm import local
+from app.llm.threaded_iterator import ThreadedIterator
 from app.streaming.buffer import InMemoryStreamBuffer
 from app.streaming.events import OnboardingProgress
 from app.streaming.generation import Generation, GenerationOutcome
@@ -120,11 +121,13 @@ async def test_local_model_reports_keep_alives_while_computing_and_gives_up_even
 
     pings = PingCounter()
     with keepalive_callback(pings):
-        chunk = await model._next_chunk(slow_tokens(0.4))
+        chunk = await model._next_chunk(ThreadedIterator(slow_tokens(0.4), model._executor))
     assert chunk is not None and chunk.text == "late"
     assert pings.count >= 3
 
     # Likewise a module constant: five minutes in the app, far too long for a test.
     monkeypatch.setattr(local, "LOCAL_TOKEN_TIMEOUT_S", 0.2)
+    tokens = ThreadedIterator(slow_tokens(1.0), model._executor)
     with pytest.raises(TimeoutError):
-        await model._next_chunk(slow_tokens(1.0))
+        await model._next_chunk(tokens)
+    await tokens.close()
