@@ -63,6 +63,9 @@ class Harness:
             "RATE_LIMIT_CONCURRENT_STREAMS": "1000000",
             "RATE_LIMIT_MESSAGES_PER_HOUR": "1000000",
             "STREAM_IDLE_TIMEOUT_S": "120",
+            # The users' tokens are made once, at the start, and a full run takes longer than
+            # the default 15-minute access token: (f) came after 16 minutes and got a 401.
+            "ACCESS_TOKEN_EXPIRE_MINUTES": "240",
             **extra,
         }
 
