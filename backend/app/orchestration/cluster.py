@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 
 from app.core.config import Settings
 from app.core.metrics import ANSWERS_RECOVERED
+from app.core.redis_client import connect_redis
 from app.db.base import utcnow
 from app.db.models import Message, MessageStatus
 from app.db.session import Database
@@ -58,8 +59,6 @@ log = structlog.get_logger("chatstream.cluster")
 STOP_CHANNEL = "chatstream:stop"
 RECONNECT_AFTER_S = 1.0
 CLOSE_TIMEOUT_S = 2.0
-REDIS_TIMEOUT_S = 3.0
-MAX_REDIS_CONNECTIONS = 5000
 # A survivor recovers this many of a dead process's answers at once, looking for this many
 # lapsed leases at a time.
 RECOVERY_CONCURRENCY = 32
@@ -102,17 +101,8 @@ class StreamCluster:
     @classmethod
     def connect(cls, settings: Settings, *, db: Database) -> StreamCluster:
         assert settings.redis_url
-        # Bounded waits: a Redis that stops answering (not only one that refuses connections)
-        # must end streams with an error, not hang them. Above READ_BLOCK_S, for blocking reads.
-        redis = Redis.from_url(
-            settings.redis_url,
-            health_check_interval=30,
-            socket_connect_timeout=REDIS_TIMEOUT_S,
-            socket_timeout=READ_BLOCK_S + REDIS_TIMEOUT_S,
-            # Each reader of another process's answer holds a connection in a blocking read:
-            # redis-py's default of 100 ran out when a dead process's clients all came here.
-            max_connections=MAX_REDIS_CONNECTIONS,
-        )
+        # Readers of other processes' answers block on it for up to READ_BLOCK_S.
+        redis = connect_redis(settings.redis_url, blocking_read_s=READ_BLOCK_S)
         return cls(redis, settings, db=db)
 
     def start(self, stop_local: StopLocal) -> None:

@@ -31,6 +31,7 @@ from app.core.config import Settings
 from app.core.errors import RateLimited
 from app.core.metrics import RATE_LIMIT_REJECTIONS
 from app.core.redis_calls import Arg, RawCommands
+from app.core.redis_client import connect_redis
 
 LEASE_TTL_S = 30.0
 CONCURRENCY_RETRY_AFTER_S = 5
@@ -252,7 +253,7 @@ class RedisStreamSlots(StreamSlots):
         super().__init__(limit)
         self._own_client: Redis | None = None
         if isinstance(redis, str):
-            self._own_client = Redis.from_url(redis)
+            self._own_client = connect_redis(redis)
             redis = RawCommands(self._own_client)
         self._redis = redis
         self._acquire = self._redis.script(_ACQUIRE)
@@ -341,7 +342,7 @@ class RateLimiter:
         concurrent = settings.rate_limit_concurrent_streams
         self._redis: Redis | None = None
         if settings.redis_url:
-            self._redis = Redis.from_url(settings.redis_url)
+            self._redis = connect_redis(settings.redis_url)
             commands = RawCommands(self._redis)
             self.hourly: HourlyWindow = RedisHourlyWindow(hourly, commands)
             self.slots: StreamSlots = RedisStreamSlots(concurrent, commands)

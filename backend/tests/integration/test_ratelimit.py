@@ -382,3 +382,33 @@ async def test_servers_sharing_redis_enforce_one_limit_together(
                 )
                 done = await read_stream(b, stream_params(admitted.json()["token"], "plain"))
                 assert done.types[-1] == "complete"
+
+
+async def test_a_burst_of_opens_past_a_hundred_at_once_is_admitted_not_refused() -> None:
+    """Hundreds of sends arriving together each make their rate-limit calls at once. A client
+    capped at redis-py's default 100 connections failed the 101st call at once ("Too many
+    connections"), and those users were told the stream log was unreachable."""
+    from app.core.config import Settings
+    from app.services.rate_limits import RateLimiter
+
+    with redis_target() as redis:
+        limiter = RateLimiter(
+            Settings(
+                _env_file=None,
+                redis_url=redis.url,
+                rate_limit_concurrent_streams=5,
+                rate_limit_messages_per_hour=50,
+            )
+        )
+        try:
+            users = [redis.new_id() for _ in range(400)]
+            await asyncio.gather(*(limiter.check(user) for user in users))
+
+            async def admitted(user: uuid.UUID) -> None:
+                async with limiter.lease(user, uuid.uuid4()):
+                    pass
+
+            await asyncio.gather(*(admitted(user) for user in users))
+            assert all([await limiter.hourly.test(user) for user in users[:10]])
+        finally:
+            await limiter.close()

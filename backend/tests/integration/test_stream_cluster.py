@@ -20,9 +20,10 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.exc import OperationalError
 
+from app.core.redis_client import REDIS_TIMEOUT_S
 from app.db.session import Database, UnitOfWork
 from app.llm.scripted import ScriptedChatModel
-from app.orchestration.cluster import REDIS_TIMEOUT_S, StreamCluster
+from app.orchestration.cluster import StreamCluster
 from app.streaming.generation import StopReason
 from app.streaming.leases import StreamLeases
 from app.streaming.redis_log import READ_BLOCK_S, StreamLog, last_entry
