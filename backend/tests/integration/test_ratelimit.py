@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.services.rate_limits import RedisStreamSlots
+from app.core.config import Settings
+from app.services.rate_limits import RateLimiter, RedisStreamSlots
 from tests.fixtures.accounts import Account, new_account, new_client_id, stream_token
 from tests.fixtures.models import directed_model
 from tests.fixtures.rate_limits import RacerPool, process_holding_a_lease, redis_target
@@ -272,23 +273,25 @@ def test_redis_hourly_window_never_admits_more_than_the_limit_across_processes(
     assert sum(admitted) == 7, admitted
 
 
+def _redis_limiter(url: str, *, concurrent_streams: int, messages_per_hour: int) -> RateLimiter:
+    return RateLimiter(
+        Settings(
+            _env_file=None,
+            redis_url=url,
+            rate_limit_concurrent_streams=concurrent_streams,
+            rate_limit_messages_per_hour=messages_per_hour,
+        )
+    )
+
+
 async def test_a_redis_admission_takes_both_limits_or_neither() -> None:
     """One script call admits a message: a refusal for either limit leaves the other untouched,
     and the same lease admitted twice (a call repeated on a new connection) counts once."""
-    from app.core.config import Settings
     from app.core.errors import RateLimited
-    from app.services.rate_limits import RateLimiter
 
     with redis_target() as redis:
         user = redis.new_id()
-        limiter = RateLimiter(
-            Settings(
-                _env_file=None,
-                redis_url=redis.url,
-                rate_limit_concurrent_streams=1,
-                rate_limit_messages_per_hour=2,
-            )
-        )
+        limiter = _redis_limiter(redis.url, concurrent_streams=1, messages_per_hour=2)
         try:
             first = uuid.uuid4()
             async with limiter.lease(user, first) as lease:
@@ -388,18 +391,8 @@ async def test_a_burst_of_opens_past_a_hundred_at_once_is_admitted_not_refused()
     """Hundreds of sends arriving together each make their rate-limit calls at once. A client
     capped at redis-py's default 100 connections failed the 101st call at once ("Too many
     connections"), and those users were told the stream log was unreachable."""
-    from app.core.config import Settings
-    from app.services.rate_limits import RateLimiter
-
     with redis_target() as redis:
-        limiter = RateLimiter(
-            Settings(
-                _env_file=None,
-                redis_url=redis.url,
-                rate_limit_concurrent_streams=5,
-                rate_limit_messages_per_hour=50,
-            )
-        )
+        limiter = _redis_limiter(redis.url, concurrent_streams=5, messages_per_hour=50)
         try:
             users = [redis.new_id() for _ in range(400)]
             await asyncio.gather(*(limiter.check(user) for user in users))
