@@ -14,6 +14,14 @@ from celery import Celery
 from app.core.config import Settings
 
 PERSIST_ANSWER_TASK = "chatstream.persist_answer"
+# With Redis as broker, a save a worker has received but not finished (waiting for its retry's
+# countdown, at most 30 s, or running) is held in Redis as unacknowledged, and put back in the
+# queue for any worker after this long. kombu's default is an hour. A worker that loses its
+# broker connection while holding such saves can crash before it puts them back (kombu's
+# Redis transport fails in `restore_unacked` on a dropped connection), and its saves then wait
+# for this timeout: a minute, not an hour. It must stay above the longest countdown plus a save,
+# or a save still waiting in a live worker would run twice (harmless: a save is idempotent).
+UNACKED_SAVE_TIMEOUT_S = 60
 
 celery_app = Celery("chatstream")
 
@@ -31,6 +39,17 @@ def configure_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         chatstream_database_url=settings.resolved_database_url,
+    )
+    redis_broker = settings.resolved_broker_url.startswith(("redis://", "rediss://"))
+    celery_app.conf.broker_transport_options = (
+        {
+            "visibility_timeout": UNACKED_SAVE_TIMEOUT_S,
+            # Looked for every 5 s (kombu's default looks every 10 s × a throttle of 10).
+            "unacked_restore_interval": 5,
+            "unacked_restore_throttle": 1,
+        }
+        if redis_broker
+        else {}
     )
     return celery_app
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from app.core.task_queue import UNACKED_SAVE_TIMEOUT_S
 from tests.chaos.client import AnswerRun, StreamClient
 from tests.chaos.invariants import (
     Check,
@@ -66,8 +67,9 @@ class ChaosPlan:
             redis_at_s=kill_at_s + 2 * gap_s,
             load_s=kill_at_s + 3 * gap_s,
             answer_deadline_s=answer_s + 40.0,
-            # A dead writer's lease, then the worker's retries (backoff up to 30 s).
-            recovery_timeout_s=OWNER_LEASE_S + 30.0,
+            # A dead writer's lease, then the worker's retries (backoff up to 30 s); or, if the
+            # worker lost its broker holding saves and exited, their return to the queue.
+            recovery_timeout_s=OWNER_LEASE_S + 30.0 + UNACKED_SAVE_TIMEOUT_S,
             faults=faults,
         )
 
@@ -92,6 +94,7 @@ class ChaosReport:
     t0: datetime  # t=0 of the faults and the clients' stories, on the logs' clock (UTC)
     timings: dict[str, float] = field(default_factory=dict)
     directory: Path | None = None
+    worker_restarts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -107,6 +110,7 @@ class ChaosReport:
             f"faults (t=0 at {self.t0:%H:%M:%S.%f} UTC): " + "; ".join(map(str, self.faults)),
             "stored: " + ", ".join(f"{n} {status}" for status, n in self.statuses.most_common()),
             "timings: " + ", ".join(f"{name} {s:.1f} s" for name, s in self.timings.items()),
+            f"the Celery worker exited and was restarted {self.worker_restarts} times",
             "",
             table(self.checks),
         ]
@@ -156,9 +160,12 @@ async def run_chaos(
             tokens,
             evidence,
         )
+        worker_restarts = topology.worker.restarts
     timings["total"] = time.monotonic() - started
     statuses = Counter(answer.status for answer in answers(messages))
-    return ChaosReport(plan, checks, runs, statuses, struck, t0_utc, timings, directory)
+    return ChaosReport(
+        plan, checks, runs, statuses, struck, t0_utc, timings, directory, worker_restarts
+    )
 
 
 async def _users(base_url: str, answers_at_once: int) -> tuple[list[Account], list[str]]:

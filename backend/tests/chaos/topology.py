@@ -156,6 +156,20 @@ class CeleryWorker(Process):
         data_dir.mkdir(parents=True, exist_ok=True)
         command = [str(CHATSTREAM_BIN), "worker", "--concurrency", "2"]
         super().__init__("worker", command, data_dir / "worker.log", cwd=data_dir, env=env)
+        self.restarts = 0
+
+    async def supervise(self) -> None:
+        """Start it again whenever it exits, as the supervisor docs/deployment.md asks for does.
+        A worker whose broker connection drops while it holds saves waiting for a retry can
+        exit (kombu fails to put them back); its saves return to the queue after
+        UNACKED_SAVE_TIMEOUT_S, for the worker that replaces it."""
+        while True:
+            await asyncio.sleep(0.5)
+            if self.exited():
+                self.restarts += 1
+                with self.log_path.open("a") as log:
+                    log.write(f"chaos: the worker exited; restart {self.restarts}\n")
+                self.start()
 
     async def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
@@ -350,7 +364,14 @@ async def running_topology(
         worker.start()
         stack.callback(worker.stop, signal.SIGQUIT)  # cold: nothing is left for it to finish
         await asyncio.gather(*(api.wait_ready() for api in apis), worker.wait_ready())
+        supervisor = asyncio.create_task(worker.supervise(), name="chaos-worker-supervisor")
+        stack.push_async_callback(_cancelled, supervisor)  # before the worker stops
         nginx = Nginx(directory / "nginx", [api.port for api in apis], connections)
         nginx.start()
         stack.callback(nginx.stop, signal.SIGQUIT)
         yield Topology(directory, postgres, redis, apis, worker, nginx)
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
