@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -383,23 +384,26 @@ class Orchestrator:
     ) -> Generation:
         assistant = record.assistant_message
         agent = telemetry.agent_name(kind)
-        # Bound here, copied into the generation task: every line it logs carries this context.
-        with structlog.contextvars.bound_contextvars(
-            user_id=str(user.id),
-            message_id=str(assistant.id),
-            conversation_id=str(assistant.conversation_id),
-            agent=agent,
-            model=self.models.name,
-        ):
+
+        async def finalise(outcome: GenerationOutcome) -> OnboardingProgress | None:
+            try:
+                return await self._answers.save(user, kind, record, outcome)
+            finally:
+                await _give_back(lease)
+
+        def start() -> Generation:
+            # Runs in a copy of the request's context, bound here: the generation task copies
+            # it, so every line it logs carries the answer's context. A copy thrown away after
+            # costs a fraction of binding and unbinding around the call (bound_contextvars).
+            structlog.contextvars.bind_contextvars(
+                user_id=str(user.id),
+                message_id=str(assistant.id),
+                conversation_id=str(assistant.conversation_id),
+                agent=agent,
+                model=self.models.name,
+            )
             telemetry.stream_started(agent=agent)
-
-            async def finalise(outcome: GenerationOutcome) -> OnboardingProgress | None:
-                try:
-                    return await self._answers.save(user, kind, record, outcome)
-                finally:
-                    await _give_back(lease)
-
-            generation = self.streams.start(
+            return self.streams.start(
                 message_id=assistant.id,
                 conversation_id=assistant.conversation_id,
                 user_message_id=record.user_message.id,
@@ -407,6 +411,8 @@ class Orchestrator:
                 finalise=finalise,
                 continued=_continued(assistant) if continued else None,
             )
+
+        generation = contextvars.copy_context().run(start)
         if self.cluster is not None and generation.task is not None:
             cluster = self.cluster
             generation.task.add_done_callback(lambda _: cluster.release_when_written(assistant.id))
