@@ -12,16 +12,22 @@ refuse at once with "database is locked"; competing writers wait under busy_time
 
 The thread keeps its one connection open between units: checking it out of a pool and back in
 (events, a reset on return) cost as much as a unit's statements.
+
+The hop itself is a queue the thread takes units from and one `call_soon_threadsafe` back: about
+40 µs of CPU here, against 75 µs through `run_in_executor` (a concurrent.futures Future, its
+condition variable, and a second future chained to it on the loop). A stream's path makes four.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
@@ -50,6 +56,24 @@ def _begin_immediate(connection: Any) -> None:
         raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
 
 
+@dataclass(slots=True)
+class _Unit(Generic[T]):
+    work: Callable[[Session], T]
+    loop: asyncio.AbstractEventLoop
+    result: asyncio.Future[T]
+    queued_at: float
+    abandoned: bool = False  # its caller was cancelled while it waited its turn
+
+
+def _settle(result: asyncio.Future[T], value: T | None, error: BaseException | None) -> None:
+    if result.done():
+        return
+    if error is not None:
+        result.set_exception(error)
+    else:
+        result.set_result(value)  # type: ignore[arg-type]  # T when there was no error
+
+
 class SQLiteWorkThread:
     def __init__(
         self,
@@ -63,35 +87,55 @@ class SQLiteWorkThread:
         event.listen(self.engine, "connect", _autocommit_driver)
         event.listen(self.engine, "begin", _begin_immediate)
         self._connection: Connection | None = None  # used in the thread only
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-work")
         self._queue_timeout_s = queue_timeout_s
+        self._units: queue.SimpleQueue[_Unit[Any] | None] = queue.SimpleQueue()
+        self._closed = False
+        # A daemon: a process that exits without disposing of its database is not held up by
+        # it; SQLite rolls back whatever transaction the exit cut short.
+        self._thread = threading.Thread(target=self._serve, name="sqlite-work", daemon=True)
+        self._thread.start()
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        queued_at = time.monotonic()
-        abandoned = False
-
-        def in_thread() -> T:
-            if abandoned:  # its caller was cancelled while it waited its turn: skip it
-                raise _Abandoned()
-            # Like a pool timeout: a unit queued this long meets an overloaded server, and the
-            # client is better told so (503, Retry-After) than kept waiting.
-            if time.monotonic() - queued_at > self._queue_timeout_s:
-                raise DatabaseBusyError(f"queued for over {self._queue_timeout_s} s")
-            connection = self._open_connection()
-            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
-                return work(session)
-
-        future = asyncio.get_running_loop().run_in_executor(self._executor, in_thread)
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        loop = asyncio.get_running_loop()
+        unit = _Unit(work, loop, loop.create_future(), time.monotonic())
+        self._units.put(unit)
         # A cancelled caller skips its unit if it has not started; one already running cannot
         # be stopped midway, and the caller waits for its end before it sees the cancellation.
         try:
-            return await asyncio.shield(future)
+            return await asyncio.shield(unit.result)
         except asyncio.CancelledError:
-            abandoned = True
-            await asyncio.wait({future})
-            if not future.cancelled():
-                future.exception()  # retrieved: an abandoned unit's failure is its caller's
+            unit.abandoned = True
+            await asyncio.wait({unit.result})
+            if not unit.result.cancelled():
+                unit.result.exception()  # retrieved: an abandoned unit's failure is its caller's
             raise
+
+    def _serve(self) -> None:
+        while (unit := self._units.get()) is not None:
+            value: Any = None
+            error: BaseException | None = None
+            try:
+                value = self._run_unit(unit)
+            except Exception as exc:  # the caller's to handle, as if raised in its own task
+                error = exc
+            try:
+                unit.loop.call_soon_threadsafe(_settle, unit.result, value, error)
+            except RuntimeError:  # its loop has closed: nobody waits for the result
+                pass
+        self._close()
+
+    def _run_unit(self, unit: _Unit[T]) -> T:
+        if unit.abandoned:
+            raise _Abandoned()
+        # Like a pool timeout: a unit queued this long meets an overloaded server, and the
+        # client is better told so (503, Retry-After) than kept waiting.
+        if time.monotonic() - unit.queued_at > self._queue_timeout_s:
+            raise DatabaseBusyError(f"queued for over {self._queue_timeout_s} s")
+        connection = self._open_connection()
+        with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+            return unit.work(session)
 
     def _open_connection(self) -> Connection:
         """The thread's connection, opened again if a failure invalidated or closed it."""
@@ -109,6 +153,8 @@ class SQLiteWorkThread:
         self.engine.dispose()
 
     def dispose(self) -> None:
-        # In the thread: a sqlite3 connection may be closed only by the thread that opened it.
-        self._executor.submit(self._close).result()
-        self._executor.shutdown(wait=True)
+        """Run what is queued, then close: in the thread, since a sqlite3 connection may be
+        closed only by the thread that opened it."""
+        self._closed = True
+        self._units.put(None)
+        self._thread.join()
