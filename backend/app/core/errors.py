@@ -38,6 +38,12 @@ class Unauthorized(AppError):
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
+class AccountGone(Unauthorized):
+    """A valid token whose account has been removed since it was issued."""
+
+    message = "The account of this token no longer exists."
+
+
 class InvalidCredentials(Unauthorized):
     code = "invalid_credentials"
     message = "Incorrect email or password."

@@ -36,7 +36,7 @@ from app.orchestration.answers import AnswerSaver
 from app.orchestration.cluster import StreamCluster
 from app.orchestration.readers import StreamHandle
 from app.orchestration.send_locks import HeldSend, SendLocks
-from app.schemas.auth import AuthUser
+from app.schemas.auth import AuthUser, TokenUser
 from app.schemas.chat import CancelResult, ChatTurnRead, MessageRead
 from app.services import turns, versions
 from app.services.rate_limits import RateLimiter, StreamLease
@@ -102,10 +102,13 @@ class Orchestrator:
 
     # Entry points -------------------------------------------------------------------------------
 
-    async def send_chat(self, user: AuthUser, send: Send) -> Turn:
+    # A sender may be known by its token only (`TokenUser`, the stream routes): its account is
+    # read in the send's first unit of work, which looks the client_message_id up.
+
+    async def send_chat(self, user: AuthUser | TokenUser, send: Send) -> Turn:
         return await self._send(user, ConversationKind.CHAT, send)
 
-    async def send_onboarding(self, user: AuthUser, send: Send) -> Turn:
+    async def send_onboarding(self, user: AuthUser | TokenUser, send: Send) -> Turn:
         """An answer to the current onboarding question; the final save advances the step."""
         return await self._send(user, ConversationKind.ONBOARDING, send)
 
@@ -295,7 +298,7 @@ class Orchestrator:
 
     # The turn ---------------------------------------------------------------------------------
 
-    async def _send(self, user: AuthUser, kind: ConversationKind, send: Send) -> Turn:
+    async def _send(self, user: AuthUser | TokenUser, kind: ConversationKind, send: Send) -> Turn:
         turns.validate_message_text(send.text, self.settings)
         async with self._send_locks.hold(user.id, send.client_message_id) as held:
             turn, generation = await self._send_held(user, kind, send, held)
@@ -304,14 +307,15 @@ class Orchestrator:
         return turn
 
     async def _send_held(
-        self, user: AuthUser, kind: ConversationKind, send: Send, held: HeldSend
+        self, sender: AuthUser | TokenUser, kind: ConversationKind, send: Send, held: HeldSend
     ) -> tuple[Turn, Generation | None]:
         # A retry that waited while another retried the same id reads that one's answer.
         regenerates = send.regenerates and not held.sent_meanwhile
         for _attempt in range(2):
-            existing = await turns.find_turn(
-                self.db, user.id, kind, send.text, send.client_message_id
+            user, existing = await turns.find_turn(
+                self.db, sender, kind, send.text, send.client_message_id
             )
+            sender = user  # a second attempt need not read the account again
             if existing is not None and not (regenerates and existing.regenerable):
                 return Turn(existing, kind, send.resume), None
             answer_id = uuid.uuid4()  # the new answer's id, and its stream slot

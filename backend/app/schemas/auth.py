@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -49,6 +50,13 @@ class AccessToken(BaseModel):
 class StreamToken(BaseModel):
     token: str
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUser:
+    """The user a valid token names, before the request has read the account (it may be gone)."""
+
+    id: uuid.UUID
 
 
 class AuthUser(BaseModel):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.agents.base import HistoryEntry, TurnContext
 from app.core.config import Settings
 from app.core.errors import (
+    AccountGone,
     Conflict,
     ConversationNotFound,
     EmptyMessage,
@@ -27,9 +28,10 @@ from app.db.base import utcnow
 from app.db.crud import conversations as conversation_crud
 from app.db.crud import messages as message_crud
 from app.db.crud import onboarding as onboarding_crud
+from app.db.crud import users as user_crud
 from app.db.models import Conversation, ConversationKind, Message, MessageStatus, Role
 from app.db.session import Database
-from app.schemas.auth import AuthUser
+from app.schemas.auth import AuthUser, TokenUser
 from app.services import onboarding
 
 REGENERABLE = frozenset({MessageStatus.ERROR, MessageStatus.INTERRUPTED, MessageStatus.CANCELLED})
@@ -107,11 +109,26 @@ def _other(kind: ConversationKind) -> str:
 
 
 async def find_turn(
-    db: Database, user_id: uuid.UUID, kind: ConversationKind, text: str, client_message_id: str
-) -> TurnRecord | None:
-    """The turn a client_message_id already stored, or None; 409 if it carried other text or
-    belongs to the other conversation kind."""
-    return await db.run(lambda session: _find(session, user_id, kind, text, client_message_id))
+    db: Database,
+    user: AuthUser | TokenUser,
+    kind: ConversationKind,
+    text: str,
+    client_message_id: str,
+) -> tuple[AuthUser, TurnRecord | None]:
+    """The sender's account and the turn a client_message_id already stored, or None; 409 if
+    it carried other text or belongs to the other conversation kind.
+
+    A sender known only by its token (`TokenUser`) is read in the same unit: 401 if its account
+    is gone.
+    """
+
+    def find(session: Session) -> tuple[AuthUser, TurnRecord | None]:
+        account = user if isinstance(user, AuthUser) else user_crud.get_auth_user(session, user.id)
+        if account is None:
+            raise AccountGone()
+        return account, _find(session, account.id, kind, text, client_message_id)
+
+    return await db.run(find)
 
 
 def profile_answers(session: Session, user_id: uuid.UUID) -> Mapping[str, str]:

@@ -99,10 +99,10 @@ async def test_a_send_over_the_concurrent_limit_is_refused_and_stores_nothing(
         running = await p.orchestrator.send_chat(p.user, Send("Hello", "c-1"))
         with pytest.raises(RateLimited):
             await p.orchestrator.send_chat(p.user, Send("Hello again", "c-2"))
-        assert (
-            await turns.find_turn(p.db, p.user.id, ConversationKind.CHAT, "Hello again", "c-2")
-            is None
+        _, refused = await turns.find_turn(
+            p.db, p.user, ConversationKind.CHAT, "Hello again", "c-2"
         )
+        assert refused is None
         await p.orchestrator.whole_answer(running)
         assert await p.limiter.slots.in_use(p.user.id) == 0
     finally:

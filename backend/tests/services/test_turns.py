@@ -10,6 +10,7 @@ import pytest
 
 from app.core.config import Settings
 from app.core.errors import (
+    AccountGone,
     Conflict,
     ConversationNotFound,
     EmptyMessage,
@@ -21,7 +22,7 @@ from app.db.base import utcnow
 from app.db.crud import onboarding as onboarding_crud
 from app.db.models import ConversationKind, MessageStatus, Role
 from app.db.session import Database
-from app.schemas.auth import AuthUser, UserCreate
+from app.schemas.auth import AuthUser, TokenUser, UserCreate
 from app.services import accounts, turns
 from tests.fixtures.server import make_settings
 
@@ -113,13 +114,28 @@ async def test_find_turn_returns_the_stored_turn_for_a_repeated_id(
     db: Database, settings: Settings, user: AuthUser
 ) -> None:
     stored = await turns.store_turn(db, settings, _new_turn(user))
-    found = await turns.find_turn(db, user.id, ConversationKind.CHAT, "Hello there", "c-1")
+    _, found = await turns.find_turn(db, user, ConversationKind.CHAT, "Hello there", "c-1")
     assert found is not None and not found.created
     assert found.assistant_message.id == stored.assistant_message.id
-    assert (
-        await turns.find_turn(db, user.id, ConversationKind.CHAT, "Hello there", "another id")
-        is None
+    _, other = await turns.find_turn(db, user, ConversationKind.CHAT, "Hello there", "another id")
+    assert other is None
+
+
+async def test_a_sender_known_by_its_token_is_read_in_the_same_unit_as_the_look_up(
+    db: Database, settings: Settings, user: AuthUser
+) -> None:
+    stored = await turns.store_turn(db, settings, _new_turn(user))
+    account, found = await turns.find_turn(
+        db, TokenUser(user.id), ConversationKind.CHAT, "Hello there", "c-1"
     )
+    assert account == user
+    assert found is not None and found.assistant_message.id == stored.assistant_message.id
+
+
+async def test_a_sender_whose_account_is_gone_is_refused_with_a_401(db: Database) -> None:
+    with pytest.raises(AccountGone) as refused:
+        await turns.find_turn(db, TokenUser(uuid.uuid4()), ConversationKind.CHAT, "Hi", "c-1")
+    assert refused.value.status_code == 401
 
 
 async def test_a_repeated_id_with_other_text_is_a_conflict(
@@ -127,7 +143,7 @@ async def test_a_repeated_id_with_other_text_is_a_conflict(
 ) -> None:
     await turns.store_turn(db, settings, _new_turn(user))
     with pytest.raises(Conflict):
-        await turns.find_turn(db, user.id, ConversationKind.CHAT, "Something else", "c-1")
+        await turns.find_turn(db, user, ConversationKind.CHAT, "Something else", "c-1")
 
 
 async def test_storing_an_id_twice_is_reported_and_writes_nothing(
@@ -138,7 +154,7 @@ async def test_storing_an_id_twice_is_reported_and_writes_nothing(
     with pytest.raises(turns.SentMeanwhile):
         await turns.store_turn(db, settings, second)
     assert await turns.load_message(db, second.assistant_id) is None
-    found = await turns.find_turn(db, user.id, ConversationKind.CHAT, "Hello there", "c-1")
+    _, found = await turns.find_turn(db, user, ConversationKind.CHAT, "Hello there", "c-1")
     assert found is not None and found.assistant_message.id == first.assistant_message.id
 
 
@@ -190,7 +206,7 @@ async def test_regenerate_replaces_the_failed_answer_with_a_new_empty_one(
     answer = await turns.load_message(db, new_id)
     assert answer is not None and answer.status == MessageStatus.STREAMING
     assert answer.reply_to_id == stored.user_message.id
-    found = await turns.find_turn(db, user.id, ConversationKind.CHAT, "Hello there", "c-1")
+    _, found = await turns.find_turn(db, user, ConversationKind.CHAT, "Hello there", "c-1")
     assert found is not None and found.assistant_message.id == new_id
 
 
@@ -210,7 +226,7 @@ async def test_a_client_message_id_belongs_to_one_conversation_kind(
 ) -> None:
     await turns.store_turn(db, settings, _new_turn(user))
     with pytest.raises(Conflict):
-        await turns.find_turn(db, user.id, ConversationKind.ONBOARDING, "Hello there", "c-1")
+        await turns.find_turn(db, user, ConversationKind.ONBOARDING, "Hello there", "c-1")
 
 
 async def test_an_onboarding_turn_answers_the_current_question(

@@ -16,6 +16,7 @@ from app.api.deps import (
     OrchestratorDep,
     RateLimiterDep,
     SettingsDep,
+    StreamSender,
     StreamUser,
 )
 from app.core.config import Settings
@@ -25,7 +26,7 @@ from app.db.models import ConversationKind
 from app.orchestration.orchestrator import Send
 from app.orchestration.readers import StreamHandle
 from app.rollout import streaming_enabled_for
-from app.schemas.auth import AuthUser, StreamToken
+from app.schemas.auth import AuthUser, StreamToken, TokenUser
 from app.schemas.chat import (
     NOT_BLANK_PATTERN,
     CancelResult,
@@ -72,7 +73,7 @@ RegenerateQuery = Annotated[
 ]
 
 
-def _require_streaming(settings: Settings, user: AuthUser) -> None:
+def _require_streaming(settings: Settings, user: AuthUser | TokenUser) -> None:
     if not streaming_enabled_for(settings, user.id):
         raise StreamingDisabled()
 
@@ -117,7 +118,7 @@ async def issue_stream_token(
     responses={**SSE_RESPONSES, **error_responses(403, 404, 409, 413, 414, 422, 429)},
 )
 async def stream_chat(
-    user: StreamUser,
+    user: StreamSender,
     orchestrator: OrchestratorDep,
     settings: SettingsDep,
     message: MessageQuery,
@@ -145,7 +146,7 @@ async def stream_chat(
     responses={**SSE_RESPONSES, **error_responses(403, 409, 413, 414, 422, 429)},
 )
 async def stream_onboarding(
-    user: StreamUser,
+    user: StreamSender,
     orchestrator: OrchestratorDep,
     settings: SettingsDep,
     message: MessageQuery,
