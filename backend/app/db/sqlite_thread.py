@@ -118,8 +118,8 @@ class SQLiteWorkThread:
             error: BaseException | None = None
             try:
                 value = self._run_unit(unit)
-            except Exception as exc:  # the caller's to handle, as if raised in its own task
-                error = exc
+            except BaseException as exc:  # the caller's, as if raised in its own task; the
+                error = exc  # thread goes on serving the next unit whatever this one raised
             try:
                 unit.loop.call_soon_threadsafe(_settle, unit.result, value, error)
             except RuntimeError:  # its loop has closed: nobody waits for the result

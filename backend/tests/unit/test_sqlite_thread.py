@@ -116,3 +116,36 @@ async def test_a_lock_held_past_the_busy_timeout_fails_the_unit_with_a_database_
     # The thread keeps its connection between units: the failure left it ready for the next.
     await database.run(lambda s: s.execute(text("INSERT INTO notes VALUES ('after')")))
     assert _notes(tmp_path / "units.db") == ["after"]
+
+
+class _NotAnException(BaseException):
+    """Raised by a unit: not an Exception, so only a catch of BaseException sees it."""
+
+
+async def test_a_unit_that_raises_anything_hands_it_to_its_caller_and_the_next_unit_runs(
+    database: Database, tmp_path: Path
+) -> None:
+    def escapes(_: Session) -> None:
+        raise _NotAnException()
+
+    with pytest.raises(_NotAnException):
+        await database.run(escapes)
+    await database.run(lambda s: s.execute(text("INSERT INTO notes VALUES ('next')")))
+    assert _notes(tmp_path / "units.db") == ["next"]
+
+
+async def test_dispose_runs_what_was_queued_then_refuses_new_units(tmp_path: Path) -> None:
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'closing.db'}")
+    await db.run(lambda s: s.execute(text("CREATE TABLE notes (body TEXT)")))
+    queued = [
+        asyncio.ensure_future(
+            db.run(lambda s, i=i: s.execute(text(f"INSERT INTO notes VALUES ('{i}')")))
+        )
+        for i in range(3)
+    ]
+    await asyncio.sleep(0)  # each has put its unit in the queue
+    await db.dispose()
+    await asyncio.gather(*queued)
+    assert _notes(tmp_path / "closing.db") == ["0", "1", "2"]
+    with pytest.raises(RuntimeError, match="closed"):
+        await db.run(lambda _: None)
