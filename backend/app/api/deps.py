@@ -96,12 +96,16 @@ async def get_current_user(
     return await _user_for_token(request, token, ACCESS_ONLY)
 
 
+# EventSource cannot send headers: the stream routes take their token in the URL.
+TokenQuery = Annotated[
+    str | None,
+    Query(description="An access token or a stream token (POST /chat/stream-token)."),
+]
+
+
 async def get_current_user_from_token(
     request: Request,
-    token: Annotated[
-        str | None,
-        Query(description="An access token or a stream token (POST /chat/stream-token)."),
-    ] = None,
+    token: TokenQuery = None,
 ) -> AuthUser:
     """The user of a `token` query parameter, for EventSource, which cannot send headers."""
     return await _user_for_token(request, token, ACCESS_OR_STREAM)
@@ -109,10 +113,7 @@ async def get_current_user_from_token(
 
 async def get_stream_sender(
     request: Request,
-    token: Annotated[
-        str | None,
-        Query(description="An access token or a stream token (POST /chat/stream-token)."),
-    ] = None,
+    token: TokenQuery = None,
 ) -> TokenUser:
     """The user a `token` query parameter names, its signature, scope and expiry checked.
 
