@@ -10,7 +10,10 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from app.core import logging as logging_module
 from app.core.logging import (
     REDACTED,
     configure_logging,
@@ -226,3 +229,45 @@ def test_an_overlong_path_is_logged_as_its_first_segment_and_length() -> None:
     assert loggable_path("/api/v1/conversations/3f2b") == "/api/v1/conversations/3f2b"
     assert loggable_path("/healthz/" + "a" * 40_000) == "/healthz/<40009-char path>"
     assert loggable_path("/" + "a" * 40_000) == "/<40001-char path>"
+
+
+def _redact_every_pattern(text: str) -> str:
+    """redact_text without its look for each pattern's literal first."""
+    text = logging_module._URL_CREDENTIALS.sub(
+        lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text
+    )
+    text = logging_module._QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    return logging_module._JWT.sub(REDACTED, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "HTTPS://",
+                "redis://",
+                "u",
+                ":",
+                "p@ss",
+                "@",
+                "/",
+                "?",
+                "&",
+                "=",
+                "TOKEN",
+                "Api_Key",
+                "eyJ",
+                "eyj",
+                "abcde",
+                ".",
+                " ",
+                "x",
+            ]
+        ),
+        max_size=24,
+    ).map("".join)
+)
+def test_redact_text_hides_what_every_pattern_would_hide(text: str) -> None:
+    # redact_text skips a pattern whose literal is absent: that must never change its output.
+    assert redact_text(text) == _redact_every_pattern(text)
