@@ -44,6 +44,7 @@ from app.streaming.generation import StopReason
 from app.streaming.leases import StreamLeases
 from app.streaming.redis_log import (
     READ_BLOCK_S,
+    UNLOGGED_LEAD,
     LogReader,
     StreamLog,
     last_entry,
@@ -51,7 +52,7 @@ from app.streaming.redis_log import (
     read_whole_log,
     wait_for_end,
 )
-from app.streaming.replay import stored_ending
+from app.streaming.replay import stored_ending, stored_pieces
 from app.streaming.sse import encode_event
 
 log = structlog.get_logger("chatstream.cluster")
@@ -294,18 +295,30 @@ class StreamCluster:
             ANSWERS_RECOVERED.inc()
             log.warning("answer_recovered", message_id=str(message_id), chunk_count=0)
             return
-        seq = contents.last_seq + 1
-        content = "".join(contents.chunks)
+        # Past every event the writer's own clients can have been shown (redis_log.py).
+        seq = contents.last_seq + 1 + UNLOGGED_LEAD
         stored, saved = await self._store_in_time(
             store_if_unfinished(
                 self._db,
                 message_id,
-                lambda stored: _recovered_record(stored, content, contents.chunks),
+                lambda stored: _recovered_record(stored, contents.chunks),
             )
         )
-        ending: StreamEvent = _RECOVERED.model_copy(update={"message_id": str(message_id)})
-        if stored is not None and not saved:  # stored, then the writer died before its last event
-            ending = stored_ending(stored, chunk_count=len(contents.chunks))
+        ending: StreamEvent
+        if stored is None:  # deleted meanwhile (its conversation, or the account)
+            ending = _RECOVERED.model_copy(
+                update={"message_id": str(message_id), "content": "".join(contents.chunks)}
+            )
+        elif saved:
+            kept = _whole_chunks(stored, contents.chunks)
+            ending = _RECOVERED.model_copy(
+                update={"message_id": str(message_id), "content": "".join(kept)}
+            )
+        else:  # stored, then the writer died before its last event
+            ending = stored_ending(stored, chunk_count=stored.chunk_count or 0).model_copy(
+                update={"content": stored.content}
+            )
+        # With the text that was kept: a client shown more than the log got shows that instead.
         self._write(message_id, seq, ending, terminal=True)
         ANSWERS_RECOVERED.inc()
         log.warning(
@@ -346,7 +359,13 @@ class StreamCluster:
             self.log.mark_terminal(key)
 
 
-def _recovered_record(stored: Message, content: str, chunks: list[str]) -> AnswerRecord:
+def _whole_chunks(stored: Message, logged: list[str]) -> list[str]:
+    """The answer's chunks: a continued run's log holds only its own, after the stored ones."""
+    return [*stored_pieces(stored), *logged] if stored.stream_offset else logged
+
+
+def _recovered_record(stored: Message, logged: list[str]) -> AnswerRecord:
+    chunks = _whole_chunks(stored, logged)
     now = utcnow()
     started = (
         stored.created_at if stored.created_at.tzinfo else stored.created_at.replace(tzinfo=UTC)
@@ -357,7 +376,7 @@ def _recovered_record(stored: Message, content: str, chunks: list[str]) -> Answe
         user_id=stored.user_id,
         reply_to_id=stored.reply_to_id,
         created_at=stored.created_at,
-        content=content,
+        content="".join(chunks),
         status=MessageStatus.INTERRUPTED,
         error_code=ErrorCode.INTERNAL,
         model=stored.model,

@@ -446,9 +446,7 @@ class Orchestrator:
 
 def _continued(answer: Message) -> Continued:
     """Where a Continue of `answer` (reopened: its stream_offset moved) takes up."""
-    chunks = replay.stored_chunks(answer)
-    if chunks is None:  # stored before chunk boundaries were kept: its text as one chunk
-        chunks = [answer.content] if answer.content else []
+    chunks = replay.stored_pieces(answer)
     return Continued(tuple(chunks), first_seq=len(chunks) + answer.stream_offset)
 
 

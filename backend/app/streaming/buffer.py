@@ -5,8 +5,8 @@ holds encoded frames indexed by sequence number (0 = start), so a reader resumes
 with nothing missing and nothing repeated.
 
 A buffer may hold frames back from its readers until they are stored elsewhere (`_show`): the
-scaled mode's `LoggedBuffer` shows a frame only once the answer's log has it, so no reader of this
-process is ever sent a frame that a survivor of this process's death would not have.
+scaled mode's `LoggedBuffer` lets its readers run at most a bounded number of events ahead of
+the answer's log, so a survivor of this process's death knows where to put the log's end.
 
 `InMemoryStreamBuffer` also serves `DirectReads`: a reader that has caught up may give a
 `FrameWriter`, and the frames appended while it waits are handed to that writer from a loop

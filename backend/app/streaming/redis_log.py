@@ -3,9 +3,12 @@
 The generating process appends each frame to a `LoggedBuffer`, and `StreamLog` writes it to the
 answer's Redis Stream, batched: one script call per few milliseconds for every frame of every
 answer of this process, never a round trip per chunk. The process's own readers read the frames
-from memory as in the embedded mode (the fast path), but only once the log holds them: a reader
-is never sent a frame that a survivor, should this process die, would not have; the survivor
-would store the answer without it and give its seq to another event.
+from memory as in the embedded mode (the fast path), without waiting for the write, but at most
+`UNLOGGED_LEAD` events ahead of what the log holds, and only once it holds the run's first
+write. Should this process die, a survivor ends the log with its terminal event that far past
+the last logged one, carrying the text it stored: a client that was shown frames the log never
+got still receives the end, under an id past its own, and shows the kept text (as the embedded
+mode's replay does after a crash between two checkpoints).
 
 Any process reads the log with `LogReader`; an entry's id is `0-<seq + 1>`, so a reader resumes
 after any event with one XREAD, and the terminal entry carries `t`, so a reader knows the end
@@ -53,9 +56,12 @@ LIVE_KEY = "chatstream:live"
 MAX_EVENTS = 100_000
 IN_FLIGHT_TTL_S = 86_400
 # The least time between the starts of two writes. A frame that comes after a quiet spell is
-# written at the next loop tick; under load the frames of this long go in one write. Every
-# reader, the generating process's own included, sees a frame only once it is written.
+# written at the next loop tick; under load the frames of this long go in one write.
 FLUSH_INTERVAL_S = 0.005
+# How many events past the log's last one this process's readers may have been shown. Paced
+# answers are one or two ahead between writes; a burst beyond this waits for the log. A
+# survivor puts the terminal event of a dead writer's answer this far past its log's end.
+UNLOGGED_LEAD = 64
 # A remote reader blocks at most this long per read, to renew its presence (leases.py).
 READ_BLOCK_S = 1.0
 READ_COUNT = 1024
@@ -343,7 +349,7 @@ class StreamLog:
 class LoggedBuffer(InMemoryStreamBuffer):
     """A stream buffer whose frames also go to the answer's log, for readers anywhere."""
 
-    __slots__ = ("_log", "_message_id", "_key", "_logging")
+    __slots__ = ("_log", "_message_id", "_key", "_logging", "_logged")
 
     def __init__(self, stream_log: StreamLog, message_id: uuid.UUID, first_seq: int = 0) -> None:
         super().__init__(first_seq)
@@ -351,18 +357,34 @@ class LoggedBuffer(InMemoryStreamBuffer):
         self._message_id = message_id
         self._key = log_key(message_id)
         self._logging = True
+        # How many of the frames the log holds (from the first).
+        self._logged = 0
 
     def append(self, frame: bytes) -> int:
         if not self._logging:
             return super().append(frame)
-        seq = self._store(frame)  # shown once written (show_through)
+        if 0 < self._logged and len(self._frames) < self._logged + UNLOGGED_LEAD:
+            seq = super().append(frame)  # shown at once, as in the embedded mode
+        else:
+            seq = self._store(frame)  # shown once the log catches up (show_through)
         starts = seq == self._first_seq
         self._log.enqueue(self._key, self._message_id, seq, frame, starts=starts, buffer=self)
         return seq
 
+    def _flush(self) -> None:
+        self._flush_due = False
+        self._show(self._showable())
+
+    def _showable(self) -> int:
+        """How many frames readers may have: those within the lead of the log's end."""
+        if not self._logging:
+            return len(self._frames)
+        return min(len(self._frames), self._logged + UNLOGGED_LEAD) if self._logged else 0
+
     def show_through(self, seq: int) -> None:
-        """The log holds the frames up to `seq`: this process's readers may have them."""
-        self._show(seq + 1 - self._first_seq)
+        """The log holds the frames up to `seq`."""
+        self._logged = seq + 1 - self._first_seq
+        self._show(self._showable())
 
     def stop_logging(self) -> None:
         """The log takes nothing more of this answer: show every frame, now and from now on."""

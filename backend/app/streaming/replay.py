@@ -57,6 +57,14 @@ def stored_chunks(stored: Message) -> list[str] | None:
     return [stored.content[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
+def stored_pieces(stored: Message) -> list[str]:
+    """The stored answer's chunks, or its text as one when the boundaries were not kept."""
+    chunks = stored_chunks(stored)
+    if chunks is None:
+        return [stored.content] if stored.content else []
+    return chunks
+
+
 def terminal_seq(stored: Message) -> int:
     """The seq of a stored answer's terminal event: chunk i is seq i + 1 + stream_offset."""
     chunks = stored_chunks(stored)

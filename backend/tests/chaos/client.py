@@ -122,6 +122,13 @@ class AnswerRun:
         return "".join(self.chunks)
 
     @property
+    def shown(self) -> str:
+        """The text its client shows at the end: what it received, unless the terminal event
+        carries the text that was kept instead (a crash lost what it was last sent)."""
+        kept = self.terminals[-1].payload.get("content") if self.terminals else None
+        return kept if isinstance(kept, str) else self.received
+
+    @property
     def terminals(self) -> list[Event]:
         return [e for e in self.events if e.type in TERMINAL]
 

@@ -8,6 +8,7 @@ tests/processes/test_durable_streams.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,10 +25,11 @@ from app.core.redis_client import REDIS_TIMEOUT_S
 from app.db.session import Database, UnitOfWork
 from app.llm.scripted import ScriptedChatModel
 from app.orchestration.cluster import StreamCluster
+from app.streaming.events import ChunkEvent, StartEvent
 from app.streaming.generation import StopReason
 from app.streaming.leases import StreamLeases
-from app.streaming.redis_log import READ_BLOCK_S, StreamLog, last_entry
-from app.streaming.sse import encode_chunk
+from app.streaming.redis_log import READ_BLOCK_S, UNLOGGED_LEAD, StreamLog, last_entry, log_key
+from app.streaming.sse import encode_chunk, encode_event
 from tests.fixtures.accounts import Account, new_account, stream_token
 from tests.fixtures.database import DbProbe, finished
 from tests.fixtures.models import scripted_model, words
@@ -367,7 +369,8 @@ async def _answers_of_a_dead_process(
 
 
 async def _assert_recovered(logged: dict[uuid.UUID, str], redis: RedisTarget, url: str) -> None:
-    """Each answer stored `interrupted` with its log's text, its log ended by the error event."""
+    """Each answer stored `interrupted` with its log's text, its log ended by the error event:
+    past the lead its writer's clients may have had, with the text kept."""
     async with DbProbe(url) as probe:
         for answer, text in logged.items():
             stored = await probe.message(answer)
@@ -375,8 +378,15 @@ async def _assert_recovered(logged: dict[uuid.UUID, str], redis: RedisTarget, ur
             assert stored.content == text
     checker = Redis.from_url(redis.url)
     try:
-        for answer in logged:
-            assert await last_entry(checker, answer) == (3, True)
+        for answer, text in logged.items():
+            assert await last_entry(checker, answer) == (3 + UNLOGGED_LEAD, True)
+            [(_, fields)] = await checker.xrevrange(log_key(answer), count=1)
+            ending = json.loads(fields[b"f"].split(b"data: ", 1)[1])
+            assert (ending["type"], ending["code"], ending["content"]) == (
+                "error",
+                "internal",
+                text,
+            )
     finally:
         await checker.aclose()
 
@@ -397,6 +407,64 @@ async def test_a_dead_processs_answers_are_recovered_several_at_once(
     # Not one by one: a busy database no longer makes the last reader wait for all the others.
     assert database.most_at_once > 1
     await _assert_recovered(logged, redis, sqlite_url)
+
+
+async def test_a_dead_processs_continue_is_stored_whole_the_earlier_text_and_the_logged_rest(
+    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
+) -> None:
+    """A Continue's log holds only its own run: the text before it is the stored one."""
+    async with sqlite_server_factory(scripted_model(words(3))) as embedded:
+        async with _client(embedded) as client:
+            account = await _account(embedded)
+            params = stream_params(await stream_token(client, account))
+            first = await read_stream(client, params)
+    answer = uuid.UUID(first.message_id)
+    async with DbProbe(sqlite_url) as probe:
+        first_seq = await probe.reopen(answer)
+    client_of_dead = Redis.from_url(redis.url)
+    dead = StreamLeases(client_of_dead, owner_token="dead", lease_s=0.5, on_lost=_ignore)
+    dead_log = StreamLog(client_of_dead, owner_token="dead", done_ttl_s=30, on_lost=_ignore)
+    dead_log.start()
+    redis.ids.append(str(answer))
+    await dead.claim(answer)
+    buffer = dead_log.buffer(answer, first_seq)
+    prefix = first.chunk_text
+    start = StartEvent(
+        message_id=str(answer),
+        conversation_id=first.events[0].json["conversation_id"],
+        user_message_id=first.events[0].json["user_message_id"],
+        prefix=prefix,
+    )
+    buffer.append(encode_event(answer, first_seq, start))
+    rest = [" and", " then some"]
+    for index, part in enumerate(rest):
+        buffer.append(
+            encode_event(answer, first_seq + 1 + index, ChunkEvent(content=part, index=3 + index))
+        )
+    await dead_log.close()
+    await client_of_dead.aclose()
+    await asyncio.sleep(0.6)  # its lease lapses
+    settings = make_settings(tmp_path, redis_url=redis.url, database_url=sqlite_url)
+    database = Database.from_url(sqlite_url)
+    survivor = StreamCluster(Redis.from_url(redis.url), settings, db=database)
+    survivor.log.start()
+    try:
+        assert await survivor.recover_lapsed() == 1
+    finally:
+        await survivor.close()
+        await database.dispose()
+    whole = prefix + "".join(rest)
+    async with DbProbe(sqlite_url) as probe:
+        stored = await probe.message(answer)
+    assert stored is not None and stored.status == "interrupted"
+    assert stored.content == whole
+    assert stored.chunk_count == first.count("chunk") + len(rest)
+    checker = Redis.from_url(redis.url)
+    try:
+        [(_, fields)] = await checker.xrevrange(log_key(answer), count=1)
+    finally:
+        await checker.aclose()
+    assert json.loads(fields[b"f"].split(b"data: ", 1)[1])["content"] == whole
 
 
 @pytest.mark.parametrize("database_fault", ["refuses", "hangs"])

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from app.streaming.redis_log import entry_seq, log_key
+from app.streaming.redis_log import UNLOGGED_LEAD, entry_seq, log_key
 from tests.fixtures.accounts import new_account, stream_token
 from tests.fixtures.database import DbProbe, finished, sqlite_file_url
 from tests.fixtures.environment import CHATSTREAM_BIN, free_port
@@ -48,6 +48,15 @@ SLACK_S = 2.0
 def _assert_ids_from(events: list[SSEEvent], message_id: str, first_seq: int) -> None:
     ids = [event.id for event in events]
     assert ids == [f"{message_id}:{first_seq + i}" for i in range(len(events))], ids
+
+
+def _assert_ids_then_end(
+    events: list[SSEEvent], message_id: str, first_seq: int, log_end: int
+) -> None:
+    """Ids from `first_seq` on, the terminal event's past the lead the writer's own clients may
+    have had beyond the log's last event (`log_end`)."""
+    _assert_ids_from(events[:-1], message_id, first_seq)
+    assert events[-1].id == f"{message_id}:{log_end + 1 + UNLOGGED_LEAD}", events[-1].id
 
 
 def _chunks(events: list[SSEEvent]) -> str:
@@ -125,26 +134,30 @@ async def test_kill_9_of_the_writer_ends_the_answer_on_the_survivor_within_the_l
 
     assert ended_after_s <= OWNER_LEASE_S + SLACK_S, ended_after_s
     assert watcher.ended_by_server
-    _assert_ids_from(watcher.events, message_id, 0)
+    log_end = event_seq(watcher.events[-2])
+    _assert_ids_then_end(watcher.events, message_id, 0, log_end)
     _assert_ended_internal(watcher.events[-1])
     assert watcher.count("error") == 1
     async with DbProbe(postgres_url) as probe:
         stored = await probe.wait_for_message(message_id, finished)
     assert stored.status == "interrupted"
-    assert stored.content == watcher.chunk_text
+    assert stored.content == watcher.chunk_text == watcher.events[-1].json["content"]
     assert stored.chunk_count == watcher.count("chunk") < SCRIPTED_CHUNKS
-    _assert_ids_from(rest.events, message_id, resume_at + 1)
+    _assert_ids_then_end(rest.events, message_id, resume_at + 1, log_end)
     _assert_ended_internal(rest.events[-1])
     assert _chunks(sender.events[: resume_at + 1]) + rest.chunk_text == stored.content
 
 
-async def test_kill_9_loses_nothing_the_writers_own_readers_were_sent(
+async def test_kill_9_tells_the_writers_own_readers_the_end_and_the_text_kept(
     tmp_path: Path, postgres_url: str, own_redis: RedisServer
 ) -> None:
-    """The writer's clients, too, get the rest and the end, and saw only what is stored.
+    """The writer's clients, too, get the rest and the end, and end showing what is stored.
 
-    The writer is frozen (SIGSTOP) at a moment its client has an event the log lacks, if there
-    is such a moment, then killed: the state a `kill -9` a few milliseconds earlier leaves.
+    They are shown frames before the log has them (up to UNLOGGED_LEAD events ahead). The
+    writer is frozen (SIGSTOP) at a moment its client has an event the log lacks, if there is
+    such a moment, then killed: the state a `kill -9` a few milliseconds earlier leaves. The
+    client reconnects after its own last event: the survivor's terminal event comes past it,
+    with the text kept, which the client shows instead of its own.
     """
     # Pings every second: a reader with nothing to read looks again as often.
     a, b = _writer_and_survivor(tmp_path, postgres_url, own_redis.url, STREAM_PING_INTERVAL_S="1")
@@ -173,9 +186,12 @@ async def test_kill_9_loses_nothing_the_writers_own_readers_were_sent(
     assert rest.status_code == 200, f"{rest.status_code}, as if it had the terminal event; {seen}"
     told = f"the reconnect told {rest.text!r} (ended: {rest.ended_by_server}); {seen}"
     assert rest.ended_by_server and rest.events, told
-    _assert_ids_from(rest.events, message_id, event_seq(sender.events[-1]) + 1)
+    _assert_ids_then_end(rest.events, message_id, event_seq(sender.events[-1]) + 1, log_tail)
     _assert_ended_internal(rest.events[-1])
-    assert sender.chunk_text + rest.chunk_text == stored.content
+    assert event_seq(sender.events[-1]) <= log_tail + UNLOGGED_LEAD, seen
+    logged = [event for event in sender.events if event_seq(event) <= log_tail]
+    assert _chunks(logged) + rest.chunk_text == stored.content, seen
+    assert rest.events[-1].json["content"] == stored.content  # what the client shows at the end
 
 
 async def _freeze_when_ahead_of_the_log(
