@@ -45,6 +45,7 @@ from app.streaming.leases import StreamLeases
 from app.streaming.redis_log import (
     READ_BLOCK_S,
     UNLOGGED_LEAD,
+    LogContents,
     LogReader,
     StreamLog,
     last_entry,
@@ -52,7 +53,7 @@ from app.streaming.redis_log import (
     read_whole_log,
     wait_for_end,
 )
-from app.streaming.replay import stored_ending, stored_pieces
+from app.streaming.replay import run_first_seq, stored_ending, stored_pieces, terminal_seq
 from app.streaming.sse import encode_event
 
 log = structlog.get_logger("chatstream.cluster")
@@ -290,36 +291,34 @@ class StreamCluster:
         contents = await read_whole_log(self.redis, message_id)
         if contents.ended:  # the writer died after its terminal event: nothing was lost
             return
-        if contents.last_seq < 0:  # nothing was logged: what the database holds is all there is
-            await turns.interrupt_answer(self._db, message_id)  # if it is still `streaming`
-            ANSWERS_RECOVERED.inc()
-            log.warning("answer_recovered", message_id=str(message_id), chunk_count=0)
-            return
-        # Past every event the writer's own clients can have been shown (redis_log.py).
-        seq = contents.last_seq + 1 + UNLOGGED_LEAD
         stored, saved = await self._store_in_time(
             store_if_unfinished(
                 self._db,
                 message_id,
-                lambda stored: _recovered_record(stored, contents.chunks),
+                lambda stored: _recovered_record(stored, contents),
             )
         )
+        # The terminal event goes past every event the writer's own clients can have been shown
+        # (redis_log.py), with the text kept: a client shown more than the log got shows that.
+        log_end = contents.last_seq
         ending: StreamEvent
-        if stored is None:  # deleted meanwhile (its conversation, or the account)
-            ending = _RECOVERED.model_copy(
-                update={"message_id": str(message_id), "content": "".join(contents.chunks)}
-            )
-        elif saved:
-            kept = _whole_chunks(stored, contents.chunks)
-            ending = _RECOVERED.model_copy(
-                update={"message_id": str(message_id), "content": "".join(kept)}
-            )
-        else:  # stored, then the writer died before its last event
-            ending = stored_ending(stored, chunk_count=stored.chunk_count or 0).model_copy(
-                update={"content": stored.content}
-            )
-        # With the text that was kept: a client shown more than the log got shows that instead.
-        self._write(message_id, seq, ending, terminal=True)
+        if stored is not None and not saved:  # stored, then the writer died before its end
+            kept = stored_pieces(stored)
+            ending = stored_ending(stored, chunk_count=stored.chunk_count or 0)
+            seq = terminal_seq(stored)  # no client has more than the stored answer
+        else:
+            kept = contents.chunks
+            ending = _RECOVERED.model_copy(update={"message_id": str(message_id)})
+            if stored is not None:
+                kept = _whole_chunks(stored, contents)
+                if log_end < 0:  # nothing was logged; the writer's clients may have a start
+                    log_end = run_first_seq(stored)
+                    self._write(message_id, log_end, _start_of(stored))
+                    await self.log.flushed(message_id)  # a write holds consecutive events
+            seq = log_end + 1 + UNLOGGED_LEAD
+        self._write(
+            message_id, seq, ending.model_copy(update={"content": "".join(kept)}), terminal=True
+        )
         ANSWERS_RECOVERED.inc()
         log.warning(
             "answer_recovered",
@@ -359,13 +358,26 @@ class StreamCluster:
             self.log.mark_terminal(key)
 
 
-def _whole_chunks(stored: Message, logged: list[str]) -> list[str]:
-    """The answer's chunks: a continued run's log holds only its own, after the stored ones."""
-    return [*stored_pieces(stored), *logged] if stored.stream_offset else logged
+def _start_of(stored: Message) -> StartEvent:
+    """The start event of the answer's latest run (a Continue's says what it continues)."""
+    return StartEvent(
+        message_id=str(stored.id),
+        conversation_id=str(stored.conversation_id),
+        user_message_id=str(stored.reply_to_id or stored.id),
+        prefix=stored.content if stored.stream_offset else None,
+    )
 
 
-def _recovered_record(stored: Message, logged: list[str]) -> AnswerRecord:
-    chunks = _whole_chunks(stored, logged)
+def _whole_chunks(stored: Message, contents: LogContents) -> list[str]:
+    """The answer's chunks: a continued run's log holds only its own, after the stored ones;
+    with nothing logged, what the database holds is all there is."""
+    if contents.last_seq < 0:
+        return stored_pieces(stored)
+    return [*stored_pieces(stored), *contents.chunks] if stored.stream_offset else contents.chunks
+
+
+def _recovered_record(stored: Message, contents: LogContents) -> AnswerRecord:
+    chunks = _whole_chunks(stored, contents)
     now = utcnow()
     started = (
         stored.created_at if stored.created_at.tzinfo else stored.created_at.replace(tzinfo=UTC)

@@ -446,8 +446,7 @@ class Orchestrator:
 
 def _continued(answer: Message) -> Continued:
     """Where a Continue of `answer` (reopened: its stream_offset moved) takes up."""
-    chunks = replay.stored_pieces(answer)
-    return Continued(tuple(chunks), first_seq=len(chunks) + answer.stream_offset)
+    return Continued(tuple(replay.stored_pieces(answer)), first_seq=replay.run_first_seq(answer))
 
 
 async def _give_back(lease: StreamLease) -> None:

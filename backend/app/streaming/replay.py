@@ -65,6 +65,14 @@ def stored_pieces(stored: Message) -> list[str]:
     return chunks
 
 
+def run_first_seq(stored: Message) -> int:
+    """The seq of the `start` event of the answer's latest run, as stored while it runs: 0, or,
+    for a Continue (reopened: its stream_offset moved), past the stored chunks."""
+    if not stored.stream_offset:
+        return 0
+    return len(stored_pieces(stored)) + stored.stream_offset
+
+
 def terminal_seq(stored: Message) -> int:
     """The seq of a stored answer's terminal event: chunk i is seq i + 1 + stream_offset."""
     chunks = stored_chunks(stored)

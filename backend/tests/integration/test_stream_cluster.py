@@ -409,6 +409,61 @@ async def test_a_dead_processs_answers_are_recovered_several_at_once(
     await _assert_recovered(logged, redis, sqlite_url)
 
 
+async def test_a_dead_process_that_logged_nothing_still_tells_its_clients_the_end(
+    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Its clients may have had the start and a chunk from memory (the writer's own readers do
+    not wait for the log): the survivor writes a start and, past their ids, the end."""
+    async with sqlite_server_factory(scripted_model(words(2))) as embedded:
+        async with _client(embedded) as client:
+            account = await _account(embedded)
+            params = stream_params(await stream_token(client, account))
+            first = await read_stream(client, params)
+    answer = uuid.UUID(first.message_id)
+    async with DbProbe(sqlite_url) as probe:
+        await probe.set_status(answer, "streaming")
+    client_of_dead = Redis.from_url(redis.url)
+    dead = StreamLeases(client_of_dead, owner_token="dead", lease_s=0.5, on_lost=_ignore)
+    dead_log = StreamLog(client_of_dead, owner_token="dead", done_ttl_s=30, on_lost=_ignore)
+    redis.ids.append(str(answer))
+    await dead.claim(answer)
+    buffer = dead_log.buffer(answer)  # its writer never writes: it dies first
+    shown = buffer.read(after_seq=-1, idle_s=30)
+    buffer.append(encode_event(answer, 0, StartEvent(**first.events[0].json)))
+    buffer.append(encode_event(answer, 1, ChunkEvent(content="lost ", index=0)))
+    assert (await anext(shown)).count(b"\n\n") == 2  # its client has both
+    await client_of_dead.aclose()
+    await asyncio.sleep(0.6)  # its lease lapses
+    settings = make_settings(tmp_path, redis_url=redis.url, database_url=sqlite_url)
+    database = Database.from_url(sqlite_url)
+    survivor = StreamCluster(Redis.from_url(redis.url), settings, db=database)
+    survivor.log.start()
+    try:
+        assert await survivor.recover_lapsed() == 1
+        told = [part async for part in survivor.reader(answer).read(after_seq=1, idle_s=5)]
+        from_scratch = [part async for part in survivor.reader(answer).read(-1, idle_s=5)]
+    finally:
+        await survivor.close()
+        await database.dispose()
+    async with DbProbe(sqlite_url) as probe:
+        stored = await probe.message(answer)
+    # What the database held is kept (the scripted answer, stored before it was made `streaming`).
+    assert stored is not None and (stored.status, stored.content) == (
+        "interrupted",
+        first.chunk_text,
+    )
+    [terminal] = b"".join(p for p in told if p is not None).decode().strip().split("\n\n")
+    assert terminal.startswith(f"id: {answer}:{1 + UNLOGGED_LEAD}\n"), terminal
+    ending = json.loads(terminal.split("data: ", 1)[1])
+    assert (ending["type"], ending["code"], ending["content"]) == (
+        "error",
+        "internal",
+        first.chunk_text,
+    )
+    events = b"".join(p for p in from_scratch if p is not None).decode().strip().split("\n\n")
+    assert [json.loads(e.split("data: ", 1)[1])["type"] for e in events] == ["start", "error"]
+
+
 async def test_a_dead_processs_continue_is_stored_whole_the_earlier_text_and_the_logged_rest(
     sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -12,7 +12,6 @@ from redis.asyncio import Redis
 from app.streaming.generation import StopReason
 from app.streaming.leases import LIVE_KEY, StreamLeases
 from app.streaming.redis_log import (
-    FLUSH_INTERVAL_S,
     IN_FLIGHT_TTL_S,
     OWNERS_KEY,
     UNLOGGED_LEAD,
@@ -46,9 +45,7 @@ async def redis(target: RedisTarget) -> AsyncIterator[Redis]:
 class Process:
     """One process's log writer and leases, as the cluster wires them."""
 
-    def __init__(
-        self, redis: Redis, lease_s: float = 5.0, flush_interval_s: float = FLUSH_INTERVAL_S
-    ) -> None:
+    def __init__(self, redis: Redis, lease_s: float = 5.0) -> None:
         self.token = uuid.uuid4().hex
         self.lost: list[tuple[uuid.UUID, StopReason]] = []
         self.log = StreamLog(
@@ -56,7 +53,6 @@ class Process:
             owner_token=self.token,
             done_ttl_s=30,
             on_lost=self._on_lost,
-            flush_interval_s=flush_interval_s,
         )
         self.leases = StreamLeases(
             redis, owner_token=self.token, lease_s=lease_s, on_lost=self._on_lost
@@ -214,10 +210,9 @@ async def test_a_reader_past_the_end_waits_only_while_the_answer_runs(redis: Red
 async def test_the_writers_own_readers_run_ahead_of_the_log_by_the_lead_at_most(
     redis: Redis,
 ) -> None:
-    """They are shown a frame at once, as in the embedded mode, once the log holds the run's
-    first write: a survivor of a kill -9 puts the log's end past the lead (test_stream_cluster)."""
-    interval_s = 2.0  # the second write waits this long after the first: time to look
-    process = Process(redis, flush_interval_s=interval_s)
+    """They are shown a frame at once, as in the embedded mode, up to UNLOGGED_LEAD events past
+    the log's end: a survivor of a kill -9 puts the log's end past that (test_stream_cluster)."""
+    process = Process(redis)
     answer = uuid.uuid4()
     frames = [process.frame(answer, seq) for seq in range(UNLOGGED_LEAD + 12)]
     try:
@@ -234,22 +229,17 @@ async def test_the_writers_own_readers_run_ahead_of_the_log_by_the_lead_at_most(
         await asyncio.sleep(0)  # it waits at the end of the buffer
         buffer.append(frames[0])
         buffer.append(frames[1])
-        # The writer has not started: nothing is in the log, so nothing is shown.
-        await asyncio.sleep(0.1)
-        assert received == []
-        process.log.start()
-        await process.log.flushed(answer)  # after a quiet spell, at once
-        assert await last_entry(redis, answer) == (1, False)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
+        # The writer has not started: nothing is in the log, and the reader has both.
+        assert await last_entry(redis, answer) is None
         assert b"".join(received) == frames[0] + frames[1]
         for frame in frames[2:]:
             buffer.append(frame)
-        await asyncio.sleep(0.1)
-        # The next write is due in about two seconds: the reader has the lead's frames, not more.
-        assert await last_entry(redis, answer) == (1, False)
-        assert b"".join(received) == b"".join(frames[: 2 + UNLOGGED_LEAD])
+        await asyncio.sleep(0.01)
+        assert b"".join(received) == b"".join(frames[:UNLOGGED_LEAD])  # the lead, not more
         buffer.close()
-        await asyncio.wait_for(reading, interval_s + 5)
+        process.log.start()
+        await asyncio.wait_for(reading, 5)
         assert b"".join(received) == b"".join(frames)
         contents = await read_whole_log(redis, answer)
         assert contents.ended and contents.last_seq == len(frames) - 1
@@ -271,7 +261,10 @@ async def test_when_the_log_cannot_be_written_the_writers_readers_get_every_fram
         frames = buffer.read(after_seq=-1, idle_s=30)
         buffer.append(process.frame(answer, 0))
         first = await asyncio.wait_for(anext(frames), 5)
-        assert first == process.frame(answer, 0)
+        assert first == process.frame(answer, 0)  # at once, before the write
+        async with asyncio.timeout(5):
+            while not process.lost:
+                await asyncio.sleep(0.01)
         assert process.lost == [(answer, StopReason.LOG_LOST)]
         buffer.append(process.frame(answer, 1))  # the generation's last frames: shown at once
         buffer.close()
