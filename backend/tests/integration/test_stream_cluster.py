@@ -12,9 +12,9 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
@@ -36,6 +36,7 @@ from tests.fixtures.models import scripted_model, words
 from tests.fixtures.rate_limits import RedisTarget, redis_target
 from tests.fixtures.server import AppFactory, LiveServer, make_settings
 from tests.fixtures.streams import (
+    StreamReader,
     assert_well_formed,
     read_stream,
     start_stream,
@@ -380,8 +381,7 @@ async def _assert_recovered(logged: dict[uuid.UUID, str], redis: RedisTarget, ur
     try:
         for answer, text in logged.items():
             assert await last_entry(checker, answer) == (3 + UNLOGGED_LEAD, True)
-            [(_, fields)] = await checker.xrevrange(log_key(answer), count=1)
-            ending = json.loads(fields[b"f"].split(b"data: ", 1)[1])
+            ending = await _last_event(checker, answer)
             assert (ending["type"], ending["code"], ending["content"]) == (
                 "error",
                 "internal",
@@ -409,42 +409,72 @@ async def test_a_dead_processs_answers_are_recovered_several_at_once(
     await _assert_recovered(logged, redis, sqlite_url)
 
 
-async def test_a_dead_process_that_logged_nothing_still_tells_its_clients_the_end(
-    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
-) -> None:
-    """Its clients may have had the start and a chunk from memory (the writer's own readers do
-    not wait for the log): the survivor writes a start and, past their ids, the end."""
-    async with sqlite_server_factory(scripted_model(words(2))) as embedded:
+async def _one_answer(server_factory: AppFactory, word_count: int) -> StreamReader:
+    """An answer of `word_count` words, streamed whole by an embedded server."""
+    async with server_factory(scripted_model(words(word_count))) as embedded:
         async with _client(embedded) as client:
             account = await _account(embedded)
-            params = stream_params(await stream_token(client, account))
-            first = await read_stream(client, params)
-    answer = uuid.UUID(first.message_id)
-    async with DbProbe(sqlite_url) as probe:
-        await probe.set_status(answer, "streaming")
+            return await read_stream(client, stream_params(await stream_token(client, account)))
+
+
+async def _last_event(redis: Redis, answer: uuid.UUID) -> dict[str, Any]:
+    """The data of the last event in the answer's log."""
+    entries = cast(
+        list[tuple[bytes, dict[bytes, bytes]]], await redis.xrevrange(log_key(answer), count=1)
+    )
+    data: dict[str, Any] = json.loads(entries[0][1][b"f"].split(b"data: ", 1)[1])
+    return data
+
+
+async def _claimed_by_a_process_about_to_die(
+    redis: RedisTarget, answer: uuid.UUID
+) -> tuple[Redis, StreamLog]:
+    """The answer's lease, taken by a process that dies soon (close the client): its log."""
     client_of_dead = Redis.from_url(redis.url)
     dead = StreamLeases(client_of_dead, owner_token="dead", lease_s=0.5, on_lost=_ignore)
-    dead_log = StreamLog(client_of_dead, owner_token="dead", done_ttl_s=30, on_lost=_ignore)
     redis.ids.append(str(answer))
     await dead.claim(answer)
-    buffer = dead_log.buffer(answer)  # its writer never writes: it dies first
-    shown = buffer.read(after_seq=-1, idle_s=30)
-    buffer.append(encode_event(answer, 0, StartEvent(**first.events[0].json)))
-    buffer.append(encode_event(answer, 1, ChunkEvent(content="lost ", index=0)))
-    assert (await anext(shown)).count(b"\n\n") == 2  # its client has both
-    await client_of_dead.aclose()
-    await asyncio.sleep(0.6)  # its lease lapses
+    return client_of_dead, StreamLog(
+        client_of_dead, owner_token="dead", done_ttl_s=30, on_lost=_ignore
+    )
+
+
+@asynccontextmanager
+async def _survivor(
+    redis: RedisTarget, sqlite_url: str, tmp_path: Path
+) -> AsyncIterator[StreamCluster]:
     settings = make_settings(tmp_path, redis_url=redis.url, database_url=sqlite_url)
     database = Database.from_url(sqlite_url)
     survivor = StreamCluster(Redis.from_url(redis.url), settings, db=database)
     survivor.log.start()
     try:
-        assert await survivor.recover_lapsed() == 1
-        told = [part async for part in survivor.reader(answer).read(after_seq=1, idle_s=5)]
-        from_scratch = [part async for part in survivor.reader(answer).read(-1, idle_s=5)]
+        yield survivor
     finally:
         await survivor.close()
         await database.dispose()
+
+
+async def test_a_dead_process_that_logged_nothing_still_tells_its_clients_the_end(
+    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Its clients may have had the start and a chunk from memory (the writer's own readers do
+    not wait for the log): the survivor writes a start and, past their ids, the end."""
+    first = await _one_answer(sqlite_server_factory, 2)
+    answer = uuid.UUID(first.message_id)
+    async with DbProbe(sqlite_url) as probe:
+        await probe.set_status(answer, "streaming")
+    client_of_dead, dead_log = await _claimed_by_a_process_about_to_die(redis, answer)
+    buffer = dead_log.buffer(answer)  # its writer never writes: it dies first
+    shown = buffer.read(after_seq=-1, idle_s=30)
+    buffer.append(encode_event(answer, 0, StartEvent(**first.events[0].json)))
+    buffer.append(encode_event(answer, 1, ChunkEvent(content="lost ", index=0)))
+    assert (await anext(shown) or b"").count(b"\n\n") == 2  # its client has both
+    await client_of_dead.aclose()
+    await asyncio.sleep(0.6)  # its lease lapses
+    async with _survivor(redis, sqlite_url, tmp_path) as survivor:
+        assert await survivor.recover_lapsed() == 1
+        told = [part async for part in survivor.reader(answer).read(after_seq=1, idle_s=5)]
+        from_scratch = [part async for part in survivor.reader(answer).read(-1, idle_s=5)]
     async with DbProbe(sqlite_url) as probe:
         stored = await probe.message(answer)
     # What the database held is kept (the scripted answer, stored before it was made `streaming`).
@@ -468,20 +498,12 @@ async def test_a_dead_processs_continue_is_stored_whole_the_earlier_text_and_the
     sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
 ) -> None:
     """A Continue's log holds only its own run: the text before it is the stored one."""
-    async with sqlite_server_factory(scripted_model(words(3))) as embedded:
-        async with _client(embedded) as client:
-            account = await _account(embedded)
-            params = stream_params(await stream_token(client, account))
-            first = await read_stream(client, params)
+    first = await _one_answer(sqlite_server_factory, 3)
     answer = uuid.UUID(first.message_id)
     async with DbProbe(sqlite_url) as probe:
         first_seq = await probe.reopen(answer)
-    client_of_dead = Redis.from_url(redis.url)
-    dead = StreamLeases(client_of_dead, owner_token="dead", lease_s=0.5, on_lost=_ignore)
-    dead_log = StreamLog(client_of_dead, owner_token="dead", done_ttl_s=30, on_lost=_ignore)
+    client_of_dead, dead_log = await _claimed_by_a_process_about_to_die(redis, answer)
     dead_log.start()
-    redis.ids.append(str(answer))
-    await dead.claim(answer)
     buffer = dead_log.buffer(answer, first_seq)
     prefix = first.chunk_text
     start = StartEvent(
@@ -499,15 +521,8 @@ async def test_a_dead_processs_continue_is_stored_whole_the_earlier_text_and_the
     await dead_log.close()
     await client_of_dead.aclose()
     await asyncio.sleep(0.6)  # its lease lapses
-    settings = make_settings(tmp_path, redis_url=redis.url, database_url=sqlite_url)
-    database = Database.from_url(sqlite_url)
-    survivor = StreamCluster(Redis.from_url(redis.url), settings, db=database)
-    survivor.log.start()
-    try:
+    async with _survivor(redis, sqlite_url, tmp_path) as survivor:
         assert await survivor.recover_lapsed() == 1
-    finally:
-        await survivor.close()
-        await database.dispose()
     whole = prefix + "".join(rest)
     async with DbProbe(sqlite_url) as probe:
         stored = await probe.message(answer)
@@ -516,10 +531,9 @@ async def test_a_dead_processs_continue_is_stored_whole_the_earlier_text_and_the
     assert stored.chunk_count == first.count("chunk") + len(rest)
     checker = Redis.from_url(redis.url)
     try:
-        [(_, fields)] = await checker.xrevrange(log_key(answer), count=1)
+        assert (await _last_event(checker, answer))["content"] == whole
     finally:
         await checker.aclose()
-    assert json.loads(fields[b"f"].split(b"data: ", 1)[1])["content"] == whole
 
 
 @pytest.mark.parametrize("database_fault", ["refuses", "hangs"])
