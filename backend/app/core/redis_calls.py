@@ -1,33 +1,36 @@
-"""Lua scripts and commands called over Redis connections kept apart from redis-py's client.
+"""Lua scripts and commands on a pipelined Redis connection of our own, beside redis-py's client.
 
-Through redis-py's client a call cost about 150 µs of this process's CPU: the command is packed
-argument by argument into an ever longer buffer, and goes through the client's command machinery
-and its connection pool (whose checkout and return alone cost about 40 µs). Here a command is
-packed in C (hiredis) and sent on a connection that is already in hand: about 60-80 µs for the same
-call. The stream log's writer makes a call every few milliseconds; each answer makes a few of
-its own (its send lock, its rate limits, its lease); together they are most of what the scaled
-mode costs beyond the embedded one.
+Through redis-py's client a call cost about 70-90 µs of this process's CPU: a task for the
+write's timeout, the client's command machinery, and a connection checked out of its pool for
+every call (a burst of answers starting made dozens of new connections at once, each set up at
+the cost of many calls). Here every call of one `RawCommands` goes down one connection, the
+commands of calls made together written back to back and their replies handed back in order
+(Redis answers the commands of a connection in the order they came): a call costs little more
+than its share of one `send` and one read, about 40 µs, and no call waits for a connection.
 
-The connections are taken from the client's pool, so their address, password, database, TLS
-and socket timeouts are the client's.
+Blocking reads (XREAD BLOCK) and pub/sub stay on redis-py's client: on a shared pipeline they
+would hold up every call behind them.
+
+The connection is made from the client's settings (address or socket path, TLS, user,
+password, database, client name, timeouts). A call not answered within the socket timeout fails with
+redis-py's `TimeoutError`, and the connection is dropped, with every call waiting on it: their
+replies could no longer be told apart. A connection found lost is replaced by the next call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from typing import Any
+from collections import deque
+from typing import Any, cast
 
-from hiredis import pack_command as _pack
+import hiredis
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import ConnectionError, NoScriptError
+from redis.asyncio.connection import ConnectionPool, SSLConnection
+from redis.exceptions import ConnectionError, NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = bytes | str | int | float
-
-# Connections kept idle by a `RawCommands`; more at once go back to the client's pool. As many
-# as calls overlap at the busiest: a checkout from the pool (its lock, its health check) costs
-# as much as the call itself, and a burst of answers starting makes dozens of calls at once.
-MAX_IDLE = 128
 
 
 def pack_command(*args: Arg) -> bytes:
@@ -35,13 +38,216 @@ def pack_command(*args: Arg) -> bytes:
     their decimal text). Packed in C by hiredis: a stream log write of 40 answers' frames took
     77 µs packed by a loop in Python, 35 µs here."""
     # hiredis's stub types the argument as a tuple of one, and leaves the result untyped.
-    packed: bytes = _pack(args)  # type: ignore[arg-type]
+    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]
     return packed
 
 
-async def _send(connection: AbstractConnection, command: bytes) -> Any:
-    await connection.send_packed_command(command, check_health=False)
-    return await connection.read_response()
+def _reply_error(error: hiredis.ReplyError) -> ResponseError:
+    message = str(error)
+    if message.startswith("NOSCRIPT"):
+        return NoScriptError(message)
+    return ResponseError(message)
+
+
+class _Replies(asyncio.Protocol):
+    """One connection's socket: replies parsed by hiredis, handed to the calls in the order
+    their commands were written. A call given up (cancelled) keeps its place: its reply is
+    read and dropped."""
+
+    def __init__(self, timeout_s: float | None) -> None:
+        self._parser = hiredis.Reader()
+        self._timeout_s = timeout_s
+        self._loop = asyncio.get_running_loop()
+        # Each call waiting for its reply, with when its command was written.
+        self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.lost: Exception | None = None
+
+    # The call's side ----------------------------------------------------------------------------
+
+    async def call(self, command: bytes) -> Any:
+        if self._writable is not None:  # the socket's buffer is full: Redis reads slowly
+            await asyncio.shield(self._writable)
+        if self.lost is not None:
+            raise self.lost
+        assert self.transport is not None
+        reply = self._loop.create_future()
+        now = self._loop.time()
+        self._waiting.append((reply, now))
+        self.transport.write(command)
+        if self._watchdog is None and self._timeout_s is not None:
+            self._watchdog = self._loop.call_at(now + self._timeout_s, self._check_stalled)
+        return await reply
+
+    def _check_stalled(self) -> None:
+        """One timer for all the calls: the oldest one's reply is late, or it is re-armed for
+        it (cheaper than a timer per call, armed and cancelled thousands of times a second)."""
+        self._watchdog = None
+        if not self._waiting or self._timeout_s is None:
+            return
+        due = self._waiting[0][1] + self._timeout_s
+        if self._loop.time() >= due:
+            self.abort(RedisTimeoutError("Timeout reading from Redis"))
+        else:
+            self._watchdog = self._loop.call_at(due, self._check_stalled)
+
+    def abort(self, error: Exception) -> None:
+        """Drop the connection: every call waiting on it fails with `error`."""
+        if self.lost is None:
+            self.lost = error
+        if self.transport is not None:
+            self.transport.abort()
+        self._fail_waiting(self.lost)
+
+    def _fail_waiting(self, error: Exception) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        waiting, self._waiting = self._waiting, deque()
+        for reply, _ in waiting:
+            if not reply.done():
+                reply.set_exception(error)
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)  # the writers find the connection lost
+        self._writable = None
+
+    # The socket's side --------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        parser.feed(data)
+        waiting = self._waiting
+        while True:
+            try:
+                reply = parser.gets()
+            except hiredis.ProtocolError as exc:
+                self.abort(ConnectionError(f"Redis sent what is not RESP: {exc}"))
+                return
+            if reply is False:  # the rest of a reply is still to come
+                return
+            if not waiting:
+                self.abort(ConnectionError("Redis sent a reply nothing asked for"))
+                return
+            future, _ = waiting.popleft()
+            if future.done():  # its call was given up
+                continue
+            if isinstance(reply, hiredis.ReplyError):
+                future.set_exception(_reply_error(reply))
+            else:
+                future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.lost is None:
+            detail = f": {exc}" if exc is not None else ""
+            self.lost = ConnectionError(f"Connection to Redis lost{detail}")
+        self._fail_waiting(self.lost)
+
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
+
+class RedisPipe:
+    """A pipelined connection to the Redis server of `pool`'s settings, made on first use and
+    made again after it is lost."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        settings = pool.connection_kwargs
+        self._connect_timeout_s: float | None = settings.get("socket_connect_timeout")
+        self._timeout_s: float | None = settings.get("socket_timeout")
+        self._replies: _Replies | None = None
+        self._connecting = asyncio.Lock()
+
+    async def execute(self, command: bytes) -> Any:
+        """Send a packed command and return its reply. A connection that was in use before and
+        turns out lost is replaced and the command sent once more (so it must be safe to run
+        twice, as every script here is); a new connection that fails raises."""
+        replies = self._replies
+        if replies is None or replies.lost is not None:
+            return await (await self._connect()).call(command)
+        try:
+            return await replies.call(command)
+        except ConnectionError:
+            return await (await self._connect()).call(command)
+
+    async def _connect(self) -> _Replies:
+        async with self._connecting:  # the calls that found it lost share one new connection
+            replies = self._replies
+            if replies is not None and replies.lost is None:
+                return replies
+            replies = await self._open()
+            self._replies = replies
+            return replies
+
+    async def _open(self) -> _Replies:
+        settings = self._pool.connection_kwargs
+        loop = asyncio.get_running_loop()
+        transport: asyncio.Transport | None = None
+        try:
+            async with asyncio.timeout(self._connect_timeout_s):
+                if settings.get("path"):
+                    transport, replies = await loop.create_unix_connection(
+                        lambda: _Replies(self._timeout_s), settings["path"]
+                    )
+                else:
+                    transport, replies = await loop.create_connection(
+                        lambda: _Replies(self._timeout_s),
+                        settings.get("host", "localhost"),
+                        settings.get("port", 6379),
+                        ssl=self._ssl_context(),
+                    )
+                for command in self._handshake():
+                    await replies.call(command)
+        except TimeoutError as exc:  # asyncio's: Redis took the connection but did not answer
+            if transport is not None:
+                transport.abort()
+            raise RedisTimeoutError("Timeout connecting to Redis") from exc
+        except OSError as exc:  # refused, unreachable
+            if transport is not None:
+                transport.abort()
+            raise ConnectionError(f"Error connecting to Redis: {type(exc).__name__}") from exc
+        except BaseException:
+            if transport is not None:
+                transport.abort()
+            raise
+        return replies
+
+    def _ssl_context(self) -> Any:
+        if not issubclass(self._pool.connection_class, SSLConnection):
+            return None
+        # redis-py's own reading of the ssl_* settings (certificates, checks, versions).
+        connection = self._pool.connection_class(**self._pool.connection_kwargs)
+        return connection.ssl_context.get()
+
+    def _handshake(self) -> list[bytes]:
+        settings = self._pool.connection_kwargs
+        commands: list[bytes] = []
+        password, username = settings.get("password"), settings.get("username")
+        if password is not None:
+            auth = ("AUTH", username, password) if username else ("AUTH", password)
+            commands.append(pack_command(*auth))
+        if settings.get("db"):
+            commands.append(pack_command("SELECT", settings["db"]))
+        if settings.get("client_name"):  # how CLIENT LIST shows this connection
+            commands.append(pack_command("CLIENT", "SETNAME", settings["client_name"]))
+        return commands
+
+    async def close(self) -> None:
+        replies, self._replies = self._replies, None
+        if replies is not None:
+            replies.abort(ConnectionError("Closed"))
 
 
 class Script:
@@ -52,115 +258,52 @@ class Script:
         self.source = source.encode()
         self.sha = hashlib.sha1(self.source, usedforsecurity=False).hexdigest().encode()
 
-    async def run(self, connection: AbstractConnection, keys: list[str], args: list[Arg]) -> Any:
+    async def run(self, pipe: RedisPipe, keys: list[str], args: list[Arg]) -> Any:
         try:
-            return await _send(
-                connection, pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args)
-            )
+            return await pipe.execute(pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args))
         except NoScriptError:
-            return await _send(
-                connection, pack_command(b"EVAL", self.source, len(keys), *keys, *args)
-            )
+            return await pipe.execute(pack_command(b"EVAL", self.source, len(keys), *keys, *args))
 
 
 class RawCommands:
-    """Commands and scripts from many tasks at once, each call on an idle connection of its
-    own. A connection found closed (Redis restarted, or an idle connection dropped) is replaced
-    and the call made once more, as redis-py's client retries; a call on a new connection that
-    fails raises: Redis is away."""
+    """Commands and scripts from many tasks at once, pipelined on one connection."""
 
-    def __init__(self, redis: Redis, max_idle: int = MAX_IDLE) -> None:
-        self._pool = redis.connection_pool
-        self._idle: list[AbstractConnection] = []
-        self._max_idle = max_idle
+    def __init__(self, redis: Redis) -> None:
+        self._pipe = RedisPipe(redis.connection_pool)
 
     def script(self, source: str) -> BoundScript:
-        return BoundScript(self, Script(source))
+        return BoundScript(self._pipe, Script(source))
 
     async def command(self, *args: Arg) -> Any:
-        return await self._call(lambda connection: _send(connection, pack_command(*args)))
-
-    async def _call(self, run: Any) -> Any:
-        reused = bool(self._idle)
-        try:
-            return await self._call_once(run)
-        except ConnectionError:
-            if not reused:
-                raise
-            return await self._call_once(run)
-
-    async def _call_once(self, run: Any) -> Any:
-        if self._idle:
-            connection = self._idle.pop()
-        else:
-            # redis-py leaves this method unannotated; it returns a connected Connection.
-            connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            result = await run(connection)
-        except BaseException:
-            await connection.disconnect()
-            await self._pool.release(connection)
-            raise
-        if len(self._idle) < self._max_idle:
-            self._idle.append(connection)
-        else:
-            await self._pool.release(connection)
-        return result
+        return await self._pipe.execute(pack_command(*args))
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await self._pool.release(connection)
+        await self._pipe.close()
 
 
 class BoundScript:
     """A script called through a `RawCommands`: `await script(keys, args)`."""
 
-    def __init__(self, commands: RawCommands, script: Script) -> None:
-        self._commands = commands
+    def __init__(self, pipe: RedisPipe, script: Script) -> None:
+        self._pipe = pipe
         self._script = script
 
     async def __call__(self, keys: list[str], args: list[Arg]) -> Any:
-        script = self._script
-        return await self._commands._call(  # noqa: SLF001 - the script's own caller
-            lambda connection: script.run(connection, keys, args)
-        )
+        return await self._script.run(self._pipe, keys, args)
 
 
 class ScriptConnection:
-    """One script over one connection kept for a single caller whose calls never overlap (the
-    stream log's writer): not even an idle list to go through."""
+    """One script on a connection of its own (the stream log's writer, whose writes are large
+    and must not hold up the small calls of answers starting)."""
 
     def __init__(self, redis: Redis, script: str) -> None:
-        self._pool = redis.connection_pool
+        self._pipe = RedisPipe(redis.connection_pool)
         self._script = Script(script)
-        self._connection: AbstractConnection | None = None
 
     async def call(self, keys: list[str], args: list[Arg]) -> Any:
-        """Run the script. A connection found closed is replaced and the call made once more:
-        the script must be safe to run twice (the stream log's is: its entries have fixed ids).
-        Any other failure is raised."""
-        reused = self._connection is not None
-        try:
-            return await self._call_once(keys, args)
-        except ConnectionError:
-            if not reused:  # a new connection failed: Redis is away
-                raise
-            return await self._call_once(keys, args)
-
-    async def _call_once(self, keys: list[str], args: list[Arg]) -> Any:
-        if self._connection is None:
-            self._connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
-        connection = self._connection
-        try:
-            return await self._script.run(connection, keys, args)
-        except BaseException:
-            self._connection = None
-            await connection.disconnect()
-            await self._pool.release(connection)
-            raise
+        """Run the script (once more on a new connection if the one in use was lost: the
+        script must be safe to run twice, as the stream log's is: its entries have fixed ids)."""
+        return await self._script.run(self._pipe, keys, args)
 
     async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await self._pool.release(connection)
+        await self._pipe.close()

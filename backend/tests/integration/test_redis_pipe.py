@@ -1,0 +1,189 @@
+"""Calls pipelined on one Redis connection (app/core/redis_calls.py), against real Redis servers:
+each reply reaches its own call, whatever the calls around it do; a lost connection is made
+again; a silent Redis fails the calls in the socket timeout; the client's settings hold."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from app.core.redis_calls import RawCommands
+from app.core.redis_client import connect_redis
+from tests.fixtures.processes import redis_server
+from tests.fixtures.rate_limits import REDIS_TEST_URL, redis_target
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Redis]:
+    """redis-py's client on the test database, and the keys of the test's own prefix."""
+    with redis_target():
+        redis = connect_redis(REDIS_TEST_URL)
+        try:
+            yield redis
+        finally:
+            await redis.aclose()
+
+
+def prefix() -> str:
+    return f"test:pipe:{uuid.uuid4()}"
+
+
+async def test_many_calls_at_once_each_get_their_own_reply(client: Redis) -> None:
+    calls = RawCommands(client)
+    key = prefix()
+    try:
+        replies = await asyncio.gather(
+            *(calls.command("SET", f"{key}:{n}", n, "GET") for n in range(300)),
+            *(calls.command("ECHO", f"echo {n}") for n in range(300)),
+        )
+        assert replies[:300] == [None] * 300
+        assert replies[300:] == [f"echo {n}".encode() for n in range(300)]
+        again = await asyncio.gather(*(calls.command("GET", f"{key}:{n}") for n in range(300)))
+        assert again == [str(n).encode() for n in range(300)]
+    finally:
+        await client.delete(*[f"{key}:{n}" for n in range(300)])
+        await calls.close()
+
+
+async def test_a_call_given_up_does_not_shift_the_replies_of_the_calls_after_it(
+    client: Redis,
+) -> None:
+    calls = RawCommands(client)
+    key = prefix()
+    try:
+        # Redis answers the blocking pop only after 0.3 s; the caller gives up before.
+        blocked = asyncio.ensure_future(calls.command("BLPOP", f"{key}:empty", 0.3))
+        await asyncio.sleep(0.05)
+        blocked.cancel()
+        after = await calls.command("ECHO", "mine")
+        assert after == b"mine"  # not the pop's nil, which came first and was dropped
+        assert await calls.command("INCR", key) == 1
+    finally:
+        await client.delete(key)
+        await calls.close()
+
+
+async def test_an_error_reply_fails_its_own_call_only(client: Redis) -> None:
+    calls = RawCommands(client)
+    key = prefix()
+    try:
+        await client.set(key, "text")
+        wrong, right = await asyncio.gather(
+            calls.command("INCR", key), calls.command("ECHO", "fine"), return_exceptions=True
+        )
+        assert isinstance(wrong, ResponseError) and "not an integer" in str(wrong)
+        assert right == b"fine"
+    finally:
+        await client.delete(key)
+        await calls.close()
+
+
+async def test_a_script_flushed_from_redis_runs_again_from_its_source(client: Redis) -> None:
+    calls = RawCommands(client)
+    key = prefix()
+    add = calls.script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    try:
+        assert await add(keys=[key], args=[2]) == 2
+        await client.script_flush()
+        assert await add(keys=[key], args=[3]) == 5
+    finally:
+        await client.delete(key)
+        await calls.close()
+
+
+async def test_a_connection_killed_by_redis_is_made_again_for_the_next_call(
+    client: Redis,
+) -> None:
+    calls = RawCommands(client)
+    try:
+        first = await calls.command("CLIENT", "ID")
+        assert await client.client_kill_filter(_id=first) == 1
+        await asyncio.sleep(0.05)
+        assert await calls.command("ECHO", "back") == b"back"
+        assert await calls.command("CLIENT", "ID") != first
+    finally:
+        await calls.close()
+
+
+async def test_the_clients_database_is_the_one_written() -> None:
+    with redis_target():
+        url = REDIS_TEST_URL.rsplit("/", 1)[0] + "/13"
+        redis = connect_redis(url)
+        calls = RawCommands(redis)
+        key = prefix()
+        try:
+            await calls.command("SET", key, "in thirteen")
+            assert await redis.get(key) == b"in thirteen"
+            other = connect_redis(url.rsplit("/", 1)[0] + "/12")
+            try:
+                assert await other.get(key) is None
+            finally:
+                await other.aclose()
+        finally:
+            await redis.delete(key)
+            await calls.close()
+            await redis.aclose()
+
+
+async def test_a_redis_with_a_password_is_called_with_it_and_refuses_a_wrong_one() -> None:
+    with redis_server(password="s3cret pass") as server:
+        right = connect_redis(server.url.replace("s3cret pass", "s3cret%20pass"))
+        wrong = connect_redis(server.url.replace("s3cret pass", "wrong"))
+        try:
+            assert await RawCommands(right).command("PING") == b"PONG"
+            with pytest.raises(ResponseError, match="WRONGPASS|invalid password"):
+                await RawCommands(wrong).command("PING")
+        finally:
+            await right.aclose()
+            await wrong.aclose()
+
+
+async def test_a_silent_redis_fails_every_waiting_call_in_the_timeout_then_recovers() -> None:
+    with redis_server() as server:
+        redis = Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        calls = RawCommands(redis)
+        try:
+            assert await calls.command("PING") == b"PONG"
+            server.process.send_signal(signal.SIGSTOP)  # holds its connections, answers nothing
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            outcomes = await asyncio.gather(
+                *(calls.command("PING") for _ in range(5)), return_exceptions=True
+            )
+            waited = loop.time() - started
+            assert all(isinstance(outcome, RedisTimeoutError) for outcome in outcomes), outcomes
+            assert 0.4 <= waited < 3.0, waited
+            server.process.send_signal(signal.SIGCONT)
+            assert await calls.command("ECHO", "awake") == b"awake"
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+            await calls.close()
+            await redis.aclose()
+
+
+async def test_a_redis_that_is_gone_is_a_connection_error_at_once() -> None:
+    with redis_server() as server:
+        redis = connect_redis(server.url)
+        calls = RawCommands(redis)
+        try:
+            assert await calls.command("PING") == b"PONG"
+            server.kill()
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(ConnectionError):
+                await calls.command("PING")
+            assert loop.time() - started < 1.0
+            with pytest.raises(ConnectionError):  # and again: nothing is left waiting
+                await calls.command("PING")
+        finally:
+            await calls.close()
+            await redis.aclose()
