@@ -338,9 +338,10 @@ class StreamLog:
 
     def _publish_counts(self) -> None:
         """Add the writes and frames since the last time to the metrics: at most once a second
-        while writes follow each other (a multiprocess metric's update takes a lock and writes
-        to a file mapping: the two counts and the lag came to an eighth of a write's cost), and once the writer has
-        nothing more to write, so /metrics is never more than a second behind."""
+        while writes follow each other, and once the writer has nothing more to write, so
+        /metrics is never more than a second behind. (A multiprocess metric's update takes a
+        lock and writes to a file mapping: the two counts and the lag were an eighth of a
+        write's cost.)"""
         now = time.monotonic()
         if self._pending.answers and now - self._published_at < 1.0:
             return
