@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from app.llm.continuation import continuation_messages
+from app.llm.model_stream import stream_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +75,15 @@ class BaseAgent(ABC):
     def build_messages(self, context: TurnContext) -> list[BaseMessage]: ...
 
     async def stream_response(self, context: TurnContext) -> AsyncIterator[str]:
-        """Yield each piece of text as the model produces it (LangChain `astream`, no buffering)."""
+        """Yield each piece of text as the model produces it, no buffering (app/llm/model_stream.py
+        says when LangChain's `astream` is between)."""
         messages = self.build_messages(context)
         if context.prefill:
             messages = continuation_messages(self.model, messages, context.prefill)
         chunks = (
-            self.model.astream(messages)
+            stream_chunks(self.model, messages)
             if self.max_tokens is None
-            else self.model.astream(messages, max_tokens=self.max_tokens)
+            else stream_chunks(self.model, messages, max_tokens=self.max_tokens)
         )
         async for chunk in chunks:
             # PostgreSQL text cannot hold NUL, and nothing can encode a lone surrogate: clean

@@ -55,6 +55,8 @@ class LocalLlamaChatModel(ChatLlamaCpp):
     """ChatLlamaCpp on a thread of its own; a last assistant message is continued in place."""
 
     continues_open_turn: ClassVar[bool] = True
+    # Streamed from `_astream` when nothing listens to LangChain's run (model_stream.py).
+    streams_bare: ClassVar[bool] = True
     _executor: ThreadPoolExecutor = PrivateAttr(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="llama")
     )

@@ -81,6 +81,8 @@ class ScriptedChatModel(BaseChatModel):
     Continue, app/llm/continuation.py), it goes on with the script from where that stops."""
 
     continues_open_turn: ClassVar[bool] = True
+    # Streamed from `_astream` when nothing listens to LangChain's run (model_stream.py).
+    streams_bare: ClassVar[bool] = True
     chunks: list[str]
     delay_s: float = 0.02
     fail_after: int | None = None

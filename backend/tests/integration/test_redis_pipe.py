@@ -8,6 +8,7 @@ import asyncio
 import signal
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -77,9 +78,10 @@ async def test_an_error_reply_fails_its_own_call_only(client: Redis) -> None:
     key = prefix()
     try:
         await client.set(key, "text")
-        wrong, right = await asyncio.gather(
+        outcomes: tuple[Any, ...] = await asyncio.gather(
             calls.command("INCR", key), calls.command("ECHO", "fine"), return_exceptions=True
         )
+        wrong, right = outcomes
         assert isinstance(wrong, ResponseError) and "not an integer" in str(wrong)
         assert right == b"fine"
     finally:

@@ -1,0 +1,142 @@
+"""app/llm/model_stream.py: our models stream bare when nothing listens to LangChain's run;
+with a listener, or for any other model, the run is there and is told of every chunk."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, cast
+
+import pytest
+from langchain_core.callbacks import AsyncCallbackHandler, AsyncCallbackManagerForLLMRun
+from langchain_core.globals import set_debug
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGenerationChunk
+from langsmith import utils as langsmith_utils
+from pydantic import Field
+
+from app.agents.base import TurnContext
+from app.agents.conversational import ConversationalAgent
+from app.llm.model_stream import runs_bare, stream_chunks
+from app.llm.scripted import ScriptedChatModel, split_into_chunks
+from tests.fixtures.models import scripted_model
+
+pytestmark = pytest.mark.asyncio
+
+TEXT = "One two three, four five."
+ASK: list[BaseMessage] = [HumanMessage("go")]
+
+
+class CountingHandler(AsyncCallbackHandler):
+    def __init__(self) -> None:
+        self.starts = 0
+        self.tokens: list[str] = []
+        self.ends = 0
+
+    async def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
+        self.starts += 1
+
+    async def on_llm_new_token(
+        self, token: str | list[str | dict[str, Any]], **kwargs: Any
+    ) -> None:
+        assert isinstance(token, str)
+        self.tokens.append(token)
+
+    async def on_llm_end(self, *args: Any, **kwargs: Any) -> None:
+        self.ends += 1
+
+
+class OptionsModel(ScriptedChatModel):
+    """The scripted model, keeping the options each call was given."""
+
+    options: list[dict[str, Any]] = Field(default_factory=list)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self.options.append(kwargs)
+        async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+            yield chunk
+
+
+async def text_of(chunks: AsyncIterator[Any]) -> str:
+    return "".join([str(chunk.content) async for chunk in chunks])
+
+
+async def test_our_model_with_nothing_listening_streams_bare_and_says_the_same() -> None:
+    model = scripted_model(TEXT)
+    assert runs_bare(model)
+    assert await text_of(stream_chunks(model, ASK)) == TEXT
+    assert await text_of(model.astream(ASK)) == TEXT
+
+
+async def test_a_callback_on_our_model_gets_the_run_and_every_chunk() -> None:
+    handler = CountingHandler()
+    model = scripted_model(TEXT, callbacks=[handler])
+    assert not runs_bare(model)
+    assert await text_of(stream_chunks(model, ASK)) == TEXT
+    assert (handler.starts, handler.ends) == (1, 1)
+    assert "".join(handler.tokens) == TEXT
+
+
+def _read_environment_again() -> None:
+    cast(Any, langsmith_utils.get_env_var).cache_clear()  # an lru_cache behind its overloads
+
+
+@pytest.fixture
+def fresh_environment() -> Iterator[None]:
+    """LangSmith reads its environment once per process (a cache): read it again."""
+    _read_environment_again()
+    yield
+    _read_environment_again()
+
+
+@pytest.mark.usefixtures("fresh_environment")
+async def test_tracing_turned_on_puts_the_run_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = scripted_model(TEXT)
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")
+    assert not runs_bare(model)
+    _read_environment_again()
+    monkeypatch.setenv("LANGSMITH_TRACING", "false")
+    assert runs_bare(model)
+
+
+async def test_verbose_or_debug_output_puts_the_run_back() -> None:
+    assert not runs_bare(scripted_model(TEXT, verbose=True))
+    set_debug(True)
+    try:
+        assert not runs_bare(scripted_model(TEXT))
+    finally:
+        set_debug(False)
+    assert runs_bare(scripted_model(TEXT))
+
+
+async def test_another_model_always_streams_through_its_run() -> None:
+    provider = GenericFakeChatModel(messages=iter([AIMessage(TEXT)]))
+    assert not runs_bare(provider)
+    assert await text_of(stream_chunks(provider, ASK)) == TEXT
+
+
+async def test_the_calls_options_reach_the_model_either_way() -> None:
+    bare = OptionsModel(chunks=split_into_chunks(TEXT))
+    await text_of(stream_chunks(bare, ASK, max_tokens=7))
+    handler = CountingHandler()
+    watched = OptionsModel(chunks=split_into_chunks(TEXT), callbacks=[handler])
+    await text_of(stream_chunks(watched, ASK, max_tokens=7))
+    assert bare.options == [{"max_tokens": 7}]
+    assert watched.options == [{"max_tokens": 7}]
+    assert handler.starts == 1
+
+
+async def test_an_agent_answers_through_it_with_the_models_whole_text() -> None:
+    handler = CountingHandler()
+    for model in (scripted_model(TEXT), scripted_model(TEXT, callbacks=[handler])):
+        agent = ConversationalAgent(model, 1000)
+        context = TurnContext(message="hello", history=(), display_name=str(uuid.uuid4()))
+        assert await agent.respond(context) == TEXT
+    assert "".join(handler.tokens) == TEXT
