@@ -1,12 +1,12 @@
 """Lua scripts and commands on a pipelined Redis connection of our own, beside redis-py's client.
 
-Through redis-py's client a call cost about 70-90 µs of this process's CPU: a task for the
+Through redis-py's client a call cost 74-80 µs of this process's CPU on uvloop: a task for the
 write's timeout, the client's command machinery, and a connection checked out of its pool for
 every call (a burst of answers starting made dozens of new connections at once, each set up at
 the cost of many calls). Here every call of one `RawCommands` goes down one connection, the
 commands of calls made together written back to back and their replies handed back in order
 (Redis answers the commands of a connection in the order they came): a call costs little more
-than its share of one `send` and one read, about 40 µs, and no call waits for a connection.
+than one `send` and one read, 32 µs, and no call waits for a connection.
 
 Blocking reads (XREAD BLOCK) and pub/sub stay on redis-py's client: on a shared pipeline they
 would hold up every call behind them.
