@@ -8,19 +8,16 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import pytest
-from langchain_core.callbacks import AsyncCallbackHandler, AsyncCallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.globals import set_debug
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGenerationChunk
 from langsmith import utils as langsmith_utils
-from pydantic import Field
 
 from app.agents.base import TurnContext
 from app.agents.conversational import ConversationalAgent
 from app.llm.model_stream import runs_bare, stream_chunks
-from app.llm.scripted import ScriptedChatModel, split_into_chunks
-from tests.fixtures.models import scripted_model
+from tests.fixtures.models import recording_model, scripted_model
 
 pytestmark = pytest.mark.asyncio
 
@@ -45,23 +42,6 @@ class CountingHandler(AsyncCallbackHandler):
 
     async def on_llm_end(self, *args: Any, **kwargs: Any) -> None:
         self.ends += 1
-
-
-class OptionsModel(ScriptedChatModel):
-    """The scripted model, keeping the options each call was given."""
-
-    options: list[dict[str, Any]] = Field(default_factory=list)
-
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        self.options.append(kwargs)
-        async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-            yield chunk
 
 
 async def text_of(chunks: AsyncIterator[Any]) -> str:
@@ -123,10 +103,10 @@ async def test_another_model_always_streams_through_its_run() -> None:
 
 
 async def test_the_calls_options_reach_the_model_either_way() -> None:
-    bare = OptionsModel(chunks=split_into_chunks(TEXT))
+    bare = recording_model(TEXT)
     await text_of(stream_chunks(bare, ASK, max_tokens=7))
     handler = CountingHandler()
-    watched = OptionsModel(chunks=split_into_chunks(TEXT), callbacks=[handler])
+    watched = recording_model(TEXT, callbacks=[handler])
     await text_of(stream_chunks(watched, ASK, max_tokens=7))
     assert bare.options == [{"max_tokens": 7}]
     assert watched.options == [{"max_tokens": 7}]
