@@ -169,6 +169,8 @@ class RedisPipe:
         self._timeout_s: float | None = settings.get("socket_timeout")
         self._replies: _Replies | None = None
         self._connecting = asyncio.Lock()
+        # Closed for good: a call in flight fails rather than making a connection nobody closes.
+        self._closed = False
 
     async def execute(self, command: bytes) -> Any:
         """Send a packed command and return its reply. A connection that was in use before and
@@ -184,6 +186,8 @@ class RedisPipe:
 
     async def _connect(self) -> _Replies:
         async with self._connecting:  # the calls that found it lost share one new connection
+            if self._closed:
+                raise ConnectionError("Closed")
             replies = self._replies
             if replies is not None and replies.lost is None:
                 return replies
@@ -245,6 +249,7 @@ class RedisPipe:
         return commands
 
     async def close(self) -> None:
+        self._closed = True
         replies, self._replies = self._replies, None
         if replies is not None:
             replies.abort(ConnectionError("Closed"))

@@ -116,6 +116,30 @@ async def test_a_connection_killed_by_redis_is_made_again_for_the_next_call(
         await calls.close()
 
 
+async def test_a_call_in_flight_when_the_calls_close_fails_and_connects_no_more() -> None:
+    """Closing is for good: the call waiting on the connection fails, and is not sent again
+    on a new connection that nobody would close."""
+    name = f"pipe-close-{uuid.uuid4().hex[:8]}"
+    with redis_target():
+        redis = Redis.from_url(REDIS_TEST_URL, client_name=name)
+        calls = RawCommands(redis)
+        try:
+            waiting = asyncio.ensure_future(calls.command("BLPOP", f"{prefix()}:empty", 2))
+            await asyncio.sleep(0.1)  # sent, and blocked in Redis
+            await calls.close()
+            with pytest.raises(ConnectionError):
+                await asyncio.wait_for(waiting, 1.0)
+            with pytest.raises(ConnectionError):
+                await calls.command("PING")
+            await asyncio.sleep(0.1)
+            async with Redis.from_url(REDIS_TEST_URL) as onlooker:
+                connected = [c for c in await onlooker.client_list() if c.get("name") == name]
+            assert connected == []
+        finally:
+            await calls.close()
+            await redis.aclose()
+
+
 async def test_the_clients_database_is_the_one_written() -> None:
     with redis_target():
         url = REDIS_TEST_URL.rsplit("/", 1)[0] + "/13"
