@@ -358,6 +358,14 @@ class StreamCluster:
             self.log.mark_terminal(key)
 
 
+def recovered_terminal_seq(stored: Message) -> int:
+    """The id under which a survivor wrote the end of an answer it recovered (`_recover`): past
+    the lead of its log's last event, which holds the last stored chunk (or the run's start).
+    Once the log has expired, a reader resuming from this id has the end already. No other
+    reader can hold it: the writer's own were at most the lead past the log."""
+    return terminal_seq(stored) + UNLOGGED_LEAD
+
+
 def _start_of(stored: Message) -> StartEvent:
     """The start event of the answer's latest run (a Continue's says what it continues)."""
     return StartEvent(

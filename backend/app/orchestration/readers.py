@@ -9,7 +9,7 @@ from app.core.config import Settings
 from app.core.errors import GenerationTimedOut, LLMError, MessageNotFound
 from app.db.models import ConversationKind, Message, MessageStatus
 from app.db.session import Database
-from app.orchestration.cluster import StreamCluster
+from app.orchestration.cluster import StreamCluster, recovered_terminal_seq
 from app.schemas.chat import ChatTurnRead, MessageRead
 from app.services import onboarding, turns
 from app.streaming import replay
@@ -69,6 +69,8 @@ async def stream_handle(
         stored = await turns.load_message(db, answer.id) or stored
     if after_seq == replay.terminal_seq(stored):
         return None  # past it: the reader was sent more than was stored (a crash), and is told
+    if cluster is not None and after_seq == recovered_terminal_seq(stored):
+        return None  # it has the end a survivor wrote for a dead writer, whose log has expired
     user_message_id = stored.reply_to_id or answer.reply_to_id or answer.id
     return StreamHandle(replay.stored_answer_buffer(stored, user_message_id, after_seq), -1, None)
 

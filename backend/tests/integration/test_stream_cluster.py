@@ -25,11 +25,14 @@ from app.core.redis_client import REDIS_TIMEOUT_S
 from app.db.session import Database, UnitOfWork
 from app.llm.scripted import ScriptedChatModel
 from app.orchestration.cluster import StreamCluster
+from app.orchestration.readers import StreamHandle, stream_handle
+from app.services import turns
 from app.streaming.events import ChunkEvent, StartEvent
 from app.streaming.generation import StopReason
 from app.streaming.leases import StreamLeases
+from app.streaming.manager import StreamManager
 from app.streaming.redis_log import READ_BLOCK_S, UNLOGGED_LEAD, StreamLog, last_entry, log_key
-from app.streaming.sse import encode_chunk, encode_event
+from app.streaming.sse import EventId, encode_chunk, encode_event
 from tests.fixtures.accounts import Account, new_account, stream_token
 from tests.fixtures.database import DbProbe, finished
 from tests.fixtures.models import scripted_model, words
@@ -492,6 +495,53 @@ async def test_a_dead_process_that_logged_nothing_still_tells_its_clients_the_en
     )
     events = b"".join(p for p in from_scratch if p is not None).decode().strip().split("\n\n")
     assert [json.loads(e.split("data: ", 1)[1])["type"] for e in events] == ["start", "error"]
+
+
+async def test_once_a_recovered_answers_log_has_expired_its_end_is_not_told_twice(
+    sqlite_server_factory: AppFactory, redis: RedisTarget, sqlite_url: str, tmp_path: Path
+) -> None:
+    """After STREAM_BUFFER_TTL_S the answer is told from the database. A client that has the
+    end the survivor wrote, past the lead, has everything (204), as it had while the log was
+    there; a client at the log's last chunk is told the end once."""
+    first = await _one_answer(sqlite_server_factory, 2)
+    answer = uuid.UUID(first.message_id)
+    async with DbProbe(sqlite_url) as probe:
+        await probe.set_status(answer, "streaming")
+    client_of_dead, dead_log = await _claimed_by_a_process_about_to_die(redis, answer)
+    dead_log.start()
+    buffer = dead_log.buffer(answer)
+    buffer.append(encode_event(answer, 0, StartEvent(**first.events[0].json)))
+    for index, part in enumerate(["one ", "two ", "three "]):
+        buffer.append(encode_event(answer, index + 1, ChunkEvent(content=part, index=index)))
+    await dead_log.close()  # logged, then it dies
+    await client_of_dead.aclose()
+    await asyncio.sleep(0.6)  # its lease lapses
+    recovered_end = 3 + 1 + UNLOGGED_LEAD  # past the lead of the last chunk's id, 3
+    database = Database.from_url(sqlite_url)
+    streams = StreamManager(idle_timeout_s=30, disconnect_grace_s=5, buffer_ttl_s=30)
+    try:
+        async with _survivor(redis, sqlite_url, tmp_path) as survivor:
+            assert await survivor.recover_lapsed() == 1
+            stored = await turns.load_message(database, answer)
+            assert stored is not None and stored.status == "interrupted"
+
+            async def resumed_after(seq: int) -> StreamHandle | None:
+                return await stream_handle(
+                    database, streams, survivor, stored, EventId(answer, seq)
+                )
+
+            assert await last_entry(survivor.redis, answer) == (recovered_end, True)
+            assert await resumed_after(recovered_end) is None  # from the log
+            await survivor.redis.delete(log_key(answer))  # its TTL ran out
+            assert await resumed_after(recovered_end) is None  # from the database
+            handle = await resumed_after(3)
+            assert handle is not None
+            told = [part async for part in handle.source.read(handle.after_seq, idle_s=5)]
+    finally:
+        await database.dispose()
+    [ending] = b"".join(p for p in told if p is not None).decode().strip().split("\n\n")
+    assert ending.startswith(f"id: {answer}:4\n"), ending
+    assert json.loads(ending.split("data: ", 1)[1])["type"] == "error"
 
 
 async def test_a_dead_processs_continue_is_stored_whole_the_earlier_text_and_the_logged_rest(
