@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -53,7 +54,9 @@ def _issue(settings: Settings, user_id: uuid.UUID, scope: TokenScope, ttl_s: int
         "sub": str(user_id),
         "scope": scope,
         "iat": now,
-        "exp": now + timedelta(seconds=ttl_s),
+        # JWT times are whole seconds, and a datetime would be cut down to the second: a token
+        # of 1 s issued at x.9 would lapse 0.1 s later. Rounded up, it lives at least `ttl_s`.
+        "exp": math.ceil((now + timedelta(seconds=ttl_s)).timestamp()),
         "jti": uuid.uuid4().hex,
     }
     return IssuedToken(jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM), ttl_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -106,6 +107,9 @@ async def test_stream_outlives_its_token_which_is_checked_only_when_the_connecti
             token = await stream_token(client, account)
             reader = await read_stream(client, stream_params(token))
             streamed_s = time.monotonic() - issued_at
+            # JWT times are whole seconds: the token lapses within a second past its 1 s.
+            lapses_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+            await asyncio.sleep(max(0.0, lapses_at - time.time() + 0.05))
             reopened = await read_stream(client, stream_params(token))
     assert reader.status_code == 200, reader.body
     assert streamed_s > 1.2  # the token expired while the answer was still streaming

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,7 +66,8 @@ def test_access_token_round_trips_with_its_user_and_scope(settings: Settings) ->
 def test_token_lifetime_is_the_configured_one(settings: Settings) -> None:
     issued = create_stream_token(settings, uuid.uuid4())
     raw = jwt.decode(issued.token, settings.secret_key, algorithms=["HS256"])
-    assert raw["exp"] - raw["iat"] == 42 == issued.expires_in
+    assert issued.expires_in == 42
+    assert raw["exp"] - raw["iat"] in (42, 43)  # whole seconds: `exp` rounded up, `iat` down
     assert raw["scope"] == "stream"
 
 
@@ -132,3 +134,15 @@ def test_unsigned_token_is_refused(settings: Settings) -> None:
     token = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
     with pytest.raises(InvalidToken):
         decode_token(settings, token, ACCESS)
+
+
+def test_a_token_lives_at_least_its_whole_lifetime(settings: Settings) -> None:
+    """JWT times are whole seconds: `exp` is rounded up, never cut down to the second."""
+    for _ in range(20):
+        issued_at = time.time()
+        token = create_stream_token(settings, uuid.uuid4()).token
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        assert isinstance(exp, int)
+        assert issued_at + settings.stream_token_expire_seconds <= exp
+        assert exp < time.time() + settings.stream_token_expire_seconds + 1
+        time.sleep(0.037)  # at different fractions of a second
