@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import String, Text, Uuid, column, insert, table
+from sqlalchemy import String, Text, Uuid, bindparam, column, insert, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -131,3 +131,65 @@ def test_the_search_migration_indexes_the_messages_already_stored(empty_database
     command.downgrade(config, "0003")
     upgrade_to_head(empty_database)
     assert len(_search(empty_database, user_id, "north")) == 1
+
+
+def _set_the_answer(url: str, user_id: uuid.UUID, content: str, status: str) -> None:
+    """What a checkpoint (streaming), an interruption or a Continue writes to the answer."""
+    statement = text(
+        "UPDATE messages SET content = :content, status = :status "
+        "WHERE user_id = :user_id AND role = 'assistant'"
+    ).bindparams(bindparam("user_id", type_=Uuid()))
+    asyncio.run(
+        _run(
+            url,
+            lambda session: session.execute(
+                statement, {"content": content, "status": status, "user_id": user_id}
+            ),
+        )
+    )
+
+
+def _sqlite_index(url: str) -> list[str]:
+    """The texts SQLite's search index holds (on PostgreSQL the index is every row's)."""
+    if not url.startswith("sqlite"):
+        return []
+    rows = asyncio.run(
+        _run(url, lambda s: s.execute(text("SELECT content FROM messages_fts")).scalars().all())
+    )
+    return sorted(rows)
+
+
+def test_an_answer_is_searched_once_it_settles_and_never_indexed_while_streaming(
+    empty_database: str,
+) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0006")
+    user_id = uuid.uuid4()
+    _store_a_conversation(empty_database, user_id, ["Where do ships go?", ""])
+    _set_the_answer(empty_database, user_id, "Ships follow the", "streaming")
+
+    upgrade_to_head(empty_database)  # 0007: the partial text leaves the index
+    sqlite = empty_database.startswith("sqlite")
+    assert _sqlite_index(empty_database) == (["Where do ships go?"] if sqlite else [])
+    _set_the_answer(empty_database, user_id, "Ships follow the lighthouse", "streaming")
+    assert _search(empty_database, user_id, "lighthouse") == []
+    assert "Ships follow the lighthouse" not in _sqlite_index(empty_database)
+
+    # Interrupted (a crash): the text the checkpoint kept is found, without a content change.
+    _set_the_answer(empty_database, user_id, "Ships follow the lighthouse", "interrupted")
+    assert _search(empty_database, user_id, "lighthouse") == ["Ships follow the lighthouse"]
+
+    # Reopened by a Continue: not searched while it streams again, found with its new end.
+    _set_the_answer(empty_database, user_id, "Ships follow the lighthouse north", "streaming")
+    assert _search(empty_database, user_id, "north") == []
+    assert _search(empty_database, user_id, "lighthouse") == []
+    _set_the_answer(empty_database, user_id, "Ships follow the lighthouse north.", "complete")
+    assert _search(empty_database, user_id, "north") == ["Ships follow the lighthouse north."]
+
+    # Down to 0006: every update re-indexes again, and an answer streaming is indexed as it is.
+    _set_the_answer(empty_database, user_id, "Ships follow the stars", "streaming")
+    command.downgrade(config, "0006")
+    if sqlite:
+        assert "Ships follow the stars" in _sqlite_index(empty_database)
+    upgrade_to_head(empty_database)
+    assert "Ships follow the stars" not in _sqlite_index(empty_database)

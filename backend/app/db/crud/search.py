@@ -102,9 +102,11 @@ def _typed(statement: TextClause) -> TextualSelect:
 
 
 # Only what the conversations show (migration 0006): the chosen version of each message, and no
-# answer to a question whose other version is chosen.
+# answer to a question whose other version is chosen. And only settled messages: an answer
+# still streaming is found once it ends (SQLite indexes no partial text, migration 0007; the
+# same condition keeps PostgreSQL's results the same).
 _SHOWN = (
-    "m.chosen AND NOT EXISTS (SELECT 1 FROM messages AS question "
+    "m.chosen AND m.status != 'streaming' AND NOT EXISTS (SELECT 1 FROM messages AS question "
     "WHERE question.id = m.reply_to_id AND NOT question.chosen)"
 )
 
