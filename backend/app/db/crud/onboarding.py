@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.db.core_execute import execute_core
@@ -18,7 +18,11 @@ def get_state(session: Session, user_id: uuid.UUID) -> OnboardingState | None:
 
 
 # Read on every chat turn: a column, not an ORM object, in a statement built once.
-_ANSWERS = select(OnboardingState.answers).where(OnboardingState.user_id == bindparam("user_id"))
+# On the table's columns (see users._AUTH_USER): read on every turn.
+ONBOARDING_STATES: Table = OnboardingState.__table__  # type: ignore[assignment]
+_ANSWERS = select(ONBOARDING_STATES.c.answers).where(
+    ONBOARDING_STATES.c.user_id == bindparam("user_id")
+)
 
 
 def get_answers(session: Session, user_id: uuid.UUID) -> dict[str, Any]:
