@@ -17,8 +17,8 @@ def get_state(session: Session, user_id: uuid.UUID) -> OnboardingState | None:
     return session.get(OnboardingState, user_id)
 
 
-# Read on every chat turn: a column, not an ORM object, in a statement built once.
-# On the table's columns (see users._AUTH_USER): read on every turn.
+# Read on every chat turn: a column, not an ORM object, in a statement built once, on the
+# table's column rather than the mapped class's (see users._AUTH_USER).
 ONBOARDING_STATES: Table = OnboardingState.__table__  # type: ignore[assignment]
 _ANSWERS = select(ONBOARDING_STATES.c.answers).where(
     ONBOARDING_STATES.c.user_id == bindparam("user_id")
