@@ -51,7 +51,7 @@ _AUTH_USER = select(USERS.c.id, USERS.c.email, USERS.c.display_name, USERS.c.cre
 def get_auth_user(session: Session, user_id: uuid.UUID) -> AuthUser | None:
     """The snapshot a request authenticates as."""
     row = execute_core(session, _AUTH_USER, {"user_id": user_id}).one_or_none()
-    return AuthUser.model_validate(row._asdict()) if row is not None else None
+    return AuthUser.model_validate(row) if row is not None else None
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
