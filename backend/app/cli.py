@@ -51,7 +51,7 @@ def serve(
         )
         raise typer.Exit(2)
     _prepare_schema(settings)
-    _prepare_metrics_dir(settings)
+    _prepare_metrics_dir(settings, workers)
     from app.server import run_server
 
     run_server(host=host, port=port, workers=workers, metrics_port=settings.metrics_port)
@@ -106,12 +106,18 @@ def _prepare_schema(settings: Settings) -> None:
     raise typer.Exit(2)
 
 
-def _prepare_metrics_dir(settings: Settings) -> None:
+def _prepare_metrics_dir(settings: Settings, workers: int) -> None:
     """Prometheus multiprocess mode: every worker writes samples here; /metrics sums them.
 
     Set before any worker imports prometheus_client, and emptied so old samples don't count.
+    One process keeps its samples in memory: a multiprocess sample is a locked write to a
+    mapped file, and a stream updates a dozen of them.
     """
     import shutil
+
+    if workers == 1:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return
 
     directory = (settings.data_dir / "prometheus").resolve()
     shutil.rmtree(directory, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 from collections.abc import Callable
 from types import FrameType
@@ -105,11 +106,13 @@ class ChatStreamWorker(multiprocess.Process):
 
 
 def serve_metrics(port: int, host: str) -> None:
-    """/metrics on its own port, aggregated over every worker, from the supervising process."""
-    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+    """/metrics on its own port, from the supervising process (aggregated over every worker)."""
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry = REGISTRY  # one process: its own samples, in memory
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     start_http_server(port, addr=host, registry=registry)
 
 

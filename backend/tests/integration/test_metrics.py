@@ -255,12 +255,14 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'chatstream.db'}"
 
 
-def _serve(data_dir: Path, port: int, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`chatstream serve --workers 2` in a process of its own."""
+def _serve(
+    data_dir: Path, port: int, workers: int = 2, **extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`chatstream serve --workers N` in a process of its own."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "serve.log").open("wb")
     process = subprocess.Popen(
-        [str(CHATSTREAM_BIN), "serve", "--port", str(port), "--workers", "2"],
+        [str(CHATSTREAM_BIN), "serve", "--port", str(port), "--workers", str(workers)],
         env=_env(data_dir, **extra),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -356,6 +358,26 @@ async def test_with_metrics_port_metrics_leave_the_api_port_for_their_own(
         reading = await read_metrics(client, metrics_url)
     assert reading.value("chatstream_streams_total", status="complete") == 6
     assert reading.value("chatstream_stream_chunks_count") == 6
+
+
+async def test_one_process_keeps_its_metrics_in_memory_and_serves_them_on_its_port(
+    tmp_path: Path,
+) -> None:
+    """No multiprocess files for one worker (each sample was a locked write to a mapped file):
+    the metrics port reads the process's own registry."""
+    port, metrics_port = free_port(), free_port()
+    data_dir = tmp_path / "data"
+    # Left over from an earlier several-worker run on the same DATA_DIR, or set by the shell.
+    extra = {"METRICS_PORT": str(metrics_port), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "old")}
+    for _ in _serve(data_dir, port, workers=1, **extra):
+        wait_for_port(metrics_port, None, 10)
+        await _send_streams(f"http://127.0.0.1:{port}", 3)
+        async with httpx.AsyncClient(timeout=30) as client:
+            reading = await read_metrics(client, f"http://127.0.0.1:{metrics_port}/metrics")
+        assert reading.value("chatstream_streams_total", status="complete") == 3
+        assert reading.value("chatstream_stream_chunks_count") == 3
+        assert not (data_dir / "prometheus").exists()
+        assert not (tmp_path / "old").exists()
 
 
 # The Grafana dashboard ---------------------------------------------------------------------------
