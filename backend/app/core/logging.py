@@ -118,6 +118,24 @@ def _redact_event(
     return event_dict
 
 
+class LevelCheckedLogger(structlog.stdlib.BoundLogger):
+    """structlog's standard-library logger, whose info and debug lines below the level return
+    at once. `filter_by_level` drops them too, but only after structlog has built the event and
+    raised its DropEvent: about 25 µs a line, and a stream writes four at `info`, which a
+    deployment logging at `warning` never shows. The level is read on every call, from
+    the standard library's cache, so a reconfigured level holds at once."""
+
+    def debug(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        if self._logger.isEnabledFor(logging.DEBUG):
+            return super().debug(event, *args, **kw)
+        return None
+
+    def info(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        if self._logger.isEnabledFor(logging.INFO):
+            return super().info(event, *args, **kw)
+        return None
+
+
 def configure_logging(settings: Settings) -> None:
     """structlog and the standard library both render through one handler, with redaction."""
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
@@ -142,7 +160,7 @@ def configure_logging(settings: Settings) -> None:
             *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=LevelCheckedLogger,
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import uuid
 
@@ -60,18 +61,28 @@ class RequestContextMiddleware:
             with contextlib.suppress(Exception):  # the connection itself may be what failed
                 await _end_with_error(send_with_headers, started=response_started)
         finally:
-            query = redact_query_string(scope.get("query_string", b"").decode("latin-1"))
-            path = loggable_path(scope.get("path", "")) + (f"?{query}" if query else "")
-            client = scope.get("client")
-            access_log.info(
-                "http_request",
-                method=scope.get("method"),
-                path=path,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                client=f"{client[0]}:{client[1]}" if client else None,
-            )
+            if _access_logged():
+                _log_access(scope, status, started)
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _access_logged() -> bool:
+    # Its path and query are redacted only for a line that will be written.
+    return logging.getLogger("chatstream.access").isEnabledFor(logging.INFO)
+
+
+def _log_access(scope: Scope, status: int, started: float) -> None:
+    query = redact_query_string(scope.get("query_string", b"").decode("latin-1"))
+    path = loggable_path(scope.get("path", "")) + (f"?{query}" if query else "")
+    client = scope.get("client")
+    access_log.info(
+        "http_request",
+        method=scope.get("method"),
+        path=path,
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        client=f"{client[0]}:{client[1]}" if client else None,
+    )
 
 
 async def _end_with_error(send: Send, *, started: bool) -> None:

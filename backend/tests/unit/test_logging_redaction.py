@@ -271,3 +271,24 @@ def _redact_every_pattern(text: str) -> str:
 def test_redact_text_hides_what_every_pattern_would_hide(text: str) -> None:
     # redact_text skips a pattern whose literal is absent: that must never change its output.
     assert redact_text(text) == _redact_every_pattern(text)
+
+
+def test_lines_below_the_level_are_skipped_and_a_new_level_holds_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Info lines return before structlog builds them, yet follow the level as it is now: a
+    module's logger, cached at its first line, still obeys a level configured later."""
+    log = structlog.get_logger("chatstream.level_test")
+    configure_logging(make_settings(tmp_path, log_format="json", log_level="warning"))
+    log.info("quiet_line")
+    log.debug("quiet_debug")
+    log.warning("loud_line")
+    configure_logging(make_settings(tmp_path, log_format="json", log_level="debug"))
+    log.info("now_shown", detail="x")
+    log.debug("debug_shown")
+    written = capsys.readouterr().err
+    assert "quiet_line" not in written and "quiet_debug" not in written
+    assert "loud_line" in written
+    assert '"now_shown"' in written and '"detail": "x"' in written
+    assert "debug_shown" in written
+    assert isinstance(log.bind(), logging_module.LevelCheckedLogger)
