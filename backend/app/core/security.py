@@ -123,7 +123,7 @@ def _verified_payload(settings: Settings, token: str) -> TokenPayload:
 
 # What `jwt.encode` makes of our claims: base64url without padding, this header, these claims.
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
-_HEADER = {"alg": _ALGORITHM, "typ": "JWT"}
+_HEADER_SEGMENT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # {"alg":"HS256","typ":"JWT"}
 _CLAIMS = frozenset({"sub", "scope", "exp", "iat", "jti"})
 _REQUIRED = ("exp", "sub", "scope")
 
@@ -140,12 +140,10 @@ def _signed_claims(secret_key: str, token: str) -> dict[str, object]:
     if len(segments) != 3 or not all(_SEGMENT.fullmatch(segment) for segment in segments):
         raise InvalidToken("Not enough segments or not base64url")
     header, claims, signature = segments
-    expected = hmac.new(
-        secret_key.encode(), f"{header}.{claims}".encode("ascii"), hashlib.sha256
-    ).digest()
+    expected = hmac.digest(secret_key.encode(), f"{header}.{claims}".encode("ascii"), "sha256")
     if not hmac.compare_digest(_base64url(expected), signature.encode("ascii")):
         raise InvalidToken("Signature verification failed")
-    if json.loads(_unbase64url(header)) != _HEADER:
+    if header != _HEADER_SEGMENT:
         raise InvalidToken("Not a header of ours")
     decoded = json.loads(_unbase64url(claims))
     if not isinstance(decoded, dict) or not decoded.keys() <= _CLAIMS:
