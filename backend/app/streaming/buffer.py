@@ -8,8 +8,8 @@ A buffer may hold frames back from its readers until they are stored elsewhere (
 scaled mode's `LoggedBuffer` lets its readers run at most a bounded number of events ahead of
 the answer's log, so a survivor of this process's death knows where to put the log's end.
 
-`InMemoryStreamBuffer` also serves `DirectReads`: a reader that has caught up may give a
-`FrameWriter`, and the frames appended while it waits are handed to that writer from a loop
+`InMemoryStreamBuffer` also has `read_direct` (`DirectRead`): a reader that has caught up may
+give a `FrameWriter`, and the frames appended while it waits are handed to that writer from a loop
 callback, so the reader's own task is not woken for them. On a paced stream that is every frame,
 and a task step per frame is a large part of what a frame costs. The callback runs once per loop
 tick, before the loop waits for I/O again, with the frames of that tick joined: a generation
@@ -74,16 +74,10 @@ class StreamBuffer(ABC):
         `idle_s` without a frame (the caller sends a ping). Ends when the buffer is closed."""
 
 
-@runtime_checkable
-class DirectReads(Protocol):
-    """A buffer that can write frames for a reader that has caught up, outside its task."""
-
-    def read_direct(
-        self, after_seq: int, idle_s: float, writer: FrameWriter
-    ) -> AsyncIterator[bytes | None]:
-        """As `read`, but frames appended while the reader waits go to `writer` as long as it
-        takes them; the frames yielded are only those it did not take."""
-        ...
+# A buffer that can write frames for a reader that has caught up, outside its task, has
+# `read_direct`: as `read`, but frames appended while the reader waits go to `writer` as long
+# as it takes them; the frames yielded are only those it did not take.
+DirectRead = Callable[[int, float, FrameWriter], AsyncIterator[bytes | None]]
 
 
 class InMemoryStreamBuffer(StreamBuffer):

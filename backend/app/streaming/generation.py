@@ -32,7 +32,7 @@ from app.streaming.events import (
     StartEvent,
     StreamEvent,
 )
-from app.streaming.sse import encode_anonymous_event, encode_chunk, encode_event
+from app.streaming.sse import encode_anonymous_event, encode_chunk, encode_event, encode_start
 
 log = structlog.get_logger("chatstream.streaming")
 
@@ -163,14 +163,18 @@ class Generation:
         self.queue_position: int | None = None
         # The log context (user, message, request...) of whoever started it, for callbacks.
         self._context = contextvars.copy_context()
-        self._append(
-            StartEvent(
-                message_id=str(message_id),
-                conversation_id=str(conversation_id),
-                user_message_id=str(user_message_id),
-                prefix="".join(self._parts) if continued is not None else None,
+        if continued is None:
+            start = encode_start(message_id, buffer.next_seq, conversation_id, user_message_id)
+            self.buffer.append(start)
+        else:
+            self._append(
+                StartEvent(
+                    message_id=str(message_id),
+                    conversation_id=str(conversation_id),
+                    user_message_id=str(user_message_id),
+                    prefix="".join(self._parts),
+                )
             )
-        )
 
     def _append(self, event: StreamEvent) -> None:
         self.buffer.append(encode_event(self.message_id, self.buffer.next_seq, event))

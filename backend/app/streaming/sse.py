@@ -63,6 +63,17 @@ def encode_chunk(id_prefix: str, seq: int, content: str, index: int) -> bytes:
     ).encode()
 
 
+def encode_start(
+    message_id: uuid.UUID, seq: int, conversation_id: uuid.UUID, user_message_id: uuid.UUID
+) -> bytes:
+    """A new answer's `start` event (no prefix) without building a model: byte for byte what
+    `encode_event` makes of its StartEvent (ids only, which JSON never escapes)."""
+    return (
+        f'id: {message_id}:{seq}\ndata: {{"type":"start","message_id":"{message_id}",'
+        f'"conversation_id":"{conversation_id}","user_message_id":"{user_message_id}"}}\n\n'
+    ).encode()
+
+
 @dataclass(frozen=True, slots=True)
 class EventId:
     message_id: uuid.UUID

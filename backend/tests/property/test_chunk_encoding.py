@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.streaming.events import ChunkEvent
-from app.streaming.sse import encode_chunk
+from app.streaming.events import ChunkEvent, StartEvent
+from app.streaming.sse import encode_chunk, encode_event, encode_start
 from tests.property.strategies import chunk_text
 
 MESSAGE_ID = "0b6f7c1e-3a52-4d8e-9a51-7d0c2b1f4e11"
@@ -33,3 +34,17 @@ def test_chunk_frame_matches_json_encoding(content: str, seq: int) -> None:
         "content": content,
         "index": seq - 1,
     }
+
+
+@given(st.uuids(), st.integers(0, 10**6), st.uuids(), st.uuids())
+def test_start_frame_matches_the_start_events_encoding(
+    message_id: uuid.UUID, seq: int, conversation_id: uuid.UUID, user_message_id: uuid.UUID
+) -> None:
+    event = StartEvent(
+        message_id=str(message_id),
+        conversation_id=str(conversation_id),
+        user_message_id=str(user_message_id),
+    )
+    assert encode_start(message_id, seq, conversation_id, user_message_id) == encode_event(
+        message_id, seq, event
+    )
