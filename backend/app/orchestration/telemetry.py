@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import structlog
 
 from app.agents.conversational import ConversationalAgent
@@ -42,6 +45,14 @@ def cleanup_reason(outcome: GenerationOutcome) -> str:
     return _CLEANUP_REASONS.get(outcome.status, str(outcome.status))
 
 
+@functools.cache
+def _child(metric: Any, *values: str) -> Any:
+    """A metric's child for these label values (in the order its labels are declared), made
+    once: `labels()` checks, converts and looks the values up under a lock on every call, six
+    times a stream. The values come from a few enums and names, so the cache stays small."""
+    return metric.labels(*values)
+
+
 def stream_started(*, agent: str) -> None:
     """Context (user, message, conversation, model) is bound by the caller's contextvars."""
     ACTIVE_STREAMS.inc()
@@ -50,14 +61,15 @@ def stream_started(*, agent: str) -> None:
 
 def stream_ended(*, agent: str, outcome: GenerationOutcome, save: SaveOutcome) -> None:
     ACTIVE_STREAMS.dec()
-    STREAMS_TOTAL.labels(agent=agent, status=outcome.status).inc()
-    STREAM_DURATION.labels(agent=agent, status=outcome.status).observe(outcome.duration_ms / 1000)
-    STREAM_CHUNKS.labels(agent=agent).observe(outcome.chunk_count)
+    status = outcome.status
+    _child(STREAMS_TOTAL, agent, status).inc()
+    _child(STREAM_DURATION, agent, status).observe(outcome.duration_ms / 1000)
+    _child(STREAM_CHUNKS, agent).observe(outcome.chunk_count)
     if outcome.ttft_ms is not None:
-        STREAM_TTFT.labels(agent=agent).observe(outcome.ttft_ms / 1000)
-    DB_SAVES.labels(outcome=save).inc()
-    if outcome.error_code is not None and outcome.status is MessageStatus.ERROR:
-        STREAM_ERRORS.labels(code=outcome.error_code).inc()
+        _child(STREAM_TTFT, agent).observe(outcome.ttft_ms / 1000)
+    _child(DB_SAVES, save).inc()
+    if outcome.error_code is not None and status is MessageStatus.ERROR:
+        _child(STREAM_ERRORS, outcome.error_code).inc()
     log.info(
         "stream_completed",
         agent=agent,
