@@ -107,7 +107,16 @@ HEADERS = st.one_of(
 )
 
 
-OURS = {"sub": str(uuid.UUID(int=7)), "scope": "access", "exp": NOW + 600, "iat": NOW, "jti": "j"}
+def _ours_now() -> dict[str, Any]:
+    """Claims of our shape, fresh when the test runs (a long suite outlives a module's clock)."""
+    now = int(time.time())
+    return {
+        "sub": str(uuid.UUID(int=7)),
+        "scope": "access",
+        "exp": now + 600,
+        "iat": now,
+        "jti": "j",
+    }
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -121,7 +130,7 @@ def test_a_token_signed_with_our_key_is_accepted_only_where_pyjwt_accepts_it(
     changes: dict[str, Any], removed: set[str], headers: dict[str, Any], algorithm: str
 ) -> None:
     """Claims of our own shape with a few changed, added or removed, under any header."""
-    claims = {k: v for k, v in {**OURS, **changes}.items() if k not in removed}
+    claims = {k: v for k, v in {**_ours_now(), **changes}.items() if k not in removed}
     try:
         token = jwt.encode(
             claims,
@@ -139,10 +148,11 @@ def test_a_token_signed_with_our_key_is_accepted_only_where_pyjwt_accepts_it(
 def test_the_claims_of_our_own_shape_are_accepted_as_pyjwt_accepts_them() -> None:
     """Not vacuous: a hand-made token of our shape passes both, and an expired one neither."""
     user_id = uuid.uuid4()
-    fresh = {"sub": str(user_id), "scope": "stream", "exp": NOW + 600, "iat": NOW - 5}
+    now = int(time.time())
+    fresh = {"sub": str(user_id), "scope": "stream", "exp": now + 600, "iat": now - 5}
     token = jwt.encode(fresh, SETTINGS.secret_key, algorithm="HS256")
     assert _agree(token) == TokenClaims(user_id=user_id, scope="stream")
-    expired = jwt.encode({**fresh, "exp": NOW - 1}, SETTINGS.secret_key, algorithm="HS256")
+    expired = jwt.encode({**fresh, "exp": now - 1}, SETTINGS.secret_key, algorithm="HS256")
     with pytest.raises(ExpiredToken):
         decode_token(SETTINGS, expired, BOTH)
     assert _pyjwt(SETTINGS, expired) is None
