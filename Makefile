@@ -7,7 +7,7 @@ VENV_BIN := $(ROOT)/backend/.venv/bin
 REPORTS := $(ROOT)/reports
 
 .PHONY: help install backend frontend-deps frontend migrate run serve worker test lint \
-	backend-test frontend-test e2e format bench bench-ui chaos clean
+	backend-test frontend-test e2e format bench bench-ui bench-instructions chaos clean
 
 help:
 	@echo "make run    install everything, migrate, serve http://127.0.0.1:8000 with a worker"
@@ -16,6 +16,7 @@ help:
 	@echo "make e2e    browser tests only (Chromium against real servers; frontend/e2e/)"
 	@echo "make bench  streaming benchmarks (bench/)"
 	@echo "make bench-ui  browser benchmark: a fast long answer, long conversations (bench/ui/)"
+	@echo "make bench-instructions  instructions per opened stream under callgrind (needs valgrind)"
 	@echo "make chaos  1,000 answers through nginx while a process, PostgreSQL and Redis fail"
 
 $(TOOLS)/bin/uv:
@@ -72,6 +73,10 @@ test: backend frontend
 
 bench: backend
 	$(VENV_BIN)/python bench/stream_bench.py
+
+# Item 3's CPU per open as a count that a busy machine does not move (bench/instructions.py).
+bench-instructions: backend
+	$(VENV_BIN)/python bench/instructions.py
 
 # Chromium against the real server and the front end as built for production (bench/README.md,
 # "The browser benchmark"); BENCH_UI_ARGS passes options, e.g. "--stream-runs 3 --opens 9".
