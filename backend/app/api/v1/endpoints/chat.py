@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import Response
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
@@ -18,6 +18,8 @@ from app.api.deps import (
     SettingsDep,
     StreamSender,
     StreamUser,
+    orchestrator_of,
+    settings_of,
 )
 from app.core.config import Settings
 from app.core.errors import StreamingDisabled
@@ -118,9 +120,8 @@ async def issue_stream_token(
     responses={**SSE_RESPONSES, **error_responses(403, 404, 409, 413, 414, 422, 429)},
 )
 async def stream_chat(
+    request: Request,
     user: StreamSender,
-    orchestrator: OrchestratorDep,
-    settings: SettingsDep,
     message: MessageQuery,
     client_message_id: ClientMessageIdQuery,
     conversation_id: uuid.UUID | None = None,
@@ -128,6 +129,7 @@ async def stream_chat(
     last_event_id_header: LastEventIdHeader = None,
     regenerate: RegenerateQuery = False,
 ) -> Response:
+    settings, orchestrator = settings_of(request), orchestrator_of(request)
     _require_streaming(settings, user)
     send = Send(
         message,
@@ -146,15 +148,15 @@ async def stream_chat(
     responses={**SSE_RESPONSES, **error_responses(403, 409, 413, 414, 422, 429)},
 )
 async def stream_onboarding(
+    request: Request,
     user: StreamSender,
-    orchestrator: OrchestratorDep,
-    settings: SettingsDep,
     message: MessageQuery,
     client_message_id: ClientMessageIdQuery,
     last_event_id: str | None = None,
     last_event_id_header: LastEventIdHeader = None,
     regenerate: RegenerateQuery = False,
 ) -> Response:
+    settings, orchestrator = settings_of(request), orchestrator_of(request)
     _require_streaming(settings, user)
     send = Send(
         message,
