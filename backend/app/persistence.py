@@ -36,23 +36,23 @@ def _write_answer(session: Session, record: AnswerRecord) -> None:
     )
     if not save(
         session,
-        Message(
-            id=record.message_id,
-            conversation_id=record.conversation_id,
-            user_id=record.user_id,
-            role=Role.ASSISTANT,
-            reply_to_id=record.reply_to_id,
-            created_at=record.created_at,
-            content=record.content,
-            status=record.status,
-            error_code=record.error_code,
-            model=record.model,
-            chunk_count=record.chunk_count,
-            ttft_ms=record.ttft_ms,
-            duration_ms=record.duration_ms,
-            completed_at=record.completed_at,
-            chunk_ends=record.chunk_ends,
-        ),
+        {
+            "id": record.message_id,
+            "conversation_id": record.conversation_id,
+            "user_id": record.user_id,
+            "role": Role.ASSISTANT,
+            "reply_to_id": record.reply_to_id,
+            "created_at": record.created_at,
+            "content": record.content,
+            "status": record.status,
+            "error_code": record.error_code,
+            "model": record.model,
+            "chunk_count": record.chunk_count,
+            "ttft_ms": record.ttft_ms,
+            "duration_ms": record.duration_ms,
+            "completed_at": record.completed_at,
+            "chunk_ends": record.chunk_ends,
+        },
     ):
         return
     conversation_crud.touch_conversation(session, record.conversation_id, record.completed_at)

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from app.db import core_execute
 from app.db.base import Base
 from app.db.crud import conversations, messages, onboarding, users
-from app.db.models import ConversationKind, Message, MessageStatus
+from app.db.models import ConversationKind, Message, MessageStatus, User
 from app.db.session import Database, SQLiteFileDatabase
+from app.schemas.chat import MessageRead
 
 NOW = datetime(2026, 12, 4, 19, 30, 5, 123456, tzinfo=UTC)
 
@@ -93,7 +94,7 @@ def _settle(session: Session, answer: Message) -> None:
     answer.chunk_count = 2
     answer.chunk_ends = [7, 14]
     answer.completed_at = NOW + timedelta(seconds=2)
-    assert messages.save_answer(session, answer)
+    assert messages.save_answer(session, messages.columns_of(answer))
 
 
 def _write(session: Session, *, full: bool) -> dict[str, str]:
@@ -185,3 +186,35 @@ async def test_a_duplicate_on_the_prepared_path_is_sqlalchemys_integrity_error(
 
     with pytest.raises(IntegrityError):
         await database.run(twice)
+
+
+async def test_a_turns_messages_hold_what_was_written(database: Database) -> None:
+    """add_turn returns its messages filled as the ORM fills loaded ones: each holds exactly
+    the row it wrote, and reads as the API's MessageRead does."""
+
+    def write(session: Session) -> tuple[Message, Message]:
+        return _turn(session, _user(session), "a")
+
+    def read(session: Session, ids: list[uuid.UUID]) -> list[dict[str, object]]:
+        return [messages.columns_of(session.get(Message, i)) for i in ids]  # type: ignore[arg-type]
+
+    written = await database.run(write)
+    stored = await database.run(lambda s: read(s, [m.id for m in written]))
+    assert [messages.columns_of(m) for m in written] == stored
+    question, answer = written
+    assert (question.status, answer.status) == (MessageStatus.COMPLETE, MessageStatus.STREAMING)
+    assert answer.reply_to_id == question.id and answer.created_at > question.created_at
+    assert MessageRead.model_validate(answer).content == ""
+
+
+async def test_objects_a_unit_adds_without_flushing_are_written_at_its_end(
+    database: Database,
+) -> None:
+    def add(session: Session) -> uuid.UUID:
+        user = User(email=f"{uuid.uuid4().hex}@example.com", hashed_password="x")
+        user.id = uuid.uuid4()
+        session.add(user)  # not flushed: the unit's end writes it
+        return user.id
+
+    user_id = await database.run(add)
+    assert await database.run(lambda s: users.get_auth_user(s, user_id)) is not None

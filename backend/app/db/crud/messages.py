@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
@@ -40,20 +41,30 @@ def get_reply(session: Session, user_message_id: uuid.UUID) -> Message | None:
     return result.scalar_one_or_none()
 
 
-def _empty_answer(answer_id: uuid.UUID, question: Message, model: str) -> Message:
-    """The assistant message that will receive the answer to `question`, as it starts."""
-    return Message(
-        id=answer_id,
-        conversation_id=question.conversation_id,
-        user_id=question.user_id,
-        role=Role.ASSISTANT,
-        content="",
-        status=MessageStatus.STREAMING,
-        reply_to_id=question.id,
-        model=model,
+def _empty_answer(
+    answer_id: uuid.UUID,
+    *,
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    question_id: uuid.UUID,
+    asked_at: datetime,
+    model: str,
+) -> dict[str, object]:
+    """The row of the assistant message that will receive the answer to a question, as it
+    starts."""
+    return {
+        **_NEW_ROW,
+        "id": answer_id,
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "role": Role.ASSISTANT,
+        "content": "",
+        "status": MessageStatus.STREAMING,
+        "reply_to_id": question_id,
+        "model": model,
         # Strictly after the question, so ordering by time never puts an answer first.
-        created_at=question.created_at + timedelta(microseconds=1),
-    )
+        "created_at": asked_at + timedelta(microseconds=1),
+    }
 
 
 def add_turn(
@@ -73,22 +84,31 @@ def add_turn(
     Both rows go in one Core INSERT (a turn is the hottest write there is: the ORM's unit of
     work costs several times the statement); the returned objects are transient copies.
     """
-    user_message = Message(
-        id=uuid.uuid4(),
+    question_id = uuid.uuid4()
+    question = {
+        **_NEW_ROW,
+        "id": question_id,
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "role": Role.USER,
+        "content": content,
+        "status": MessageStatus.COMPLETE,
+        "client_message_id": client_message_id,
+        "version_of_id": version_of_id,
+        "created_at": now,
+        "completed_at": now,
+    }
+    answer = _empty_answer(
+        assistant_id or uuid.uuid4(),
         conversation_id=conversation_id,
         user_id=user_id,
-        role=Role.USER,
-        content=content,
-        status=MessageStatus.COMPLETE,
-        client_message_id=client_message_id,
-        version_of_id=version_of_id,
-        created_at=now,
-        completed_at=now,
+        question_id=question_id,
+        asked_at=now,
+        model=model,
     )
-    assistant_message = _empty_answer(assistant_id or uuid.uuid4(), user_message, model)
     # The question first: the answer's reply_to_id refers to it.
-    execute_core(session, _INSERT_MESSAGES, [_row(user_message), _row(assistant_message)])
-    return user_message, assistant_message
+    execute_core(session, _INSERT_MESSAGES, [question, answer])
+    return _as_written(question), _as_written(answer)
 
 
 # The table, not the mapped class: an INSERT on the class takes the ORM's bulk path. The
@@ -107,12 +127,34 @@ _ID_BY_CLIENT_MESSAGE_ID = select(MESSAGES.c.id).where(
 _UPDATE_ANSWER = update(MESSAGES).where(MESSAGES.c.id == bindparam("answer_id"))
 
 
-def _row(message: Message) -> dict[str, object]:
-    # Every column, NULLs included: the rows of one executemany share their keys. A transient
-    # Message has no column defaults applied yet, so the NOT NULL defaults are set here.
+# A new row: every column (the rows of one executemany share their keys), with the defaults of
+# the NOT NULL columns that have one.
+_NEW_ROW: dict[str, object] = {
+    **dict.fromkeys(_MESSAGE_COLUMNS),
+    "stream_offset": 0,
+    "chosen": True,
+}
+_new_message = Message.__mapper__.class_manager.new_instance
+
+
+def _as_written(row: Mapping[str, object]) -> Message:
+    """A transient Message holding the values a statement just wrote.
+
+    Its attributes are filled as the ORM fills an object it loads (in the instance's dict), not
+    through the attribute events of the constructor, which cost more than the INSERT's Python.
+    It is read only, never added to a session: a session would see no change in it to write.
+    """
+    message: Message = _new_message()
+    message.__dict__.update(row)
+    return message
+
+
+def columns_of(message: Message) -> dict[str, object]:
+    """A message's every column, as a new row holds them."""
     row = {key: getattr(message, key) for key in _MESSAGE_COLUMNS}
-    row["stream_offset"] = row["stream_offset"] or 0
-    row["chosen"] = True if row["chosen"] is None else row["chosen"]
+    for key in ("stream_offset", "chosen"):  # defaults a transient Message has not applied
+        if row[key] is None:
+            row[key] = _NEW_ROW[key]
     return row
 
 
@@ -138,7 +180,7 @@ def add_complete_answer(
         created_at=now,
         completed_at=now,
     )
-    execute_core(session, _INSERT_MESSAGES, [_row(answer)])
+    execute_core(session, _INSERT_MESSAGES, [columns_of(answer)])
 
 
 def replace_answer(
@@ -157,9 +199,16 @@ def replace_answer(
     )
     if not getattr(deleted, "rowcount", 0):
         return None
-    answer = _empty_answer(answer_id, question, model)
-    execute_core(session, _INSERT_MESSAGES, [_row(answer)])
-    return answer
+    answer = _empty_answer(
+        answer_id,
+        conversation_id=question.conversation_id,
+        user_id=question.user_id,
+        question_id=question.id,
+        asked_at=question.created_at,
+        model=model,
+    )
+    execute_core(session, _INSERT_MESSAGES, [answer])
+    return _as_written(answer)
 
 
 ANSWER_FIELDS = (
@@ -175,16 +224,18 @@ ANSWER_FIELDS = (
 )
 
 
-def save_answer(session: Session, answer: Message) -> bool:
+def save_answer(session: Session, answer: Mapping[str, Any]) -> bool:
     """Write a finished answer by id: an UPDATE of the row, or an INSERT if it is gone.
 
+    `answer` holds its columns: `id` and ANSWER_FIELDS, and for the INSERT those a new row
+    needs (conversation_id, user_id, role, reply_to_id, created_at).
     Idempotent, so a retried save (the Celery worker) writes the same row again. The row is
     gone only if its turn was never committed or was replaced; the INSERT then restores it.
     """
-    values = {key: getattr(answer, key) for key in ANSWER_FIELDS}
-    result = execute_core(session, _UPDATE_ANSWER, {"answer_id": answer.id, **values})
-    if not getattr(result, "rowcount", 0):
-        execute_core(session, _INSERT_MESSAGES, [_row(answer)])
+    values = {key: answer[key] for key in ANSWER_FIELDS}
+    result = execute_core(session, _UPDATE_ANSWER, {"answer_id": answer["id"], **values})
+    if not result.rowcount:
+        execute_core(session, _INSERT_MESSAGES, [{**_NEW_ROW, **answer}])
     return True
 
 
@@ -193,11 +244,11 @@ _UPDATE_UNFINISHED_ANSWER = update(MESSAGES).where(
 )
 
 
-def save_unfinished_answer(session: Session, answer: Message) -> bool:
+def save_unfinished_answer(session: Session, answer: Mapping[str, Any]) -> bool:
     """Write a finished answer over its row only if that is still `streaming`: False if not."""
-    values = {key: getattr(answer, key) for key in ANSWER_FIELDS}
-    result = execute_core(session, _UPDATE_UNFINISHED_ANSWER, {"answer_id": answer.id, **values})
-    return bool(getattr(result, "rowcount", 0))
+    values = {key: answer[key] for key in ANSWER_FIELDS}
+    result = execute_core(session, _UPDATE_UNFINISHED_ANSWER, {"answer_id": answer["id"], **values})
+    return bool(result.rowcount)
 
 
 # SET content, chunk_count, chunk_ends (executemany: one statement for every open answer).
