@@ -58,7 +58,7 @@ def execute_core(
     # What the ORM path's autoflush would do: objects added to the session and not yet
     # written reach the database first, so the statement sees them. A no-op when none are.
     session.flush()
-    connection = session.connection()
+    connection = _in_transaction(session) or session.connection()
     prepared = _prepared(connection, statement, _names(parameters))
     if prepared is not None:
         return prepared.execute(connection, parameters)
@@ -66,6 +66,17 @@ def execute_core(
     if result.returns_rows:
         return CoreResult(-1, [tuple(row) for row in result], tuple(result.keys()))
     return CoreResult(result.rowcount, [], ())
+
+
+def _in_transaction(session: Session) -> Connection | None:
+    """The connection a session is bound to when its driver is in a transaction already (a
+    unit of SQLite's thread, which begins it): the statement joins it without the session's
+    own transaction, which costs more than a statement (app/db/sqlite_thread.py)."""
+    bind = session.bind
+    if type(bind) is not Connection or bind.closed or bind.invalidated:
+        return None
+    driver = bind.connection.dbapi_connection
+    return bind if isinstance(driver, sqlite3.Connection) and driver.in_transaction else None
 
 
 def _names(parameters: Parameters) -> tuple[str, ...]:

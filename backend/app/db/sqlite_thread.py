@@ -49,12 +49,29 @@ def _autocommit_driver(dbapi_connection: Any, _: Any) -> None:
 
 
 def _begin_immediate(connection: Any) -> None:
+    # Where the ORM begins a transaction: the unit's, begun already by the thread (below).
+    _begin_unit(connection.connection.dbapi_connection)
+
+
+def _begin_unit(driver: sqlite3.Connection) -> None:
     # On the driver's connection: SQLAlchemy's statement machinery costs more than the BEGIN.
     # Its errors are wrapped as SQLAlchemy's own (OperationalError for a lock held too long).
+    if driver.in_transaction:
+        return
     try:
-        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+        driver.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
         raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
+
+
+def _end_unit(driver: sqlite3.Connection, *, commit: bool) -> None:
+    if not driver.in_transaction:  # the ORM's commit or rollback ended it
+        return
+    try:
+        driver.commit() if commit else driver.rollback()
+    except sqlite3.Error as exc:
+        statement = "COMMIT" if commit else "ROLLBACK"
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 @dataclass(slots=True)
@@ -135,8 +152,29 @@ class SQLiteWorkThread:
         if time.monotonic() - unit.queued_at > self._queue_timeout_s:
             raise DatabaseBusyError(f"queued for over {self._queue_timeout_s} s")
         connection = self._open_connection()
-        with Session(bind=connection, expire_on_commit=False) as session, session.begin():
-            return unit.work(session)
+        driver = connection.connection.dbapi_connection
+        assert isinstance(driver, sqlite3.Connection)
+        # The thread begins and ends the unit's transaction on the driver itself: the ORM's
+        # transaction, begun only if the unit uses the ORM, joins it (`_begin_immediate`).
+        # For a unit of Core statements alone (app/db/core_execute.py runs them on the driver),
+        # the ORM's begin and commit cost several times its statements.
+        _begin_unit(driver)
+        session = Session(bind=connection, expire_on_commit=False)
+        try:
+            value = unit.work(session)
+            if session.in_transaction():  # the ORM was used (an object added begins it too)
+                session.commit()
+            _end_unit(driver, commit=True)
+            return value
+        except BaseException:
+            try:
+                if session.in_transaction():
+                    session.rollback()
+            finally:
+                _end_unit(driver, commit=False)
+            raise
+        finally:
+            session.close()
 
     def _open_connection(self) -> Connection:
         """The thread's connection, opened again if a failure invalidated or closed it."""

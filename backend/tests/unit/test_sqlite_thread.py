@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import column, insert, table, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as DatabaseBusyError
 from sqlalchemy.orm import Session
 
+from app.db.core_execute import execute_core
 from app.db.session import Database, SQLiteFileDatabase
 
 
@@ -149,3 +150,41 @@ async def test_dispose_runs_what_was_queued_then_refuses_new_units(tmp_path: Pat
     assert _notes(tmp_path / "closing.db") == ["0", "1", "2"]
     with pytest.raises(RuntimeError, match="closed"):
         await db.run(lambda _: None)
+
+
+NOTES = table("notes", column("body"))
+
+
+@pytest.mark.parametrize("core_first", [True, False], ids=["core-then-orm", "orm-then-core"])
+async def test_core_and_orm_statements_of_a_unit_commit_or_roll_back_as_one(
+    database: Database, tmp_path: Path, core_first: bool
+) -> None:
+    """A unit's Core statements run on the driver in the transaction the thread began; the
+    ORM's, begun on first use, joins it: both are kept, or neither."""
+
+    def both(session: Session, tag: str) -> None:
+        core = lambda: execute_core(session, insert(NOTES), {"body": f"core {tag}"})  # noqa: E731
+        orm = lambda: session.execute(text(f"INSERT INTO notes VALUES ('orm {tag}')"))  # noqa: E731
+        for step in (core, orm) if core_first else (orm, core):
+            step()
+        if tag == "dropped":
+            raise ValueError("no")
+
+    await database.run(lambda s: both(s, "kept"))
+    with pytest.raises(ValueError):
+        await database.run(lambda s: both(s, "dropped"))
+    expected = ["core kept", "orm kept"] if core_first else ["orm kept", "core kept"]
+    assert _notes(tmp_path / "units.db") == expected
+
+
+async def test_a_unit_of_core_statements_alone_rolls_back_when_it_raises(
+    database: Database, tmp_path: Path
+) -> None:
+    def fails(session: Session) -> None:
+        execute_core(session, insert(NOTES), {"body": "dropped"})
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        await database.run(fails)
+    await database.run(lambda s: execute_core(s, insert(NOTES), {"body": "kept"}))
+    assert _notes(tmp_path / "units.db") == ["kept"]
