@@ -9,6 +9,10 @@ from app.schemas.errors import error_responses
 AUTHENTICATED = error_responses(401)
 
 api_router = APIRouter(prefix="/api/v1")
+# Chat's first: a request is matched against the routes in order, and the stream routes, every
+# answer's request, then match among the first instead of after all the others (the prefixes
+# do not overlap, so the order changes nothing else).
+api_router.include_router(chat.router, responses=AUTHENTICATED)
 api_router.include_router(auth.router)
-for module in (users, config, onboarding, chat):
+for module in (users, config, onboarding):
     api_router.include_router(module.router, responses=AUTHENTICATED)
