@@ -121,6 +121,12 @@ async def get_current_user_from_token(
     return await _user_for_token(request, token, ACCESS_OR_STREAM)
 
 
+def stream_sender(request: Request, token: str | None) -> TokenUser:
+    """The user a stream token names (`get_stream_sender`'s check, for the routes' plain path,
+    app/api/stream_route.py)."""
+    return TokenUser(_claims(request, token, ACCESS_OR_STREAM).user_id)
+
+
 async def get_stream_sender(
     request: Request,
     token: TokenQuery = None,
@@ -134,7 +140,7 @@ async def get_stream_sender(
     read from the request (`orchestrator_of`, `settings_of`), since each dependency FastAPI
     solves costs a stream's open more than the route's own work on it.
     """
-    return TokenUser(_claims(request, token, ACCESS_OR_STREAM).user_id)
+    return stream_sender(request, token)
 
 
 CurrentUser = Annotated[AuthUser, Depends(get_current_user)]

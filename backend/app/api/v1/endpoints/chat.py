@@ -21,6 +21,7 @@ from app.api.deps import (
     orchestrator_of,
     settings_of,
 )
+from app.api.stream_route import StreamParams, stream_route
 from app.core.config import Settings
 from app.core.errors import StreamingDisabled
 from app.core.security import create_stream_token
@@ -114,11 +115,40 @@ async def issue_stream_token(
     return StreamToken(token=issued.token, expires_in=issued.expires_in)
 
 
-@router.get(
-    "/stream",
-    response_class=Response,
-    responses={**SSE_RESPONSES, **error_responses(403, 404, 409, 413, 414, 422, 429)},
-)
+async def _open_chat_stream(request: Request, user: TokenUser, params: StreamParams) -> Response:
+    settings, orchestrator = settings_of(request), orchestrator_of(request)
+    _require_streaming(settings, user)
+    send = Send(
+        params.message,
+        params.client_message_id,
+        params.conversation_id,
+        params.regenerate,
+        resume=parse_event_id(params.last_event_id_header or params.last_event_id),
+    )
+    turn = await orchestrator.send_chat(user, send)
+    return _sse(await orchestrator.stream(turn), settings)
+
+
+async def _open_onboarding_stream(
+    request: Request, user: TokenUser, params: StreamParams
+) -> Response:
+    settings, orchestrator = settings_of(request), orchestrator_of(request)
+    _require_streaming(settings, user)
+    send = Send(
+        params.message,
+        params.client_message_id,
+        regenerate=params.regenerate,
+        resume=parse_event_id(params.last_event_id_header or params.last_event_id),
+    )
+    turn = await orchestrator.send_onboarding(user, send)
+    return _sse(await orchestrator.stream(turn), settings)
+
+
+# The two routes every answer opens with: their plain requests skip FastAPI's parameter
+# machinery (app/api/stream_route.py); the signatures below are what FastAPI validates and
+# documents, and what it runs for any other request.
+
+
 async def stream_chat(
     request: Request,
     user: StreamSender,
@@ -129,24 +159,18 @@ async def stream_chat(
     last_event_id_header: LastEventIdHeader = None,
     regenerate: RegenerateQuery = False,
 ) -> Response:
-    settings, orchestrator = settings_of(request), orchestrator_of(request)
-    _require_streaming(settings, user)
-    send = Send(
+    params = StreamParams(
+        None,
         message,
         client_message_id,
         conversation_id,
+        last_event_id,
+        last_event_id_header,
         regenerate,
-        resume=parse_event_id(last_event_id_header or last_event_id),
     )
-    turn = await orchestrator.send_chat(user, send)
-    return _sse(await orchestrator.stream(turn), settings)
+    return await _open_chat_stream(request, user, params)
 
 
-@router.get(
-    "/onboarding-stream",
-    response_class=Response,
-    responses={**SSE_RESPONSES, **error_responses(403, 409, 413, 414, 422, 429)},
-)
 async def stream_onboarding(
     request: Request,
     user: StreamSender,
@@ -156,16 +180,28 @@ async def stream_onboarding(
     last_event_id_header: LastEventIdHeader = None,
     regenerate: RegenerateQuery = False,
 ) -> Response:
-    settings, orchestrator = settings_of(request), orchestrator_of(request)
-    _require_streaming(settings, user)
-    send = Send(
-        message,
-        client_message_id,
-        regenerate=regenerate,
-        resume=parse_event_id(last_event_id_header or last_event_id),
+    params = StreamParams(
+        None, message, client_message_id, None, last_event_id, last_event_id_header, regenerate
     )
-    turn = await orchestrator.send_onboarding(user, send)
-    return _sse(await orchestrator.stream(turn), settings)
+    return await _open_onboarding_stream(request, user, params)
+
+
+router.add_api_route(
+    "/stream",
+    stream_chat,
+    methods=["GET"],
+    response_class=Response,
+    responses={**SSE_RESPONSES, **error_responses(403, 404, 409, 413, 414, 422, 429)},
+    route_class_override=stream_route(_open_chat_stream, chat=True),
+)
+router.add_api_route(
+    "/onboarding-stream",
+    stream_onboarding,
+    methods=["GET"],
+    response_class=Response,
+    responses={**SSE_RESPONSES, **error_responses(403, 409, 413, 414, 422, 429)},
+    route_class_override=stream_route(_open_onboarding_stream, chat=False),
+)
 
 
 @router.post(
