@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.routing import APIRoute
+from fastapi.telemetry import get_telemetry_data
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -109,6 +110,9 @@ def stream_route(open_stream: OpenStream, *, chat: bool) -> type[APIRoute]:
                 )
                 if params is None:
                     return await full(request)
+                telemetry = get_telemetry_data()  # as FastAPI's handler does, when configured
+                if telemetry is not None:
+                    telemetry.request = request
                 return await open_stream(request, stream_sender(request, params.token), params)
 
             return handler

@@ -9,6 +9,9 @@ with the result.
 Transactions begin IMMEDIATE: they take SQLite's write lock at the start instead of upgrading a
 read lock later, which another connection (the Celery worker, a second API process) could
 refuse at once with "database is locked"; competing writers wait under busy_timeout instead.
+The thread begins and ends each unit's transaction on the driver: a unit of Core statements
+alone (a stream's look-up, turn and save) never pays for the ORM Session's transaction, which
+cost several times its BEGIN and COMMIT; a unit that uses the ORM joins the same transaction.
 
 The thread keeps its one connection open between units: checking it out of a pool and back in
 (events, a reset on return) cost as much as a unit's statements.

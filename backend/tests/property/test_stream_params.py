@@ -139,3 +139,10 @@ def test_what_the_front_end_sends_takes_the_plain_path(query: dict[str, str]) ->
         last_event_id_header=None,
         regenerate=query.get("regenerate") == "true",
     )
+
+
+@pytest.mark.parametrize("path", ["/stream", "/onboarding-stream"])
+def test_the_stream_routes_take_the_plain_path(path: str) -> None:
+    """Their handler is the plain path's (which falls back to FastAPI's), not FastAPI's alone."""
+    handler = _route(path).get_route_handler()
+    assert handler.__qualname__.endswith("StreamRoute.get_route_handler.<locals>.handler")
