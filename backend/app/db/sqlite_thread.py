@@ -108,6 +108,7 @@ class SQLiteWorkThread:
         event.listen(self.engine, "connect", _autocommit_driver)
         event.listen(self.engine, "begin", _begin_immediate)
         self._connection: Connection | None = None  # used in the thread only
+        self._session: Session | None = None  # the same
         self._queue_timeout_s = queue_timeout_s
         self._units: queue.SimpleQueue[_Unit[Any] | None] = queue.SimpleQueue()
         self._closed = False
@@ -162,7 +163,7 @@ class SQLiteWorkThread:
         # For a unit of Core statements alone (app/db/core_execute.py runs them on the driver),
         # the ORM's begin and commit cost several times its statements.
         _begin_unit(driver)
-        session = Session(bind=connection, expire_on_commit=False)
+        session = self._session_on(connection)
         try:
             value = unit.work(session)
             if session.in_transaction():  # the ORM was used (an object added begins it too)
@@ -178,6 +179,14 @@ class SQLiteWorkThread:
             raise
         finally:
             session.close()
+
+    def _session_on(self, connection: Connection) -> Session:
+        """The thread's session on its connection: closed after each unit, so it starts the next
+        one empty, and kept, since making one costs as much as a unit's transaction."""
+        session = self._session
+        if session is None or session.bind is not connection:
+            session = self._session = Session(bind=connection, expire_on_commit=False)
+        return session
 
     def _open_connection(self) -> Connection:
         """The thread's connection, opened again if a failure invalidated or closed it."""
