@@ -160,13 +160,13 @@ async def stream_chat(
     regenerate: RegenerateQuery = False,
 ) -> Response:
     params = StreamParams(
-        None,
-        message,
-        client_message_id,
-        conversation_id,
-        last_event_id,
-        last_event_id_header,
-        regenerate,
+        token=None,  # checked by the dependency
+        message=message,
+        client_message_id=client_message_id,
+        conversation_id=conversation_id,
+        last_event_id=last_event_id,
+        last_event_id_header=last_event_id_header,
+        regenerate=regenerate,
     )
     return await _open_chat_stream(request, user, params)
 
@@ -181,7 +181,13 @@ async def stream_onboarding(
     regenerate: RegenerateQuery = False,
 ) -> Response:
     params = StreamParams(
-        None, message, client_message_id, None, last_event_id, last_event_id_header, regenerate
+        token=None,  # checked by the dependency
+        message=message,
+        client_message_id=client_message_id,
+        conversation_id=None,
+        last_event_id=last_event_id,
+        last_event_id_header=last_event_id_header,
+        regenerate=regenerate,
     )
     return await _open_onboarding_stream(request, user, params)
 
