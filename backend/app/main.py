@@ -11,9 +11,11 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from langchain_core.language_models import BaseChatModel
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.stream_route import install_plain_streams
 from app.api.v1.endpoints import health
+from app.api.v1.endpoints.chat import STREAM_LANES
 from app.api.v1.router import api_router
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
@@ -43,11 +45,19 @@ def _operation_id(route: APIRoute) -> str:
 
 class ChatStreamAPI(FastAPI):
     """FastAPI, keeping the server's own `send` for stream bodies (app/streaming/response.py),
-    and documenting the 422 its error handler really answers (app/core/errors.py)."""
+    opening plain stream requests without the router (app/api/stream_route.py), and
+    documenting the 422 its error handler really answers (app/core/errors.py)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         remember_server_send(scope, send)
         await super().__call__(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        lanes = {str(self.url_path_for(lane.endpoint.__name__)): lane for lane in STREAM_LANES}
+        if not install_plain_streams(stack, self.router, lanes):
+            raise RuntimeError("the router is not in the middleware stack")
+        return stack
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:

@@ -1,33 +1,37 @@
-"""The stream routes' plain requests, parsed without FastAPI's per-parameter machinery.
+"""The stream routes' plain requests, opened without the router or FastAPI's per-parameter
+machinery.
 
 Every answer is opened by a GET of /chat/stream or /chat/onboarding-stream. FastAPI solves the
 token's dependency, then validates each query parameter and the Last-Event-ID header through
 pydantic one at a time: about 0.6 M instructions of an open's 5 M (`make bench-instructions`),
-more than the loop's share of its three units of work.
+more than the loop's share of its three units of work. Matching the request through the
+included routers and FastAPI's request wrapper cost another 0.3 M.
 
 A request whose parameters are in the plain form a client sends them in (a client_message_id of
 the allowed characters, a conversation id in the canonical UUID form, `regenerate` as `true` or
 `false`) is parsed here, to exactly the values FastAPI's validation gives for it: a property
-test holds the two together (tests/property/test_stream_params.py). Any other request goes
-through FastAPI's own handler, which answers it as before, its 401s and 422s included. The
-routes are declared as any other, so the OpenAPI document is FastAPI's, and a request without a
-valid token is refused before its parameters are looked at, on both paths.
+test holds the two together (tests/property/test_stream_params.py). `PlainStreamRequests`
+stands in the router's place, inside every middleware, and opens such a request at once. Any
+other request goes to the router and FastAPI's own handler, which answers it as before, its
+401s and 422s included. The routes are declared as any other, so the OpenAPI document is
+FastAPI's, and a request without a valid token is refused before its parameters are looked at,
+on both paths. A dependency added to these routes would not run for plain requests: they have
+only the token's, which the plain path checks itself.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.routing import APIRoute
-from fastapi.telemetry import get_telemetry_data
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.deps import get_stream_sender, stream_sender
+from app.api.deps import stream_sender
 from app.schemas.auth import TokenUser
 
 # The route's constraint (ClientMessageIdQuery); `fullmatch`, so a trailing newline is no match.
@@ -91,30 +95,73 @@ def plain_stream_params(
 OpenStream = Callable[[Request, TokenUser, StreamParams], Awaitable[Response]]
 
 
-def stream_route(open_stream: OpenStream, *, chat: bool) -> type[APIRoute]:
-    """A route class whose plain requests go to `open_stream`, the others to FastAPI."""
+@dataclass(frozen=True, slots=True)
+class StreamLane:
+    """A stream route whose plain requests skip the router: the route's endpoint (FastAPI's, for
+    every other request, named as the route is), what opens the stream, and whether the route
+    takes a conversation_id."""
 
-    class StreamRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Any]:
-            full = super().get_route_handler()
-            # Only a route whose one dependency is the token's: anything else added to it (a
-            # router's dependencies) is FastAPI's to run, on every request.
-            if [d.call for d in self.dependant.dependencies] != [get_stream_sender]:
-                return full
+    endpoint: Callable[..., Awaitable[Response]]
+    open_stream: OpenStream
+    chat: bool
 
-            async def handler(request: Request) -> Response:
-                params = plain_stream_params(
-                    request.query_params.multi_items(),
-                    request.headers.get("last-event-id"),
-                    chat=chat,
-                )
-                if params is None:
-                    return await full(request)
-                telemetry = get_telemetry_data()  # as FastAPI's handler does, when configured
-                if telemetry is not None:
-                    telemetry.request = request
-                return await open_stream(request, stream_sender(request, params.token), params)
 
-            return handler
+class PlainStreamRequests:
+    """ASGI, in the router's place inside the middleware: a plain GET of a stream route opens
+    the stream at once, anything else goes to the router.
 
-    return StreamRoute
+    Matching a stream request through the router cost about as much as the route's own parsing
+    did before it: the included routers' matches, then FastAPI's request wrapper. Every
+    middleware still runs, the exception handlers included (an error raised here reaches
+    them as one raised in the route does). With FastAPI's telemetry on, the router takes every
+    request, so that it names the route.
+    """
+
+    def __init__(self, router: ASGIApp, lanes: Mapping[str, StreamLane]) -> None:
+        self.app = router
+        self.lanes = dict(lanes)  # by the route's path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self._lane(scope)
+        if lane is not None:
+            request = Request(scope, receive, send)
+            params = plain_stream_params(
+                request.query_params.multi_items(),
+                request.headers.get("last-event-id"),
+                chat=lane.chat,
+            )
+            if params is not None:
+                sender = stream_sender(request, params.token)  # the token before anything else
+                response = await lane.open_stream(request, sender, params)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _lane(self, scope: Scope) -> StreamLane | None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return None
+        if scope.get("fastapi.telemetry") is not None:
+            return None
+        return self.lanes.get(_route_path(scope))
+
+
+def _route_path(scope: Scope) -> str:
+    """The path as the router matches it: without the root path the server was given."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path + "/"):
+        return path[len(root_path) :]
+    return path
+
+
+def install_plain_streams(stack: ASGIApp, router: ASGIApp, lanes: Mapping[str, StreamLane]) -> bool:
+    """Put PlainStreamRequests in the router's place in a middleware stack (each middleware
+    holds the next as `app`); False if the router is not found there."""
+    layer: Any = stack
+    while layer is not None:
+        inner = getattr(layer, "app", None)
+        if inner is router:
+            layer.app = PlainStreamRequests(router, lanes)
+            return True
+        layer = inner
+    return False

@@ -73,3 +73,31 @@ async def test_refusals_are_fastapis_whichever_form_the_request_takes(
     assert [r.status_code for r in refused] == [422] * len(bad)
     assert all("detail" in r.body or "error" in r.body for r in refused)
     assert [r.status_code for r in unauthenticated] == [401] * (len(bad) + 1)
+
+
+async def test_errors_and_headers_are_the_same_on_both_paths(
+    live_server_factory: AppFactory,
+) -> None:
+    """The plain path runs inside every middleware and before the app's error handlers: its
+    refusals are the same JSON errors, and every answer carries the request id and the
+    security headers."""
+    async with live_server_factory(model=recording_model("Fine.")) as server:
+        async with server.client() as client:
+            token = (await new_account(client)).access_token
+            too_long = "x" * (server.app.state.settings.max_message_chars + 1)
+            answers = {
+                (message, form): await client.get(
+                    STREAM_PATH, params=stream_params(token, message, **extra)
+                )
+                for message in ("   ", too_long)
+                for form, extra in (("plain", {}), ("fastapi", {"regenerate": "False"}))
+            }
+            streamed = await read_stream(client, stream_params(token, "Hello"))
+    for message, status in (("   ", 422), (too_long, 413)):
+        plain, fastapi = answers[(message, "plain")], answers[(message, "fastapi")]
+        assert plain.status_code == fastapi.status_code == status
+        assert plain.json()["error"]["code"] == fastapi.json()["error"]["code"]
+    for headers in [*(a.headers for a in answers.values()), streamed.headers]:
+        assert headers is not None and headers["x-request-id"]
+        assert headers["x-content-type-options"] == "nosniff"
+    assert streamed.types[-1] == "complete"

@@ -11,6 +11,7 @@ answers it, with its 422).
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,8 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import Headers, QueryParams
 
-from app.api.stream_route import StreamParams, plain_stream_params
+from app.api.deps import get_stream_sender
+from app.api.stream_route import PlainStreamRequests, StreamParams, plain_stream_params
 from app.api.v1.endpoints import chat
+from app.main import create_app
+from tests.fixtures.server import make_settings
 
 NAMES = ["token", "message", "client_message_id", "conversation_id", "last_event_id", "regenerate"]
 SAMPLE_UUID = uuid.UUID("0b7e2f1c-58a4-4c1e-9d3b-2a6f0c9e8d71")
@@ -141,8 +145,17 @@ def test_what_the_front_end_sends_takes_the_plain_path(query: dict[str, str]) ->
     )
 
 
-@pytest.mark.parametrize("path", ["/stream", "/onboarding-stream"])
-def test_the_stream_routes_take_the_plain_path(path: str) -> None:
-    """Their handler is the plain path's (which falls back to FastAPI's), not FastAPI's alone."""
-    handler = _route(path).get_route_handler()
-    assert handler.__qualname__.endswith("StreamRoute.get_route_handler.<locals>.handler")
+def test_the_stream_routes_take_the_plain_path(tmp_path: Path) -> None:
+    """The app's middleware stack holds the plain path in the router's place, for both routes,
+    and each route's one dependency is the token's, which the plain path checks itself."""
+    app = create_app(make_settings(tmp_path))
+    layer: Any = app.build_middleware_stack()
+    while not isinstance(layer, PlainStreamRequests):
+        layer = layer.app
+    assert layer.app is app.router
+    assert {path: lane.open_stream.__name__ for path, lane in layer.lanes.items()} == {
+        "/api/v1/chat/stream": "_open_chat_stream",
+        "/api/v1/chat/onboarding-stream": "_open_onboarding_stream",
+    }
+    for path in ("/stream", "/onboarding-stream"):
+        assert [d.call for d in _route(path).dependant.dependencies] == [get_stream_sender]

@@ -21,7 +21,7 @@ from app.api.deps import (
     orchestrator_of,
     settings_of,
 )
-from app.api.stream_route import StreamParams, stream_route
+from app.api.stream_route import StreamLane, StreamParams
 from app.core.config import Settings
 from app.core.errors import StreamingDisabled
 from app.core.security import create_stream_token
@@ -144,11 +144,16 @@ async def _open_onboarding_stream(
     return _sse(await orchestrator.stream(turn), settings)
 
 
-# The two routes every answer opens with: their plain requests skip FastAPI's parameter
-# machinery (app/api/stream_route.py); the signatures below are what FastAPI validates and
-# documents, and what it runs for any other request.
+# The two routes every answer opens with: their plain requests skip the router and FastAPI's
+# parameter machinery (app/api/stream_route.py, STREAM_LANES below); the signatures below are
+# what FastAPI validates and documents, and what it runs for any other request.
 
 
+@router.get(
+    "/stream",
+    response_class=Response,
+    responses={**SSE_RESPONSES, **error_responses(403, 404, 409, 413, 414, 422, 429)},
+)
 async def stream_chat(
     request: Request,
     user: StreamSender,
@@ -171,6 +176,11 @@ async def stream_chat(
     return await _open_chat_stream(request, user, params)
 
 
+@router.get(
+    "/onboarding-stream",
+    response_class=Response,
+    responses={**SSE_RESPONSES, **error_responses(403, 409, 413, 414, 422, 429)},
+)
 async def stream_onboarding(
     request: Request,
     user: StreamSender,
@@ -192,21 +202,9 @@ async def stream_onboarding(
     return await _open_onboarding_stream(request, user, params)
 
 
-router.add_api_route(
-    "/stream",
-    stream_chat,
-    methods=["GET"],
-    response_class=Response,
-    responses={**SSE_RESPONSES, **error_responses(403, 404, 409, 413, 414, 422, 429)},
-    route_class_override=stream_route(_open_chat_stream, chat=True),
-)
-router.add_api_route(
-    "/onboarding-stream",
-    stream_onboarding,
-    methods=["GET"],
-    response_class=Response,
-    responses={**SSE_RESPONSES, **error_responses(403, 409, 413, 414, 422, 429)},
-    route_class_override=stream_route(_open_onboarding_stream, chat=False),
+STREAM_LANES = (
+    StreamLane(stream_chat, _open_chat_stream, chat=True),
+    StreamLane(stream_onboarding, _open_onboarding_stream, chat=False),
 )
 
 
