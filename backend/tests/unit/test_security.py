@@ -11,8 +11,10 @@ from typing import Any
 import jwt
 import pytest
 
+from app.core import security
 from app.core.config import Settings
 from app.core.security import (
+    ExpiredToken,
     InvalidToken,
     create_access_token,
     create_stream_token,
@@ -146,3 +148,40 @@ def test_a_token_lives_at_least_its_whole_lifetime(settings: Settings) -> None:
         assert issued_at + settings.stream_token_expire_seconds <= exp
         assert exp < time.time() + settings.stream_token_expire_seconds + 1
         time.sleep(0.037)  # at different fractions of a second
+
+
+def test_a_token_verified_before_is_still_refused_once_it_expires(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = create_stream_token(settings, uuid.uuid4())  # 42 s
+    assert decode_token(settings, issued.token, BOTH).scope == "stream"
+    later = time.time() + 43
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    with pytest.raises(ExpiredToken):
+        decode_token(settings, issued.token, BOTH)
+
+
+def test_a_token_verified_under_one_key_is_refused_under_another(
+    settings: Settings, tmp_path: Path
+) -> None:
+    issued = create_access_token(settings, uuid.uuid4())
+    decode_token(settings, issued.token, ACCESS)
+    other = make_settings(tmp_path, secret_key="another-key-" + "x" * 40)
+    with pytest.raises(InvalidToken):
+        decode_token(other, issued.token, ACCESS)
+    with pytest.raises(InvalidToken):  # and the scope is checked at every use
+        decode_token(settings, issued.token, frozenset({"stream"}))
+
+
+def test_a_refused_token_stays_refused_and_the_verified_ones_are_bounded(
+    settings: Settings,
+) -> None:
+    claims_of_one = create_access_token(settings, uuid.uuid4()).token.rsplit(".", 1)[0]
+    signature_of_another = create_access_token(settings, uuid.uuid4()).token.rsplit(".", 1)[1]
+    forged = f"{claims_of_one}.{signature_of_another}"
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            decode_token(settings, forged, ACCESS)
+    for _ in range(security._VERIFIED_TOKENS_MAX + 10):
+        decode_token(settings, create_stream_token(settings, uuid.uuid4()).token, BOTH)
+    assert len(security._verified_tokens) == security._VERIFIED_TOKENS_MAX
