@@ -17,4 +17,6 @@ def rollout_bucket(user_id: uuid.UUID) -> int:
 def streaming_enabled_for(settings: Settings, user_id: uuid.UUID) -> bool:
     if not settings.enable_streaming:
         return False
-    return rollout_bucket(user_id) < settings.streaming_rollout_percent
+    percent = settings.streaming_rollout_percent
+    # Every bucket is below 100: no hash for each stream opened once the rollout is complete.
+    return percent >= 100 or rollout_bucket(user_id) < percent

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -124,13 +125,11 @@ class PlainStreamRequests:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane = self._lane(scope)
         if lane is not None:
-            request = Request(scope, receive, send)
             params = plain_stream_params(
-                request.query_params.multi_items(),
-                request.headers.get("last-event-id"),
-                chat=lane.chat,
+                query_pairs(scope["query_string"]), _last_event_id(scope), chat=lane.chat
             )
             if params is not None:
+                request = Request(scope, receive, send)
                 sender = stream_sender(request, params.token)  # the token before anything else
                 response = await lane.open_stream(request, sender, params)
                 await response(scope, receive, send)
@@ -143,6 +142,21 @@ class PlainStreamRequests:
         if scope.get("fastapi.telemetry") is not None:
             return None
         return self.lanes.get(_route_path(scope))
+
+
+def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
+    """The query string's pairs, in order, as Starlette's QueryParams reads them (without
+    building one)."""
+    return parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+
+
+def _last_event_id(scope: Scope) -> str | None:
+    # As Starlette's Headers.get reads it, without building one.
+    for name, value in scope["headers"]:  # lower-case names (ASGI); the first one counts
+        if name == b"last-event-id":
+            header: str = value.decode("latin-1")
+            return header
+    return None
 
 
 def _route_path(scope: Scope) -> str:
