@@ -31,6 +31,7 @@ from app.orchestration.orchestrator import Orchestrator
 from app.schemas.errors import document_validation_errors
 from app.server import add_shutdown_hook, remove_shutdown_hook
 from app.services.rate_limits import RateLimiter
+from app.services.search_index import SearchIndexer
 from app.services.turns import interrupt_orphaned_answers
 from app.streaming.manager import StreamManager
 from app.streaming.response import remember_server_send
@@ -109,6 +110,10 @@ def create_app(
             )
             checkpointer = Checkpointer(db, streams, settings.stream_checkpoint_s)
             checkpointer.start()
+        # SQLite: its search index written in batches (app/services/search_index.py).
+        indexer = SearchIndexer(db) if db.is_sqlite else None
+        if indexer is not None:
+            indexer.start()
         models = ChatModelProvider(settings, chat_model)
         app.state.db = db
         app.state.streams = streams
@@ -147,6 +152,8 @@ def create_app(
             await streams.shutdown()
             if checkpointer is not None:
                 await checkpointer.close()
+            if indexer is not None:
+                await indexer.close()
             await orchestrator.close()
             if cluster is not None:
                 await cluster.close()

@@ -112,6 +112,11 @@ class Database(ABC):
     async def run(self, work: UnitOfWork[T]) -> T:
         """`work` in one transaction: committed if it returns, rolled back if it raises."""
 
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether it is SQLite (whose search index is written in batches, in the background)."""
+        return False
+
     async def is_migrated(self) -> bool:
         """Whether the database answers and holds the migrated schema (raises if unreachable)."""
         return await self.run(_is_migrated)
@@ -126,6 +131,10 @@ class EngineDatabase(Database):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
 
     async def run(self, work: UnitOfWork[T]) -> T:
         async with self._sessions() as session:
@@ -143,6 +152,10 @@ class SQLiteFileDatabase(Database):
         self.thread = SQLiteWorkThread(
             sync_url, pragmas=_set_sqlite_pragmas, queue_timeout_s=DEFAULT_POOL_TIMEOUT_S
         )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return True
 
     async def run(self, work: UnitOfWork[T]) -> T:
         return await self.thread.run(work)

@@ -18,6 +18,7 @@ from app.db.crud.search import search_messages
 from app.db.models import Conversation, User
 from app.db.session import Database, UnitOfWork
 from app.migrations import alembic_config, upgrade_to_head
+from app.services.search_index import SearchIndexer
 from tests.fixtures.database import (
     APP_TABLES,
     inspect_schema,
@@ -131,6 +132,62 @@ def test_the_search_migration_indexes_the_messages_already_stored(empty_database
     command.downgrade(config, "0003")
     upgrade_to_head(empty_database)
     assert len(_search(empty_database, user_id, "north")) == 1
+
+
+def test_the_search_index_is_written_in_batches_and_misses_nothing(empty_database: str) -> None:
+    upgrade_to_head(empty_database)
+    sqlite = empty_database.startswith("sqlite")
+    user_id = uuid.uuid4()
+    _store_a_conversation(empty_database, user_id, ["Where is the harbour?", "North of the bay."])
+    # SQLite: stored, noted (migration 0008), and indexed only by the next batch...
+    assert _sqlite_index(empty_database) == []
+    assert _noted(empty_database) == (2 if sqlite else 0)
+    # ...which a search runs first, in its own transaction: it finds what was stored before it.
+    assert _search(empty_database, user_id, "harbour") == ["Where is the harbour?"]
+    assert _noted(empty_database) == 0
+    if sqlite:
+        assert _sqlite_index(empty_database) == ["North of the bay.", "Where is the harbour?"]
+
+    # The background task indexes what is noted without a search.
+    other = uuid.uuid4()
+    _store_a_conversation(empty_database, other, ["A harbour with a lighthouse"])
+    asyncio.run(_index_in_the_background(empty_database))
+    assert _noted(empty_database) == 0
+    if sqlite:
+        assert "A harbour with a lighthouse" in _sqlite_index(empty_database)
+    assert _search(empty_database, other, "lighthouse") == ["A harbour with a lighthouse"]
+    assert _search(empty_database, user_id, "lighthouse") == []
+
+    # Down to 0007 (the noted rows indexed first), and up again.
+    _store_a_conversation(empty_database, uuid.uuid4(), ["Noted before the downgrade"])
+    command.downgrade(alembic_config(empty_database), "0007")
+    if sqlite:
+        assert "Noted before the downgrade" in _sqlite_index(empty_database)
+    upgrade_to_head(empty_database)
+
+
+def _noted(url: str) -> int:
+    if not url.startswith("sqlite"):
+        return 0
+    statement = text("SELECT count(*) FROM messages_fts_pending")
+    return int(asyncio.run(_run(url, lambda s: s.execute(statement).scalar_one())))
+
+
+async def _index_in_the_background(url: str) -> None:
+    database = Database.from_url(url, poolclass=NullPool)
+    indexer = SearchIndexer(database, interval_s=0.01)
+    indexer.start()
+    noted = text("SELECT count(*) FROM messages_fts_pending")
+    try:
+        for _ in range(200):  # until it has run (at most 10 s on a busy machine)
+            await asyncio.sleep(0.05)
+            if not database.is_sqlite or not await database.run(
+                lambda s: s.execute(noted).scalar_one()
+            ):
+                break
+    finally:
+        await indexer.close()
+        await database.dispose()
 
 
 def _set_the_answer(url: str, user_id: uuid.UUID, content: str, status: str) -> None:

@@ -1,7 +1,9 @@
 """Full-text search over one user's messages: SQLite FTS5 or PostgreSQL, behind one function.
 
 The index itself is made by migration 0004 (not by the models): on SQLite the FTS5 table
-`messages_fts` and its triggers, on PostgreSQL a GIN index on `to_tsvector('simple', content)`.
+`messages_fts`, on PostgreSQL a GIN index on `to_tsvector('simple', content)`. On SQLite the
+triggers on `messages` note the rows to index (migration 0008) and `index_pending` indexes them,
+in batches: before each search, in its transaction, and every few seconds in the background.
 The user's text never reaches either query language as written: it is cut into words, and each
 word becomes a quoted prefix term, so `"`, `*`, `NEAR(`, `-` or `:` are only punctuation.
 """
@@ -49,6 +51,34 @@ def is_search_object(name: str | None) -> bool:
     return name is not None and (name == SEARCH_INDEX or name.startswith(SEARCH_TABLE))
 
 
+_INDEX_PENDING = (
+    # Settled now (or gone): their text as it was leaves the index. A row noted, then reopened
+    # by a Continue, keeps its text there until it settles again, as a search never shows it.
+    text(
+        "DELETE FROM messages_fts WHERE rowid IN (SELECT p.message_rowid "
+        "FROM messages_fts_pending AS p LEFT JOIN messages AS m ON m.rowid = p.message_rowid "
+        "WHERE m.rowid IS NULL OR m.status != 'streaming')"
+    ),
+    text(
+        "INSERT INTO messages_fts (rowid, content, message_id) "
+        "SELECT m.rowid, m.content, m.id FROM messages_fts_pending AS p "
+        "JOIN messages AS m ON m.rowid = p.message_rowid WHERE m.status != 'streaming'"
+    ),
+)
+_NOTED = text("DELETE FROM messages_fts_pending")
+
+
+def index_pending(session: Session) -> int:
+    """SQLite: index the messages the triggers noted since the last time, in one transaction
+    (one segment of the index for all of them); how many were noted. Nothing elsewhere."""
+    if session.get_bind().dialect.name != "sqlite":
+        return 0
+    for statement in _INDEX_PENDING:
+        session.execute(statement)
+    noted: int = session.execute(_NOTED).rowcount  # type: ignore[attr-defined]
+    return noted
+
+
 def search_terms(query: str) -> list[str]:
     """The words of a query, lower-cased, in order, without repeats (at most 16)."""
     terms: list[str] = []
@@ -67,6 +97,7 @@ def search_messages(
     if not terms:
         return []
     if session.get_bind().dialect.name == "sqlite":
+        index_pending(session)  # everything stored before the search is found
         statement, match = _SQLITE_SEARCH, " ".join(f'"{term}"*' for term in terms)
     else:
         statement, match = _POSTGRES_SEARCH, " & ".join(f"{term}:*" for term in terms)
