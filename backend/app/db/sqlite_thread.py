@@ -178,7 +178,8 @@ class SQLiteWorkThread:
                 _end_unit(driver, commit=False)
             raise
         finally:
-            session.close()
+            if session.in_transaction() or session.identity_map:  # else it holds nothing
+                session.close()
 
     def _session_on(self, connection: Connection) -> Session:
         """The thread's session on its connection: closed after each unit, so it starts the next

@@ -95,28 +95,29 @@ class SSEResponse(Response):
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             # Once started, frames go straight to the server (see the module's docstring).
             send = scope.get(_SERVER_SEND_SCOPE_KEY, send)
+            # The `retry` field goes out with the first frames, whoever sends them: a new
+            # answer's start event is there at once, and a send is a system call and a segment.
+            retry = retry_frame(self.retry_ms)
             if DirectFrameWriter.supports(send):
-                writer = DirectFrameWriter(send)
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": retry_frame(self.retry_ms),
-                    "more_body": True,
-                }
-            )
+                writer = DirectFrameWriter(send, prefix=retry)
+                retry = b""
             async for frames in self._frames(writer):
                 if writer is not None:
                     await writer.flush()
+                    retry = writer.take_prefix()
+                body = PING_FRAME if frames is None else frames
                 await send(
                     {
                         "type": "http.response.body",
-                        "body": PING_FRAME if frames is None else frames,
+                        "body": retry + body if retry else body,
                         "more_body": True,
                     }
                 )
+                retry = b""
             if writer is not None:
                 await writer.flush()
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                retry = writer.take_prefix()
+            await send({"type": "http.response.body", "body": retry, "more_body": False})
         except asyncio.CancelledError:
             if not disconnected.is_set():
                 raise
@@ -135,12 +136,19 @@ class SSEResponse(Response):
 class DirectFrameWriter:
     """Writes frames outside the reader's task when the server takes them at once (see above)."""
 
-    __slots__ = ("_send", "_pending")
+    __slots__ = ("_send", "_pending", "_prefix")
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, *, prefix: bytes = b"") -> None:
         self._send = send
         # The rest of a send that had to wait for the client, if one is unfinished or unseen.
         self._pending: asyncio.Task[None] | None = None
+        # Bytes to send before the first frames (the `retry` field), if this writer sends them.
+        self._prefix = prefix
+
+    def take_prefix(self) -> bytes:
+        """What is still to go before any frame: the reader sends it with its own frames."""
+        prefix, self._prefix = self._prefix, b""
+        return prefix
 
     @staticmethod
     def supports(send: Send) -> bool:
@@ -154,16 +162,19 @@ class DirectFrameWriter:
             if not pending.done() or pending.cancelled() or pending.exception() is not None:
                 return False  # the reader waits for it, or meets its error, then sends itself
             self._pending = None
-        message = {"type": "http.response.body", "body": frame, "more_body": True}
+        body = self._prefix + frame if self._prefix else frame
+        message = {"type": "http.response.body", "body": body, "more_body": True}
         sending = cast(Coroutine[Any, Any, None], self._send(message))
         try:
             waiting_on = sending.send(None)
         except StopIteration:
+            self._prefix = b""
             return True
         except Exception:
             # It failed before writing (a server checks its state first): the reader sends this
             # frame again, in its own task, and meets the error there.
             return False
+        self._prefix = b""
         self._pending = asyncio.ensure_future(_finish(sending, waiting_on))
         return True
 

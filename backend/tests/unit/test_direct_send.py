@@ -9,7 +9,7 @@ import pytest
 from starlette.types import Message
 
 from app.streaming.buffer import InMemoryStreamBuffer
-from app.streaming.response import DirectFrameWriter
+from app.streaming.response import DirectFrameWriter, SSEResponse, remember_server_send
 
 
 class ServerSend:
@@ -41,7 +41,8 @@ class ServerSend:
                 await self._writable.wait()
             if self.fail_with is not None:
                 raise self.fail_with
-            self.written.append(message["body"])
+            if message["type"] == "http.response.body":
+                self.written.append(message["body"])
         finally:
             self.in_flight -= 1
 
@@ -191,3 +192,48 @@ async def test_a_reader_without_a_writer_still_gets_every_frame() -> None:
     buffer.close()
     await task
     assert b"".join(received) == b"0;1;2;3;4;"
+
+
+async def _respond(buffer: InMemoryStreamBuffer, send: ServerSend) -> asyncio.Task[None]:
+    """An SSEResponse of `buffer`, as the server runs it (its own send remembered): a method,
+    which the frame writer can step as it steps uvicorn's."""
+    scope: dict[str, object] = {"type": "http"}
+    remember_server_send(scope, send.__call__)
+    never = asyncio.Event()
+
+    async def receive() -> Message:
+        await never.wait()
+        return {"type": "http.disconnect"}
+
+    response = SSEResponse(
+        buffer, after_seq=-1, generation=None, retry_ms=2500, ping_interval_s=5.0
+    )
+    assert DirectFrameWriter.supports(send.__call__)
+    return asyncio.create_task(response(scope, receive, send.__call__))
+
+
+@pytest.mark.parametrize("start_there", [True, False], ids=["new-answer", "nothing-yet"])
+async def test_the_retry_field_goes_out_once_with_the_first_frames(start_there: bool) -> None:
+    buffer, send = InMemoryStreamBuffer(), ServerSend()
+    if start_there:  # a new answer: its start event is in the buffer before the response runs
+        buffer.append(b"start;")
+    response = await _respond(buffer, send)
+    await _tick()
+    if not start_there:  # the reader waits; the writer sends the first frames
+        assert send.written == []
+        buffer.append(b"start;")
+        await _tick()
+    buffer.append(b"a;")
+    await _tick()
+    buffer.append(b"b;")
+    buffer.close()
+    await asyncio.wait_for(response, 5)
+    assert send.written[0] == b"retry: 2500\n\nstart;"
+    assert send.written[1:] == [b"a;", b"b;", b""]
+
+
+async def test_an_empty_stream_still_sends_its_retry_field() -> None:
+    buffer, send = InMemoryStreamBuffer(), ServerSend()
+    buffer.close()
+    await asyncio.wait_for(await _respond(buffer, send), 5)
+    assert send.written == [b"retry: 2500\n\n"]
