@@ -16,48 +16,32 @@ them. A slice of 100 is a few milliseconds of each, with the sends' units in bet
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-import structlog
-
 from app.core.metrics import CHECKPOINTS
+from app.core.periodic import PeriodicTask
 from app.db.session import Database
 from app.services import turns
 from app.streaming.generation import Generation
 from app.streaming.manager import StreamManager
 
-log = structlog.get_logger("chatstream.checkpoints")
-
 # Answers per unit of work (see above).
 SLICE = 100
 
 
-class Checkpointer:
+class Checkpointer(PeriodicTask):
     def __init__(self, db: Database, streams: StreamManager, interval_s: float) -> None:
+        # A tick that fails (the database away) is caught up by the next: it writes them all.
+        super().__init__(
+            self.checkpoint,
+            interval_s,
+            name="stream-checkpoints",
+            failure_event="checkpoint_failed",
+        )
         self._db = db
         self._streams = streams
-        self._interval_s = interval_s
         # Chunks written at the last checkpoint, per answer in flight.
         self._written: dict[uuid.UUID, int] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="stream-checkpoints")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self.checkpoint()
-            except Exception as exc:  # the database is away: the next tick writes it all
-                log.warning("checkpoint_failed", error_type=type(exc).__name__)
 
     async def checkpoint(self) -> int:
         """Write every answer that grew since the last checkpoint; how many were written."""

@@ -8,37 +8,19 @@ one segment of the FTS5 index instead of one per stored turn and answer.
 
 from __future__ import annotations
 
-import asyncio
-
-import structlog
-
+from app.core.periodic import PeriodicTask
 from app.db.crud.search import index_pending
 from app.db.session import Database
-
-log = structlog.get_logger("chatstream.search_index")
 
 INDEX_EVERY_S = 5.0
 
 
-class SearchIndexer:
+class SearchIndexer(PeriodicTask):
     def __init__(self, db: Database, interval_s: float = INDEX_EVERY_S) -> None:
-        self._db = db
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="search-index")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self._db.run(index_pending)
-            except Exception as exc:  # the database is away: what is noted waits for the next
-                log.warning("search_index_failed", error_type=type(exc).__name__)
+        # A run that fails (the database away) leaves what is noted for the next one.
+        super().__init__(
+            lambda: db.run(index_pending),
+            interval_s,
+            name="search-index",
+            failure_event="search_index_failed",
+        )
