@@ -115,33 +115,33 @@ async def issue_stream_token(
     return StreamToken(token=issued.token, expires_in=issued.expires_in)
 
 
-async def _open_chat_stream(request: Request, user: TokenUser, params: StreamParams) -> Response:
-    settings, orchestrator = settings_of(request), orchestrator_of(request)
-    _require_streaming(settings, user)
-    send = Send(
-        params.message,
-        params.client_message_id,
-        params.conversation_id,
-        params.regenerate,
-        resume=parse_event_id(params.last_event_id_header or params.last_event_id),
-    )
-    turn = await orchestrator.send_chat(user, send)
-    return _sse(await orchestrator.stream(turn), settings)
-
-
-async def _open_onboarding_stream(
-    request: Request, user: TokenUser, params: StreamParams
+async def _open_stream(
+    request: Request, user: TokenUser, params: StreamParams, *, onboarding: bool
 ) -> Response:
     settings, orchestrator = settings_of(request), orchestrator_of(request)
     _require_streaming(settings, user)
     send = Send(
         params.message,
         params.client_message_id,
-        regenerate=params.regenerate,
+        params.conversation_id,  # None for the onboarding stream, which takes none
+        params.regenerate,
         resume=parse_event_id(params.last_event_id_header or params.last_event_id),
     )
-    turn = await orchestrator.send_onboarding(user, send)
+    if onboarding:
+        turn = await orchestrator.send_onboarding(user, send)
+    else:
+        turn = await orchestrator.send_chat(user, send)
     return _sse(await orchestrator.stream(turn), settings)
+
+
+async def _open_chat_stream(request: Request, user: TokenUser, params: StreamParams) -> Response:
+    return await _open_stream(request, user, params, onboarding=False)
+
+
+async def _open_onboarding_stream(
+    request: Request, user: TokenUser, params: StreamParams
+) -> Response:
+    return await _open_stream(request, user, params, onboarding=True)
 
 
 # The two routes every answer opens with: their plain requests skip the router and FastAPI's
