@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from app.llm.continuation import continuation_messages
-from app.llm.model_stream import stream_chunks
+from app.llm.model_stream import chunk_message, stream_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,9 @@ class BaseAgent(ABC):
         async for chunk in chunks:
             # PostgreSQL text cannot hold NUL, and nothing can encode a lone surrogate: clean
             # them here, so what streams is exactly what is saved.
-            text = content_text(chunk.content).replace("\x00", "")
+            text = content_text(chunk_message(chunk).content).replace("\x00", "")
+            # Not kept alive while the model makes the next one (see model_stream.py).
+            del chunk
             if not text.isascii():
                 text = text.encode("utf-8", "replace").decode("utf-8")
             if text:

@@ -10,6 +10,11 @@ configured.
 So the models that ship here (the local model, the scripted one: `streams_bare`) are streamed
 from their own `_astream` when nothing listens to the run. Any other model (a provider's), or
 one of ours with a listener, goes through `astream`, as LangChain means it to.
+
+The bare chunks are the model's own generation chunks, given as they are rather than unwrapped
+by one more async generator: each layer of them keeps an `asend` and its last chunk alive while
+the model makes the next one, for every open stream, and the collector walks them all
+(bench/README.md, "Fewer objects per stream"). `chunk_message` reads the message of either.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 from langchain_core.globals import get_debug
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, BaseMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
 from langsmith.utils import tracing_is_enabled
 
 
@@ -35,18 +41,20 @@ def runs_bare(model: BaseChatModel) -> bool:
     )
 
 
-async def _bare(
-    model: BaseChatModel, messages: list[BaseMessage], **kwargs: Any
-) -> AsyncIterator[BaseMessageChunk]:
-    async for chunk in model._astream(messages, **kwargs):  # noqa: SLF001 - see the docstring
-        yield chunk.message
+ModelChunk = ChatGenerationChunk | BaseMessageChunk
 
 
 def stream_chunks(
     model: BaseChatModel, messages: list[BaseMessage], **kwargs: Any
-) -> AsyncIterator[BaseMessageChunk]:
+) -> AsyncIterator[ModelChunk]:
     """The model's answer to `messages`, chunk by chunk (`kwargs`: the call's options, such as
-    max_tokens)."""
+    max_tokens): the model's own generation chunks when it runs bare, else LangChain's
+    message chunks."""
     if runs_bare(model):
-        return _bare(model, messages, **kwargs)
+        return model._astream(messages, **kwargs)  # noqa: SLF001 - see the docstring
     return model.astream(messages, **kwargs)
+
+
+def chunk_message(chunk: ModelChunk) -> BaseMessageChunk:
+    """The message chunk of what `stream_chunks` gives."""
+    return chunk.message if isinstance(chunk, ChatGenerationChunk) else chunk

@@ -129,17 +129,21 @@ class ScriptedChatModel(BaseChatModel):
             return None
         return self.fail_after
 
-    async def _astream(
+    def _astream(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        # The script itself, not wrapped in one more async generator (see model_stream.py).
         if not self.one_at_a_time:
-            async for chunk in self._astream_script(messages):
-                yield chunk
-            return
+            return self._astream_script(messages)
+        return self._astream_in_turn(messages)
+
+    async def _astream_in_turn(
+        self, messages: list[BaseMessage]
+    ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._turns.turn(queue_listener(), still_waiting=keep_alive):
             async for chunk in self._astream_script(messages):
                 yield chunk

@@ -16,7 +16,7 @@ from langsmith import utils as langsmith_utils
 
 from app.agents.base import TurnContext
 from app.agents.conversational import ConversationalAgent
-from app.llm.model_stream import runs_bare, stream_chunks
+from app.llm.model_stream import chunk_message, runs_bare, stream_chunks
 from tests.fixtures.models import recording_model, scripted_model
 
 pytestmark = pytest.mark.asyncio
@@ -45,7 +45,7 @@ class CountingHandler(AsyncCallbackHandler):
 
 
 async def text_of(chunks: AsyncIterator[Any]) -> str:
-    return "".join([str(chunk.content) async for chunk in chunks])
+    return "".join([str(chunk_message(chunk).content) async for chunk in chunks])
 
 
 async def test_our_model_with_nothing_listening_streams_bare_and_says_the_same() -> None:
