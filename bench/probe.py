@@ -10,6 +10,11 @@ walks every object the process holds.
 
 With BENCH_PROBE_STACKS=1 it also counts where the tasks are waiting (the innermost frame of
 each task's coroutine chain): a diagnostic for "what are 1,000 streams blocked on".
+
+With BENCH_PROBE_CENSUS=1 it also counts the objects the collector tracks outside the permanent
+generation, by type, and the coroutines, functions, cells and bound methods among them by the
+code they belong to: what every young collection walks while streams are open.
+BENCH_PROBE_CENSUS_GENERATION=0 counts the young generation alone.
 """
 
 from __future__ import annotations
@@ -41,10 +46,54 @@ def _waiting_at(task: asyncio.Task[Any]) -> str:
     return where
 
 
+def _census(top: int = 40) -> dict[str, Any]:
+    """Tracked objects by type, and by owning code for the kinds a stream keeps alive."""
+    by_type: collections.Counter[str] = collections.Counter()
+    by_code: collections.Counter[str] = collections.Counter()
+    generation = os.environ.get("BENCH_PROBE_CENSUS_GENERATION")
+    objects = (
+        gc.get_objects() if generation is None else gc.get_objects(int(generation))
+    )
+    for obj in objects:
+        kind = type(obj).__name__
+        by_type[kind] += 1
+        owner = None
+        if kind in ("coroutine", "async_generator", "generator"):
+            frame = getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None)
+            frame = frame or getattr(obj, "gi_frame", None)
+            owner = frame.f_code.co_qualname if frame is not None else obj.__qualname__
+        elif kind == "function":
+            owner = obj.__qualname__
+        elif kind == "method":
+            owner = getattr(obj.__func__, "__qualname__", "?")
+        elif kind == "cell":
+            try:
+                owner = type(obj.cell_contents).__name__
+            except ValueError:
+                owner = "(empty)"
+        if owner is not None:
+            by_code[f"{kind} {owner}"] += 1
+    return {
+        "tracked": sum(by_type.values()),
+        "frozen": gc.get_freeze_count(),
+        "by_type": by_type.most_common(top),
+        "by_code": by_code.most_common(top * 2),
+    }
+
+
 def install(path: str | None) -> None:
     if not path:
         return
     stacks = os.environ.get("BENCH_PROBE_STACKS") == "1"
+    census = os.environ.get("BENCH_PROBE_CENSUS") == "1"
+    # With BENCH_PROBE_GC_LOG=1, the last 5,000 collections one by one: when, which generation,
+    # how long, what it freed, the counts it started from and on which thread it ran.
+    collections_log: collections.deque[list[Any]] | None = (
+        collections.deque(maxlen=5000)
+        if os.environ.get("BENCH_PROBE_GC_LOG") == "1"
+        else None
+    )
+    counts_at_start: list[Any] = [None]
     # Per generation: [collections, total pause s, longest pause s].
     pauses: dict[int, list[float]] = {
         0: [0, 0.0, 0.0],
@@ -55,9 +104,22 @@ def install(path: str | None) -> None:
 
     def on_collect(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            if collections_log is not None:
+                counts_at_start[0] = gc.get_count()
             started_at[0] = time.perf_counter()
             return
         pause = time.perf_counter() - started_at[0]
+        if collections_log is not None:
+            collections_log.append(
+                [
+                    round(time.monotonic(), 4),
+                    info["generation"],
+                    round(pause * 1000, 3),
+                    info["collected"],
+                    counts_at_start[0],
+                    threading.current_thread().name,
+                ]
+            )
         entry = pauses[info["generation"]]
         entry[0] += 1
         entry[1] += pause
@@ -79,6 +141,10 @@ def install(path: str | None) -> None:
                 data["waiting"] = where.most_common(20)
         except RuntimeError:
             data["tasks"] = None
+        if census:
+            data["census"] = _census()
+        if collections_log is not None:
+            data["collections"] = list(collections_log)
         tmp = f"{path}.tmp"
         with open(tmp, "w") as fh:
             json.dump(data, fh)
