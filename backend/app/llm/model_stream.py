@@ -14,7 +14,7 @@ one of ours with a listener, goes through `astream`, as LangChain means it to.
 The bare chunks are the model's own generation chunks, given as they are rather than unwrapped
 by one more async generator: each layer of them keeps an `asend` and its last chunk alive while
 the model makes the next one, for every open stream, and the collector walks them all
-(bench/README.md, "Fewer objects per stream"). `chunk_message` reads the message of either.
+(bench/README.md, "What a young collection walks"). `chunk_message` reads the message of either.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ with a listener, or for any other model, the run is there and is told of every c
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
@@ -11,12 +12,14 @@ import pytest
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.globals import set_debug
 from langchain_core.language_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGenerationChunk
 from langsmith import utils as langsmith_utils
 
 from app.agents.base import TurnContext
 from app.agents.conversational import ConversationalAgent
 from app.llm.model_stream import chunk_message, runs_bare, stream_chunks
+from app.llm.scripted import ScriptedChatModel
 from tests.fixtures.models import recording_model, scripted_model
 
 pytestmark = pytest.mark.asyncio
@@ -120,3 +123,41 @@ async def test_an_agent_answers_through_it_with_the_models_whole_text() -> None:
         context = TurnContext(message="hello", history=(), display_name=str(uuid.uuid4()))
         assert await agent.respond(context) == TEXT
     assert "".join(handler.tokens) == TEXT
+
+
+class HolderCountingModel(ScriptedChatModel):
+    """Asked for each next chunk, notes how many references to its last chunk are left outside
+    itself: while it makes the next one, nothing between it and the reader should keep one."""
+
+    held_elsewhere: list[int] = []
+
+    def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        return self._counting()
+
+    async def _counting(self) -> AsyncIterator[ChatGenerationChunk]:
+        last: list[ChatGenerationChunk] = []  # the model's own (only) reference
+        for piece in self.chunks:
+            if last:
+                # getrefcount's argument and the list are the two references that are ours.
+                self.held_elsewhere.append(sys.getrefcount(last[0]) - 2)
+                last.clear()
+            last.append(ChatGenerationChunk(message=AIMessageChunk(content=piece)))
+            yield last[0]
+
+
+async def test_no_layer_keeps_a_chunk_while_the_model_makes_the_next() -> None:
+    # Every open stream's last chunk, kept by a layer, is young again at every collection
+    # (bench/README.md, "What a young collection walks").
+    model = HolderCountingModel(chunks=["One", " two", " three", " four"])
+    assert runs_bare(model)
+    agent = ConversationalAgent(model, 1000)
+    context = TurnContext(message="hello", history=(), display_name="Ada")
+    pieces = [piece async for piece in agent.stream_response(context)]
+    assert "".join(pieces) == "One two three four"
+    assert model.held_elsewhere == [0, 0, 0]
