@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -132,21 +133,13 @@ return fenced
 
 
 class _Pending:
-    """One answer's frames waiting for the next write: consecutive seqs from `first_seq`."""
+    """One answer's frames queued one by one (a survivor's recovery writes, which nobody here
+    reads from memory), waiting for the next write: consecutive seqs from `first_seq`."""
 
-    __slots__ = ("message_id", "buffer", "first_seq", "frames", "starts", "ends")
+    __slots__ = ("message_id", "first_seq", "frames", "starts", "ends")
 
-    def __init__(
-        self,
-        message_id: uuid.UUID,
-        buffer: LoggedBuffer | None,
-        first_seq: int,
-        starts: bool,
-    ) -> None:
+    def __init__(self, message_id: uuid.UUID, first_seq: int, starts: bool) -> None:
         self.message_id = message_id
-        # Where the frames wait to be shown to this process's readers (None: a survivor's
-        # recovery writes, which nobody here reads from memory).
-        self.buffer = buffer
         self.first_seq = first_seq
         self.frames: list[bytes] = []
         self.starts = starts  # the first frame is a run's start event
@@ -154,14 +147,28 @@ class _Pending:
 
     @property
     def flags(self) -> str:
-        return ("s" if self.starts else "") + ("t" if self.ends else "") or "-"
+        return _flags(self.starts, self.ends)
+
+
+def _flags(starts: bool, ends: bool) -> str:
+    """The script's flags for a log's frames in one write."""
+    return ("s" if starts else "") + ("t" if ends else "") or "-"
 
 
 @dataclass(slots=True)
 class _Batch:
     answers: dict[str, _Pending] = field(default_factory=dict)  # by log key
+    # This process's buffers with frames the log does not have yet, by log key. Their frames
+    # are taken from the buffer when the batch is written: a frame costs no queueing of its own.
+    buffers: dict[str, LoggedBuffer] = field(default_factory=dict)
     since: float = 0.0  # when its first frame was queued
     written: asyncio.Future[None] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.answers) or bool(self.buffers)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.buffers or key in self.answers
 
 
 AnswerEnded = Callable[[uuid.UUID], None]
@@ -213,62 +220,69 @@ class StreamLog:
         if not self._task.done():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                    while self._pending.answers or self._in_flight is not None:
-                        batch = self._pending if self._pending.answers else self._in_flight
+                    while self._pending or self._in_flight is not None:
+                        batch = self._pending if self._pending else self._in_flight
                         await self._wait_written(batch)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         await self._append.close()
 
-    # Queueing (from LoggedBuffer, on the hot path: no awaiting) --------------------------------
+    # Queueing (on the hot path: no awaiting) ----------------------------------------------------
+
+    def note(self, key: str, buffer: LoggedBuffer) -> None:
+        """The buffer has frames its log (`key`) does not: the next write takes them. Called
+        once per write at most: the buffer knows it is noted until the write takes its frames."""
+        batch = self._pending
+        if not batch.buffers and not batch.answers:  # the batch's first frame
+            batch.since = time.monotonic()
+            self._wake.set()
+        batch.buffers[key] = buffer
 
     def enqueue(
-        self,
-        key: str,
-        message_id: uuid.UUID,
-        seq: int,
-        frame: bytes,
-        *,
-        starts: bool = False,
-        buffer: LoggedBuffer | None = None,
+        self, key: str, message_id: uuid.UUID, seq: int, frame: bytes, *, starts: bool = False
     ) -> None:
-        """Queue frame `seq` of the answer whose log is `key` (see `log_key`); once written (or
-        once it cannot be), `buffer` shows it to its readers."""
+        """Queue frame `seq` of the answer whose log is `key` (see `log_key`), for an answer no
+        buffer of this process holds (a survivor ending a dead writer's log)."""
         if key in self._broken:  # frames after a lost write would leave a hole in the log
-            if buffer is not None:
-                buffer.stop_logging()
             return
         batch = self._pending
         pending = batch.answers.get(key)
         if pending is None:
-            if not batch.answers:
+            if not batch:
                 batch.since = time.monotonic()
                 self._wake.set()
-            pending = batch.answers[key] = _Pending(message_id, buffer, seq, starts)
+            pending = batch.answers[key] = _Pending(message_id, seq, starts)
         elif seq != pending.first_seq + len(pending.frames):  # entry ids follow from the first
             raise ValueError(f"frame {seq} does not follow the queued ones of {key}")
         pending.frames.append(frame)
 
     def mark_terminal(self, key: str) -> None:
-        """The answer's last queued frame is its terminal event (appended in the same step)."""
+        """The last frame queued by `enqueue` is the answer's terminal event."""
         broken = self._broken.pop(key, None)
-        if broken is not None:  # its log stops where the write failed: once its lease
-            self._on_ended(broken)  # lapses, a survivor ends it as the database holds it
+        if broken is not None:
+            self._on_ended(broken)
             return
         pending = self._pending.answers.get(key)
-        if pending is None:  # cannot happen: a buffer closes right after appending its last
+        if pending is None:  # cannot happen: the terminal event is queued right before
             log.error("stream_log_terminal_unqueued", key=key)
             return
         pending.ends = True
         self._on_ended(pending.message_id)
 
+    def buffer_ended(self, key: str, message_id: uuid.UUID) -> None:
+        """A buffer's last frame is its answer's terminal event (its write ends the log and
+        lets go of the lease). A log whose writes failed stops where they did: once its lease
+        lapses, a survivor ends it as the database holds it."""
+        self._broken.pop(key, None)
+        self._on_ended(message_id)
+
     async def flushed(self, message_id: uuid.UUID) -> None:
         """Wait until every frame queued for the answer so far is written (or failed)."""
         key = log_key(message_id)
-        if key in self._pending.answers:
+        if key in self._pending:
             await self._wait_written(self._pending)
-        elif self._in_flight is not None and key in self._in_flight.answers:
+        elif self._in_flight is not None and key in self._in_flight:
             await self._wait_written(self._in_flight)
 
     async def _wait_written(self, batch: _Batch | None) -> None:
@@ -299,42 +313,59 @@ class StreamLog:
                     batch.written.set_result(None)
 
     async def _write(self, batch: _Batch) -> None:
-        args: list[Arg] = [
-            self._token,
-            MAX_EVENTS,
-            IN_FLIGHT_TTL_S,
-            self._done_ttl_s,
-        ]
+        keys: list[str] = [OWNERS_KEY, LIVE_KEY]
+        args: list[Arg] = [self._token, MAX_EVENTS, IN_FLIGHT_TTL_S, self._done_ttl_s]
         count = 0
-        for pending in batch.answers.values():
+        for key, pending in batch.answers.items():
             frames = pending.frames
+            keys.append(key)
             args += (pending.first_seq, len(frames), pending.flags)
             args += frames
             count += len(frames)
+        # Taken now, before the first await: frames appended from here go in the next write.
+        for key, buffer in batch.buffers.items():
+            first_seq, frames, flags = buffer.take_unlogged()
+            keys.append(key)
+            args += (first_seq, len(frames), flags)
+            args += frames
+            count += len(frames)
         try:
-            fenced = await self._append.call([OWNERS_KEY, LIVE_KEY, *batch.answers], args)
+            fenced = await self._append.call(keys, args)
         except Exception as exc:  # Redis away, or anything else: these answers cannot go on
             STREAM_LOG_FAILURES.inc()
             log.error("stream_log_write_failed", error_type=type(exc).__name__, frames=count)
+            lost_ids = [pending.message_id for pending in batch.answers.values()]
+            lost_ids += [buffer.message_id for buffer in batch.buffers.values()]
             for key, pending in batch.answers.items():
-                self._break(key, pending)
-            for pending in batch.answers.values():
-                self._on_lost(pending.message_id, StopReason.LOG_LOST)
+                self._break(key, pending.message_id, ended=pending.ends)
+            for key, buffer in batch.buffers.items():
+                self._break_buffer(key, buffer)
+            for message_id in lost_ids:
+                self._on_lost(message_id, StopReason.LOG_LOST)
             return
         self.round_trips += 1
         self.frames_written += count
         STREAM_LOG_LAG.observe(time.monotonic() - batch.since)  # its oldest frame's wait
         self._publish_counts()
-        lost: set[str] = set()
+        if not fenced:  # nearly always: every answer here is still this process's
+            for buffer in batch.buffers.values():
+                buffer.logged_through()
+            return
+        lost: list[uuid.UUID] = []
         for raw in fenced:
-            lost.add(log_key(raw.decode() if isinstance(raw, bytes) else raw))
-        for key, pending in batch.answers.items():
-            if key in lost:
-                self._break(key, pending)
-            elif pending.buffer is not None:
-                pending.buffer.show_through(pending.first_seq + len(pending.frames) - 1)
-        for key in lost:
-            self._on_lost(batch.answers[key].message_id, StopReason.OWNER_LOST)
+            key = log_key(raw.decode() if isinstance(raw, bytes) else raw)
+            queued = batch.answers.get(key)
+            if queued is not None:
+                self._break(key, queued.message_id, ended=queued.ends)
+                lost.append(queued.message_id)
+            elif (fenced_buffer := batch.buffers.get(key)) is not None:
+                self._break_buffer(key, fenced_buffer)
+                lost.append(fenced_buffer.message_id)
+        for buffer in batch.buffers.values():
+            if buffer.logging:  # not fenced just now
+                buffer.logged_through()
+        for message_id in lost:
+            self._on_lost(message_id, StopReason.OWNER_LOST)
 
     def _publish_counts(self) -> None:
         """Add the writes and frames since the last time to the metrics: at most once a second
@@ -343,77 +374,104 @@ class StreamLog:
         lock and writes to a file mapping: the two counts and the lag were an eighth of a
         write's cost.)"""
         now = time.monotonic()
-        if self._pending.answers and now - self._published_at < 1.0:
+        if self._pending and now - self._published_at < 1.0:
             return
         self._published_at = now
         STREAM_LOG_ROUND_TRIPS.inc(self.round_trips - self._published[0])
         STREAM_LOG_FRAMES.inc(self.frames_written - self._published[1])
         self._published = (self.round_trips, self.frames_written)
 
-    def _break(self, key: str, pending: _Pending) -> None:
+    def _break(self, key: str, message_id: uuid.UUID, *, ended: bool) -> None:
+        """Write nothing more to a log of frames queued one by one (see `_break_buffer`)."""
+        if ended:  # the run ended in this batch (a later Continue starts a fresh log)
+            return
+        queued = self._pending.answers.pop(key, None)  # written after this, they leave a hole
+        if queued is not None and queued.ends:  # its end is queued already: nothing more comes
+            return
+        self._broken[key] = message_id  # until its end is queued (mark_terminal)
+
+    def _break_buffer(self, key: str, buffer: LoggedBuffer) -> None:
         """Write nothing more to the answer's log: its frames here were not written (Redis
         failed), or must not be (another process owns the answer now). Its readers here see
         every frame from now on, its end included; a reader elsewhere sees the log's end."""
-        if pending.buffer is not None:
-            pending.buffer.stop_logging()
-        if pending.ends:  # the run ended in this batch (a later Continue starts a fresh log)
-            return
-        queued = self._pending.answers.pop(key, None)  # written after this, they leave a hole
-        if queued is not None:
-            if queued.buffer is not None:
-                queued.buffer.stop_logging()
-            if queued.ends:  # its end is queued already: nothing more of this run will come
-                return
-        self._broken[key] = pending.message_id  # until its end is appended (mark_terminal)
+        buffer.stop_logging()
+        self._pending.buffers.pop(key, None)  # written after this, they would leave a hole
+        if not buffer.closed:
+            self._broken[key] = buffer.message_id  # until its end is appended (buffer_ended)
 
 
 class LoggedBuffer(InMemoryStreamBuffer):
-    """A stream buffer whose frames also go to the answer's log, for readers anywhere."""
+    """A stream buffer whose frames also go to the answer's log, for readers anywhere.
 
-    __slots__ = ("_log", "_message_id", "_key", "_logging", "_logged")
+    A frame costs the log one check: the first frame after a write notes the buffer with the
+    writer, which takes every frame since then when it writes.
+    """
+
+    __slots__ = ("_log", "message_id", "_key", "_noted", "_queued", "_show_limit")
 
     def __init__(self, stream_log: StreamLog, message_id: uuid.UUID, first_seq: int = 0) -> None:
         super().__init__(first_seq)
         self._log = stream_log
-        self._message_id = message_id
+        self.message_id = message_id
         self._key = log_key(message_id)
-        self._logging = True
-        # How many of the frames the log holds (from the first).
-        self._logged = 0
+        # Its frames are in the writer's next write already; always, once it stops logging.
+        self._noted = False
+        # How many of the frames (from the first) were handed to writes.
+        self._queued = 0
+        # How many frames readers may have: those within the lead of the log's end (all of them
+        # once it stops logging).
+        self._show_limit = UNLOGGED_LEAD
 
     def append(self, frame: bytes) -> int:
-        if not self._logging:
-            return super().append(frame)
-        if len(self._frames) < self._logged + UNLOGGED_LEAD:
-            seq = super().append(frame)  # shown at once, as in the embedded mode
-        else:
-            seq = self._store(frame)  # shown once the log catches up (show_through)
-        starts = seq == self._first_seq
-        self._log.enqueue(self._key, self._message_id, seq, frame, starts=starts, buffer=self)
-        return seq
+        # InMemoryStreamBuffer.append with the log's part inlined: this runs for every frame.
+        if self._closed:
+            raise RuntimeError("append to a closed stream buffer")
+        frames = self._frames
+        frames.append(frame)
+        count = len(frames)
+        if not self._noted:
+            self._noted = True
+            self._log.note(self._key, self)
+        if count <= self._show_limit and not self._flush_due:
+            if self._waiting:  # before the loop looks for I/O again: no added latency
+                self._flush_due = True
+                asyncio.get_running_loop().call_soon(self._flush)
+            else:  # readers not waiting read it when they run
+                self._shown = count
+        return self._first_seq + count - 1
 
     def _flush(self) -> None:
         self._flush_due = False
-        self._show(self._showable())
+        self._show(min(len(self._frames), self._show_limit))
 
-    def _showable(self) -> int:
-        """How many frames readers may have: those within the lead of the log's end."""
-        if not self._logging:
-            return len(self._frames)
-        return min(len(self._frames), self._logged + UNLOGGED_LEAD)
+    @property
+    def logging(self) -> bool:
+        return self._show_limit != sys.maxsize
 
-    def show_through(self, seq: int) -> None:
-        """The log holds the frames up to `seq`."""
-        self._logged = seq + 1 - self._first_seq
-        self._show(self._showable())
+    def take_unlogged(self) -> tuple[int, list[bytes], str]:
+        """The frames since the last write, handed to a write now: the seq of the first, the
+        frames, and the script's flags (a run's start first, its terminal event last)."""
+        first = self._queued
+        frames = self._frames
+        self._queued = len(frames)
+        self._noted = False
+        return self._first_seq + first, frames[first:], _flags(first == 0, self._closed)
+
+    def logged_through(self) -> None:
+        """The log holds every frame handed to a write so far."""
+        limit = self._show_limit = self._queued + UNLOGGED_LEAD
+        count = len(self._frames)
+        if self._shown < count:  # frames held back: the log caught up with them
+            self._show(min(count, limit))
 
     def stop_logging(self) -> None:
         """The log takes nothing more of this answer: show every frame, now and from now on."""
-        self._logging = False
+        self._noted = True
+        self._show_limit = sys.maxsize
         self._show(len(self._frames))
 
     def close(self) -> None:
-        self._log.mark_terminal(self._key)
+        self._log.buffer_ended(self._key, self.message_id)
         super().close()
 
 
