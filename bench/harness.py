@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,7 @@ class Harness:
         self.app_dir = ""
         self.run_tag = uuid.uuid4().hex[:8]
         self.counter = 0
+        self._counting = threading.Lock()  # (e) runs two servers' clients at once
 
     def chatstream_env(self, chunks: int, delay_s: float, **extra: str) -> dict[str, str]:
         return {
@@ -164,9 +166,11 @@ class Harness:
         """Unique request paths (same length for both servers), streams spread over the users."""
         message = urllib.parse.quote("Benchmark: tell me something.")
         out = []
+        with self._counting:
+            first = self.counter + 1
+            self.counter += n
         for i in range(n):
-            self.counter += 1
-            cmid = f"bench-{self.run_tag}-{self.counter:07d}"
+            cmid = f"bench-{self.run_tag}-{first + i:07d}"
             token = self.tokens[i % len(self.tokens)]
             out.append(
                 f"/api/v1/chat/stream?message={message}&client_message_id={cmid}&token={token}"

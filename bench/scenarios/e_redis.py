@@ -2,13 +2,16 @@
 
 Three servers with the same scripted answer: ChatStream without Redis (the in-memory mode),
 ChatStream with REDIS_URL (every frame also goes to the answer's stream log), and the baseline.
-The same paced load runs on each, in rounds that rotate which server goes first; every ratio
-pairs two runs of the same round. The Redis server's round trips and frames come from its
-/metrics, before and after each run.
+The same paced load runs on each, in rounds. In each round the two ChatStream servers run at
+the same time, each with its own client, and the baseline before or after them: the Redis ÷
+in-memory ratios compare two servers over the same seconds of the same machine, whose speed
+moved by a fifth from one 7-second run to the next. The Redis server's round trips and frames
+come from its /metrics, before and after each run.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from common import log
@@ -52,10 +55,14 @@ def stream_log_figures(before: dict[str, float], after: dict[str, float]) -> dic
     }
 
 
-def run_e_once(h: Harness, name: str, server: Server, store: BenchRedis) -> dict[str, Any]:
+def run_e_once(
+    h: Harness, name: str, server: Server, store: BenchRedis | None
+) -> dict[str, Any]:
+    """One server's run; `store` given, the Redis server's CPU meanwhile too (with the pair at
+    once, that of the Redis-mode run only: the in-memory one makes no Redis calls)."""
     s = h.sizes
     before = server.metrics() if name == "redis" else {}
-    redis_cpu0 = store.cpu_s()
+    redis_cpu0 = store.cpu_s() if store is not None else None
     with Watch() as machine:
         r = run_paced(
             h,
@@ -66,50 +73,66 @@ def run_e_once(h: Harness, name: str, server: Server, store: BenchRedis) -> dict
             ramp_s=s.e_ramp_s,
             clients=1,
         )
-    redis_cpu1 = store.cpu_s()
+    redis_cpu1 = store.cpu_s() if store is not None else None
     r["machine"] = machine.state
-    # The whole Redis server's CPU meanwhile, every client's: during the in-memory and baseline
-    # runs it shows what the rest of the machine asks of it.
+    # The whole Redis server's CPU meanwhile, every client's.
     r["redis_server_cpu_s"] = (
         redis_cpu1 - redis_cpu0 if redis_cpu0 is not None and redis_cpu1 is not None else None
     )
-    if name == "redis":
+    if name == "redis" and store is not None:
         r["stream_log"] = stream_log_figures(before, server.metrics())
         r["stream_log"]["redis_memory"] = store.log_memory()
     return r
+
+
+def log_e_run(rnd: int, name: str, r: dict[str, Any]) -> None:
+    d = r["delay_ms"]
+    extra = ""
+    if "stream_log" in r:
+        sl = r["stream_log"]
+        extra = (
+            f"; {fmt(sl['round_trips_per_chunk'], '.3f')} round trips per chunk, "
+            f"log lag p99 {fmt(sl['lag_ms']['p99'])} ms"
+        )
+    log(
+        f"  e round {rnd + 1} {name:8s}: {r['completed']}/{r['streams']} complete, "
+        f"errors {r['error_count']}; {fmt(r['events_per_server_cpu_s'], ',.0f')} events "
+        f"per server CPU-s (server CPU {r['server_cpu_util']:.0%}); delay p50 "
+        f"{fmt(d['p50'])} p99 {fmt(d['p99'])} ms{extra}; {describe(r['machine'])}"
+    )
+    if r["errors"]:
+        log(f"    errors: {r['errors']}")
+
+
+def run_e_pair(h: Harness, servers: dict[str, Server], store: BenchRedis) -> list[dict[str, Any]]:
+    """The in-memory and the Redis server's runs, at the same time."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        memory = pool.submit(run_e_once, h, "memory", servers["memory"], None)
+        redis = pool.submit(run_e_once, h, "redis", servers["redis"], store)
+        return [memory.result(), redis.result()]
 
 
 def scenario_e(h: Harness, servers: dict[str, Server], store: BenchRedis) -> dict[str, Any]:
     s = h.sizes
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in NAMES}
     for rnd in range(s.e_rounds):
-        order = NAMES[rnd % 3 :] + NAMES[: rnd % 3]  # each server goes first once in 3 rounds
-        for name in order:
-            r = run_e_once(h, name, servers[name], store)
-            runs[name].append(r)
-            d = r["delay_ms"]
-            extra = ""
-            if "stream_log" in r:
-                sl = r["stream_log"]
-                extra = (
-                    f"; {fmt(sl['round_trips_per_chunk'], '.3f')} round trips per chunk, "
-                    f"log lag p99 {fmt(sl['lag_ms']['p99'])} ms"
-                )
-            log(
-                f"  e round {rnd + 1} {name:8s}: {r['completed']}/{r['streams']} complete, "
-                f"errors {r['error_count']}; {fmt(r['events_per_server_cpu_s'], ',.0f')} events "
-                f"per server CPU-s (server CPU {r['server_cpu_util']:.0%}); delay p50 "
-                f"{fmt(d['p50'])} p99 {fmt(d['p99'])} ms{extra}; {describe(r['machine'])}"
-            )
-            if r["errors"]:
-                log(f"    errors: {r['errors']}")
+        # The pair and the baseline take turns going first.
+        steps = [("memory", "redis"), ("baseline",)]
+        for step in steps if rnd % 2 == 0 else steps[::-1]:
+            if step == ("baseline",):
+                done = [run_e_once(h, "baseline", servers["baseline"], None)]
+            else:
+                done = run_e_pair(h, servers, store)
+            for name, r in zip(step, done, strict=True):
+                runs[name].append(r)
+                log_e_run(rnd, name, r)
 
     def figure(name: str, key: str, q: str | None = None) -> list[float | None]:
         return [r[key] if q is None else r[key][q] for r in runs[name]]
 
     def paired(a: str, b: str, key: str, q: str | None = None) -> dict[str, float | None]:
-        """The ratio a / b in each round (the two runs of one round are minutes apart at most),
-        as median, min and max over the rounds."""
+        """The ratio a / b in each round (the in-memory and Redis runs of a round at the same
+        time, the baseline's seconds before or after), as median, min and max over the rounds."""
         pairs = zip(figure(a, key, q), figure(b, key, q), strict=True)
         return spread([ratio(x, y) for x, y in pairs])
 
