@@ -248,6 +248,46 @@ async def test_the_writers_own_readers_run_ahead_of_the_log_by_the_lead_at_most(
         await _cleanup(redis, answer)
 
 
+async def test_frames_appended_while_a_write_is_in_flight_go_in_the_next_write(
+    redis: Redis,
+) -> None:
+    """The writer takes a buffer's frames from the buffer when it writes: those appended while
+    Redis has not answered yet (held here by CLIENT PAUSE) wait for the next write, none lost
+    and none written twice, and the terminal event still ends the log."""
+    process = Process(redis)
+    answer = uuid.uuid4()
+    frames = [process.frame(answer, seq) for seq in range(6)]
+    try:
+        await process.leases.claim(answer)
+        process.log.start()
+        buffer = process.log.buffer(answer)
+        await redis.execute_command("CLIENT", "PAUSE", 300, "WRITE")
+        buffer.append(frames[0])
+        async with asyncio.timeout(5):  # the write of frame 0 is sent, its reply held
+            while process.log.frames_written == 0 and not _writing(process.log):
+                await asyncio.sleep(0.005)
+        for frame in frames[1:]:
+            buffer.append(frame)
+            await asyncio.sleep(0.01)
+        buffer.close()
+        await process.log.flushed(answer)
+        await process.log.flushed(answer)  # the write after the one in flight
+        contents = await read_whole_log(redis, answer)
+        assert contents.ended and contents.last_seq == 5
+        assert contents.chunks == [f"w{seq} " for seq in range(6)]
+        assert await redis.xlen(log_key(answer)) == 6
+        assert process.log.round_trips == 2 and process.log.frames_written == 6
+        assert process.lost == []
+    finally:
+        await redis.execute_command("CLIENT", "UNPAUSE")
+        await process.log.close()
+        await _cleanup(redis, answer)
+
+
+def _writing(log: StreamLog) -> bool:
+    return log._in_flight is not None  # noqa: SLF001 - the test waits for a write in flight
+
+
 async def test_when_the_log_cannot_be_written_the_writers_readers_get_every_frame_and_the_end(
     redis: Redis,
 ) -> None:
