@@ -145,6 +145,8 @@ class StreamCluster:
 
     def release_when_written(self, message_id: uuid.UUID) -> None:
         """The answer's generation ended: once its terminal event is in the log, let go."""
+        if not self.leases.owns(message_id):
+            return  # nearly always: the log's terminal write lets go of the lease itself
         task = asyncio.ensure_future(self._release(message_id))
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)

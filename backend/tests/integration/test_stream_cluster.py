@@ -31,7 +31,15 @@ from app.streaming.events import ChunkEvent, StartEvent
 from app.streaming.generation import StopReason
 from app.streaming.leases import StreamLeases
 from app.streaming.manager import StreamManager
-from app.streaming.redis_log import READ_BLOCK_S, UNLOGGED_LEAD, StreamLog, last_entry, log_key
+from app.streaming.redis_log import (
+    LIVE_KEY,
+    OWNERS_KEY,
+    READ_BLOCK_S,
+    UNLOGGED_LEAD,
+    StreamLog,
+    last_entry,
+    log_key,
+)
 from app.streaming.sse import EventId, encode_chunk, encode_event
 from tests.fixtures.accounts import Account, new_account, stream_token
 from tests.fixtures.database import DbProbe, finished
@@ -390,6 +398,9 @@ async def _assert_recovered(logged: dict[uuid.UUID, str], redis: RedisTarget, ur
                 "internal",
                 text,
             )
+            # The survivor's terminal write let go of the lease: nobody owns an ended answer.
+            assert await checker.hget(OWNERS_KEY, str(answer)) is None
+            assert await checker.zscore(LIVE_KEY, str(answer)) is None
     finally:
         await checker.aclose()
 
