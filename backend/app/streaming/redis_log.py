@@ -90,30 +90,42 @@ def entry_seq(raw_id: bytes | str) -> int:
 
 
 # KEYS[1]: the owners hash, KEYS[2]: the live set, KEYS[3..]: one log per answer in the batch.
-# ARGV: owner token, cap, TTL in flight, TTL once ended; then per log: the seq of its first frame
-# in the batch, the frame count, flags ('s' the first frame starts a run, 't' the last one ends
-# it, '-' neither), and the frames. Entry ids follow from the seqs and the answer id from the
-# key, so a frame costs one argument. An answer's end also lets go of its lease. Returns the
-# ids of answers this process does not own (fenced: nothing of theirs was written).
+# ARGV: owner token, cap, TTL in flight, TTL once ended; the runs: per log, in KEYS' order, "<seq
+# of its first frame in the batch> <frame count> <flags>" ('s' the first frame starts a run, 't'
+# the last one ends it, '-' neither), separated by spaces; and every frame of the batch, in the
+# same order, joined. A frame is one SSE event, which ends at its only blank line, so the frames
+# are told apart without lengths: a write is a handful of arguments whatever its frames, where an
+# argument per frame cost this process a copy, an allocation and a formatted length each while
+# packing. Entry ids follow from the seqs and the answer id from the key. An answer's end also
+# lets go of its lease. Returns the ids of answers this process does not own (fenced: nothing
+# of theirs was written).
 _APPEND_SCRIPT = """
 local token, cap, live_ttl, done_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local runs, joined = ARGV[5], ARGV[6]
+local frames = {}
+local at = 1
+while at <= #joined do
+  local blank = string.find(joined, '\\n\\n', at, true)
+  if not blank then return redis.error_reply('ERR a frame does not end with a blank line') end
+  frames[#frames + 1] = string.sub(joined, at, blank + 1)
+  at = blank + 2
+end
 local skip = string.len('chatstream:log:')
-local at = 5
-local fenced = {}
-for i = 3, #KEYS do
+local i, n, fenced = 3, 0, {}
+for first, count, flags in string.gmatch(runs, '(%d+) (%d+) (%S+)') do
   local log = KEYS[i]
   local answer = string.sub(log, skip + 1)
-  local first, count, flags = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), ARGV[at + 2]
+  first, count = tonumber(first), tonumber(count)
   local ends = string.find(flags, 't', 1, true)
-  at = at + 3
+  i = i + 1
   if redis.call('HGET', KEYS[1], answer) == token then
     local last = count - 1
     for j = 0, last do
       local id = '0-' .. string.format('%d', first + j + 1)
       if ends and j == last then
-        redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', ARGV[at + j], 't', '1')
+        redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', frames[n + j + 1], 't', '1')
       else
-        redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', ARGV[at + j])
+        redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', frames[n + j + 1])
       end
     end
     if ends then
@@ -126,7 +138,7 @@ for i = 3, #KEYS do
   else
     table.insert(fenced, answer)
   end
-  at = at + count
+  n = n + count
 end
 return fenced
 """
@@ -314,21 +326,27 @@ class StreamLog:
 
     async def _write(self, batch: _Batch) -> None:
         keys: list[str] = [OWNERS_KEY, LIVE_KEY]
-        args: list[Arg] = [self._token, MAX_EVENTS, IN_FLIGHT_TTL_S, self._done_ttl_s]
-        count = 0
+        runs: list[str] = []
+        frames: list[bytes] = []
         for key, pending in batch.answers.items():
-            frames = pending.frames
             keys.append(key)
-            args += (pending.first_seq, len(frames), pending.flags)
-            args += frames
-            count += len(frames)
+            runs.append(f"{pending.first_seq} {len(pending.frames)} {pending.flags}")
+            frames += pending.frames
         # Taken now, before the first await: frames appended from here go in the next write.
         for key, buffer in batch.buffers.items():
-            first_seq, frames, flags = buffer.take_unlogged()
+            first_seq, taken, flags = buffer.take_unlogged()
             keys.append(key)
-            args += (first_seq, len(frames), flags)
-            args += frames
-            count += len(frames)
+            runs.append(f"{first_seq} {len(taken)} {flags}")
+            frames += taken
+        count = len(frames)
+        args: list[Arg] = [
+            self._token,
+            MAX_EVENTS,
+            IN_FLIGHT_TTL_S,
+            self._done_ttl_s,
+            " ".join(runs),
+            b"".join(frames),
+        ]
         try:
             fenced = await self._append.call(keys, args)
         except Exception as exc:  # Redis away, or anything else: these answers cannot go on

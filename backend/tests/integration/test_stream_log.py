@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
+from app.streaming.events import CompleteEvent
 from app.streaming.generation import StopReason
 from app.streaming.leases import LIVE_KEY, StreamLeases
 from app.streaming.redis_log import (
@@ -21,7 +22,7 @@ from app.streaming.redis_log import (
     log_key,
     read_whole_log,
 )
-from app.streaming.sse import encode_chunk
+from app.streaming.sse import encode_chunk, encode_event, encode_start
 from tests.fixtures.rate_limits import RedisTarget, redis_target
 
 pytestmark = pytest.mark.asyncio
@@ -103,6 +104,69 @@ async def test_frames_of_many_answers_go_in_few_round_trips(redis: Redis) -> Non
         assert process.lost == []
     finally:
         await _cleanup(redis, *answers)
+
+
+async def test_every_frame_is_logged_byte_for_byte_whatever_its_text(redis: Redis) -> None:
+    """A write sends its frames joined, told apart by the blank line that ends each event: text
+    with blank lines, CRs, separators or nothing in it must come back exactly as appended."""
+    process = Process(redis)
+    process.log.start()
+    answers = [uuid.uuid4() for _ in range(3)]
+    texts = ["", "\n\n", "a\r\n\r\nb", "\\n\\n", "data: x\n\nid: y", "é✓ " * 500, " "]
+    try:
+        appended: dict[uuid.UUID, list[bytes]] = {answer: [] for answer in answers}
+        buffers = []
+        for answer in answers:
+            await process.leases.claim(answer)
+            buffers.append(process.log.buffer(answer))
+        for answer, buffer in zip(answers, buffers, strict=True):
+            frames = [encode_start(answer, 0, uuid.uuid4(), uuid.uuid4())]
+            frames += [
+                encode_chunk(f"id: {answer}:", seq, text, seq - 1)
+                for seq, text in enumerate(texts, start=1)
+            ]
+            done = CompleteEvent(
+                message_id=str(answer), conversation_id="c", chunks=7, finish_reason="stop"
+            )
+            frames.append(encode_event(answer, len(frames), done))
+            for frame in frames:  # every answer's frames in one write
+                buffer.append(frame)
+            buffer.close()
+            appended[answer] = frames
+        await process.log.flushed(answers[-1])
+        assert process.log.round_trips == 1
+        for answer in answers:
+            entries = await redis.xrange(log_key(answer))
+            assert [fields[b"f"] for _, fields in entries] == appended[answer]
+            assert [b"t" in fields for _, fields in entries] == [False] * 8 + [True]
+            contents = await read_whole_log(redis, answer)
+            assert contents.has_start and contents.ended and contents.chunks == texts
+        assert process.lost == []
+    finally:
+        await process.log.close()
+        await _cleanup(redis, *answers)
+
+
+async def test_a_write_with_a_frame_that_is_no_whole_event_stores_nothing(redis: Redis) -> None:
+    """The script checks the whole write before storing any of it: a frame without its blank
+    line would shift every later frame to the wrong answer. The answers are lost, not mixed."""
+    process = Process(redis)
+    process.log.start()
+    good, bad = uuid.uuid4(), uuid.uuid4()
+    try:
+        for answer in (good, bad):
+            await process.leases.claim(answer)
+        process.log.buffer(good).append(process.frame(good, 0))
+        process.log.buffer(bad).append(b"id: x:0\ndata: {}\n")
+        await process.log.flushed(bad)
+        assert sorted(process.lost) == sorted(
+            [(good, StopReason.LOG_LOST), (bad, StopReason.LOG_LOST)]
+        )
+        assert await redis.xlen(log_key(good)) == 0
+        assert await redis.xlen(log_key(bad)) == 0
+    finally:
+        await process.log.close()
+        await _cleanup(redis, good, bad)
 
 
 async def test_an_unfinished_log_expires_within_a_day(redis: Redis) -> None:
