@@ -334,10 +334,8 @@ class StreamLog:
             frames += pending.frames
         # Taken now, before the first await: frames appended from here go in the next write.
         for key, buffer in batch.buffers.items():
-            first_seq, taken, flags = buffer.take_unlogged()
             keys.append(key)
-            runs.append(f"{first_seq} {len(taken)} {flags}")
-            frames += taken
+            runs.append(buffer.take_unlogged(frames))
         count = len(frames)
         args: list[Arg] = [
             self._token,
@@ -466,14 +464,16 @@ class LoggedBuffer(InMemoryStreamBuffer):
     def logging(self) -> bool:
         return self._show_limit != sys.maxsize
 
-    def take_unlogged(self) -> tuple[int, list[bytes], str]:
-        """The frames since the last write, handed to a write now: the seq of the first, the
-        frames, and the script's flags (a run's start first, its terminal event last)."""
+    def take_unlogged(self, frames: list[bytes]) -> str:
+        """Hand the frames since the last write to a write now: added to `frames`. Returns
+        their run as the script reads it: the seq of the first, the count, the flags (a run's
+        start first, its terminal event last)."""
         first = self._queued
-        frames = self._frames
-        self._queued = len(frames)
+        own = self._frames
+        count = self._queued = len(own)
         self._noted = False
-        return self._first_seq + first, frames[first:], _flags(first == 0, self._closed)
+        frames += own[first:]
+        return f"{self._first_seq + first} {count - first} {_flags(first == 0, self._closed)}"
 
     def logged_through(self) -> None:
         """The log holds every frame handed to a write so far."""
