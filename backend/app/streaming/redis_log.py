@@ -94,7 +94,8 @@ def entry_seq(raw_id: bytes | str) -> int:
 # of its first frame in the batch> <frame count> <flags>" ('s' the first frame starts a run, 't'
 # the last one ends it, '-' neither), separated by spaces; and every frame of the batch, in the
 # same order, joined. A frame is one SSE event, which ends at its only blank line, so the frames
-# are told apart without lengths: a write is a handful of arguments whatever its frames, where an
+# are told apart without lengths (and the write is refused whole, before anything is stored, if
+# they do not add up to the runs): a write is a handful of arguments whatever its frames, where an
 # argument per frame cost this process a copy, an allocation and a formatted length each while
 # packing. Entry ids follow from the seqs and the answer id from the key. An answer's end also
 # lets go of its lease. Returns the ids of answers this process does not own (fenced: nothing
@@ -109,6 +110,13 @@ while at <= #joined do
   if not blank then return redis.error_reply('ERR a frame does not end with a blank line') end
   frames[#frames + 1] = string.sub(joined, at, blank + 1)
   at = blank + 2
+end
+local runs_count, frames_count = 0, 0
+for count in string.gmatch(runs, '%d+ (%d+) %S+') do
+  runs_count, frames_count = runs_count + 1, frames_count + tonumber(count)
+end
+if runs_count ~= #KEYS - 2 or frames_count ~= #frames then
+  return redis.error_reply('ERR the runs do not match the logs and frames of the write')
 end
 local skip = string.len('chatstream:log:')
 local i, n, fenced = 3, 0, {}

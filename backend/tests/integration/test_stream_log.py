@@ -149,24 +149,25 @@ async def test_every_frame_is_logged_byte_for_byte_whatever_its_text(redis: Redi
 
 async def test_a_write_with_a_frame_that_is_no_whole_event_stores_nothing(redis: Redis) -> None:
     """The script checks the whole write before storing any of it: a frame without its blank
-    line would shift every later frame to the wrong answer. The answers are lost, not mixed."""
-    process = Process(redis)
-    process.log.start()
-    good, bad = uuid.uuid4(), uuid.uuid4()
-    try:
-        for answer in (good, bad):
-            await process.leases.claim(answer)
-        process.log.buffer(good).append(process.frame(good, 0))
-        process.log.buffer(bad).append(b"id: x:0\ndata: {}\n")
-        await process.log.flushed(bad)
-        assert sorted(process.lost) == sorted(
-            [(good, StopReason.LOG_LOST), (bad, StopReason.LOG_LOST)]
-        )
-        assert await redis.xlen(log_key(good)) == 0
-        assert await redis.xlen(log_key(bad)) == 0
-    finally:
-        await process.log.close()
-        await _cleanup(redis, good, bad)
+    line would run into the next one and shift every later frame to the wrong entry, or the
+    wrong answer. The answers of that write are lost, none is stored wrong."""
+    for bad_at in (0, 1, 2):  # the bad frame first, between two others, last
+        process = Process(redis)
+        process.log.start()
+        answers = [uuid.uuid4() for _ in range(3)]
+        try:
+            for answer in answers:
+                await process.leases.claim(answer)
+            for index, answer in enumerate(answers):
+                frame = b"id: x:0\ndata: {}\n" if index == bad_at else process.frame(answer, 0)
+                process.log.buffer(answer).append(frame)
+            await process.log.flushed(answers[-1])
+            assert sorted(process.lost) == sorted((a, StopReason.LOG_LOST) for a in answers)
+            for answer in answers:
+                assert await redis.xlen(log_key(answer)) == 0
+        finally:
+            await process.log.close()
+            await _cleanup(redis, *answers)
 
 
 async def test_an_unfinished_log_expires_within_a_day(redis: Redis) -> None:
