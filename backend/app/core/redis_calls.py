@@ -35,8 +35,9 @@ Arg = bytes | str | int | float
 
 def pack_command(*args: Arg) -> bytes:
     """The RESP encoding of a command: an array of bulk strings (str as UTF-8, numbers as
-    their decimal text). Packed in C by hiredis: a stream log write of 40 answers' frames took
-    77 µs packed by a loop in Python, 35 µs here."""
+    their decimal text). Packed in C by hiredis, twice as fast as a loop in Python; it copies
+    each argument into an allocation of its own, so a call with many pieces of data should
+    pass them joined (as the stream log's writes do, app/streaming/redis_log.py)."""
     # hiredis's stub types the argument as a tuple of one, and leaves the result untyped.
     packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]
     return packed
