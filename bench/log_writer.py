@@ -29,22 +29,30 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import ROOT, log
 from machine import Watch, describe
 from redis_store import DEFAULT_REDIS_URL
 
+if TYPE_CHECKING:  # the back end is imported in the child processes only
+    from app.streaming.buffer import StreamBuffer
+
 ROLES = ("plain", "log")
 
 
-async def _paced(buffer: object, message_id: uuid.UUID, rate: float, stop_at: float) -> None:
+async def _paced(
+    delay_s: float, buffer: StreamBuffer, message_id: uuid.UUID, rate: float, stop_at: float
+) -> None:
+    """One answer: a chunk frame `rate` times a second from `delay_s` on, until `stop_at`."""
     from app.streaming.sse import encode_chunk
 
+    await asyncio.sleep(delay_s)
     loop = asyncio.get_running_loop()
     prefix = f"id: {message_id}:"
     seq = 0
     while loop.time() < stop_at:
-        buffer.append(encode_chunk(prefix, seq, "a word ", seq))  # type: ignore[attr-defined]
+        buffer.append(encode_chunk(prefix, seq, "a word ", seq))
         seq += 1
         await asyncio.sleep(1 / rate)
 
@@ -63,12 +71,14 @@ async def _run_role(role: str, args: argparse.Namespace) -> dict[str, float]:
     ids = [uuid.uuid4() for _ in range(args.answers)]
     if role == "log":  # owned by this process, as claimed when each answer starts
         await redis.hset(OWNERS_KEY, mapping={str(i): token for i in ids})
-    buffers = [stream_log.buffer(i) if role == "log" else InMemoryStreamBuffer() for i in ids]
+    buffers: list[StreamBuffer] = [
+        stream_log.buffer(i) if role == "log" else InMemoryStreamBuffer() for i in ids
+    ]
     loop = asyncio.get_running_loop()
     started_cpu, started = time.process_time(), loop.time()
     spread = 1 / args.rate / args.answers
     answers = [
-        _paced_after(k * spread, buffer, i, args.rate, started + args.seconds)
+        _paced(k * spread, buffer, i, args.rate, started + args.seconds)
         for k, (buffer, i) in enumerate(zip(buffers, ids, strict=True))
     ]
     await asyncio.gather(*answers)
@@ -84,13 +94,6 @@ async def _run_role(role: str, args: argparse.Namespace) -> dict[str, float]:
         "frames": frames,
         "writes": stream_log.round_trips,
     }
-
-
-async def _paced_after(
-    delay_s: float, buffer: object, message_id: uuid.UUID, rate: float, stop_at: float
-) -> None:
-    await asyncio.sleep(delay_s)
-    await _paced(buffer, message_id, rate, stop_at)
 
 
 def _child(role: str, args: argparse.Namespace) -> None:
