@@ -46,6 +46,14 @@ def capacity(search: dict[str, Any]) -> str:
     return f"{search['capacity']}{'+' if search['capacity_is_lower_bound'] else ''}"
 
 
+def machine_cores(search: dict[str, Any]) -> str:
+    """`1.51 of 2 cores` taken at a search's capacity (its probe's server, clients, Redis)."""
+    cpu = search.get("machine_cpu_at_capacity")
+    if not cpu:
+        return "-"
+    return f"{cpu['cores']:.2f} of {cpu['machine_cores']}"
+
+
 def probe_lines(letter: str, names: tuple[str, ...], x: dict[str, Any] | None) -> list[str]:
     """Every probe of a capacity search, (g) or (h), with the machine's state meanwhile."""
     if not x or "skipped" in x:
@@ -127,6 +135,7 @@ def table(results: dict[str, Any]) -> str:
             "    server CPU at capacity (of one core)",
             *pair(cs["server_cpu_util_at_capacity"], bl["server_cpu_util_at_capacity"], ".0%"),
         )
+        row("    machine CPU at capacity: server + clients", machine_cores(cs), machine_cores(bl))
         row(
             "    probes, search time (s)",
             f"{len(cs['probes'])}, {cs['search_s']:.0f}",
@@ -166,6 +175,10 @@ def table(results: dict[str, Any]) -> str:
                 f"{len(two['probes'])}, {two['search_s']:.0f}",
                 f"{len(one['probes'])}, {one['search_s']:.0f}",
             ),
+        )
+        row(
+            "    machine CPU at capacity: server + clients + Redis",
+            both(machine_cores(two), machine_cores(one)),
         )
     b = results.get("b")
     if b:

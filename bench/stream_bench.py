@@ -305,7 +305,7 @@ def main() -> int:
                 f"(h) capacity with Redis ({store.url}): `serve --workers 2` against one process, "
                 f"paced streams of {sizes.g_chunks} chunks at {1 / sizes.g_interval_s:g}/s"
             )
-            results["h"] = scenario_h(h, *h_servers, store.url)
+            results["h"] = scenario_h(h, *h_servers, store)
             stop_all(list(h_servers))
         if "f" in scenarios and store is not None:
             log(

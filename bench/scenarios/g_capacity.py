@@ -16,6 +16,7 @@ process.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 from common import log
 from harness import Harness
 from machine import Watch, describe
+from redis_store import BenchRedis
 from servers import Server
 from sizes import G_P99_BOUND_MS, G_PEAK_SHARE, TARGETS, Sizes
 from stats import fmt, ratio
@@ -100,9 +102,13 @@ class Search:
             self.next_streams = (self.passed + self.failed) // 2
 
 
-def probe(h: Harness, server: Server, streams: int) -> dict[str, Any]:
+def probe(
+    h: Harness, server: Server, streams: int, store: BenchRedis | None = None
+) -> dict[str, Any]:
+    """One probe of `streams`; with `store`, the Redis server's CPU meanwhile too."""
     s = h.sizes
     ramp = ramp_for(s, streams)
+    redis_cpu0 = store.cpu_s() if store is not None else None
     with Watch() as machine:
         r = run_paced(
             h,
@@ -113,6 +119,12 @@ def probe(h: Harness, server: Server, streams: int) -> dict[str, Any]:
             ramp_s=ramp,
             clients=min(3, math.ceil(streams / STREAMS_PER_CLIENT)),
         )
+    redis_cpu1 = store.cpu_s() if store is not None else None
+    redis_cpu_util = (
+        (redis_cpu1 - redis_cpu0) / r["elapsed_s"]
+        if redis_cpu0 is not None and redis_cpu1 is not None and r["elapsed_s"] > 0
+        else None
+    )
     p99 = r["delay_ms"]["p99"]
     why = []
     if r["completed"] < streams:
@@ -138,6 +150,7 @@ def probe(h: Harness, server: Server, streams: int) -> dict[str, Any]:
         "opens_per_s": r["opens_per_s"],
         "server_cpu_util": r["server_cpu_util"],
         "client_cpu_util": r["client_cpu_util"],
+        "redis_cpu_util": redis_cpu_util,  # the whole Redis server's, of one core
         "events_per_server_cpu_s": r["events_per_server_cpu_s"],
         "gc": r["gc"],
         "machine": machine.state,
@@ -162,8 +175,11 @@ def settle(server: Server, idle: dict[str, Any]) -> dict[str, Any]:
     return {"settled": settled, "waited_s": waited}
 
 
-def search_capacities(h: Harness, letter: str, servers: dict[str, Server]) -> dict[str, Any]:
-    """Each server's capacity, the servers' probes alternating (who goes first too)."""
+def search_capacities(
+    h: Harness, letter: str, servers: dict[str, Server], store: BenchRedis | None = None
+) -> dict[str, Any]:
+    """Each server's capacity, the servers' probes alternating (who goes first too); with
+    `store`, each probe also measures the Redis server's CPU."""
     s = h.sizes
     searches = [Search(name, server, s, s.g_start_streams) for name, server in servers.items()]
     idle = {search.name: search.server.snapshot() for search in searches}
@@ -177,7 +193,7 @@ def search_capacities(h: Harness, letter: str, servers: dict[str, Server]) -> di
                 continue
             ran = True
             began = time.monotonic()
-            result = probe(h, search.server, streams)
+            result = probe(h, search.server, streams, store)
             result["repeat"] = search.repeating == streams
             result["settle"] = settle(search.server, idle[search.name])
             search.probes.append(result)
@@ -191,7 +207,7 @@ def search_capacities(h: Harness, letter: str, servers: dict[str, Server]) -> di
                 f"{result['completed']}/{streams} complete, "
                 f"peak {result['peak_concurrent_streams']} open; "
                 f"delay p50 {fmt(d['p50'])} p99 {fmt(d['p99'])} ms; "
-                f"server CPU {result['server_cpu_util']:.0%}; {describe(result['machine'])}"
+                f"CPU: server {cpu_split(result)}; {describe(result['machine'])}"
             )
         if not ran:
             break
@@ -205,16 +221,14 @@ def search_capacities(h: Harness, letter: str, servers: dict[str, Server]) -> di
     }
     for search in searches:
         search.due()  # records why the search stopped, if it stopped on a limit
+        at_capacity = next(
+            (p for p in reversed(search.probes) if p["carried"] and p["streams"] == search.passed),
+            None,
+        )
         out[search.name] = {
             "capacity": search.passed or 0,
-            "server_cpu_util_at_capacity": next(
-                (
-                    p["server_cpu_util"]
-                    for p in reversed(search.probes)
-                    if p["carried"] and p["streams"] == search.passed
-                ),
-                None,
-            ),
+            "server_cpu_util_at_capacity": at_capacity and at_capacity["server_cpu_util"],
+            "machine_cpu_at_capacity": at_capacity and machine_cpu(at_capacity),
             # No probe failed: the search stopped on a limit first, so the capacity is at least
             # this (and the ratio against it is only as good).
             "capacity_is_lower_bound": search.failed is None,
@@ -229,6 +243,24 @@ def search_capacities(h: Harness, letter: str, servers: dict[str, Server]) -> di
             f"{len(search.probes)} probes, {search.spent_s:.0f} s)"
         )
     return out
+
+
+def cpu_split(p: dict[str, Any]) -> str:
+    """A probe's CPU, of one core: the server's, its clients', Redis's if measured."""
+    text = f"{p['server_cpu_util']:.0%}, clients {p['client_cpu_util']:.0%}"
+    if p.get("redis_cpu_util") is not None:
+        text += f", Redis {p['redis_cpu_util']:.0%}"
+    return text
+
+
+def machine_cpu(p: dict[str, Any]) -> dict[str, Any]:
+    """What a probe took of the machine, in cores: the server, its clients, Redis if measured,
+    in all, and the machine's cores. All of them share those cores: a server that stops at the
+    latency bound with the machine nearly full is held back by the machine, not by itself."""
+    parts = {"server": p["server_cpu_util"], "clients": p["client_cpu_util"]}
+    if p.get("redis_cpu_util") is not None:
+        parts["redis"] = p["redis_cpu_util"]
+    return {**parts, "cores": sum(parts.values()), "machine_cores": os.cpu_count() or 1}
 
 
 def compare(out: dict[str, Any], top: str, bottom: str, target: float) -> None:
@@ -246,10 +278,10 @@ def scenario_g(h: Harness, cs: Server, bl: Server) -> dict[str, Any]:
     return out
 
 
-def scenario_h(h: Harness, one: Server, two: Server, redis_url: str) -> dict[str, Any]:
+def scenario_h(h: Harness, one: Server, two: Server, store: BenchRedis) -> dict[str, Any]:
     """(g)'s search for ChatStream in the scaled mode (REDIS_URL), `serve --workers 2` against
     one process."""
-    out = search_capacities(h, "h", {"one_process": one, "two_workers": two})
-    out["redis_url"] = redis_url
+    out = search_capacities(h, "h", {"one_process": one, "two_workers": two}, store)
+    out["redis_url"] = store.url
     compare(out, "two_workers", "one_process", TARGETS["h_workers_ratio"])
     return out
