@@ -47,7 +47,7 @@ def capacity(search: dict[str, Any]) -> str:
 
 
 def machine_cores(search: dict[str, Any]) -> str:
-    """`1.51 of 2 cores` taken at a search's capacity (its probe's server, clients, Redis)."""
+    """`1.51 of 2`: the cores a search's capacity probe took (server, clients, Redis)."""
     cpu = search.get("machine_cpu_at_capacity")
     if not cpu:
         return "-"
