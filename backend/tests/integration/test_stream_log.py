@@ -62,6 +62,11 @@ class Process:
     def _on_lost(self, message_id: uuid.UUID, reason: StopReason) -> None:
         self.lost.append((message_id, reason))
 
+    async def claim(self, answers: list[uuid.UUID]) -> None:
+        """Own each answer, as a process does before its first frame."""
+        for answer in answers:
+            await self.leases.claim(answer)
+
     def frame(self, message_id: uuid.UUID, seq: int) -> bytes:
         return encode_chunk(f"id: {message_id}:", seq, f"w{seq} ", seq - 1)
 
@@ -78,8 +83,7 @@ async def test_frames_of_many_answers_go_in_few_round_trips(redis: Redis) -> Non
     process.log.start()
     answers = [uuid.uuid4() for _ in range(50)]
     try:
-        for answer in answers:
-            await process.leases.claim(answer)
+        await process.claim(answers)
         buffers = [process.log.buffer(answer) for answer in answers]
         for seq in range(20):
             for answer, buffer in zip(answers, buffers, strict=True):
@@ -115,10 +119,8 @@ async def test_every_frame_is_logged_byte_for_byte_whatever_its_text(redis: Redi
     texts = ["", "\n\n", "a\r\n\r\nb", "\\n\\n", "data: x\n\nid: y", "é✓ " * 500, " "]
     try:
         appended: dict[uuid.UUID, list[bytes]] = {answer: [] for answer in answers}
-        buffers = []
-        for answer in answers:
-            await process.leases.claim(answer)
-            buffers.append(process.log.buffer(answer))
+        await process.claim(answers)
+        buffers = [process.log.buffer(answer) for answer in answers]
         for answer, buffer in zip(answers, buffers, strict=True):
             frames = [encode_start(answer, 0, uuid.uuid4(), uuid.uuid4())]
             frames += [
@@ -156,8 +158,7 @@ async def test_a_write_with_a_frame_that_is_no_whole_event_stores_nothing(redis:
         process.log.start()
         answers = [uuid.uuid4() for _ in range(3)]
         try:
-            for answer in answers:
-                await process.leases.claim(answer)
+            await process.claim(answers)
             for index, answer in enumerate(answers):
                 frame = b"id: x:0\ndata: {}\n" if index == bad_at else process.frame(answer, 0)
                 process.log.buffer(answer).append(frame)
