@@ -27,6 +27,12 @@ def collector_summary(pauses: dict[str, Any] | None) -> str:
     return f"{total:.0f} / {longest:.0f}"
 
 
+def _us_per_event(run: dict[str, Any]) -> float | None:
+    """Server CPU per delivered event, in µs, from a paced run's events per CPU-second."""
+    per_s = run.get("events_per_server_cpu_s")
+    return 1e6 / per_s if per_s else None
+
+
 def _stored_whole(trial: dict[str, Any]) -> bool:
     return trial["stored_status"] == "interrupted" and bool(trial["stored_matches_log"])
 
@@ -96,7 +102,7 @@ def table(results: dict[str, Any]) -> str:
             f"(median of {a['reps']})",
             *pair(cs["events_per_s"], bl["events_per_s"], ",.0f"),
             fmt(a["ratio"], ".2f"),
-            ">= 0.50",
+            f">= {TARGETS['a_ratio']:.2f}",
             fmt(a["met"]),
         )
         row(
@@ -235,6 +241,13 @@ def table(results: dict[str, Any]) -> str:
         )
         row("    streams opened per second", *pair(cs["opens_per_s"], bl["opens_per_s"], ".0f"))
         row(
+            "    server CPU per delivered event (µs)",
+            *pair(_us_per_event(cs), _us_per_event(bl)),
+            fmt(b.get("cpu_per_event_ratio"), ".2f"),
+            f"<= {TARGETS['b_cpu_per_event_ratio']:.2f}",
+            fmt(b.get("cpu_per_event_met")),
+        )
+        row(
             "    server CPU / client CPU",
             f"{fmt(cs['server_cpu_util'], '.0%')} / {fmt(cs['client_cpu_util'], '.0%')}",
             f"{fmt(bl['server_cpu_util'], '.0%')} / {fmt(bl['client_cpu_util'], '.0%')}",
@@ -266,7 +279,9 @@ def table(results: dict[str, Any]) -> str:
         row(
             f"    server CPU per stream ({c['chunks_per_stream']} chunks), ms",
             *pair(cs["server_cpu_ms_per_stream"], bl["server_cpu_ms_per_stream"], ".2f"),
-            fmt(ratio(cs["server_cpu_ms_per_stream"], bl["server_cpu_ms_per_stream"]), ".0f"),
+            fmt(c.get("cpu_ratio"), ".2f"),
+            f"<= {TARGETS['c_cpu_ratio']:.2f}",
+            fmt(c.get("cpu_met")),
         )
     d = results.get("d")
     if d:

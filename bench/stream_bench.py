@@ -6,10 +6,12 @@
     backend/.venv/bin/python bench/stream_bench.py --scenario e,f --redis-url redis://127.0.0.1:6379/14
 
 Scenarios (targets from the issue; ratios are against the baseline measured in the same run):
-  a  throughput: 100 concurrent streams x 2,000 chunks, no pacing; events/s >= 50% of baseline
+  a  throughput: 100 concurrent streams x 2,000 chunks, no pacing; events/s >= 60% of baseline
   b  concurrent streams paced at 20 chunks/s, half the baseline's capacity from (g) (1,000 when
-     (g) did not run): all complete, zero errors, p99 delivery delay <= 2x baseline
-  c  time from request to the `start` event, sequential requests on an idle server: median <= 15 ms
+     (g) did not run): all complete, zero errors, p99 delivery delay <= 2x baseline; server CPU
+     per delivered event <= 1.5x baseline
+  c  time from request to the `start` event, sequential requests on an idle server: median <= 15 ms;
+     server CPU per opened stream <= 3x baseline
   d  memory per open stream (server RSS with N open slow streams minus idle, / N) <= 100 KB,
      and a leak check (tasks, connections, RSS after the streams end)
   e  the Redis stream log: paced streams at a latency bound, ChatStream with REDIS_URL against

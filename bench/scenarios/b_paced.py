@@ -162,6 +162,11 @@ def scenario_b(h: Harness, cs: Server, bl: Server) -> dict[str, Any]:
     out["p99_ratio"] = ratio(cs_r["delay_ms"]["p99"], bl_r["delay_ms"]["p99"])
     out["e2e_p99_ratio"] = ratio(cs_r["e2e_delay_ms"]["p99"], bl_r["e2e_delay_ms"]["p99"])
     out["gap_p99_ratio"] = ratio(cs_r["gap_lateness_ms"]["p99"], bl_r["gap_lateness_ms"]["p99"])
+    # CPU per delivered event, ChatStream's over the baseline's: the same events on each side,
+    # opens and saves included.
+    out["cpu_per_event_ratio"] = ratio(
+        bl_r["events_per_server_cpu_s"], cs_r["events_per_server_cpu_s"]
+    )
     out["chunks_per_stream"] = h.sizes.b_chunks
     out["interval_s"] = h.sizes.b_interval_s
     out["ramp_s"] = h.sizes.b_ramp_s
@@ -169,4 +174,8 @@ def scenario_b(h: Harness, cs: Server, bl: Server) -> dict[str, Any]:
     out["zero_errors"] = cs_r["error_count"] == 0
     out["p99_met"] = out["p99_ratio"] is not None and out["p99_ratio"] <= TARGETS["b_p99_ratio"]
     out["met"] = bool(out["all_complete"] and out["zero_errors"] and out["p99_met"])
+    out["cpu_per_event_met"] = (
+        out["cpu_per_event_ratio"] is not None
+        and out["cpu_per_event_ratio"] <= TARGETS["b_cpu_per_event_ratio"]
+    )
     return out

@@ -63,6 +63,8 @@ def scenario_c(h: Harness, cs: Server, bl: Server) -> dict[str, Any]:
     cs_r, bl_r = out["chatstream"], out["baseline"]
     out["chunks_per_stream"] = h.sizes.c_chunks
     out["median_ratio"] = ratio(cs_r["start_ms"]["p50"], bl_r["start_ms"]["p50"])
+    out["cpu_ratio"] = ratio(cs_r["server_cpu_ms_per_stream"], bl_r["server_cpu_ms_per_stream"])
+    out["cpu_met"] = out["cpu_ratio"] is not None and out["cpu_ratio"] <= TARGETS["c_cpu_ratio"]
     median = cs_r["start_ms"]["p50"]
     out["met"] = bool(
         median is not None and median <= TARGETS["c_median_ms"] and cs_r["error_count"] == 0
