@@ -8,7 +8,7 @@ from clients import run_clients
 from common import log
 from harness import Harness
 from servers import Server
-from sizes import TARGETS
+from sizes import FULL, TARGETS
 from stats import fmt, pct, ratio, server_failures
 
 
@@ -64,7 +64,10 @@ def scenario_c(h: Harness, cs: Server, bl: Server) -> dict[str, Any]:
     out["chunks_per_stream"] = h.sizes.c_chunks
     out["median_ratio"] = ratio(cs_r["start_ms"]["p50"], bl_r["start_ms"]["p50"])
     out["cpu_ratio"] = ratio(cs_r["server_cpu_ms_per_stream"], bl_r["server_cpu_ms_per_stream"])
-    out["cpu_met"] = out["cpu_ratio"] is not None and out["cpu_ratio"] <= TARGETS["c_cpu_ratio"]
+    # Item 3 is the CPU of an open: judged on a full run's short answers, not on --quick's
+    # (a)'s servers, whose 500 chunks a stream the ratio would mostly measure.
+    judged = h.sizes.c_chunks == FULL.c_chunks and out["cpu_ratio"] is not None
+    out["cpu_met"] = out["cpu_ratio"] <= TARGETS["c_cpu_ratio"] if judged else None
     median = cs_r["start_ms"]["p50"]
     out["met"] = bool(
         median is not None and median <= TARGETS["c_median_ms"] and cs_r["error_count"] == 0
