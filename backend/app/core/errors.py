@@ -189,6 +189,25 @@ def error_body(code: str, message: str, details: list[FieldError] | None = None)
     return ErrorBody(error=info).model_dump(exclude_none=True)
 
 
+def whole_body_refusal(error: Mapping[str, Any]) -> str | None:
+    """Plain words for a body refused as a whole rather than one field of it: pydantic's own
+    ("Input should be a valid dictionary or object to extract fields from") name its
+    internals, not what the client sent wrong."""
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type")
+    if kind == "json_invalid" and loc[:1] == ("body",):
+        at = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        reason = (error.get("ctx") or {}).get("error")
+        return f"The request body is not valid JSON{at}" + (f": {reason}." if reason else ".")
+    if loc != ("body",):
+        return None
+    if kind == "missing":
+        return "The request has no body: send a JSON object."
+    if kind in ("model_attributes_type", "model_type", "dict_type"):
+        return "The request body must be a JSON object, sent as application/json."
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     from redis.exceptions import RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -223,7 +242,7 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
         detail = first.get("msg", "Invalid request.")
-        message = f"{where}: {detail}" if where else str(detail)
+        message = whole_body_refusal(first) or (f"{where}: {detail}" if where else str(detail))
         details = [FieldError(loc=list(e.get("loc", ())), msg=e.get("msg", "")) for e in errors]
         return JSONResponse(error_body("validation_error", message, details), status_code=422)
 

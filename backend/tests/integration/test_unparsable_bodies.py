@@ -37,3 +37,28 @@ async def test_a_broken_multipart_login_form_is_422(sqlite_app_factory: AppFacto
             headers={"Content-Type": "multipart/form-data; boundary=b"},
         )
         assert_error(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "says"),
+    [
+        (b"hello", "text/plain", "must be a JSON object"),
+        (b"[1, 2]", "application/json", "must be a JSON object"),
+        (b"null", "application/json", "must be a JSON object"),
+        (b'{"message": "hi",', "application/json", "not valid JSON at character 17"),
+        (b"", "application/json", "has no body"),
+    ],
+)
+async def test_a_body_that_is_no_json_object_is_told_so_in_plain_words(
+    sqlite_app_factory: AppFactory, body: bytes, content_type: str, says: str
+) -> None:
+    async with sqlite_app_factory() as h:
+        token = await new_user_token(h.client)
+        for path in JSON_ROUTES:
+            response = await h.client.post(
+                path, content=body, headers={**bearer(token), "Content-Type": content_type}
+            )
+            error = assert_error(response, 422, "validation_error")
+            assert says in error["message"], (path, error)
+            assert "dictionary" not in error["message"], (path, error)
+            assert error["details"][0]["loc"][0] == "body", (path, error)
