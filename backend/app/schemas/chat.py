@@ -87,6 +87,7 @@ class ConversationRead(BaseModel):
 
 class ConversationList(BaseModel):
     items: list[ConversationRead]
+    has_more: bool
 
 
 TITLE_MAX_CHARS = 200

@@ -24,13 +24,51 @@ from app.schemas.chat import (
 )
 
 
-async def list_conversations(
-    db: Database, user_id: uuid.UUID, kind: ConversationKind | None
+def _conversation_page(
+    session: Session,
+    user_id: uuid.UUID,
+    kind: ConversationKind | None,
+    before: uuid.UUID | None,
+    limit: int,
 ) -> ConversationList:
-    rows = await db.run(
-        lambda session: conversation_crud.list_conversations(session, user_id, kind)
+    cursor = None
+    if before is not None:
+        cursor = conversation_crud.get_owned_conversation(session, user_id, before)
+        if cursor is None:
+            raise ConversationNotFound("The `before` conversation is not one of yours (deleted?).")
+    rows, has_more = conversation_crud.list_conversations(
+        session, user_id, kind, before=cursor, limit=limit
     )
-    return ConversationList(items=[ConversationRead.model_validate(c) for c in rows])
+    return ConversationList(
+        items=[ConversationRead.model_validate(c) for c in rows], has_more=has_more
+    )
+
+
+async def list_conversations(
+    db: Database,
+    user_id: uuid.UUID,
+    kind: ConversationKind | None,
+    *,
+    before: uuid.UUID | None = None,
+    limit: int,
+) -> ConversationList:
+    """One page of the user's conversations, newest activity first, from just after `before`
+    (conversations whose activity is older)."""
+    return await db.run(lambda session: _conversation_page(session, user_id, kind, before, limit))
+
+
+def _owned(session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID) -> ConversationRead:
+    conversation = conversation_crud.get_owned_conversation(session, user_id, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound()
+    return ConversationRead.model_validate(conversation)
+
+
+async def get_conversation(
+    db: Database, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> ConversationRead:
+    """One of the user's conversations (a 404 for anyone else's)."""
+    return await db.run(lambda session: _owned(session, user_id, conversation_id))
 
 
 def _message_page(

@@ -111,7 +111,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Conversations */
+        /**
+         * List Conversations
+         * @description The user's conversations, newest activity first, a page at a time.
+         */
         get: operations["chat-list_conversations"];
         put?: never;
         post?: never;
@@ -128,7 +131,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get Conversation
+         * @description One of the user's conversations (a page of the list may not hold it).
+         */
+        get: operations["chat-get_conversation"];
         put?: never;
         post?: never;
         /**
@@ -671,6 +678,8 @@ export interface components {
         ConversationKind: "chat" | "onboarding";
         /** ConversationList */
         ConversationList: {
+            /** Has More */
+            has_more: boolean;
             /** Items */
             items: components["schemas"]["ConversationRead"][];
         };
@@ -1252,6 +1261,9 @@ export interface operations {
             query?: {
                 /** @description Only this kind; both (the onboarding conversation too) without it. */
                 kind?: components["schemas"]["ConversationKind"] | null;
+                /** @description The last conversation of the previous page: the page after it. */
+                before?: string | null;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -1270,6 +1282,64 @@ export interface operations {
             };
             /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input: `validation_error` (with `details`), `empty_message` (a blank message) or `invalid_message` (text no database can store). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "chat-get_conversation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationRead"];
+                };
+            };
+            /** @description Missing, malformed or expired token, or its account is gone (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not the user's (`not_found`). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
@@ -72,13 +72,30 @@ def touch_conversation(session: Session, conversation_id: uuid.UUID, now: dateti
 
 
 def list_conversations(
-    session: Session, user_id: uuid.UUID, kind: ConversationKind | None
-) -> Sequence[Conversation]:
+    session: Session,
+    user_id: uuid.UUID,
+    kind: ConversationKind | None,
+    *,
+    before: Conversation | None,
+    limit: int,
+) -> tuple[Sequence[Conversation], bool]:
+    """One page of the user's conversations, newest activity first, starting just after
+    `before` in that order (its activity older), or at the newest; and whether more follow."""
     query = select(Conversation).where(Conversation.user_id == user_id)
     if kind is not None:
         query = query.where(Conversation.kind == kind)
-    result = session.execute(query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()))
-    return result.scalars().all()
+    if before is not None:
+        query = query.where(
+            or_(
+                Conversation.updated_at < before.updated_at,
+                and_(Conversation.updated_at == before.updated_at, Conversation.id < before.id),
+            )
+        )
+    result = session.execute(
+        query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit + 1)
+    )
+    rows = list(result.scalars().all())
+    return rows[:limit], len(rows) > limit
 
 
 def streaming_answer_ids(session: Session, conversation_id: uuid.UUID) -> list[uuid.UUID]:

@@ -353,7 +353,7 @@ async def cancel_send(
     return await orchestrator.cancel_send(user, body.client_message_id)
 
 
-@router.get("/conversations")
+@router.get("/conversations", responses=error_responses(404))
 async def list_conversations(
     user: CurrentUser,
     db: DatabaseDep,
@@ -361,8 +361,22 @@ async def list_conversations(
         ConversationKind | None,
         Query(description="Only this kind; both (the onboarding conversation too) without it."),
     ] = None,
+    before: Annotated[
+        uuid.UUID | None,
+        Query(description="The last conversation of the previous page: the page after it."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationList:
-    return await conversations.list_conversations(db, user.id, kind)
+    """The user's conversations, newest activity first, a page at a time."""
+    return await conversations.list_conversations(db, user.id, kind, before=before, limit=limit)
+
+
+@router.get("/conversations/{conversation_id}", responses=error_responses(404))
+async def get_conversation(
+    conversation_id: uuid.UUID, user: CurrentUser, db: DatabaseDep
+) -> ConversationRead:
+    """One of the user's conversations (a page of the list may not hold it)."""
+    return await conversations.get_conversation(db, user.id, conversation_id)
 
 
 @router.patch("/conversations/{conversation_id}", responses=error_responses(404))
