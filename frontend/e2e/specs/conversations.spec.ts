@@ -37,6 +37,30 @@ function backdate(dataDir: string, conversationId: string, days: number): void {
   execFileSync(PYTHON, ['-c', BACKDATE, database, conversationId, String(days)]);
 }
 
+// Gives the account `count` more conversations, "Archived 1" (the newest) to "Archived N", a
+// day back and a minute apart, written to the server's SQLite file: a long history without
+// sending each of its messages.
+const SEED = `
+import sqlite3, sys, uuid
+from datetime import datetime, timedelta, timezone
+database, email, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+newest = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=1)
+with sqlite3.connect(database, timeout=10) as connection:
+    (user_id,) = connection.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
+    for i in range(1, count + 1):
+        when = (newest - timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S.%f")
+        connection.execute(
+            "INSERT INTO conversations (id, user_id, kind, title, created_at, updated_at)"
+            " VALUES (?, ?, 'chat', ?, ?, ?)",
+            (uuid.uuid4().hex, user_id, f"Archived {i}", when, when),
+        )
+`;
+
+function seedConversations(dataDir: string, email: string, count: number): void {
+  const database = path.join(dataDir, 'chatstream.db');
+  execFileSync(PYTHON, ['-c', SEED, database, email, String(count)]);
+}
+
 /** A conversation started through the API, once its (short) answer is stored. */
 async function conversationWith(api: ApiClient, message: string): Promise<string> {
   const turn = await api.startTurn({ message, client_message_id: randomUUID() });
@@ -264,4 +288,46 @@ test('deleting a conversation asks first, stops its answer in flight and removes
   ).toBeVisible();
   expect(await axeViolations(page)).toEqual([]);
   await snapBothSchemes(page, testInfo, 'conversations-delete-confirm');
+});
+
+test('a long history loads a page at a time as the sidebar scrolls, and any of it opens', async ({
+  page,
+  account,
+  api,
+  testServer,
+}) => {
+  seedConversations(testServer.server.dataDir, account.email, 120);
+  const [onboarding] = (await api.conversations('onboarding')).items;
+  backdate(testServer.server.dataDir, onboarding?.id ?? 'none', 60);
+  const links = sidebar(page).getByRole('link');
+
+  await signIn(page, account);
+  await expect(links.first()).toHaveText('Archived 1');
+  // The first page only (the onboarding conversation, older than every archived one, is last).
+  await expect(links).toHaveCount(50);
+  await expect(links.last()).toHaveText('Archived 50');
+
+  // Scrolling to the end brings the next page, and the next, without a click.
+  await links.last().scrollIntoViewIfNeeded();
+  await expect(links).toHaveCount(100);
+  await links.last().scrollIntoViewIfNeeded();
+  await expect(links).toHaveCount(121);
+  await expect(links.last()).toHaveText('Getting to know you');
+  const titles = await links.allTextContents();
+  expect(new Set(titles).size).toBe(121);
+  await expect(sidebar(page).getByRole('button', { name: 'Show more conversations' })).toHaveCount(
+    0,
+  );
+
+  // One far down opens from the list, and by its address after a reload: the header knows it
+  // though the first page does not hold it.
+  await sidebar(page).getByRole('link', { name: 'Archived 117' }).click();
+  await expect(page).toHaveTitle('Archived 117 · ChatStream');
+  await page.reload();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Archived 117');
+  await expect(page).toHaveTitle('Archived 117 · ChatStream');
+  await expect(links).toHaveCount(50);
+  const server = await api.conversations('chat');
+  expect(server.items).toHaveLength(50);
+  expect(server.has_more).toBe(true);
 });

@@ -1,7 +1,8 @@
 // The sidebar: brand, "New chat", a search over the user's messages, the conversations grouped
-// by date (each with Rename and Delete), and the account footer.
+// by date (each with Rename and Delete; the next page as the list is scrolled to its end), and
+// the account footer.
 
-import { useMemo } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import { Link } from 'react-router';
 
 import type { Conversation, SearchHit } from '../api/types';
@@ -25,6 +26,11 @@ export interface ConversationSidebarProps {
   onLogout: () => void;
   onRename: (conversationId: string, title: string) => Promise<void>;
   onDelete: (conversationId: string) => Promise<void>;
+  /** The server has more conversations than listed; `onLoadMore` asks for the next page. */
+  hasMore?: boolean;
+  isLoadingMore?: boolean;
+  moreError?: string | null;
+  onLoadMore?: () => void;
   /** Today's date, for the groups (tests fix it). */
   now?: Date;
 }
@@ -40,6 +46,10 @@ export function ConversationSidebar({
   onLogout,
   onRename,
   onDelete,
+  hasMore = false,
+  isLoadingMore = false,
+  moreError = null,
+  onLoadMore,
   now,
 }: ConversationSidebarProps) {
   const search = useConversationSearch();
@@ -126,6 +136,14 @@ export function ConversationSidebar({
                 </section>
               );
             })}
+            {hasMore && onLoadMore !== undefined && (
+              <MoreConversations
+                listed={conversations.length}
+                isLoading={isLoadingMore}
+                error={moreError}
+                onLoadMore={onLoadMore}
+              />
+            )}
           </>
         )}
       </nav>
@@ -141,6 +159,56 @@ export function ConversationSidebar({
           Sign out
         </button>
       </div>
+    </div>
+  );
+}
+
+/** The end of a list the server has more of: the next page is asked for as this scrolls into
+ * view (within a screen of it), or on a click; after a failure, only on a click. */
+function MoreConversations({
+  listed,
+  isLoading,
+  error,
+  onLoadMore,
+}: {
+  listed: number;
+  isLoading: boolean;
+  error: string | null;
+  onLoadMore: () => void;
+}) {
+  const button = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    const element = button.current;
+    if (element === null || error !== null || typeof IntersectionObserver === 'undefined') return;
+    // Observed anew for each page: a page that does not fill the list asks for the next.
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) onLoadMore();
+      },
+      { root: element.closest('nav'), rootMargin: '100% 0px' },
+    );
+    observer.observe(element);
+    return () => {
+      observer.disconnect();
+    };
+  }, [listed, error, onLoadMore]);
+
+  return (
+    <div className={styles.more}>
+      {error !== null && (
+        <p className={styles.error} role="alert">
+          {error}
+        </p>
+      )}
+      <button
+        ref={button}
+        type="button"
+        className={styles.moreButton}
+        disabled={isLoading}
+        onClick={onLoadMore}
+      >
+        {isLoading ? 'Loading more…' : 'Show more conversations'}
+      </button>
     </div>
   );
 }

@@ -1,5 +1,6 @@
-// The user's conversations for the sidebar, newest first (the onboarding one too): loaded,
-// refreshed after each turn, renamed and deleted.
+// The user's conversations for the sidebar, newest first (the onboarding one too): loaded a
+// page at a time (the next when the user scrolls to the end), refreshed after each turn (the
+// first page again, joined with the pages scrolled to), renamed and deleted.
 //
 // A list that arrives is shown at the next animation frame, from a store: if an answer is
 // being written, its text is applied in that same frame, and React renders both in one commit
@@ -9,6 +10,7 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 
 import type { Conversation } from '../api/types';
+import { withFirstPage, withNextPage } from '../lib/conversationPages';
 import { scheduleFrame } from '../lib/frame';
 import { Store } from '../lib/store';
 import { chatService } from '../services/chatService';
@@ -18,7 +20,14 @@ export interface UseConversations {
   conversations: Conversation[];
   isLoading: boolean;
   error: string | null;
+  /** Whether the server has conversations after the last one listed. */
+  hasMore: boolean;
+  isLoadingMore: boolean;
+  /** Why the last page asked for did not come (asking again may bring it). */
+  moreError: string | null;
   refresh: () => void;
+  /** The next page, after the last conversation listed. */
+  loadMore: () => void;
   /** Renames on the server, then in the list; rejects with the server's reason. */
   rename: (conversationId: string, title: string) => Promise<void>;
   /** Deletes on the server (its messages too), then from the list. */
@@ -29,7 +38,19 @@ interface ConversationsState {
   conversations: Conversation[];
   isLoading: boolean;
   error: string | null;
+  hasMore: boolean;
+  isLoadingMore: boolean;
+  moreError: string | null;
 }
+
+const INITIAL: ConversationsState = {
+  conversations: [],
+  isLoading: true,
+  error: null,
+  hasMore: false,
+  isLoadingMore: false,
+  moreError: null,
+};
 
 /** The list being fetched: its request, and the frame that will show it once it came. */
 interface Load {
@@ -47,43 +68,97 @@ function cancel(load: Load | null): void {
 }
 
 export function useConversations(): UseConversations {
-  const [store] = useState(
-    () => new Store<ConversationsState>({ conversations: [], isLoading: true, error: null }),
-  );
-  const { conversations, isLoading, error } = useSyncExternalStore(
-    store.subscribe,
-    store.getSnapshot,
-  );
+  const [store] = useState(() => new Store<ConversationsState>(INITIAL));
+  const state = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const loading = useRef<Load | null>(null);
+  const loadingMore = useRef<Load | null>(null);
+
+  /** Starts `load`: `request` fetches, `arrived` makes what the list becomes, shown at the next
+   * frame unless another load replaced this one meanwhile. */
+  const start = useCallback(
+    <T>(
+      slot: { current: Load | null },
+      request: (signal: AbortSignal) => Promise<T>,
+      arrived: (result: T) => Partial<ConversationsState>,
+      failed: (reason: unknown) => Partial<ConversationsState>,
+    ) => {
+      const load: Load = { abort: new AbortController(), cancelFrame: null };
+      slot.current = load;
+      const show = (patch: () => Partial<ConversationsState>) => {
+        load.cancelFrame = scheduleFrame(() => {
+          load.cancelFrame = null;
+          if (slot.current === load) slot.current = null;
+          store.update(patch());
+        });
+      };
+      request(load.abort.signal).then(
+        (result) => {
+          if (!load.abort.signal.aborted) show(() => arrived(result));
+        },
+        (reason: unknown) => {
+          if (!load.abort.signal.aborted) show(() => failed(reason));
+        },
+      );
+    },
+    [store],
+  );
 
   const refresh = useCallback(() => {
     cancel(loading.current); // the newer list wins
-    const load: Load = { abort: new AbortController(), cancelFrame: null };
-    loading.current = load;
-    const show = (patch: Partial<ConversationsState>) => {
-      load.cancelFrame = scheduleFrame(() => {
-        load.cancelFrame = null;
-        if (loading.current === load) loading.current = null;
-        store.update(patch);
-      });
-    };
-    chatService.listConversations(load.abort.signal).then(
-      (list) => {
-        if (load.abort.signal.aborted) return;
-        show({ conversations: list.items, isLoading: false, error: null });
-      },
-      (reason: unknown) => {
-        if (load.abort.signal.aborted) return;
-        show({ isLoading: false, error: describe(reason, 'Could not load conversations.') });
+    cancel(loadingMore.current); // a page after the old list's end: asked again if need be
+    loadingMore.current = null;
+    start(
+      loading,
+      (signal) => chatService.listConversations({}, signal),
+      (page) => ({
+        // Joined when shown, with the list as it is then (renamed, deleted meanwhile).
+        ...withFirstPage(store.getSnapshot(), page),
+        isLoading: false,
+        error: null,
+        isLoadingMore: false,
+      }),
+      (reason) => ({
+        isLoading: false,
+        isLoadingMore: false,
+        error: describe(reason, 'Could not load conversations.'),
+      }),
+    );
+  }, [start, store]);
+
+  const loadMore = useCallback(() => {
+    const { conversations, hasMore } = store.getSnapshot();
+    const last = conversations.at(-1);
+    if (!hasMore || last === undefined || loading.current !== null) return;
+    if (loadingMore.current !== null) return;
+    store.update({ isLoadingMore: true, moreError: null });
+    start(
+      loadingMore,
+      (signal) => chatService.listConversations({ before: last.id }, signal),
+      (page) => ({
+        ...withNextPage(store.getSnapshot(), page),
+        isLoadingMore: false,
+      }),
+      (reason) => {
+        if (reason instanceof ApiError && reason.status === 404) {
+          // The last one listed was deleted elsewhere: the list is read again from the top.
+          queueMicrotask(refresh);
+          return { isLoadingMore: false };
+        }
+        return {
+          isLoadingMore: false,
+          moreError: describe(reason, 'Could not load more conversations.'),
+        };
       },
     );
-  }, [store]);
+  }, [refresh, start, store]);
 
   useEffect(() => {
     refresh();
     return () => {
       cancel(loading.current);
+      cancel(loadingMore.current);
       loading.current = null;
+      loadingMore.current = null;
     };
   }, [refresh]);
 
@@ -120,5 +195,17 @@ export function useConversations(): UseConversations {
     [store],
   );
 
-  return { conversations, isLoading, error, refresh, rename, remove };
+  const { conversations, isLoading, error, hasMore, isLoadingMore, moreError } = state;
+  return {
+    conversations,
+    isLoading,
+    error,
+    hasMore,
+    isLoadingMore,
+    moreError,
+    refresh,
+    loadMore,
+    rename,
+    remove,
+  };
 }

@@ -16,6 +16,7 @@ import { useAuth } from '../hooks/useAuth';
 import { useChatControls, useChatMessages } from '../hooks/useChat';
 import type { AnswerElsewhere, MessageFeed } from '../hooks/useChat';
 import { useConversations } from '../hooks/useConversations';
+import { useCurrentConversation } from '../hooks/useCurrentConversation';
 import { useDocumentTitle } from '../hooks/useDocumentTitle';
 import { useDraft } from '../hooks/useDraft';
 import { conversationTitle } from '../lib/conversationGroups';
@@ -41,7 +42,18 @@ export function ChatPage() {
   const { conversationId = null } = useParams();
   const navigate = useNavigate();
   const { user, config, logout } = useAuth();
-  const { conversations, isLoading, error, refresh, rename, remove } = useConversations();
+  const {
+    conversations,
+    isLoading,
+    error,
+    hasMore,
+    isLoadingMore,
+    moreError,
+    refresh,
+    loadMore,
+    rename,
+    remove,
+  } = useConversations();
 
   const onConversationStarted = useCallback(
     (id: string) => {
@@ -74,7 +86,7 @@ export function ChatPage() {
     return true;
   };
 
-  const current = conversations.find((c) => c.id === chat.conversationId);
+  const current = useCurrentConversation(chat.conversationId, conversations, isLoading);
   const title =
     chat.conversationId === null
       ? 'New chat'
@@ -109,9 +121,17 @@ export function ChatPage() {
         onLogout={logout}
         onRename={rename}
         onDelete={deleteConversation}
+        hasMore={hasMore}
+        isLoadingMore={isLoadingMore}
+        moreError={moreError}
+        onLoadMore={loadMore}
       />
     ),
     [
+      hasMore,
+      isLoadingMore,
+      moreError,
+      loadMore,
       conversations,
       isLoading,
       error,

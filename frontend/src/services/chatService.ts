@@ -34,6 +34,9 @@ import { apiRequest } from './http';
 import type { StreamCallbacks, StreamHandle, StreamOptions } from './streamConnection';
 import { ActiveStream } from './streamConnection';
 
+/** Conversations per page of the sidebar's list (the server's default; it takes up to 200). */
+export const CONVERSATION_PAGE = 50;
+
 export type {
   StreamCallbacks,
   StreamFailure,
@@ -219,9 +222,23 @@ export class ChatService {
     });
   }
 
-  /** Every conversation of the user, the onboarding one too, newest first. */
-  listConversations(signal?: AbortSignal): Promise<ConversationList> {
-    return apiRequest<ConversationList>('/chat/conversations', { signal });
+  /** A page of the user's conversations, the onboarding one too, newest activity first: the
+   * first, or those after `before` (the last conversation of the page before). */
+  listConversations(
+    page: { before?: string | null; limit?: number } = {},
+    signal?: AbortSignal,
+  ): Promise<ConversationList> {
+    return apiRequest<ConversationList>('/chat/conversations', {
+      query: { before: page.before, limit: page.limit ?? CONVERSATION_PAGE },
+      signal,
+    });
+  }
+
+  /** One of the user's conversations, by its id. */
+  getConversation(conversationId: string, signal?: AbortSignal): Promise<Conversation> {
+    return apiRequest<Conversation>(`/chat/conversations/${encodeURIComponent(conversationId)}`, {
+      signal,
+    });
   }
 
   renameConversation(conversationId: string, title: string): Promise<Conversation> {

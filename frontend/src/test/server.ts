@@ -145,7 +145,15 @@ export const handlers = [
     HttpResponse.json(cancelled(String(params.id)), { status: 202 }),
   ),
   http.post(`${API}/chat/cancel`, () => HttpResponse.json(cancelled(null), { status: 202 })),
-  http.get(`${API}/chat/conversations`, () => HttpResponse.json<ConversationList>({ items: [] })),
+  http.get(`${API}/chat/conversations`, () =>
+    HttpResponse.json<ConversationList>({ items: [], has_more: false }),
+  ),
+  http.get(`${API}/chat/conversations/:id`, () =>
+    HttpResponse.json(
+      { error: { code: 'not_found', message: 'Conversation not found.' } },
+      { status: 404 },
+    ),
+  ),
   http.get(`${API}/chat/conversations/:id/messages`, () =>
     HttpResponse.json<MessagePage>({ items: [], has_more: false }),
   ),

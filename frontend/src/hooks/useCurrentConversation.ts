@@ -1,0 +1,38 @@
+// The open conversation's details (its title, its kind) for the page's header: from the
+// sidebar's list, or, for one the loaded pages do not hold (opened by its address, or from a
+// search hit deep in the history), asked of the server once.
+
+import { useEffect, useState } from 'react';
+
+import type { Conversation } from '../api/types';
+import { chatService } from '../services/chatService';
+
+export function useCurrentConversation(
+  conversationId: string | null,
+  listed: Conversation[],
+  isListLoading: boolean,
+): Conversation | undefined {
+  const fromList =
+    conversationId === null ? undefined : listed.find((c) => c.id === conversationId);
+  const [fetched, setFetched] = useState<Conversation | null>(null);
+  // Only once the first page is in: most conversations opened are on it.
+  const wanted = fromList === undefined && !isListLoading ? conversationId : null;
+
+  useEffect(() => {
+    if (wanted === null) return;
+    const abort = new AbortController();
+    chatService.getConversation(wanted, abort.signal).then(
+      (conversation) => {
+        if (!abort.signal.aborted) setFetched(conversation);
+      },
+      () => {
+        // Not found, or not reachable: the header says "Conversation", as before it loaded.
+      },
+    );
+    return () => {
+      abort.abort();
+    };
+  }, [wanted]);
+
+  return fromList ?? (fetched !== null && fetched.id === conversationId ? fetched : undefined);
+}
