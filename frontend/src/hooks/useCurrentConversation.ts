@@ -1,10 +1,13 @@
 // The open conversation's details (its title, its kind) for the page's header: from the
 // sidebar's list, or, for one the loaded pages do not hold (opened by its address, or from a
-// search hit deep in the history), asked of the server once.
+// search hit deep in the history), asked of the server once. What comes is shown at the next
+// animation frame (lib/frame.ts), in the commit of that frame's streamed text, never in a
+// commit of its own while an answer streams.
 
 import { useEffect, useState } from 'react';
 
 import type { Conversation } from '../api/types';
+import { scheduleFrame } from '../lib/frame';
 import { chatService } from '../services/chatService';
 
 export function useCurrentConversation(
@@ -21,9 +24,13 @@ export function useCurrentConversation(
   useEffect(() => {
     if (wanted === null) return;
     const abort = new AbortController();
+    let cancelFrame: (() => void) | null = null;
     chatService.getConversation(wanted, abort.signal).then(
       (conversation) => {
-        if (!abort.signal.aborted) setFetched(conversation);
+        if (abort.signal.aborted) return;
+        cancelFrame = scheduleFrame(() => {
+          setFetched(conversation);
+        });
       },
       () => {
         // Not found, or not reachable: the header says "Conversation", as before it loaded.
@@ -31,6 +38,7 @@ export function useCurrentConversation(
     );
     return () => {
       abort.abort();
+      cancelFrame?.();
     };
   }, [wanted]);
 
