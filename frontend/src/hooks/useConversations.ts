@@ -195,17 +195,5 @@ export function useConversations(): UseConversations {
     [store],
   );
 
-  const { conversations, isLoading, error, hasMore, isLoadingMore, moreError } = state;
-  return {
-    conversations,
-    isLoading,
-    error,
-    hasMore,
-    isLoadingMore,
-    moreError,
-    refresh,
-    loadMore,
-    rename,
-    remove,
-  };
+  return { ...state, refresh, loadMore, rename, remove };
 }

@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
 from app.db.core_execute import execute_core
+from app.db.crud.paging import listed_after
 from app.db.models import Conversation, ConversationKind, Message, MessageStatus
 
 
@@ -86,10 +87,7 @@ def list_conversations(
         query = query.where(Conversation.kind == kind)
     if before is not None:
         query = query.where(
-            or_(
-                Conversation.updated_at < before.updated_at,
-                and_(Conversation.updated_at == before.updated_at, Conversation.id < before.id),
-            )
+            listed_after(Conversation.updated_at, Conversation.id, before.updated_at, before.id)
         )
     result = session.execute(
         query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit + 1)

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Select, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.db.core_execute import execute_core
+from app.db.crud.paging import listed_after
 from app.db.models import Message, MessageStatus, Role
 
 
@@ -350,10 +351,7 @@ def page_messages(
     query = _shown(select(Message)).where(Message.conversation_id == conversation_id)
     if before is not None:
         query = query.where(
-            or_(
-                Message.created_at < before.created_at,
-                and_(Message.created_at == before.created_at, Message.id < before.id),
-            )
+            listed_after(Message.created_at, Message.id, before.created_at, before.id)
         )
     result = session.execute(
         query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
