@@ -28,6 +28,9 @@ from tests.fixtures.streams import (
 pytestmark = pytest.mark.asyncio
 
 SCRIPT = words(30)
+# For a test that stops an answer it no longer reads, then counts on its being stopped: 3 s of
+# answer, time enough for the Stop to arrive first on a loaded machine (0.6 s was not, once).
+UNHURRIED_S = 0.1
 
 
 def _path(message_id: str, action: str) -> str:
@@ -40,10 +43,16 @@ async def _cancelled_after(
     """An answer stopped after `events` events."""
     reader, task = start_stream(client, stream_params(await stream_token(client, account)))
     await reader.wait_for_events(events)
-    response = await client.post(_path(reader.message_id, "cancel"), headers=account.auth)
-    assert response.status_code == 202, response.text
+    await _stop(client, account, reader.message_id)
     await asyncio.wait_for(task, 10)
     return reader
+
+
+async def _stop(client: httpx.AsyncClient, account: Account, message_id: str) -> None:
+    """Stop an answer, which must still be running (else what the test counts on is not so)."""
+    response = await client.post(_path(message_id, "cancel"), headers=account.auth)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "cancelled", response.text
 
 
 async def _continue(
@@ -137,7 +146,7 @@ async def test_continue_reconnects_to_the_run_in_flight(sqlite_server_factory: A
 
 
 async def test_what_cannot_be_continued(sqlite_server_factory: AppFactory) -> None:
-    async with sqlite_server_factory(model=scripted_model(SCRIPT, delay_s=0.02)) as server:
+    async with sqlite_server_factory(model=scripted_model(SCRIPT, delay_s=UNHURRIED_S)) as server:
         async with server.client() as client:
             owner, other = await new_account(client), await new_account(client)
             done = await read_stream(client, stream_params(await stream_token(client, owner)))
@@ -152,7 +161,7 @@ async def test_what_cannot_be_continued(sqlite_server_factory: AppFactory) -> No
                 path=ONBOARDING_STREAM_PATH,
                 stop_after=3,
             )
-            await client.post(_path(onboarding.message_id, "cancel"), headers=owner.auth)
+            await _stop(client, owner, onboarding.message_id)
             refused = await client.get(
                 _path(onboarding.message_id, "continue"),
                 params={"token": await stream_token(client, owner)},
@@ -190,7 +199,7 @@ async def test_a_refused_or_repeated_continue_spends_no_message(
     sqlite_server_factory: AppFactory,
 ) -> None:
     limits = {"rate_limit_messages_per_hour": 3}
-    model = scripted_model(SCRIPT, delay_s=0.02)
+    model = scripted_model(SCRIPT, delay_s=UNHURRIED_S)
     async with sqlite_server_factory(model=model, **limits) as server:
         async with server.client() as client:
             account = await new_account(client)
@@ -200,7 +209,7 @@ async def test_a_refused_or_repeated_continue_spends_no_message(
                 path=ONBOARDING_STREAM_PATH,
                 stop_after=3,
             )
-            await client.post(_path(onboarding.message_id, "cancel"), headers=account.auth)
+            await _stop(client, account, onboarding.message_id)
             for _ in range(3):  # refused: onboarding answers are retried, not continued
                 refused = await client.get(
                     _path(onboarding.message_id, "continue"),
