@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
 from app.db.core_execute import execute_core
-from app.db.crud.paging import listed_after
+from app.db.crud.paging import newest_page
 from app.db.models import Conversation, ConversationKind, Message, MessageStatus
 
 
@@ -85,15 +85,14 @@ def list_conversations(
     query = select(Conversation).where(Conversation.user_id == user_id)
     if kind is not None:
         query = query.where(Conversation.kind == kind)
-    if before is not None:
-        query = query.where(
-            listed_after(Conversation.updated_at, Conversation.id, before.updated_at, before.id)
-        )
-    result = session.execute(
-        query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit + 1)
+    return newest_page(
+        session,
+        query,
+        Conversation.updated_at,
+        Conversation.id,
+        after=(before.updated_at, before.id) if before is not None else None,
+        limit=limit,
     )
-    rows = list(result.scalars().all())
-    return rows[:limit], len(rows) > limit
 
 
 def streaming_answer_ids(session: Session, conversation_id: uuid.UUID) -> list[uuid.UUID]:

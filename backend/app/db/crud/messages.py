@@ -11,7 +11,7 @@ from sqlalchemy import Select, Table, bindparam, delete, insert, or_, select, up
 from sqlalchemy.orm import Session, aliased
 
 from app.db.core_execute import execute_core
-from app.db.crud.paging import listed_after
+from app.db.crud.paging import newest_page
 from app.db.models import Message, MessageStatus, Role
 
 
@@ -349,13 +349,12 @@ def page_messages(
 ) -> tuple[Sequence[Message], bool]:
     """One page of a conversation, oldest first, ending just before `before` (or at the end)."""
     query = _shown(select(Message)).where(Message.conversation_id == conversation_id)
-    if before is not None:
-        query = query.where(
-            listed_after(Message.created_at, Message.id, before.created_at, before.id)
-        )
-    result = session.execute(
-        query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
+    rows, has_more = newest_page(
+        session,
+        query,
+        Message.created_at,
+        Message.id,
+        after=(before.created_at, before.id) if before is not None else None,
+        limit=limit,
     )
-    rows = list(result.scalars().all())
-    has_more = len(rows) > limit
-    return list(reversed(rows[:limit])), has_more
+    return list(reversed(rows)), has_more
