@@ -31,7 +31,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 import structlog
@@ -89,106 +89,107 @@ def entry_seq(raw_id: bytes | str) -> int:
     return int(text.partition("-")[2]) - 1
 
 
-# KEYS[1]: the owners hash, KEYS[2]: the live set, KEYS[3..]: one log per answer in the batch.
-# ARGV: owner token, cap, TTL in flight, TTL once ended; the runs: per log, in KEYS' order, "<seq
-# of its first frame in the batch> <frame count> <flags>" ('s' the first frame starts a run, 't'
-# the last one ends it, '-' neither), separated by spaces; and every frame of the batch, in the
-# same order, joined. A frame is one SSE event, which ends at its only blank line, so the frames
-# are told apart without lengths (and the write is refused whole, before anything is stored, if
-# they do not add up to the runs): a write is a handful of arguments whatever its frames, where an
-# argument per frame cost this process a copy, an allocation and a formatted length each while
-# packing. Entry ids follow from the seqs and the answer id from the key. An answer's end also
-# lets go of its lease. Returns the ids of answers this process does not own (fenced: nothing
-# of theirs was written).
+# KEYS[1]: the owners hash, KEYS[2]: the live set. ARGV: owner token, cap, TTL in flight, TTL
+# once ended; the answers whose run starts in this write, those whose run ends in it (its last
+# frame here is the terminal event) and those to leave out (this process stopped logging them
+# after their frames were queued), each separated by spaces; and every frame of the write, in
+# the order they were appended, joined. A frame is one SSE event: `id: <answer>:<seq>`, one
+# line of data, a blank line. Each frame names its log and its entry (`0-<seq + 1>`) itself,
+# so the process sends nothing per frame or per answer but the frames: a write is eight
+# arguments whatever it holds. (The logs are not declared in KEYS: a stream log lives with the
+# owners hash and the live set on one Redis server, never a cluster.) The whole write is
+# checked before anything is stored: frames that do not split into whole events with ids (one
+# without its blank line would run into the next, and shift it into the wrong entry or the
+# wrong log) are refused. An answer's end also lets go of its lease. Returns how many frames
+# were written, and the answers this process does not own (fenced: nothing of theirs was).
 _APPEND_SCRIPT = """
 local token, cap, live_ttl, done_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local runs, joined = ARGV[5], ARGV[6]
-local frames = {}
-local at = 1
+local joined = ARGV[8]
+local answers, seqs, frames = {}, {}, {}
+local at, n = 1, 0
 while at <= #joined do
+  local answer, seq = string.match(joined, '^id: ([%x%-]+):(%d+)\\n', at)
   local blank = string.find(joined, '\\n\\n', at, true)
-  if not blank then return redis.error_reply('ERR a frame does not end with a blank line') end
-  frames[#frames + 1] = string.sub(joined, at, blank + 1)
+  if not answer or not blank then
+    return redis.error_reply('ERR a frame is not one event with an id')
+  end
+  local frame = string.sub(joined, at, blank + 1)
+  if string.find(frame, '\\nid: ', 1, true) then
+    return redis.error_reply('ERR a frame is not one event with an id')
+  end
+  n = n + 1
+  answers[n], seqs[n], frames[n] = answer, tonumber(seq), frame
   at = blank + 2
 end
-local runs_count, frames_count = 0, 0
-for count in string.gmatch(runs, '%d+ (%d+) %S+') do
-  runs_count, frames_count = runs_count + 1, frames_count + tonumber(count)
+local function set_of(list)
+  local set = {}
+  for answer in string.gmatch(list, '%S+') do set[answer] = true end
+  return set
 end
-if runs_count ~= #KEYS - 2 or frames_count ~= #frames then
-  return redis.error_reply('ERR the runs do not match the logs and frames of the write')
-end
-local skip = string.len('chatstream:log:')
-local i, n, fenced = 3, 0, {}
-for first, count, flags in string.gmatch(runs, '(%d+) (%d+) (%S+)') do
-  local log = KEYS[i]
-  local answer = string.sub(log, skip + 1)
-  first, count = tonumber(first), tonumber(count)
-  local ends = string.find(flags, 't', 1, true)
-  i = i + 1
-  if redis.call('HGET', KEYS[1], answer) == token then
-    local last = count - 1
-    for j = 0, last do
-      local id = '0-' .. string.format('%d', first + j + 1)
-      if ends and j == last then
-        redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', frames[n + j + 1], 't', '1')
-      else
-        redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', frames[n + j + 1])
-      end
-    end
-    if ends then
-      redis.call('EXPIRE', log, done_ttl)
-      redis.call('HDEL', KEYS[1], answer)
-      redis.call('ZREM', KEYS[2], answer)
-    elseif string.find(flags, 's', 1, true) then
-      redis.call('EXPIRE', log, live_ttl)
-    end
-  else
-    table.insert(fenced, answer)
+local skip, ends = set_of(ARGV[7]), set_of(ARGV[6])
+local last = {}
+for i = 1, n do last[answers[i]] = i end
+local owned, fenced, written = {}, {}, 0
+local function owns(answer)
+  local mine = owned[answer]
+  if mine == nil then
+    mine = redis.call('HGET', KEYS[1], answer) == token
+    owned[answer] = mine
+    if not mine then fenced[#fenced + 1] = answer end
   end
-  n = n + count
+  return mine
 end
-return fenced
+for i = 1, n do
+  local answer = answers[i]
+  if not skip[answer] and owns(answer) then
+    local log = 'chatstream:log:' .. answer
+    local id = '0-' .. string.format('%d', seqs[i] + 1)
+    written = written + 1
+    if ends[answer] and last[answer] == i then
+      redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', frames[i], 't', '1')
+    else
+      redis.pcall('XADD', log, 'MAXLEN', '~', cap, id, 'f', frames[i])
+    end
+  end
+end
+for answer in string.gmatch(ARGV[5], '%S+') do
+  if not skip[answer] and not ends[answer] and owns(answer) then
+    redis.call('EXPIRE', 'chatstream:log:' .. answer, live_ttl)
+  end
+end
+for answer in pairs(ends) do
+  if not skip[answer] and owns(answer) then
+    redis.call('EXPIRE', 'chatstream:log:' .. answer, done_ttl)
+    redis.call('HDEL', KEYS[1], answer)
+    redis.call('ZREM', KEYS[2], answer)
+  end
+end
+return {written, fenced}
 """
 
 
-class _Pending:
-    """One answer's frames queued one by one (a survivor's recovery writes, which nobody here
-    reads from memory), waiting for the next write: consecutive seqs from `first_seq`."""
-
-    __slots__ = ("message_id", "first_seq", "frames", "starts", "ends")
-
-    def __init__(self, message_id: uuid.UUID, first_seq: int, starts: bool) -> None:
-        self.message_id = message_id
-        self.first_seq = first_seq
-        self.frames: list[bytes] = []
-        self.starts = starts  # the first frame is a run's start event
-        self.ends = False  # the last frame is the terminal event
-
-    @property
-    def flags(self) -> str:
-        return _flags(self.starts, self.ends)
-
-
-def _flags(starts: bool, ends: bool) -> str:
-    """The script's flags for a log's frames in one write."""
-    return ("s" if starts else "") + ("t" if ends else "") or "-"
-
-
-@dataclass(slots=True)
 class _Batch:
-    answers: dict[str, _Pending] = field(default_factory=dict)  # by log key
-    # This process's buffers with frames the log does not have yet, by log key. Their frames
-    # are taken from the buffer when the batch is written: a frame costs no queueing of its own.
-    buffers: dict[str, LoggedBuffer] = field(default_factory=dict)
-    since: float = 0.0  # when its first frame was queued
-    written: asyncio.Future[None] | None = None
+    """What the next write takes: the frames appended since the last one, in order, and which
+    answers start, end or are left out in it. Batches are numbered in the order they are
+    written, one at a time: a buffer's frames are in at most two unwritten batches (the one in
+    flight and this one), and once batch `n` is written, so are all of its frames."""
+
+    __slots__ = ("number", "frames", "starts", "ends", "skip", "queued", "since", "written")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.frames: list[bytes] = []
+        self.starts: list[str] = []
+        self.ends: list[str] = []
+        self.skip: list[str] = []
+        # Answers whose frames were queued one by one (a survivor's recovery writes, which no
+        # buffer here holds): the message id and the seq the next frame must have.
+        self.queued: dict[str, tuple[uuid.UUID, int]] = {}
+        self.since = 0.0  # when its first frame (or end) was queued; 0 while it has none
+        self.written: asyncio.Future[None] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.answers) or bool(self.buffers)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.buffers or key in self.answers
+        return self.since != 0.0
 
 
 AnswerEnded = Callable[[uuid.UUID], None]
@@ -215,8 +216,15 @@ class StreamLog:
         self._on_ended = on_ended
         self._flush_interval_s = flush_interval_s
         self._append = ScriptConnection(redis, _APPEND_SCRIPT)
-        self._pending = _Batch()
+        self.pending = _Batch(0)
         self._in_flight: _Batch | None = None
+        # The number of the last batch written (every earlier one was written, or failed).
+        self.written_number = -1
+        # The buffers logging here, by answer id, until the write of their end: a write's
+        # failure or fencing reaches them through it.
+        self._buffers: dict[str, LoggedBuffer] = {}
+        # Buffers whose readers wait for the log to catch up (UNLOGGED_LEAD), told after a write.
+        self._held: set[LoggedBuffer] = set()
         # Logs whose frames could not be written: nothing more is written to them.
         self._broken: dict[str, uuid.UUID] = {}
         self._wake = asyncio.Event()
@@ -228,7 +236,9 @@ class StreamLog:
         self._published_at = 0.0
 
     def buffer(self, message_id: uuid.UUID, first_seq: int = 0) -> LoggedBuffer:
-        return LoggedBuffer(self, message_id, first_seq)
+        buffer = LoggedBuffer(self, message_id, first_seq)
+        self._buffers[buffer.answer] = buffer
+        return buffer
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._write_forever(), name="stream-log-writer")
@@ -240,8 +250,8 @@ class StreamLog:
         if not self._task.done():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                    while self._pending or self._in_flight is not None:
-                        batch = self._pending if self._pending else self._in_flight
+                    while self.pending or self._in_flight is not None:
+                        batch = self.pending if self.pending else self._in_flight
                         await self._wait_written(batch)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
@@ -250,14 +260,14 @@ class StreamLog:
 
     # Queueing (on the hot path: no awaiting) ----------------------------------------------------
 
-    def note(self, key: str, buffer: LoggedBuffer) -> None:
-        """The buffer has frames its log (`key`) does not: the next write takes them. Called
-        once per write at most: the buffer knows it is noted until the write takes its frames."""
-        batch = self._pending
-        if not batch.buffers and not batch.answers:  # the batch's first frame
-            batch.since = time.monotonic()
-            self._wake.set()
-        batch.buffers[key] = buffer
+    def first_of_batch(self, batch: _Batch) -> None:
+        """The batch's first frame or end is queued: the writer writes it within an interval."""
+        batch.since = time.monotonic()
+        self._wake.set()
+
+    def hold(self, buffer: LoggedBuffer) -> None:
+        """The buffer holds frames back from its readers until the log has more of it."""
+        self._held.add(buffer)
 
     def enqueue(
         self, key: str, message_id: uuid.UUID, seq: int, frame: bytes, *, starts: bool = False
@@ -266,16 +276,17 @@ class StreamLog:
         buffer of this process holds (a survivor ending a dead writer's log)."""
         if key in self._broken:  # frames after a lost write would leave a hole in the log
             return
-        batch = self._pending
-        pending = batch.answers.get(key)
-        if pending is None:
-            if not batch:
-                batch.since = time.monotonic()
-                self._wake.set()
-            pending = batch.answers[key] = _Pending(message_id, seq, starts)
-        elif seq != pending.first_seq + len(pending.frames):  # entry ids follow from the first
+        batch = self.pending
+        answer = str(message_id)
+        queued = batch.queued.get(answer)
+        if queued is not None and seq != queued[1]:  # a write holds consecutive events
             raise ValueError(f"frame {seq} does not follow the queued ones of {key}")
-        pending.frames.append(frame)
+        if not batch.since:
+            self.first_of_batch(batch)
+        batch.queued[answer] = (message_id, seq + 1)
+        if starts:
+            batch.starts.append(answer)
+        batch.frames.append(frame)
 
     def mark_terminal(self, key: str) -> None:
         """The last frame queued by `enqueue` is the answer's terminal event."""
@@ -283,27 +294,40 @@ class StreamLog:
         if broken is not None:
             self._on_ended(broken)
             return
-        pending = self._pending.answers.get(key)
-        if pending is None:  # cannot happen: the terminal event is queued right before
+        answer = key.removeprefix(log_key(""))
+        queued = self.pending.queued.get(answer)
+        if queued is None:  # cannot happen: the terminal event is queued right before
             log.error("stream_log_terminal_unqueued", key=key)
             return
-        pending.ends = True
-        self._on_ended(pending.message_id)
+        self.pending.ends.append(answer)
+        self._on_ended(queued[0])
 
-    def buffer_ended(self, key: str, message_id: uuid.UUID) -> None:
+    def buffer_ended(self, buffer: LoggedBuffer) -> None:
         """A buffer's last frame is its answer's terminal event (its write ends the log and
         lets go of the lease). A log whose writes failed stops where they did: once its lease
         lapses, a survivor ends it as the database holds it."""
-        self._broken.pop(key, None)
-        self._on_ended(message_id)
+        if buffer.logging:
+            batch = self.pending
+            if not batch.since:
+                self.first_of_batch(batch)
+            batch.ends.append(buffer.answer)
+        self._broken.pop(log_key(buffer.answer), None)
+        self._on_ended(buffer.message_id)
 
     async def flushed(self, message_id: uuid.UUID) -> None:
         """Wait until every frame queued for the answer so far is written (or failed)."""
-        key = log_key(message_id)
-        if key in self._pending:
-            await self._wait_written(self._pending)
-        elif self._in_flight is not None and key in self._in_flight:
-            await self._wait_written(self._in_flight)
+        answer = str(message_id)
+        buffer = self._buffers.get(answer)
+        for batch in (self.pending, self._in_flight):  # the later one first
+            if batch is None:
+                continue
+            if (
+                answer in batch.queued
+                or answer in batch.ends
+                or (buffer is not None and buffer.has_frames_in(batch.number))
+            ):
+                await self._wait_written(batch)
+                return
 
     async def _wait_written(self, batch: _Batch | None) -> None:
         if batch is None:
@@ -323,7 +347,8 @@ class StreamLog:
             await asyncio.sleep(max(0.0, last_write + self._flush_interval_s - loop.time()))
             last_write = loop.time()
             self._wake.clear()
-            batch, self._pending = self._pending, _Batch()
+            batch = self.pending
+            self.pending = _Batch(batch.number + 1)
             self._in_flight = batch
             try:
                 await self._write(batch)
@@ -333,63 +358,64 @@ class StreamLog:
                     batch.written.set_result(None)
 
     async def _write(self, batch: _Batch) -> None:
-        keys: list[str] = [OWNERS_KEY, LIVE_KEY]
-        runs: list[str] = []
-        frames: list[bytes] = []
-        for key, pending in batch.answers.items():
-            keys.append(key)
-            runs.append(f"{pending.first_seq} {len(pending.frames)} {pending.flags}")
-            frames += pending.frames
-        # Taken now, before the first await: frames appended from here go in the next write.
-        for key, buffer in batch.buffers.items():
-            keys.append(key)
-            runs.append(buffer.take_unlogged(frames))
-        count = len(frames)
         args: list[Arg] = [
             self._token,
             MAX_EVENTS,
             IN_FLIGHT_TTL_S,
             self._done_ttl_s,
-            " ".join(runs),
-            b"".join(frames),
+            " ".join(batch.starts),
+            " ".join(batch.ends),
+            " ".join(batch.skip),
+            b"".join(batch.frames),
         ]
         try:
-            fenced = await self._append.call(keys, args)
+            written, fenced = await self._append.call([OWNERS_KEY, LIVE_KEY], args)
         except Exception as exc:  # Redis away, or anything else: these answers cannot go on
             STREAM_LOG_FAILURES.inc()
-            log.error("stream_log_write_failed", error_type=type(exc).__name__, frames=count)
-            lost_ids = [pending.message_id for pending in batch.answers.values()]
-            lost_ids += [buffer.message_id for buffer in batch.buffers.values()]
-            for key, pending in batch.answers.items():
-                self._break(key, pending.message_id, ended=pending.ends)
-            for key, buffer in batch.buffers.items():
-                self._break_buffer(key, buffer)
-            for message_id in lost_ids:
-                self._on_lost(message_id, StopReason.LOG_LOST)
+            frames = len(batch.frames)
+            log.error("stream_log_write_failed", error_type=type(exc).__name__, frames=frames)
+            self._lose(batch, self._answers_in(batch), StopReason.LOG_LOST)
             return
+        self.written_number = batch.number
         self.round_trips += 1
-        self.frames_written += count
+        self.frames_written += written
         STREAM_LOG_LAG.observe(time.monotonic() - batch.since)  # its oldest frame's wait
         self._publish_counts()
-        if not fenced:  # nearly always: every answer here is still this process's
-            for buffer in batch.buffers.values():
+        for answer in batch.ends:  # its end is written: nothing more of it comes
+            ended = self._buffers.get(answer)
+            if ended is not None and ended.closed and not ended.has_frames_after(batch.number):
+                del self._buffers[answer]
+        if self._held:
+            held, self._held = self._held, set()
+            for buffer in held:
                 buffer.logged_through()
-            return
+        if fenced:  # rare: answers this process lost to a survivor
+            answers = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in fenced]
+            self._lose(batch, answers, StopReason.OWNER_LOST)
+
+    def _answers_in(self, batch: _Batch) -> list[str]:
+        """Every answer with frames or an end in the batch (and not left out of it)."""
+        answers = {answer for answer, buffer in self._buffers.items() if buffer.in_batch(batch)}
+        answers.update(batch.queued)
+        answers.update(batch.ends)
+        answers.difference_update(batch.skip)
+        return list(answers)
+
+    def _lose(self, batch: _Batch, answers: list[str], reason: StopReason) -> None:
+        """Write nothing more of these answers of the batch: their frames were not written
+        (Redis failed), or must not be (another process owns them now)."""
         lost: list[uuid.UUID] = []
-        for raw in fenced:
-            key = log_key(raw.decode() if isinstance(raw, bytes) else raw)
-            queued = batch.answers.get(key)
+        for answer in answers:
+            queued = batch.queued.get(answer)
+            buffer = self._buffers.get(answer)
             if queued is not None:
-                self._break(key, queued.message_id, ended=queued.ends)
-                lost.append(queued.message_id)
-            elif (fenced_buffer := batch.buffers.get(key)) is not None:
-                self._break_buffer(key, fenced_buffer)
-                lost.append(fenced_buffer.message_id)
-        for buffer in batch.buffers.values():
-            if buffer.logging:  # not fenced just now
-                buffer.logged_through()
+                self._break(answer, queued[0], ended=answer in batch.ends)
+                lost.append(queued[0])
+            elif buffer is not None:
+                self._break_buffer(buffer)
+                lost.append(buffer.message_id)
         for message_id in lost:
-            self._on_lost(message_id, StopReason.OWNER_LOST)
+            self._on_lost(message_id, reason)
 
     def _publish_counts(self) -> None:
         """Add the writes and frames since the last time to the metrics: at most once a second
@@ -398,52 +424,72 @@ class StreamLog:
         lock and writes to a file mapping: the two counts and the lag were an eighth of a
         write's cost.)"""
         now = time.monotonic()
-        if self._pending and now - self._published_at < 1.0:
+        if self.pending and now - self._published_at < 1.0:
             return
         self._published_at = now
         STREAM_LOG_ROUND_TRIPS.inc(self.round_trips - self._published[0])
         STREAM_LOG_FRAMES.inc(self.frames_written - self._published[1])
         self._published = (self.round_trips, self.frames_written)
 
-    def _break(self, key: str, message_id: uuid.UUID, *, ended: bool) -> None:
+    def _break(self, answer: str, message_id: uuid.UUID, *, ended: bool) -> None:
         """Write nothing more to a log of frames queued one by one (see `_break_buffer`)."""
         if ended:  # the run ended in this batch (a later Continue starts a fresh log)
             return
-        queued = self._pending.answers.pop(key, None)  # written after this, they leave a hole
-        if queued is not None and queued.ends:  # its end is queued already: nothing more comes
-            return
-        self._broken[key] = message_id  # until its end is queued (mark_terminal)
+        pending = self.pending
+        if answer in pending.queued:  # written after this, they would leave a hole
+            pending.skip.append(answer)
+            if answer in pending.ends:  # its end is queued already: nothing more comes
+                return
+        self._broken[log_key(answer)] = message_id  # until its end is queued (mark_terminal)
 
-    def _break_buffer(self, key: str, buffer: LoggedBuffer) -> None:
-        """Write nothing more to the answer's log: its frames here were not written (Redis
-        failed), or must not be (another process owns the answer now). Its readers here see
-        every frame from now on, its end included; a reader elsewhere sees the log's end."""
+    def _break_buffer(self, buffer: LoggedBuffer) -> None:
+        """Write nothing more to the answer's log. Its readers here see every frame from now
+        on, its end included; a reader elsewhere sees the log's end."""
+        if buffer.in_batch(self.pending):  # written after this, they would leave a hole
+            self.pending.skip.append(buffer.answer)
         buffer.stop_logging()
-        self._pending.buffers.pop(key, None)  # written after this, they would leave a hole
+        if self._buffers.get(buffer.answer) is buffer:
+            del self._buffers[buffer.answer]
+        self._held.discard(buffer)
         if not buffer.closed:
-            self._broken[key] = buffer.message_id  # until its end is appended (buffer_ended)
+            self._broken[log_key(buffer.answer)] = buffer.message_id  # until its end comes
 
 
 class LoggedBuffer(InMemoryStreamBuffer):
     """A stream buffer whose frames also go to the answer's log, for readers anywhere.
 
-    A frame costs the log one check: the first frame after a write notes the buffer with the
-    writer, which takes every frame since then when it writes.
+    A frame costs the log one list append: it goes into the writer's next batch as it is
+    appended (the frame names its log), and the buffer notes which batches hold its frames, so
+    it knows what the log has without being told after every write. Only a buffer whose readers
+    are held back (more than UNLOGGED_LEAD frames past the log) is told.
     """
 
-    __slots__ = ("_log", "message_id", "_key", "_noted", "_queued", "_show_limit")
+    __slots__ = (
+        "_log",
+        "message_id",
+        "answer",
+        "_logging",
+        "_batch_number",
+        "_before_batch",
+        "_prior_number",
+        "_before_prior",
+        "_show_limit",
+    )
 
     def __init__(self, stream_log: StreamLog, message_id: uuid.UUID, first_seq: int = 0) -> None:
         super().__init__(first_seq)
         self._log = stream_log
         self.message_id = message_id
-        self._key = log_key(message_id)
-        # Its frames are in the writer's next write already; always, once it stops logging.
-        self._noted = False
-        # How many of the frames (from the first) were handed to writes.
-        self._queued = 0
-        # How many frames readers may have: those within the lead of the log's end (all of them
-        # once it stops logging).
+        self.answer = str(message_id)
+        self._logging = True
+        # The last two batches that took frames of this buffer, and how many of its frames came
+        # before each: once a batch is written, the log holds every frame up to its last one.
+        self._batch_number = -1
+        self._before_batch = 0
+        self._prior_number = -1
+        self._before_prior = 0
+        # How many frames readers may have: those within the lead of what the log is known to
+        # hold (all of them once it stops logging).
         self._show_limit = UNLOGGED_LEAD
 
     def append(self, frame: bytes) -> int:
@@ -453,10 +499,21 @@ class LoggedBuffer(InMemoryStreamBuffer):
         frames = self._frames
         frames.append(frame)
         count = len(frames)
-        if not self._noted:
-            self._noted = True
-            self._log.note(self._key, self)
-        if count <= self._show_limit and not self._flush_due:
+        if self._logging:
+            batch = self._log.pending
+            if batch.number != self._batch_number:  # this buffer's first frame in the batch
+                if not batch.since:
+                    self._log.first_of_batch(batch)
+                if count == 1:
+                    batch.starts.append(self.answer)
+                self._prior_number = self._batch_number
+                self._before_prior = self._before_batch
+                self._batch_number = batch.number
+                self._before_batch = count - 1
+            batch.frames.append(frame)
+        if count > self._show_limit and not self._lift_show_limit():
+            return self._first_seq + count - 1
+        if not self._flush_due:
             if self._waiting:  # before the loop looks for I/O again: no added latency
                 self._flush_due = True
                 asyncio.get_running_loop().call_soon(self._flush)
@@ -468,36 +525,53 @@ class LoggedBuffer(InMemoryStreamBuffer):
         self._flush_due = False
         self._show(min(len(self._frames), self._show_limit))
 
+    def _logged(self) -> int:
+        """How many of the frames the log is known to hold."""
+        written = self._log.written_number
+        if self._batch_number <= written:
+            return len(self._frames)
+        if self._prior_number <= written:
+            return self._before_batch
+        return self._before_prior
+
+    def _lift_show_limit(self) -> bool:
+        """The frames are past the lead of what the log was known to hold: look again. False
+        if they still are (the readers wait for the next write)."""
+        limit = self._show_limit = self._logged() + UNLOGGED_LEAD
+        if len(self._frames) <= limit:
+            return True
+        self._log.hold(self)
+        return False
+
+    def has_frames_in(self, number: int) -> bool:
+        """Does batch `number` hold frames of this buffer?"""
+        return self._logging and number in (self._batch_number, self._prior_number)
+
+    def has_frames_after(self, number: int) -> bool:
+        return self._batch_number > number
+
+    def in_batch(self, batch: _Batch) -> bool:
+        return self.has_frames_in(batch.number) or self.answer in batch.ends
+
     @property
     def logging(self) -> bool:
-        return self._show_limit != sys.maxsize
-
-    def take_unlogged(self, frames: list[bytes]) -> str:
-        """Hand the frames since the last write to a write now: added to `frames`. Returns
-        their run as the script reads it: the seq of the first, the count, the flags (a run's
-        start first, its terminal event last)."""
-        first = self._queued
-        own = self._frames
-        count = self._queued = len(own)
-        self._noted = False
-        frames += own[first:]
-        return f"{self._first_seq + first} {count - first} {_flags(first == 0, self._closed)}"
+        return self._logging
 
     def logged_through(self) -> None:
-        """The log holds every frame handed to a write so far."""
-        limit = self._show_limit = self._queued + UNLOGGED_LEAD
-        count = len(self._frames)
-        if self._shown < count:  # frames held back: the log caught up with them
-            self._show(min(count, limit))
+        """A write is done: show the frames held back that the log now holds."""
+        self._lift_show_limit()
+        count = min(len(self._frames), self._show_limit)
+        if self._shown < count:
+            self._show(count)
 
     def stop_logging(self) -> None:
         """The log takes nothing more of this answer: show every frame, now and from now on."""
-        self._noted = True
+        self._logging = False
         self._show_limit = sys.maxsize
         self._show(len(self._frames))
 
     def close(self) -> None:
-        self._log.buffer_ended(self._key, self.message_id)
+        self._log.buffer_ended(self)
         super().close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -150,17 +151,23 @@ async def test_every_frame_is_logged_byte_for_byte_whatever_its_text(redis: Redi
 
 
 async def test_a_write_with_a_frame_that_is_no_whole_event_stores_nothing(redis: Redis) -> None:
-    """The script checks the whole write before storing any of it: a frame without its blank
-    line would run into the next one and shift every later frame to the wrong entry, or the
-    wrong answer. The answers of that write are lost, none is stored wrong."""
-    for bad_at in (0, 1, 2):  # the bad frame first, between two others, last
+    """The script checks the whole write before storing any of it: a frame names its own log
+    and entry, and one without its blank line would run into the next one, which would then be
+    stored in the wrong entry of the wrong log. The answers of that write are lost, none is
+    stored wrong."""
+    bad_frames = [
+        lambda answer: f"id: {answer}:0\ndata: {{}}\n".encode(),  # no blank line
+        lambda answer: b"id: x:0\ndata: {}\n\n",  # no answer's id
+        lambda answer: b"data: {}\n\n",  # no id at all
+    ]
+    for bad_frame, bad_at in itertools.product(bad_frames, (0, 1, 2)):  # first, middle, last
         process = Process(redis)
         process.log.start()
         answers = [uuid.uuid4() for _ in range(3)]
         try:
             await process.claim(answers)
             for index, answer in enumerate(answers):
-                frame = b"id: x:0\ndata: {}\n" if index == bad_at else process.frame(answer, 0)
+                frame = bad_frame(answer) if index == bad_at else process.frame(answer, 0)
                 process.log.buffer(answer).append(frame)
             await process.log.flushed(answers[-1])
             assert sorted(process.lost) == sorted((a, StopReason.LOG_LOST) for a in answers)
@@ -317,9 +324,9 @@ async def test_the_writers_own_readers_run_ahead_of_the_log_by_the_lead_at_most(
 async def test_frames_appended_while_a_write_is_in_flight_go_in_the_next_write(
     redis: Redis,
 ) -> None:
-    """The writer takes a buffer's frames from the buffer when it writes: those appended while
-    Redis has not answered yet (held here by CLIENT PAUSE) wait for the next write, none lost
-    and none written twice, and the terminal event still ends the log."""
+    """Frames appended while Redis has not answered a write yet (held here by CLIENT PAUSE) go
+    in the next write, none lost and none written twice, and the terminal event still ends the
+    log."""
     process = Process(redis)
     answer = uuid.uuid4()
     frames = [process.frame(answer, seq) for seq in range(6)]
@@ -348,6 +355,38 @@ async def test_frames_appended_while_a_write_is_in_flight_go_in_the_next_write(
         await redis.execute_command("CLIENT", "UNPAUSE")
         await process.log.close()
         await _cleanup(redis, answer)
+
+
+async def test_after_a_failed_write_nothing_more_of_its_answers_is_written(
+    redis: Redis,
+) -> None:
+    """A write refused (here for another answer's bad frame) loses the answers it held: their
+    frames queued meanwhile for the next write are left out of it, so no log has a hole."""
+    process = Process(redis)
+    answer, other = uuid.uuid4(), uuid.uuid4()
+    try:
+        await process.claim([answer, other])
+        process.log.start()
+        buffer = process.log.buffer(answer)
+        await redis.execute_command("CLIENT", "PAUSE", 300, "WRITE")
+        buffer.append(process.frame(answer, 0))
+        process.log.buffer(other).append(b"data: {}\n\n")
+        async with asyncio.timeout(5):  # the write is sent, its reply held
+            while not _writing(process.log):
+                await asyncio.sleep(0.005)
+        buffer.append(process.frame(answer, 1))  # for the next write
+        await process.log.flushed(answer)
+        assert sorted(process.lost) == sorted(
+            [(answer, StopReason.LOG_LOST), (other, StopReason.LOG_LOST)]
+        )
+        await redis.execute_command("CLIENT", "UNPAUSE")
+        await process.log.close()  # whatever was still queued is written by now
+        assert await redis.xlen(log_key(answer)) == 0
+        assert process.log.frames_written == 0
+    finally:
+        await redis.execute_command("CLIENT", "UNPAUSE")
+        await process.log.close()
+        await _cleanup(redis, answer, other)
 
 
 def _writing(log: StreamLog) -> bool:
