@@ -58,10 +58,14 @@ MAX_EVENTS = 100_000
 IN_FLIGHT_TTL_S = 86_400
 # The least time between the starts of two writes. A frame that comes after a quiet spell is
 # written at the next loop tick; under load the frames of this long go in one write. This
-# process's readers do not wait for it; readers elsewhere do, and a kill -9 loses about this
-# much of each answer. At 5 ms the writes took 11% of the server's CPU in `make bench` (e),
-# 200 paced answers: about 250 µs each on a slow machine.
-FLUSH_INTERVAL_S = 0.010
+# process's readers do not wait for it; readers elsewhere do (a model's tokens come 20-50 ms
+# apart), and a kill -9 loses up to this much of each answer (its readers are then shown the
+# end with the text kept, see above). What a write costs is mostly its wake-ups, whatever it
+# holds: a `send` that wakes an idle Redis cost this process 40 µs of CPU on a virtual machine,
+# against 10 µs for one within a millisecond of the last. In `make bench` (e), 200 paced
+# answers, the Redis mode took 0.88-0.89 of the in-memory mode's events per CPU-second with
+# writes 10 ms apart, 0.91-0.94 at 20 ms (bench/README.md).
+FLUSH_INTERVAL_S = 0.020
 # How many events past the log's last one this process's readers may have been shown. Paced
 # answers are one or two ahead between writes; a burst beyond this waits for the log. A
 # survivor puts the terminal event of a dead writer's answer this far past its log's end.
