@@ -308,13 +308,12 @@ class StreamLog:
 
     def buffer_ended(self, buffer: LoggedBuffer) -> None:
         """A buffer's last frame is its answer's terminal event (its write ends the log and
-        lets go of the lease). A log whose writes failed stops where they did: once its lease
-        lapses, a survivor ends it as the database holds it."""
-        if buffer.logging:
-            batch = self.pending
-            if not batch.since:
-                self.first_of_batch(batch)
-            batch.ends.append(buffer.answer)
+        lets go of the lease): a buffer is closed in the step that appends it. A log whose
+        writes failed stops where they did: once its lease lapses, a survivor ends it as the
+        database holds it (so does one closed without a frame since the last write, which
+        would leave no entry to mark as its end)."""
+        if buffer.has_frames_in(self.pending.number):
+            self.pending.ends.append(buffer.answer)
         self._broken.pop(log_key(buffer.answer), None)
         self._on_ended(buffer.message_id)
 

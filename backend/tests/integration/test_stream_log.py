@@ -389,6 +389,30 @@ async def test_after_a_failed_write_nothing_more_of_its_answers_is_written(
         await _cleanup(redis, answer, other)
 
 
+async def test_a_buffer_closed_without_its_end_leaves_the_answer_to_recovery(
+    redis: Redis,
+) -> None:
+    """A buffer is closed in the step that appends its terminal event. One closed with nothing
+    new since the last write has no entry to mark as the end: its log is not ended and its
+    owner is kept, so the lease lapses and a survivor ends the log as the database holds it."""
+    process = Process(redis)
+    process.log.start()
+    answer = uuid.uuid4()
+    try:
+        await process.claim([answer])
+        buffer = process.log.buffer(answer)
+        buffer.append(process.frame(answer, 0))
+        await process.log.flushed(answer)
+        buffer.close()
+        await process.log.flushed(answer)
+        await process.log.close()
+        assert await last_entry(redis, answer) == (0, False)
+        assert await redis.hget(OWNERS_KEY, str(answer)) == process.token.encode()
+    finally:
+        await process.log.close()
+        await _cleanup(redis, answer)
+
+
 def _writing(log: StreamLog) -> bool:
     return log._in_flight is not None  # noqa: SLF001 - the test waits for a write in flight
 
