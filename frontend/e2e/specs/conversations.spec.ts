@@ -321,13 +321,24 @@ test('a long history loads a page at a time as the sidebar scrolls, and any of i
   await expect(more).toHaveCount(0);
 
   // One far down opens from the list, and by its address after a reload: the header knows it
-  // though the first page does not hold it.
+  // though the first page does not hold it, and the sidebar shows it apart, open, with its
+  // Rename and Delete.
   await sidebar(page).getByRole('link', { name: 'Archived 117' }).click();
   await expect(page).toHaveTitle('Archived 117 · ChatStream');
   await page.reload();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Archived 117');
   await expect(page).toHaveTitle('Archived 117 · ChatStream');
-  await expect(links).toHaveCount(50);
+  const openNow = group(page, 'Open now');
+  await expect(openNow.getByRole('link')).toHaveText('Archived 117');
+  await expect(openNow.getByRole('link')).toHaveAttribute('aria-current', 'page');
+  await expect(links).toHaveCount(51);
+  await expectNoAxeViolations(page);
+  await page.setViewportSize(VIEWPORTS.wide);
+  await openNow.getByRole('button', { name: 'Rename “Archived 117”' }).click();
+  await openNow.getByRole('textbox', { name: 'Conversation title' }).fill('Kept for later');
+  await openNow.getByRole('textbox', { name: 'Conversation title' }).press('Enter');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Kept for later');
+  await expect(openNow.getByRole('link')).toHaveText('Kept for later');
   const server = await api.conversations('chat');
   expect(server.items).toHaveLength(50);
   expect(server.has_more).toBe(true);

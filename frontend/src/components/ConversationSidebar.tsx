@@ -1,6 +1,6 @@
-// The sidebar: brand, "New chat", a search over the user's messages, the conversations grouped
-// by date (each with Rename and Delete; the next page as the list is scrolled to its end), and
-// the account footer.
+// The sidebar: brand, "New chat", a search over the user's messages, the open conversation when
+// no loaded page holds it, the conversations grouped by date (each with Rename and Delete; the
+// next page as the list is scrolled to its end), and the account footer.
 
 import { useEffect, useMemo, useRef } from 'react';
 import { Link } from 'react-router';
@@ -26,6 +26,8 @@ export interface ConversationSidebarProps {
   onLogout: () => void;
   onRename: (conversationId: string, title: string) => Promise<void>;
   onDelete: (conversationId: string) => Promise<void>;
+  /** The open conversation when no loaded page holds it: shown first, apart from the pages. */
+  openConversation?: Conversation;
   /** The server has more conversations than listed; `onLoadMore` asks for the next page. */
   hasMore?: boolean;
   isLoadingMore?: boolean;
@@ -46,6 +48,7 @@ export function ConversationSidebar({
   onLogout,
   onRename,
   onDelete,
+  openConversation,
   hasMore = false,
   isLoadingMore = false,
   moreError = null,
@@ -111,8 +114,27 @@ export function ConversationSidebar({
                 {error}
               </p>
             )}
-            {!isLoading && error === null && conversations.length === 0 && (
-              <p className={styles.muted}>No conversations yet.</p>
+            {!isLoading &&
+              error === null &&
+              conversations.length === 0 &&
+              openConversation === undefined && (
+                <p className={styles.muted}>No conversations yet.</p>
+              )}
+            {openConversation !== undefined && (
+              <section className={styles.group} aria-labelledby="conversation-group-open">
+                <h2 id="conversation-group-open" className={styles.groupLabel}>
+                  Open now
+                </h2>
+                <ul className={styles.list}>
+                  <ConversationItem
+                    conversation={openConversation}
+                    isActive={openConversation.id === activeId}
+                    onNavigate={onNavigate}
+                    onRename={onRename}
+                    onDelete={onDelete}
+                  />
+                </ul>
+              </section>
             )}
             {groups.map((group) => {
               const headingId = `conversation-group-${group.label.replace(/\W+/g, '-')}`;

@@ -209,11 +209,66 @@ describe('ChatPage conversations, a page at a time', () => {
     expect(within(nav()).queryByRole('alert')).toBeNull();
   });
 
-  it('titles a conversation that no loaded page holds', async () => {
-    renderApp('/chat/conv-110');
+  it('titles a conversation that no loaded page holds, and lists it apart until a page does', async () => {
+    const { user } = renderApp('/chat/conv-110');
     await waitFor(() => {
       expect(document.title).toBe('Topic 110 · ChatStream');
     });
+    const openNow = screen.getByRole('region', { name: 'Open now' });
+    const link = within(openNow).getByRole('link', { name: 'Topic 110' });
+    expect(link).toHaveAttribute('aria-current', 'page');
+    expect(listedTitles()).toHaveLength(51);
+    // The pages brought to it: it is listed once, in its place, and no longer apart.
+    await user.click(screen.getByRole('button', { name: 'Show more conversations' }));
+    await user.click(await screen.findByRole('button', { name: 'Show more conversations' }));
+    await waitFor(() => {
+      expect(listedTitles()).toHaveLength(120);
+    });
+    expect(screen.queryByRole('region', { name: 'Open now' })).toBeNull();
+    expect(listedTitles()).toEqual(stored.map((c) => c.title));
+  });
+
+  it('renames a conversation listed apart, in the sidebar and the header', async () => {
+    let renamedTo: string | null = null;
+    server.use(
+      http.patch(`${API}/chat/conversations/:id`, async ({ params, request }) => {
+        const { title } = (await request.json()) as { title: string };
+        renamedTo = title.trim();
+        stored = stored.map((c) => (c.id === params.id ? { ...c, title: renamedTo } : c));
+        return HttpResponse.json(stored.find((c) => c.id === params.id));
+      }),
+    );
+    const { user } = renderApp('/chat/conv-110');
+    const openNow = await screen.findByRole('region', { name: 'Open now' });
+    await user.click(within(openNow).getByRole('button', { name: 'Rename “Topic 110”' }));
+    const box = within(openNow).getByRole('textbox');
+    await user.clear(box);
+    await user.type(box, '  Old notes {Enter}');
+    await waitFor(() => {
+      expect(document.title).toBe('Old notes · ChatStream');
+    });
+    expect(renamedTo).toBe('Old notes');
+    expect(within(openNow).getByRole('link', { name: 'Old notes' })).toBeVisible();
+  });
+
+  it('leaves the conversation listed apart once it is deleted', async () => {
+    let deleted: string | null = null;
+    server.use(
+      http.delete(`${API}/chat/conversations/:id`, ({ params }) => {
+        deleted = String(params.id);
+        stored = stored.filter((c) => c.id !== params.id);
+        return new HttpResponse(null, { status: 204 });
+      }),
+    );
+    const { user } = renderApp('/chat/conv-110');
+    const openNow = await screen.findByRole('region', { name: 'Open now' });
+    await user.click(within(openNow).getByRole('button', { name: 'Delete “Topic 110”' }));
+    await user.click(within(openNow).getByRole('button', { name: 'Delete' }));
+    await waitFor(() => {
+      expect(document.title).toBe('New chat · ChatStream');
+    });
+    expect(deleted).toBe('conv-110');
+    expect(screen.queryByRole('region', { name: 'Open now' })).toBeNull();
     expect(listedTitles()).toHaveLength(50);
   });
 

@@ -86,7 +86,11 @@ export function ChatPage() {
     return true;
   };
 
-  const current = useCurrentConversation(chat.conversationId, conversations, isLoading);
+  const open = useCurrentConversation(chat.conversationId, conversations, isLoading);
+  const current = open.conversation;
+  // No loaded page holds it (opened by its address, or from a search hit deep in the history):
+  // the sidebar shows it apart, with its Rename and Delete, until a page brings it.
+  const unlisted = open.isListed ? undefined : current;
   const title =
     chat.conversationId === null
       ? 'New chat'
@@ -94,6 +98,15 @@ export function ChatPage() {
         ? conversationTitle(current)
         : 'Conversation';
   useDocumentTitle(title);
+
+  const { reload: reloadOpen } = open;
+  const renameConversation = useCallback(
+    async (id: string, newTitle: string) => {
+      await rename(id, newTitle);
+      if (id === unlisted?.id) reloadOpen(); // the list could not retitle what it does not hold
+    },
+    [rename, unlisted?.id, reloadOpen],
+  );
 
   const deleteConversation = useCallback(
     async (id: string) => {
@@ -119,8 +132,9 @@ export function ChatPage() {
         }}
         onNavigate={close}
         onLogout={logout}
-        onRename={rename}
+        onRename={renameConversation}
         onDelete={deleteConversation}
+        openConversation={unlisted}
         hasMore={hasMore}
         isLoadingMore={isLoadingMore}
         moreError={moreError}
@@ -139,8 +153,9 @@ export function ChatPage() {
       userLabel,
       navigate,
       logout,
-      rename,
+      renameConversation,
       deleteConversation,
+      unlisted,
     ],
   );
 
