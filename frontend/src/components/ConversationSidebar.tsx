@@ -57,6 +57,11 @@ export function ConversationSidebar({
 }: ConversationSidebarProps) {
   const search = useConversationSearch();
   const groups = useMemo(() => groupByDate(conversations, now), [conversations, now]);
+  // The open conversation that no loaded page holds goes first, in a group of its own.
+  const shownGroups: { label: string; conversations: Conversation[] }[] =
+    openConversation === undefined
+      ? groups
+      : [{ label: 'Open now', conversations: [openConversation] }, ...groups];
   const titleFor = (hit: SearchHit) => {
     const listed = conversations.find((c) => c.id === hit.conversation_id);
     return conversationTitle(listed ?? { title: hit.conversation_title, kind: 'chat' });
@@ -120,23 +125,7 @@ export function ConversationSidebar({
               openConversation === undefined && (
                 <p className={styles.muted}>No conversations yet.</p>
               )}
-            {openConversation !== undefined && (
-              <section className={styles.group} aria-labelledby="conversation-group-open">
-                <h2 id="conversation-group-open" className={styles.groupLabel}>
-                  Open now
-                </h2>
-                <ul className={styles.list}>
-                  <ConversationItem
-                    conversation={openConversation}
-                    isActive={openConversation.id === activeId}
-                    onNavigate={onNavigate}
-                    onRename={onRename}
-                    onDelete={onDelete}
-                  />
-                </ul>
-              </section>
-            )}
-            {groups.map((group) => {
+            {shownGroups.map((group) => {
               const headingId = `conversation-group-${group.label.replace(/\W+/g, '-')}`;
               return (
                 <section key={group.label} className={styles.group} aria-labelledby={headingId}>
