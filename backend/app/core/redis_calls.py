@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, cast
 
 import hiredis
@@ -261,6 +262,7 @@ class Script:
     SCRIPT FLUSH; EVAL caches it again)."""
 
     def __init__(self, source: str) -> None:
+        self.text = source
         self.source = source.encode()
         self.sha = hashlib.sha1(self.source, usedforsecurity=False).hexdigest().encode()
 
@@ -287,15 +289,51 @@ class RawCommands:
         await self._pipe.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Rider:
+    """A script run in the same call as another, when that one returns 1: its Lua source, which
+    sees only its own KEYS and ARGV, and this run's keys and arguments. Where one step always
+    follows another that may refuse (an answer admitted under the rate limits, then claimed by
+    the process that writes it), it saves the second call's round trip, and both happen at once
+    or the second not at all."""
+
+    source: str
+    keys: list[str]
+    args: list[Arg]
+
+
+def _carrying(source: str, rider_source: str) -> str:
+    """One script of two: ARGV[1] and ARGV[2] count the first's keys and arguments, which come
+    first; each body runs as a function whose parameters shadow Redis's KEYS and ARGV."""
+    return (
+        f"local function first(KEYS, ARGV)\n{source}\nend\n"
+        f"local function rider(KEYS, ARGV)\n{rider_source}\nend\n"
+        "local nkeys, nargs = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+        "local outcome = first({unpack(KEYS, 1, nkeys)}, {unpack(ARGV, 3, nargs + 2)})\n"
+        "if outcome == 1 then rider({unpack(KEYS, nkeys + 1)}, {unpack(ARGV, nargs + 3)}) end\n"
+        "return outcome\n"
+    )
+
+
 class BoundScript:
-    """A script called through a `RawCommands`: `await script(keys, args)`."""
+    """A script called through a `RawCommands`: `await script(keys, args)`, or with a rider,
+    `await script(keys, args, rider)`."""
 
     def __init__(self, pipe: RedisPipe, script: Script) -> None:
         self._pipe = pipe
         self._script = script
+        self._carrying: dict[str, Script] = {}  # by rider source: a few at most
 
-    async def __call__(self, keys: list[str], args: list[Arg]) -> Any:
-        return await self._script.run(self._pipe, keys, args)
+    async def __call__(self, keys: list[str], args: list[Arg], rider: Rider | None = None) -> Any:
+        if rider is None:
+            return await self._script.run(self._pipe, keys, args)
+        script = self._carrying.get(rider.source)
+        if script is None:
+            script = Script(_carrying(self._script.text, rider.source))
+            self._carrying[rider.source] = script
+        return await script.run(
+            self._pipe, [*keys, *rider.keys], [len(keys), len(args), *args, *rider.args]
+        )
 
 
 class ScriptConnection:

@@ -138,11 +138,6 @@ class StreamCluster:
 
     # Writing ------------------------------------------------------------------------------------
 
-    async def claim(self, message_id: uuid.UUID, *, fresh_log: bool = False) -> None:
-        await self.leases.claim(message_id)
-        if fresh_log:  # a Continue: readers of the new run must not meet the old terminal event
-            await self.redis.delete(log_key(message_id))
-
     def release_when_written(self, message_id: uuid.UUID) -> None:
         """The answer's generation ended: once its terminal event is in the log, let go."""
         if not self.leases.owns(message_id):

@@ -216,13 +216,8 @@ class Orchestrator:
             existing = await find()
             if existing is not None:
                 return Turn(existing, ConversationKind.CHAT)
-            async with self.limiter.lease(user.id, answer_id) as lease:
-                await self._claim(answer_id)
-                try:
-                    record = await store()
-                except BaseException:
-                    await self._unclaim(answer_id)
-                    raise
+            async with self._admitted(user.id, answer_id) as lease:
+                record = await store()
                 lease.keep()  # released when the answer ends
             held.mark_stored()
             generation = self._launch(user, ConversationKind.CHAT, record, lease)
@@ -266,16 +261,9 @@ class Orchestrator:
     async def _continue_held(self, user: AuthUser, answer: Message) -> Message:
         answer = await turns.load_message(self.db, answer.id) or answer
         if answer.status in turns.CONTINUABLE:
-            async with self.limiter.lease(user.id, answer.id) as lease:
-                await self._claim(answer.id, fresh_log=True)
-                try:
-                    record = await turns.reopen_turn(self.db, user, answer.id)
-                except BaseException:
-                    await self._unclaim(answer.id)
-                    raise
-                if record is None:
-                    await self._unclaim(answer.id)
-                else:
+            async with self._admitted(user.id, answer.id, fresh_log=True) as lease:
+                record = await turns.reopen_turn(self.db, user, answer.id)
+                if record is not None:
                     lease.keep()
                     self._launch(user, ConversationKind.CHAT, record, lease, continued=True)
                     answer = record.assistant_message
@@ -319,16 +307,11 @@ class Orchestrator:
             if existing is not None and not (regenerates and existing.regenerable):
                 return Turn(existing, kind, send.resume), None
             answer_id = uuid.uuid4()  # the new answer's id, and its stream slot
-            async with self.limiter.lease(user.id, answer_id) as lease:
-                await self._claim(answer_id)
+            async with self._admitted(user.id, answer_id) as lease:
                 try:
                     record = await self._store(user, kind, send, existing, answer_id)
                 except turns.SentMeanwhile:
-                    await self._unclaim(answer_id)
                     continue  # another request stored this id first: use its turn
-                except BaseException:
-                    await self._unclaim(answer_id)
-                    raise
                 lease.keep()  # released when the answer ends
             held.mark_stored()
             generation = self._launch(user, kind, record, lease)
@@ -366,16 +349,28 @@ class Orchestrator:
             ),
         )
 
-    async def _claim(self, answer_id: uuid.UUID, *, fresh_log: bool = False) -> None:
-        """Scaled mode: this process writes the answer, before any other can see it stored
-        (a Continue starts the answer's log afresh: its earlier run has ended)."""
-        if self.cluster is not None:
-            await self.cluster.claim(answer_id, fresh_log=fresh_log)
-
-    async def _unclaim(self, answer_id: uuid.UUID) -> None:
-        if self.cluster is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await asyncio.shield(self.cluster.leases.release(answer_id))
+    @contextlib.asynccontextmanager
+    async def _admitted(
+        self, user_id: uuid.UUID, answer_id: uuid.UUID, *, fresh_log: bool = False
+    ) -> AsyncIterator[StreamLease]:
+        """A new answer admitted under the rate limits and, in scaled mode, claimed by this
+        process before any other can see it stored (a Continue starts the answer's log
+        afresh: its earlier run has ended); one Redis call for both. Unless the block keeps
+        the lease for the answer it started, the claim is let go with the slot."""
+        leases = self.cluster.leases if self.cluster is not None else None
+        rider = leases.claim_rider(answer_id, fresh_log=fresh_log) if leases else None
+        async with self.limiter.lease(user_id, answer_id, rider) as lease:
+            if leases is not None:
+                if lease.rode:
+                    leases.claimed(answer_id)
+                else:  # the limits are in process: claimed apart
+                    await leases.claim(answer_id, fresh_log=fresh_log)
+            try:
+                yield lease
+            finally:
+                if leases is not None and not lease.kept:
+                    with contextlib.suppress(RedisError, OSError):
+                        await asyncio.shield(leases.release(answer_id))
 
     def _launch(
         self,

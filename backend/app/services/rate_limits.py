@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from app.core.config import Settings
 from app.core.errors import RateLimited
 from app.core.metrics import RATE_LIMIT_REJECTIONS
-from app.core.redis_calls import Arg, RawCommands
+from app.core.redis_calls import Arg, RawCommands, Rider
 from app.core.redis_client import connect_redis
 
 LEASE_TTL_S = 30.0
@@ -278,12 +278,18 @@ class RedisStreamSlots(StreamSlots):
         return bool(admitted)
 
     async def admit(
-        self, user_id: uuid.UUID, lease_id: uuid.UUID, hourly: RedisHourlyWindow
+        self,
+        user_id: uuid.UUID,
+        lease_id: uuid.UUID,
+        hourly: RedisHourlyWindow,
+        rider: Rider | None = None,
     ) -> Refusal | None:
-        """Take a slot and count the message in `hourly`, or neither, in one call."""
+        """Take a slot and count the message in `hourly`, or neither, in one call; the rider
+        runs in the same call if the message is admitted."""
         outcome = await self._admit(
-            keys=[self._key(user_id), hourly.key(user_id)],
-            args=[*self._lease_args(lease_id), hourly.limit],
+            [self._key(user_id), hourly.key(user_id)],
+            [*self._lease_args(lease_id), hourly.limit],
+            rider,
         )
         if outcome == 0:
             return Refusal.CONCURRENT_STREAMS
@@ -371,21 +377,29 @@ class RateLimiter:
         if await self.slots.in_use(user_id) >= self.slots.limit:
             raise self._concurrency_refusal()
 
-    def lease(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> StreamLease:
-        """`async with limiter.lease(user, answer_id) as lease:` admits one new message."""
-        return StreamLease(self, user_id, lease_id)
+    def lease(
+        self, user_id: uuid.UUID, lease_id: uuid.UUID, rider: Rider | None = None
+    ) -> StreamLease:
+        """`async with limiter.lease(user, answer_id) as lease:` admits one new message. With
+        the limits on Redis, a rider runs in the admission's own call (`lease.rode`)."""
+        return StreamLease(self, user_id, lease_id, rider)
 
-    async def _admit(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+    async def _admit(self, lease: StreamLease) -> None:
         """Take a stream slot and count one message, or raise RateLimited and take nothing."""
-        refusal = await self._take(user_id, lease_id)
+        user_id = lease.user_id
+        refusal = await self._take(lease)
         if refusal is Refusal.CONCURRENT_STREAMS:
             raise self._concurrency_refusal()
         if refusal is Refusal.MESSAGES_PER_HOUR:
             raise await self._hourly_refusal(user_id)
 
-    async def _take(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> Refusal | None:
+    async def _take(self, lease: StreamLease) -> Refusal | None:
+        user_id, lease_id = lease.user_id, lease.lease_id
         if isinstance(self.slots, RedisStreamSlots) and isinstance(self.hourly, RedisHourlyWindow):
-            return await self.slots.admit(user_id, lease_id, self.hourly)  # one round trip
+            # One round trip, the rider's included.
+            refusal = await self.slots.admit(user_id, lease_id, self.hourly, lease.rider)
+            lease.rode = refusal is None and lease.rider is not None
+            return refusal
         if not await self.slots.acquire(user_id, lease_id):
             return Refusal.CONCURRENT_STREAMS
         if not await self.hourly.hit(user_id):
@@ -403,28 +417,37 @@ class StreamLease:
     """One admitted message: its stream slot is held from entry until released.
 
     Leaving the `async with` block releases the slot, unless `keep()` handed it to the answer
-    being generated, whose end calls `release()`.
+    being generated, whose end calls `release()`. `rode`: the rider given ran with the
+    admission (the limits are on Redis); otherwise the caller does its work apart.
     """
 
-    __slots__ = ("_limiter", "user_id", "lease_id", "_kept", "_released")
+    __slots__ = ("_limiter", "user_id", "lease_id", "rider", "rode", "kept", "_released")
 
-    def __init__(self, limiter: RateLimiter, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        user_id: uuid.UUID,
+        lease_id: uuid.UUID,
+        rider: Rider | None = None,
+    ) -> None:
         self._limiter = limiter
         self.user_id = user_id
         self.lease_id = lease_id
-        self._kept = False
+        self.rider = rider
+        self.rode = False
+        self.kept = False
         self._released = False
 
     async def __aenter__(self) -> StreamLease:
-        await self._limiter._admit(self.user_id, self.lease_id)  # noqa: SLF001 - its own lease
+        await self._limiter._admit(self)  # noqa: SLF001 - its own lease
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if not self._kept:
+        if not self.kept:
             await self.release()
 
     def keep(self) -> None:
-        self._kept = True
+        self.kept = True
 
     async def release(self) -> None:
         if not self._released:

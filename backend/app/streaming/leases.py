@@ -23,9 +23,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.core.metrics import LEASES_LOST
-from app.core.redis_calls import RawCommands
+from app.core.redis_calls import RawCommands, Rider
 from app.streaming.generation import StopReason
-from app.streaming.redis_log import LIVE_KEY, OWNERS_KEY
+from app.streaming.redis_log import LIVE_KEY, OWNERS_KEY, log_key
 
 log = structlog.get_logger("chatstream.streaming")
 
@@ -35,11 +35,13 @@ READER_MARK_MS = 3000
 # Milliseconds now, on Redis's clock.
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 
+# KEYS[3], if given: the answer's log, deleted (a Continue starts it afresh).
 _CLAIM = (
     _NOW
     + """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+if KEYS[3] then redis.call('DEL', KEYS[3]) end
 """
 )
 # Returns the answers that are no longer this process's.
@@ -123,11 +125,21 @@ class StreamLeases:
 
     # The writer's side --------------------------------------------------------------------------
 
-    async def claim(self, message_id: uuid.UUID) -> None:
-        """This process writes the answer from now on (before its turn is stored)."""
-        await self._claim(
-            keys=[OWNERS_KEY, LIVE_KEY], args=[str(message_id), self._token, self._lease_ms]
-        )
+    async def claim(self, message_id: uuid.UUID, *, fresh_log: bool = False) -> None:
+        """This process writes the answer from now on (before its turn is stored); a Continue
+        starts its log afresh, so that readers of the new run never meet the old terminal
+        event."""
+        rider = self.claim_rider(message_id, fresh_log=fresh_log)
+        await self._claim(rider.keys, rider.args)
+        self.claimed(message_id)
+
+    def claim_rider(self, message_id: uuid.UUID, *, fresh_log: bool = False) -> Rider:
+        """The claim, to run in the call of another script (the rate limits' admission);
+        `claimed` once it ran."""
+        keys = [OWNERS_KEY, LIVE_KEY, log_key(message_id)] if fresh_log else [OWNERS_KEY, LIVE_KEY]
+        return Rider(_CLAIM, keys, [str(message_id), self._token, self._lease_ms])
+
+    def claimed(self, message_id: uuid.UUID) -> None:
         self._owned.add(message_id)
 
     async def release(self, message_id: uuid.UUID) -> None:

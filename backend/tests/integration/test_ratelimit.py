@@ -12,9 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from app.core.config import Settings
+from app.core.redis_calls import Rider
 from app.services.rate_limits import RateLimiter, RedisStreamSlots
+from app.streaming.redis_log import OWNERS_KEY
 from tests.fixtures.accounts import Account, new_account, new_client_id, stream_token
 from tests.fixtures.models import directed_model
 from tests.fixtures.rate_limits import RacerPool, process_holding_a_lease, redis_target
@@ -317,6 +320,36 @@ async def test_a_redis_admission_takes_both_limits_or_neither() -> None:
             await limiter.close()
 
 
+async def test_a_rider_runs_with_a_redis_admission_and_never_with_a_refusal() -> None:
+    from app.core.errors import RateLimited
+
+    with redis_target() as redis:
+        user = redis.new_id()
+        marks = f"test:admitted:{user}"
+        limiter = _redis_limiter(redis.url, concurrent_streams=1, messages_per_hour=5)
+        client = Redis.from_url(redis.url, decode_responses=True)
+
+        def marking(lease_id: uuid.UUID) -> Rider:
+            return Rider("redis.call('SADD', KEYS[1], ARGV[1])", [marks], [str(lease_id)])
+
+        try:
+            first = uuid.uuid4()
+            async with limiter.lease(user, first, marking(first)) as lease:
+                assert lease.rode
+                lease.keep()
+            with pytest.raises(RateLimited, match="answers in progress"):
+                async with limiter.lease(user, uuid.uuid4(), marking(uuid.uuid4())):
+                    pass
+            assert await client.smembers(marks) == {str(first)}  # type: ignore[misc]
+            await lease.release()
+            async with limiter.lease(user, uuid.uuid4()) as plain:
+                assert not plain.rode  # no rider given
+        finally:
+            await client.delete(marks)
+            await client.aclose()
+            await limiter.close()
+
+
 async def test_a_redis_lease_of_a_process_that_died_expires_so_the_user_is_not_locked_out() -> None:
     ttl_s = 1.5
     with redis_target() as redis:
@@ -372,8 +405,11 @@ async def test_servers_sharing_redis_enforce_one_limit_together(
                 await poll_until(lambda: stream.count("chunk") == 1, 10)
                 refused = await b.post("/api/v1/chat/stream-token", headers=account.auth)
                 assert_rate_limited(refused, max_retry_after=60)
+                writers = await _answer_writers(redis.url)
+                assert stream.message_id in writers  # claimed in its admission's call
                 other = await b.get(STREAM_PATH, params=stream_params(account.access_token))
                 assert_rate_limited(other, max_retry_after=60)
+                assert await _answer_writers(redis.url) == writers  # refused: nothing claimed
                 await a.post(
                     f"/api/v1/chat/messages/{stream.message_id}/cancel", headers=account.auth
                 )
@@ -385,6 +421,15 @@ async def test_servers_sharing_redis_enforce_one_limit_together(
                 )
                 done = await read_stream(b, stream_params(admitted.json()["token"], "plain"))
                 assert done.types[-1] == "complete"
+
+
+async def _answer_writers(url: str) -> dict[str, str]:
+    """Scaled mode's owner leases: each answer in flight and the process that writes it."""
+    client = Redis.from_url(url, decode_responses=True)
+    try:
+        return await client.hgetall(OWNERS_KEY)  # type: ignore[misc]
+    finally:
+        await client.aclose()
 
 
 async def test_a_burst_of_opens_past_a_hundred_at_once_is_admitted_not_refused() -> None:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.core.redis_calls import RawCommands
+from app.core.redis_calls import RawCommands, Rider
 from app.core.redis_client import connect_redis
 from tests.fixtures.processes import redis_server
 from tests.fixtures.rate_limits import REDIS_TEST_URL, redis_target
@@ -213,3 +213,47 @@ async def test_a_redis_that_is_gone_is_a_connection_error_at_once() -> None:
         finally:
             await calls.close()
             await redis.aclose()
+
+
+# A first script that returns 1 when its key held "yes", and records what it was given.
+_FIRST = """
+redis.call('SET', KEYS[2], table.concat(KEYS, ',') .. '|' .. table.concat(ARGV, ','))
+if redis.call('GET', KEYS[1]) == 'yes' then return 1 end
+return 0
+"""
+_RECORDING_RIDER = (
+    "redis.call('SET', KEYS[1], table.concat(KEYS, ',') .. '|' .. table.concat(ARGV, ','))"
+)
+
+
+async def test_a_rider_runs_in_the_same_call_only_when_the_first_script_returns_1(
+    client: Redis,
+) -> None:
+    """Each script of the pair sees its own keys and arguments only, whatever their counts,
+    and the call's reply is the first one's."""
+    calls = RawCommands(client)
+    key = prefix()
+    gate, seen_first, seen_rider = f"{key}:gate", f"{key}:first", f"{key}:rider"
+    first = calls.script(_FIRST)
+    try:
+        rider = Rider(_RECORDING_RIDER, [seen_rider], ["r1", "r2", "r3"])
+        assert await first([gate, seen_first], ["a1"], rider) == 0
+        assert await client.get(seen_first) == f"{gate},{seen_first}|a1".encode()
+        assert await client.get(seen_rider) is None  # refused: the rider did not run
+
+        await client.set(gate, "yes")
+        assert await first([gate, seen_first], [], rider) == 1
+        assert await client.get(seen_first) == f"{gate},{seen_first}|".encode()
+        assert await client.get(seen_rider) == f"{seen_rider}|r1,r2,r3".encode()
+
+        await client.delete(seen_rider)
+        no_args = Rider(_RECORDING_RIDER, [seen_rider], [])
+        assert await first([gate, seen_first], ["a1", "a2"], no_args) == 1
+        assert await client.get(seen_first) == f"{gate},{seen_first}|a1,a2".encode()
+        assert await client.get(seen_rider) == f"{seen_rider}|".encode()
+
+        assert await first([gate, seen_first], ["alone"]) == 1  # without a rider, as before
+        assert await client.get(seen_first) == f"{gate},{seen_first}|alone".encode()
+    finally:
+        await client.delete(gate, seen_first, seen_rider)
+        await calls.close()
