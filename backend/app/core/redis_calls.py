@@ -273,67 +273,88 @@ class Script:
             return await pipe.execute(pack_command(b"EVAL", self.source, len(keys), *keys, *args))
 
 
+@dataclass(frozen=True, slots=True)
+class Rider:
+    """A script run in the same call as another, when that one's outcome allows: its Lua
+    source, which sees only its own KEYS and ARGV, and this run's keys and arguments. Where one
+    step follows another that may refuse (an answer admitted under the rate limits, then
+    claimed by the process that writes it), it saves the second call's round trip, and both
+    happen at once or the second not at all."""
+
+    source: str
+    keys: list[str]
+    args: list[Arg]
+
+    def carrying(self, rider: Rider) -> Rider:
+        """This script with `rider` riding on an outcome of 1: one rider of two steps, whose
+        outcome is as `BoundScript.carrying`'s."""
+        return Rider(
+            _carrying(self.source, rider.source, RIDES_ON_ONE),
+            [*self.keys, *rider.keys],
+            [len(self.keys), len(self.args), *self.args, *rider.args],
+        )
+
+
+RIDES_ON_ONE = "outcome == 1"
+
+
+def _carrying(source: str, rider_source: str, rides_when: str) -> str:
+    """One script of two: ARGV[1] and ARGV[2] count the first's keys and arguments, which come
+    first; each body runs as a function whose parameters shadow Redis's KEYS and ARGV. Returns
+    {the first's outcome, the rider's (1 for none)}, or {the first's outcome} if it did not
+    ride."""
+    return (
+        f"local function first(KEYS, ARGV)\n{source}\nend\n"
+        f"local function rider(KEYS, ARGV)\n{rider_source}\nend\n"
+        "local nkeys, nargs = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+        "local outcome = first({unpack(KEYS, 1, nkeys)}, {unpack(ARGV, 3, nargs + 2)})\n"
+        f"if {rides_when} then\n"
+        "  return {outcome, rider({unpack(KEYS, nkeys + 1)}, {unpack(ARGV, nargs + 3)}) or 1}\n"
+        "end\n"
+        "return {outcome}\n"
+    )
+
+
+class BoundScript:
+    """A script called through a `RawCommands`: `await script(keys, args)`, or with a rider,
+    `await script.carrying(keys, args, rider)`. `rides_when`: a Lua condition on the script's
+    `outcome` under which a rider runs."""
+
+    def __init__(self, pipe: RedisPipe, script: Script, rides_when: str) -> None:
+        self._pipe = pipe
+        self._script = script
+        self._rides_when = rides_when
+        self._carrying: dict[str, Script] = {}  # by rider source: a few at most
+
+    async def __call__(self, keys: list[str], args: list[Arg]) -> Any:
+        return await self._script.run(self._pipe, keys, args)
+
+    async def carrying(self, keys: list[str], args: list[Arg], rider: Rider) -> tuple[Any, Any]:
+        """The script's outcome, and the rider's (None if it did not run)."""
+        script = self._carrying.get(rider.source)
+        if script is None:
+            script = Script(_carrying(self._script.text, rider.source, self._rides_when))
+            self._carrying[rider.source] = script
+        reply = await script.run(
+            self._pipe, [*keys, *rider.keys], [len(keys), len(args), *args, *rider.args]
+        )
+        return reply[0], (reply[1] if len(reply) > 1 else None)
+
+
 class RawCommands:
     """Commands and scripts from many tasks at once, pipelined on one connection."""
 
     def __init__(self, redis: Redis) -> None:
         self._pipe = RedisPipe(redis.connection_pool)
 
-    def script(self, source: str) -> BoundScript:
-        return BoundScript(self._pipe, Script(source))
+    def script(self, source: str, rides_when: str = RIDES_ON_ONE) -> BoundScript:
+        return BoundScript(self._pipe, Script(source), rides_when)
 
     async def command(self, *args: Arg) -> Any:
         return await self._pipe.execute(pack_command(*args))
 
     async def close(self) -> None:
         await self._pipe.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Rider:
-    """A script run in the same call as another, when that one returns 1: its Lua source, which
-    sees only its own KEYS and ARGV, and this run's keys and arguments. Where one step always
-    follows another that may refuse (an answer admitted under the rate limits, then claimed by
-    the process that writes it), it saves the second call's round trip, and both happen at once
-    or the second not at all."""
-
-    source: str
-    keys: list[str]
-    args: list[Arg]
-
-
-def _carrying(source: str, rider_source: str) -> str:
-    """One script of two: ARGV[1] and ARGV[2] count the first's keys and arguments, which come
-    first; each body runs as a function whose parameters shadow Redis's KEYS and ARGV."""
-    return (
-        f"local function first(KEYS, ARGV)\n{source}\nend\n"
-        f"local function rider(KEYS, ARGV)\n{rider_source}\nend\n"
-        "local nkeys, nargs = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-        "local outcome = first({unpack(KEYS, 1, nkeys)}, {unpack(ARGV, 3, nargs + 2)})\n"
-        "if outcome == 1 then rider({unpack(KEYS, nkeys + 1)}, {unpack(ARGV, nargs + 3)}) end\n"
-        "return outcome\n"
-    )
-
-
-class BoundScript:
-    """A script called through a `RawCommands`: `await script(keys, args)`, or with a rider,
-    `await script(keys, args, rider)`."""
-
-    def __init__(self, pipe: RedisPipe, script: Script) -> None:
-        self._pipe = pipe
-        self._script = script
-        self._carrying: dict[str, Script] = {}  # by rider source: a few at most
-
-    async def __call__(self, keys: list[str], args: list[Arg], rider: Rider | None = None) -> Any:
-        if rider is None:
-            return await self._script.run(self._pipe, keys, args)
-        script = self._carrying.get(rider.source)
-        if script is None:
-            script = Script(_carrying(self._script.text, rider.source))
-            self._carrying[rider.source] = script
-        return await script.run(
-            self._pipe, [*keys, *rider.keys], [len(keys), len(args), *args, *rider.args]
-        )
 
 
 class ScriptConnection:

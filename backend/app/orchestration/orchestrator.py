@@ -7,7 +7,9 @@ answer, streamed or whole, is the caller's choice of reader (`stream`, `whole_an
 
 The path of a new message: validate, look the id up, admit it under the rate limits (a lease
 held until the answer ends), store it, launch the generation; when it ends, the answer is saved
-(app/orchestration/answers.py) and the lease released.
+(app/orchestration/answers.py) and the lease released. With Redis, a new id's admission and its
+answer's claim by this process ride on the call that takes the id's send lock (one round trip
+for the three), and are undone if the id turns out to have its turn stored already.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from app.services.rate_limits import RateLimiter, StreamLease
 from app.streaming import replay
 from app.streaming.events import OnboardingProgress
 from app.streaming.generation import Continued, Generation, GenerationOutcome, StopReason
+from app.streaming.leases import StreamLeases
 from app.streaming.manager import StreamManager
 from app.streaming.sse import EventId
 
@@ -212,11 +215,11 @@ class Orchestrator:
     ) -> Turn:
         # As a send: one request per client_message_id at a time, a repeat finds the first's
         # turn before anything is counted, and a new version is admitted by the rate limits.
-        async with self._send_locks.hold(user.id, client_message_id) as held:
+        async with self._holding(user.id, client_message_id, answer_id) as (held, lease):
             existing = await find()
             if existing is not None:
                 return Turn(existing, ConversationKind.CHAT)
-            async with self._admitted(user.id, answer_id) as lease:
+            async with self._admitted(lease):
                 record = await store()
                 lease.keep()  # released when the answer ends
             held.mark_stored()
@@ -261,7 +264,8 @@ class Orchestrator:
     async def _continue_held(self, user: AuthUser, answer: Message) -> Message:
         answer = await turns.load_message(self.db, answer.id) or answer
         if answer.status in turns.CONTINUABLE:
-            async with self._admitted(user.id, answer.id, fresh_log=True) as lease:
+            lease = self._lease(user.id, answer.id, fresh_log=True)
+            async with self._admitted(lease, fresh_log=True):
                 record = await turns.reopen_turn(self.db, user, answer.id)
                 if record is not None:
                     lease.keep()
@@ -288,14 +292,20 @@ class Orchestrator:
 
     async def _send(self, user: AuthUser | TokenUser, kind: ConversationKind, send: Send) -> Turn:
         turns.validate_message_text(send.text, self.settings)
-        async with self._send_locks.hold(user.id, send.client_message_id) as held:
-            turn, generation = await self._send_held(user, kind, send, held)
+        answer_id = uuid.uuid4()  # the new answer's id, and its stream slot
+        async with self._holding(user.id, send.client_message_id, answer_id) as (held, lease):
+            turn, generation = await self._send_held(user, kind, send, held, lease)
         if generation is not None and held.stop_requested:  # a Stop named the send before it
             generation.stop(StopReason.CANCELLED)
         return turn
 
     async def _send_held(
-        self, sender: AuthUser | TokenUser, kind: ConversationKind, send: Send, held: HeldSend
+        self,
+        sender: AuthUser | TokenUser,
+        kind: ConversationKind,
+        send: Send,
+        held: HeldSend,
+        lease: StreamLease,
     ) -> tuple[Turn, Generation | None]:
         # A retry that waited while another retried the same id reads that one's answer.
         regenerates = send.regenerates and not held.sent_meanwhile
@@ -306,12 +316,13 @@ class Orchestrator:
             sender = user  # a second attempt need not read the account again
             if existing is not None and not (regenerates and existing.regenerable):
                 return Turn(existing, kind, send.resume), None
-            answer_id = uuid.uuid4()  # the new answer's id, and its stream slot
-            async with self._admitted(user.id, answer_id) as lease:
+            async with self._admitted(lease):
                 try:
-                    record = await self._store(user, kind, send, existing, answer_id)
+                    record = await self._store(user, kind, send, existing, lease.lease_id)
                 except turns.SentMeanwhile:
-                    continue  # another request stored this id first: use its turn
+                    # Another request stored this id first: use its turn.
+                    lease = self._lease(user.id, uuid.uuid4())
+                    continue
                 lease.keep()  # released when the answer ends
             held.mark_stored()
             generation = self._launch(user, kind, record, lease)
@@ -349,28 +360,71 @@ class Orchestrator:
             ),
         )
 
+    def _lease(
+        self, user_id: uuid.UUID, answer_id: uuid.UUID, *, fresh_log: bool = False
+    ) -> StreamLease:
+        """A new answer's admission under the rate limits. In scaled mode it carries the
+        answer's claim by this process, before any other can see it stored (a Continue starts
+        the answer's log afresh: its earlier run has ended): one Redis call for both."""
+        leases = self._leases
+        rider = leases.claim_rider(answer_id, fresh_log=fresh_log) if leases else None
+        return self.limiter.lease(user_id, answer_id, rider)
+
+    @contextlib.asynccontextmanager
+    async def _holding(
+        self, user_id: uuid.UUID, client_message_id: str, answer_id: uuid.UUID
+    ) -> AsyncIterator[tuple[HeldSend, StreamLease]]:
+        """The send lock on a client_message_id, and the new answer's lease. With Redis, a new
+        id's admission (and claim) runs in the lock's own call: a send costs a round trip less.
+        It is undone if the answer is not stored after all (the message was a repeat whose turn
+        was stored, or the request failed)."""
+        lease = self._lease(user_id, answer_id)
+        ahead = self.limiter.admission(lease)
+        async with self._send_locks.hold(user_id, client_message_id, ahead) as held:
+            if held.ride is not None:
+                lease.admitted_with(held.ride)
+                if lease.rode and self._leases is not None:
+                    self._leases.claimed(answer_id)  # renewed from now on
+            try:
+                yield held, lease
+            finally:
+                if lease.admitted_ahead:
+                    await asyncio.shield(self._unless_used(lease))
+
+    async def _unless_used(self, lease: StreamLease) -> None:
+        """An admission made ahead that no answer used: nothing stays taken or counted."""
+        try:
+            undone = await lease.unadmit()
+            if undone and lease.rode and self._leases is not None:
+                await self._leases.release(lease.lease_id)
+        except (RedisError, OSError) as exc:  # the slot and the claim lapse by themselves
+            structlog.get_logger("chatstream.orchestrator").warning(
+                "admission_undo_failed", error_type=type(exc).__name__
+            )
+
     @contextlib.asynccontextmanager
     async def _admitted(
-        self, user_id: uuid.UUID, answer_id: uuid.UUID, *, fresh_log: bool = False
-    ) -> AsyncIterator[StreamLease]:
-        """A new answer admitted under the rate limits and, in scaled mode, claimed by this
-        process before any other can see it stored (a Continue starts the answer's log
-        afresh: its earlier run has ended); one Redis call for both. Unless the block keeps
-        the lease for the answer it started, the claim is let go with the slot."""
-        leases = self.cluster.leases if self.cluster is not None else None
-        rider = leases.claim_rider(answer_id, fresh_log=fresh_log) if leases else None
-        async with self.limiter.lease(user_id, answer_id, rider) as lease:
-            if leases is not None:
-                if lease.rode:
-                    leases.claimed(answer_id)
-                else:  # the limits are in process: claimed apart
-                    await leases.claim(answer_id, fresh_log=fresh_log)
+        self, lease: StreamLease, *, fresh_log: bool = False
+    ) -> AsyncIterator[None]:
+        """The lease admitted (by now, or ahead with the send lock) and, in scaled mode, its
+        answer claimed. Unless the block keeps the lease for the answer it started, the
+        claim is let go with the slot."""
+        leases = self._leases
+        async with lease:
+            if leases is not None and not lease.rode:  # the limits are in process: claimed apart
+                await leases.claim(lease.lease_id, fresh_log=fresh_log)
+            elif leases is not None:
+                leases.claimed(lease.lease_id)
             try:
-                yield lease
+                yield
             finally:
                 if leases is not None and not lease.kept:
                     with contextlib.suppress(RedisError, OSError):
-                        await asyncio.shield(leases.release(answer_id))
+                        await asyncio.shield(leases.release(lease.lease_id))
+
+    @property
+    def _leases(self) -> StreamLeases | None:
+        return self.cluster.leases if self.cluster is not None else None
 
     def _launch(
         self,

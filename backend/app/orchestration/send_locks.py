@@ -17,7 +17,9 @@ In process by default; with REDIS_URL also a Redis key per (user, id), set with 
 expiry, so repeats spread over several processes wait for each other too, and a process that
 dies holding one never blocks the id for long. Uncontended, that is two round trips a send:
 one script takes the key (and reads how many turns the id has had), one gives it back (and
-takes a Stop remembered for the id).
+takes a Stop remembered for the id). The take can carry the send's admission (`hold`'s
+`ahead`): it runs in the same call when the key is taken at once and the id has had no turn
+(nearly every new message), and `HeldSend.ride` is its reply.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
-from app.core.redis_calls import RawCommands
+from app.core.redis_calls import Arg, RawCommands, Rider
 
 # Longer than any look-up and store; a holder that died releases the id after this.
 HOLD_S = 10.0
@@ -51,6 +54,8 @@ elseif not holder then
 end
 return {taken, tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
+# A rider of _TAKE runs when the id is taken and has had no turn.
+_RIDES_WHEN_NEW = "outcome[1] == 1 and outcome[2] == 0"
 # KEYS: the same, and the id's remembered Stop. Counts a turn stored under the lock and takes
 # the Stop (returns 1 if there was one), then deletes the lock if still ours.
 _GIVE_BACK = """
@@ -75,6 +80,8 @@ class HeldSend:
     stored: bool = False
     # Set when the id is let go, if a turn was stored: a Stop named the send meanwhile.
     stop_requested: bool = False
+    # The reply of the script that rode on the take (`hold`'s `ahead`), if it ran.
+    ride: Any = None
 
     def mark_stored(self) -> None:
         """A turn was stored for the id: those waiting for it must not store another."""
@@ -118,7 +125,7 @@ class SendLocks:
         self._stopped = _StoppedSends()
         self._redis = RawCommands(redis) if redis is not None else None
         if self._redis is not None:
-            self._take = self._redis.script(_TAKE)
+            self._take = self._redis.script(_TAKE, rides_when=_RIDES_WHEN_NEW)
             self._give_back = self._redis.script(_GIVE_BACK)
 
     async def remember_stop(self, user_id: uuid.UUID, client_message_id: str) -> None:
@@ -135,7 +142,11 @@ class SendLocks:
             await self._redis.close()
 
     @contextlib.asynccontextmanager
-    async def hold(self, user_id: uuid.UUID, client_message_id: str) -> AsyncIterator[HeldSend]:
+    async def hold(
+        self, user_id: uuid.UUID, client_message_id: str, ahead: Rider | None = None
+    ) -> AsyncIterator[HeldSend]:
+        """`ahead`: a script to run in the take's call (with Redis) if the id is taken at once
+        and has had no turn: what a new message does next, a round trip sooner."""
         key = (user_id, client_message_id)
         lock = self._local.setdefault(key, asyncio.Lock())
         self._waiters[key] = self._waiters.get(key, 0) + 1
@@ -147,7 +158,7 @@ class SendLocks:
                     yield held
                     held.stop_requested = held.stored and self._stopped.take(key)
                 else:
-                    async with self._held_in_redis(key) as held:
+                    async with self._held_in_redis(key, ahead) as held:
                         held.sent_meanwhile |= self._stores.get(key, 0) != stores_before
                         yield held
                 if held.stored and self._waiters[key] > 1:
@@ -160,19 +171,26 @@ class SendLocks:
                 self._stores.pop(key, None)
 
     @contextlib.asynccontextmanager
-    async def _held_in_redis(self, key: _Key) -> AsyncIterator[HeldSend]:
+    async def _held_in_redis(self, key: _Key, ahead: Rider | None) -> AsyncIterator[HeldSend]:
         names = _redis_keys(key)
         token = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + HOLD_S
         lock_and_count = names[:2]
-        taken, stores_before = await self._take(lock_and_count, [token, int(HOLD_S * 1000)])
+        take_args: list[Arg] = [token, int(HOLD_S * 1000)]
+        ride = None
+        if ahead is None:
+            taken, stores_before = await self._take(lock_and_count, take_args)
+        else:
+            (taken, stores_before), ride = await self._take.carrying(
+                lock_and_count, take_args, ahead
+            )
         stores_now = stores_before
         while not taken and loop.time() <= deadline:
             await asyncio.sleep(POLL_S)
             taken, stores_now = await self._take(lock_and_count, [token, int(HOLD_S * 1000)])
         # Not taken by the deadline: its holder died; go ahead (the store's unique key guards).
-        held = HeldSend(sent_meanwhile=stores_now != stores_before)
+        held = HeldSend(sent_meanwhile=stores_now != stores_before, ride=ride)
         try:
             yield held
         finally:

@@ -4,7 +4,9 @@ In process by default. With REDIS_URL both are enforced across processes: the ho
 a list per user of their latest message times on Redis, concurrent streams with Redis leases (a
 sorted set per user, scored by expiry) that are renewed while a stream runs and lapse by
 themselves if a process dies, so a crash never locks a user out. A new message is admitted on
-Redis in one script call: its slot taken and the message counted, or neither.
+Redis in one script call: its slot taken and the message counted, or neither. That call can
+carry another script (the answer's claim, app/streaming/leases.py), and can itself ride on the
+call of one that comes first (the send lock's take, app/orchestration/send_locks.py).
 
 A new message is admitted by `RateLimiter.lease`: an async context manager that takes a stream
 slot and counts the message on entry, and gives the slot back on exit unless the caller kept it
@@ -24,6 +26,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -234,6 +237,14 @@ return 1
 """
 
 
+# An admission undone (a repeat admitted along with its send lock found its turn stored after
+# all): its slot given back and its message uncounted. KEYS: as _ADMIT's; ARGV: the lease's id,
+# the time the admission counted.
+_UNADMIT = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('LREM', KEYS[2], 1, ARGV[2])
+"""
+
 # The running streams' leases renewed. KEYS: each lease's set; ARGV: the new expiry, the sets'
 # TTL (ms), then each lease's id (in KEYS' order). A lease already released stays released.
 _RENEW = """
@@ -258,6 +269,7 @@ class RedisStreamSlots(StreamSlots):
         self._redis = redis
         self._acquire = self._redis.script(_ACQUIRE)
         self._admit = self._redis.script(_ADMIT)
+        self._unadmit = self._redis.script(_UNADMIT)
         self._renew = self._redis.script(_RENEW)
         self._ttl_s = lease_ttl_s
         self._held: dict[uuid.UUID, uuid.UUID] = {}  # lease -> user
@@ -277,26 +289,39 @@ class RedisStreamSlots(StreamSlots):
             self._hold(user_id, lease_id)
         return bool(admitted)
 
-    async def admit(
-        self,
-        user_id: uuid.UUID,
-        lease_id: uuid.UUID,
-        hourly: RedisHourlyWindow,
-        rider: Rider | None = None,
-    ) -> Refusal | None:
-        """Take a slot and count the message in `hourly`, or neither, in one call; the rider
-        runs in the same call if the message is admitted."""
-        outcome = await self._admit(
+    def admission(
+        self, user_id: uuid.UUID, lease_id: uuid.UUID, hourly: RedisHourlyWindow
+    ) -> Rider:
+        """Take a slot and count the message in `hourly`, or neither: the script and its
+        keys and arguments, to run alone (`admit`) or in another script's call."""
+        return Rider(
+            _ADMIT,
             [self._key(user_id), hourly.key(user_id)],
             [*self._lease_args(lease_id), hourly.limit],
-            rider,
         )
+
+    async def admit(self, admission: Rider, rider: Rider | None = None) -> tuple[int, bool]:
+        """Run an admission, and the rider in the same call if it admits: its outcome (1
+        admitted, 0 refused for concurrent streams, -1 for the hour) and whether the rider
+        ran."""
+        if rider is None:
+            return int(await self._admit(admission.keys, admission.args)), False
+        outcome, ridden = await self._admit.carrying(admission.keys, admission.args, rider)
+        return int(outcome), ridden is not None
+
+    def admitted(self, user_id: uuid.UUID, lease_id: uuid.UUID, outcome: int) -> Refusal | None:
+        """What an admission's outcome means; an admitted lease is renewed from now on."""
         if outcome == 0:
             return Refusal.CONCURRENT_STREAMS
         if outcome == -1:
             return Refusal.MESSAGES_PER_HOUR
         self._hold(user_id, lease_id)
         return None
+
+    async def unadmit(self, user_id: uuid.UUID, lease_id: uuid.UUID, admission: Rider) -> None:
+        """Undo an admission: its slot given back, its message uncounted."""
+        self._held.pop(lease_id, None)
+        await self._unadmit(admission.keys, [str(lease_id), admission.args[0]])
 
     def _hold(self, user_id: uuid.UUID, lease_id: uuid.UUID) -> None:
         self._held[lease_id] = user_id
@@ -384,6 +409,18 @@ class RateLimiter:
         the limits on Redis, a rider runs in the admission's own call (`lease.rode`)."""
         return StreamLease(self, user_id, lease_id, rider)
 
+    def admission(self, lease: StreamLease) -> Rider | None:
+        """With the limits on Redis: the lease's admission, carrying its rider, to run in the
+        call of another script that comes first (the send lock's take), whose caller hands
+        the outcome back with `StreamLease.admitted_with`. None in process."""
+        slots, hourly = self.slots, self.hourly
+        if not isinstance(slots, RedisStreamSlots) or not isinstance(hourly, RedisHourlyWindow):
+            return None
+        lease.admission = slots.admission(lease.user_id, lease.lease_id, hourly)
+        if lease.rider is None:
+            return lease.admission
+        return lease.admission.carrying(lease.rider)
+
     async def _admit(self, lease: StreamLease) -> None:
         """Take a stream slot and count one message, or raise RateLimited and take nothing."""
         user_id = lease.user_id
@@ -395,11 +432,15 @@ class RateLimiter:
 
     async def _take(self, lease: StreamLease) -> Refusal | None:
         user_id, lease_id = lease.user_id, lease.lease_id
-        if isinstance(self.slots, RedisStreamSlots) and isinstance(self.hourly, RedisHourlyWindow):
+        slots, hourly = self.slots, self.hourly
+        if lease.outcome_ahead is not None:  # admitted (or not) in another script's call
+            assert isinstance(slots, RedisStreamSlots)
+            return slots.admitted(user_id, lease_id, lease.outcome_ahead)
+        if isinstance(slots, RedisStreamSlots) and isinstance(hourly, RedisHourlyWindow):
             # One round trip, the rider's included.
-            refusal = await self.slots.admit(user_id, lease_id, self.hourly, lease.rider)
-            lease.rode = refusal is None and lease.rider is not None
-            return refusal
+            lease.admission = slots.admission(user_id, lease_id, hourly)
+            outcome, lease.rode = await slots.admit(lease.admission, lease.rider)
+            return slots.admitted(user_id, lease_id, outcome)
         if not await self.slots.acquire(user_id, lease_id):
             return Refusal.CONCURRENT_STREAMS
         if not await self.hourly.hit(user_id):
@@ -419,9 +460,23 @@ class StreamLease:
     Leaving the `async with` block releases the slot, unless `keep()` handed it to the answer
     being generated, whose end calls `release()`. `rode`: the rider given ran with the
     admission (the limits are on Redis); otherwise the caller does its work apart.
+
+    An admission made ahead, in another script's call (`RateLimiter.admission`), is handed back
+    with `admitted_with`; entering the block then only reads its outcome, and `unadmit` undoes
+    it if the message turns out not to be new.
     """
 
-    __slots__ = ("_limiter", "user_id", "lease_id", "rider", "rode", "kept", "_released")
+    __slots__ = (
+        "_limiter",
+        "user_id",
+        "lease_id",
+        "rider",
+        "admission",
+        "outcome_ahead",
+        "rode",
+        "kept",
+        "_released",
+    )
 
     def __init__(
         self,
@@ -434,6 +489,8 @@ class StreamLease:
         self.user_id = user_id
         self.lease_id = lease_id
         self.rider = rider
+        self.admission: Rider | None = None  # on Redis: the script call that admits it
+        self.outcome_ahead: int | None = None  # an admission's made ahead, once it ran
         self.rode = False
         self.kept = False
         self._released = False
@@ -445,6 +502,30 @@ class StreamLease:
     async def __aexit__(self, *exc_info: object) -> None:
         if not self.kept:
             await self.release()
+
+    def admitted_with(self, ride: Any) -> None:
+        """The reply of the admission run ahead (`RateLimiter.admission`): its outcome, or,
+        with a rider, its outcome and the rider's if it ran."""
+        if self.rider is None:
+            self.outcome_ahead = int(ride)
+        else:
+            self.outcome_ahead, self.rode = int(ride[0]), len(ride) > 1
+
+    @property
+    def admitted_ahead(self) -> bool:
+        return self.outcome_ahead == 1
+
+    async def unadmit(self) -> bool:
+        """Undo an admission made ahead that no answer used (the message was a repeat whose
+        turn was stored, or the request failed first): nothing stays taken or counted. False
+        if there was nothing to undo (used, given back, or not admitted)."""
+        if not self.admitted_ahead or self.kept or self._released or self.admission is None:
+            return False
+        self._released = True
+        slots = self._limiter.slots
+        assert isinstance(slots, RedisStreamSlots)
+        await slots.unadmit(self.user_id, self.lease_id, self.admission)
+        return True
 
     def keep(self) -> None:
         self.kept = True

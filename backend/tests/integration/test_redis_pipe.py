@@ -226,29 +226,29 @@ _RECORDING_RIDER = (
 )
 
 
-async def test_a_rider_runs_in_the_same_call_only_when_the_first_script_returns_1(
+async def test_a_rider_runs_in_the_same_call_only_when_the_first_scripts_outcome_allows(
     client: Redis,
 ) -> None:
-    """Each script of the pair sees its own keys and arguments only, whatever their counts,
-    and the call's reply is the first one's."""
+    """Each script of the pair sees its own keys and arguments only, whatever their counts;
+    the reply is the first one's outcome and the rider's, or None if it did not run."""
     calls = RawCommands(client)
     key = prefix()
     gate, seen_first, seen_rider = f"{key}:gate", f"{key}:first", f"{key}:rider"
     first = calls.script(_FIRST)
     try:
         rider = Rider(_RECORDING_RIDER, [seen_rider], ["r1", "r2", "r3"])
-        assert await first([gate, seen_first], ["a1"], rider) == 0
+        assert await first.carrying([gate, seen_first], ["a1"], rider) == (0, None)
         assert await client.get(seen_first) == f"{gate},{seen_first}|a1".encode()
         assert await client.get(seen_rider) is None  # refused: the rider did not run
 
         await client.set(gate, "yes")
-        assert await first([gate, seen_first], [], rider) == 1
+        assert await first.carrying([gate, seen_first], [], rider) == (1, 1)
         assert await client.get(seen_first) == f"{gate},{seen_first}|".encode()
         assert await client.get(seen_rider) == f"{seen_rider}|r1,r2,r3".encode()
 
         await client.delete(seen_rider)
         no_args = Rider(_RECORDING_RIDER, [seen_rider], [])
-        assert await first([gate, seen_first], ["a1", "a2"], no_args) == 1
+        assert await first.carrying([gate, seen_first], ["a1", "a2"], no_args) == (1, 1)
         assert await client.get(seen_first) == f"{gate},{seen_first}|a1,a2".encode()
         assert await client.get(seen_rider) == f"{seen_rider}|".encode()
 
@@ -256,4 +256,34 @@ async def test_a_rider_runs_in_the_same_call_only_when_the_first_script_returns_
         assert await client.get(seen_first) == f"{gate},{seen_first}|alone".encode()
     finally:
         await client.delete(gate, seen_first, seen_rider)
+        await calls.close()
+
+
+async def test_riders_nest_and_a_script_can_say_when_they_ride(client: Redis) -> None:
+    """A rider carrying another (an admission carrying a claim) rides on a script whose own
+    condition is not an outcome of 1 (the send lock's take: taken, and no turn yet)."""
+    calls = RawCommands(client)
+    key = prefix()
+    taken, inner, outer = f"{key}:taken", f"{key}:inner", f"{key}:outer"
+    take = calls.script(
+        "return {tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])}",
+        rides_when="outcome[1] == 1 and outcome[2] == 0",
+    )
+    admit = Rider("redis.call('SET', KEYS[1], ARGV[1]) return tonumber(ARGV[2])", [outer], [])
+    claim = Rider("redis.call('SET', KEYS[1], ARGV[1])", [inner], ["claimed"])
+    try:
+        admits = Rider(admit.source, [outer], ["admitted", 1])
+        assert await take.carrying([taken], [0], admits.carrying(claim)) == ([0, 0], None)
+        await client.set(taken, 1)
+        assert await take.carrying([taken], [3], admits.carrying(claim)) == ([1, 3], None)
+        assert await client.get(outer) is None
+        assert await take.carrying([taken], [0], admits.carrying(claim)) == ([1, 0], [1, 1])
+        assert (await client.get(outer), await client.get(inner)) == (b"admitted", b"claimed")
+
+        await client.delete(outer, inner)
+        refuses = Rider(admit.source, [outer], ["refused", 0])
+        assert await take.carrying([taken], [0], refuses.carrying(claim)) == ([1, 0], [0])
+        assert (await client.get(outer), await client.get(inner)) == (b"refused", None)
+    finally:
+        await client.delete(taken, inner, outer)
         await calls.close()

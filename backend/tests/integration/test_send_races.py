@@ -11,13 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from app.streaming.redis_log import OWNERS_KEY
 from tests.fixtures.accounts import Account, new_account, new_client_id
 from tests.fixtures.database import DbProbe, finished
 from tests.fixtures.models import directed_model, recording_model, words
 from tests.fixtures.rate_limits import redis_target
 from tests.fixtures.server import AppFactory, assert_error
 from tests.fixtures.streams import ONBOARDING_STREAM_PATH, read_stream, stream_params
+from tests.fixtures.waiting import poll_value
 
 pytestmark = pytest.mark.asyncio
 
@@ -103,6 +106,57 @@ async def test_repeats_across_two_processes_make_one_turn(
             responses[0].json()["assistant_message"]["id"], finished
         )
     assert answer.content == model_text
+
+
+async def test_a_repeat_after_its_ids_count_expired_spends_nothing_in_scaled_mode(
+    sqlite_server_factory: AppFactory, sqlite_url: str
+) -> None:
+    """With Redis a new id is admitted (and its answer claimed) in the send lock's own call,
+    before the look-up: a repeat that arrives after the id's count of turns has expired (a
+    minute) is admitted ahead too, and must give it all back once it finds its turn. Past
+    the hour's limit, such a repeat still gets its turn, not a 429."""
+    limits = {"rate_limit_messages_per_hour": 2, "rate_limit_concurrent_streams": 1}
+    with redis_target() as redis:
+        store = Redis.from_url(redis.url, decode_responses=True)
+        async with sqlite_server_factory(
+            model=recording_model("Stored once."), redis_url=redis.url, **limits
+        ) as server:
+            async with server.client() as client:
+                account = await new_account(client)
+                redis.ids.append(account.id)
+                body = {"message": "Once", "client_message_id": new_client_id()}
+                first = await _send(client, account, body)
+                answer_id = first.json()["assistant_message"]["id"]
+                async with DbProbe(sqlite_url) as probe:
+                    await probe.wait_for_message(answer_id, finished)
+                writers = await poll_value(  # its log's end lets go of its lease
+                    lambda: store.hkeys(OWNERS_KEY),  # type: ignore[arg-type]
+                    lambda owned: answer_id not in owned,
+                )
+                count_key = f"chatstream:sent:{account.id}:{body['client_message_id']}"
+                assert await store.delete(count_key) == 1  # as a minute later
+                for _ in range(2):  # a repeat stores nothing: the count stays gone
+                    repeat = await _send(client, account, body)
+                    assert repeat.status_code == 200, repeat.text
+                    assert repeat.json()["assistant_message"]["id"] == answer_id
+                    assert await store.llen(f"LIMITS:LIMITER/{account.id}/2/1/hour") == 1  # type: ignore[misc]
+                    assert await store.zcard(f"chatstream:streams:{account.id}") == 0
+                    assert await store.hkeys(OWNERS_KEY) == writers  # type: ignore[misc]
+                second = await _send(
+                    client, account, {**body, "client_message_id": new_client_id()}
+                )
+                assert second.status_code == 200, second.text
+                async with DbProbe(sqlite_url) as probe:
+                    await probe.wait_for_message(second.json()["assistant_message"]["id"], finished)
+                refused = await _send(
+                    client, account, {**body, "client_message_id": new_client_id()}
+                )
+                assert_error(refused, 429, "rate_limited")
+                await store.delete(count_key)
+                past_the_limit = await _send(client, account, body)
+                assert past_the_limit.status_code == 200, past_the_limit.text
+                assert past_the_limit.json()["assistant_message"]["id"] == answer_id
+        await store.aclose()
 
 
 async def test_a_client_message_id_belongs_to_one_conversation_kind(
