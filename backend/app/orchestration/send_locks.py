@@ -188,7 +188,7 @@ class SendLocks:
         stores_now = stores_before
         while not taken and loop.time() <= deadline:
             await asyncio.sleep(POLL_S)
-            taken, stores_now = await self._take(lock_and_count, [token, int(HOLD_S * 1000)])
+            taken, stores_now = await self._take(lock_and_count, take_args)
         # Not taken by the deadline: its holder died; go ahead (the store's unique key guards).
         held = HeldSend(sent_meanwhile=stores_now != stores_before, ride=ride)
         try:
